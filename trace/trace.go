@@ -1,0 +1,179 @@
+// Package trace defines the canonical trace of SPEC §3: the 32-byte journal
+// entry, the 32-byte block header, and the xxhash64 chain that links blocks.
+// It is the one place that encodes and decodes these formats; the engine,
+// the journal and the verifier all use it.
+//
+// Entry layout (little-endian, part of the on-disk format; never change):
+//
+//	off type field
+//	0   u32  tick
+//	4   u32  src
+//	8   u32  dst
+//	12  u16  kind
+//	14  u16  reserved, 0
+//	16  u64  a
+//	24  u64  b
+//
+// Block header layout (little-endian, part of the on-disk format):
+//
+//	0   [4]byte magic "LXB1"
+//	4   u32     count (1..BlockEntriesMax)
+//	8   u64     index (0, 1, 2, …)
+//	16  u64     prev: hash of the previous block; for block 0 xxhash64(params)
+//	24  u64     hash = xxhash64(header[0:24] ‖ le64(xxhash64(entries)))
+//
+// On a little-endian machine an Entry's memory is exactly its canonical
+// encoding, so a slice of entries is hashed in place without copying.
+package trace
+
+import (
+	"encoding/binary"
+	"unsafe"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// Sizes and bounds of the canonical format. Part of the on-disk format; never change.
+const (
+	EntrySize       = 32
+	BlockHeaderSize = 32
+	BlockEntriesMax = 4096
+)
+
+// BlockMagic starts every block header.
+var BlockMagic = [4]byte{'L', 'X', 'B', '1'}
+
+// Kind is a message kind (SPEC §5).
+type Kind = uint16
+
+// Message kinds of SPEC §5.
+const (
+	KindTick      Kind = 0
+	KindTransfer  Kind = 1
+	KindData      Kind = 2
+	KindWrite     Kind = 3
+	KindSync      Kind = 4
+	KindSetGoal   Kind = 5
+	KindClaim     Kind = 6
+	KindGranted   Kind = 7
+	KindDenied    Kind = 8
+	KindPreempted Kind = 9
+	KindSet       Kind = 10
+	KindChanged   Kind = 11
+)
+
+// Entry is one delivered message in canonical layout. Its in-memory layout
+// equals the on-disk encoding on little-endian machines.
+type Entry struct {
+	Tick     uint32
+	Src      uint32
+	Dst      uint32
+	Kind     Kind
+	Reserved uint16
+	A        uint64
+	B        uint64
+}
+
+func init() {
+	if unsafe.Sizeof(Entry{}) != EntrySize {
+		panic("trace: Entry is not 32 bytes")
+	}
+}
+
+// littleEndian is true when Entry memory equals its canonical encoding.
+var littleEndian = func() bool {
+	x := uint16(1)
+	return *(*byte)(unsafe.Pointer(&x)) == 1
+}()
+
+// EntryBytes views entries as their canonical bytes. On a big-endian machine
+// it encodes into scratch (grown as needed) and returns that.
+func EntryBytes(es []Entry, scratch *[]byte) []byte {
+	if len(es) == 0 {
+		return nil
+	}
+	if littleEndian {
+		return unsafe.Slice((*byte)(unsafe.Pointer(&es[0])), len(es)*EntrySize)
+	}
+	b := (*scratch)[:0]
+	for i := range es {
+		b = AppendEntry(b, &es[i])
+	}
+	*scratch = b
+	return b
+}
+
+// AppendEntry appends the canonical encoding of e to dst.
+func AppendEntry(dst []byte, e *Entry) []byte {
+	dst = binary.LittleEndian.AppendUint32(dst, e.Tick)
+	dst = binary.LittleEndian.AppendUint32(dst, e.Src)
+	dst = binary.LittleEndian.AppendUint32(dst, e.Dst)
+	dst = binary.LittleEndian.AppendUint16(dst, e.Kind)
+	dst = binary.LittleEndian.AppendUint16(dst, e.Reserved)
+	dst = binary.LittleEndian.AppendUint64(dst, e.A)
+	dst = binary.LittleEndian.AppendUint64(dst, e.B)
+	return dst
+}
+
+// DecodeEntry decodes one canonical entry from b (len ≥ EntrySize).
+func DecodeEntry(b []byte) Entry {
+	_ = b[EntrySize-1]
+	return Entry{
+		Tick:     binary.LittleEndian.Uint32(b[0:]),
+		Src:      binary.LittleEndian.Uint32(b[4:]),
+		Dst:      binary.LittleEndian.Uint32(b[8:]),
+		Kind:     binary.LittleEndian.Uint16(b[12:]),
+		Reserved: binary.LittleEndian.Uint16(b[14:]),
+		A:        binary.LittleEndian.Uint64(b[16:]),
+		B:        binary.LittleEndian.Uint64(b[24:]),
+	}
+}
+
+// BlockHeader is a decoded block header.
+type BlockHeader struct {
+	Count uint32
+	Index uint64
+	Prev  uint64
+	Hash  uint64
+}
+
+// PutBlockHeader writes h into b[0:32] with the magic.
+func PutBlockHeader(b []byte, h BlockHeader) {
+	_ = b[BlockHeaderSize-1]
+	copy(b[0:4], BlockMagic[:])
+	binary.LittleEndian.PutUint32(b[4:], h.Count)
+	binary.LittleEndian.PutUint64(b[8:], h.Index)
+	binary.LittleEndian.PutUint64(b[16:], h.Prev)
+	binary.LittleEndian.PutUint64(b[24:], h.Hash)
+}
+
+// DecodeBlockHeader decodes b[0:32]; ok is false when the magic is wrong.
+func DecodeBlockHeader(b []byte) (h BlockHeader, ok bool) {
+	_ = b[BlockHeaderSize-1]
+	ok = b[0] == BlockMagic[0] && b[1] == BlockMagic[1] && b[2] == BlockMagic[2] && b[3] == BlockMagic[3]
+	h.Count = binary.LittleEndian.Uint32(b[4:])
+	h.Index = binary.LittleEndian.Uint64(b[8:])
+	h.Prev = binary.LittleEndian.Uint64(b[16:])
+	h.Hash = binary.LittleEndian.Uint64(b[24:])
+	return h, ok
+}
+
+// BlockHash is the chained hash of a block: xxhash64(header[0:24] ‖ le64(content)),
+// where content is xxhash64 of the block's entry bytes.
+func BlockHash(count uint32, index, prev, content uint64) uint64 {
+	var b [32]byte
+	copy(b[0:4], BlockMagic[:])
+	binary.LittleEndian.PutUint32(b[4:], count)
+	binary.LittleEndian.PutUint64(b[8:], index)
+	binary.LittleEndian.PutUint64(b[16:], prev)
+	binary.LittleEndian.PutUint64(b[24:], content)
+	return xxhash.Sum64(b[:])
+}
+
+// ParamsHash is the chain's starting link: xxhash64 of the bare params text.
+func ParamsHash(params string) uint64 { return xxhash.Sum64String(params) }
+
+// ContentHash is xxhash64 of the canonical bytes of es.
+func ContentHash(es []Entry, scratch *[]byte) uint64 {
+	return xxhash.Sum64(EntryBytes(es, scratch))
+}
