@@ -1,0 +1,313 @@
+// Package refmodel is a deliberately naive, single-threaded reference
+// implementation of SPEC.md, used by tests as an oracle.
+//
+// It trades every bit of speed for clarity: the pending messages of the next
+// tick are a plain slice that is sorted by (src, seq) before each tick, every
+// message is delivered one at a time to a per-workload transition on plain Go
+// structs, the journal is hashed tick by tick in blocks of at most 4096
+// entries, and oscillation detection (§5.6) saves full copies of the
+// configuration at Brent's checkpoints and compares them element by element.
+// Nothing here is shared with the engine or the workloads package except the
+// canonical trace encoding (package trace).
+package refmodel
+
+import (
+	"cmp"
+	"encoding/binary"
+	"fmt"
+	"slices"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/lexbench/lexbench/trace"
+)
+
+// Params are the inputs of a run: the canonical inputs of SPEC §3 plus the
+// run controls that change where a run ends (§1, §5.6).
+type Params struct {
+	Workload          string // banking|storm|sync|conflict|oscillation
+	N, Seed, Batch    uint64
+	K1, K2            uint64 // the workload's two keys, in SPEC §5 order
+	MaxTicks, MaxMsgs int64  // -1 = no limit
+	Damp              bool   // --on-oscillation=damp
+}
+
+// keys are the names and defaults of each workload's two keys (SPEC §5).
+var keys = map[string]struct {
+	k1, k2 string
+	v1, v2 uint64
+}{
+	"banking":     {"banks", "accounts", 1, 2},
+	"storm":       {"producers", "consumers", 2, 1024},
+	"sync":        {"groups", "registers", 1, 16},
+	"conflict":    {"groups", "controllers", 1024, 2},
+	"oscillation": {"groups", "targets", 4096, 4},
+}
+
+// Defaults returns the spec defaults of workload: n = 1e8, seed 1,
+// batch 4096, the workload's default keys, no budgets, halt on oscillation.
+func Defaults(workload string) Params {
+	k, ok := keys[workload]
+	if !ok {
+		panic("refmodel: unknown workload " + workload)
+	}
+	return Params{
+		Workload: workload,
+		N:        100_000_000,
+		Seed:     1,
+		Batch:    4096,
+		K1:       k.v1,
+		K2:       k.v2,
+		MaxTicks: -1,
+		MaxMsgs:  -1,
+	}
+}
+
+// Text is the canonical params text of SPEC §3.
+func (p Params) Text() string {
+	k, ok := keys[p.Workload]
+	if !ok {
+		panic("refmodel: unknown workload " + p.Workload)
+	}
+	return fmt.Sprintf("lexbench/1 workload=%s n=%d seed=%d batch=%d %s=%d %s=%d",
+		p.Workload, p.N, p.Seed, p.Batch, k.k1, p.K1, k.k2, p.K2)
+}
+
+// validate panics on the values §6 calls bad input.
+func (p Params) validate() {
+	bad := func(what string) { panic("refmodel: invalid params: " + what) }
+	if p.Batch < 1 {
+		bad("batch < 1")
+	}
+	switch p.Workload {
+	case "banking":
+		if p.K1 < 1 || p.K2 < 2 {
+			bad("banks < 1 or accounts < 2")
+		}
+	case "storm":
+		if p.K1 < 1 || p.K2 < 1 {
+			bad("producers or consumers < 1")
+		}
+	case "sync":
+		if p.K1 < 1 || p.K2 < 1 || p.K2 > 65536 {
+			bad("groups < 1 or registers not in 1..65536")
+		}
+	case "conflict":
+		if p.K1 < 1 || p.K2 < 2 || p.K2 > 5 {
+			bad("groups < 1 or controllers not in 2..5")
+		}
+	case "oscillation":
+		if p.K1 < 1 || p.K2 < 1 {
+			bad("groups or targets < 1")
+		}
+	default:
+		bad("unknown workload " + p.Workload)
+	}
+}
+
+// Result is what a run reports (SPEC §6).
+type Result struct {
+	Trace, State uint64
+	Outcome      string // converged|violated|budget|oscillating|damped
+	Ticks        uint64 // index of the boundary where the run ended
+	Msgs         uint64 // messages delivered (dropped ones not)
+	Figures      []string
+	Oscillation  string // "tick=7 period=4 domains=3" or ""
+	Blocks       uint64 // number of journal blocks
+}
+
+// Message is one message in flight (SPEC §1).
+type message struct {
+	tick     uint32
+	src, dst uint32
+	seq      uint64
+	kind     uint16
+	a, b     uint64
+}
+
+// emitFunc sends a message from the domain being delivered to; the run loop
+// fills in tick, src and seq.
+type emitFunc func(dst uint32, kind uint16, a, b uint64)
+
+// world is one workload's domains as plain Go structs.
+type world interface {
+	// domains is D.
+	domains() int
+	// boots lists the booting domains in id order.
+	boots() []uint32
+	// deliver runs the transition of m's destination.
+	deliver(m message, emit emitFunc)
+	// canonical is every domain's canonical fields (§4), in domain-id order.
+	canonical() []uint64
+	// goals reports whether every goal holds at quiescence.
+	goals() bool
+	// figures lists the workload's figure lines (§5).
+	figures() []string
+}
+
+func newWorld(p Params) world {
+	switch p.Workload {
+	case "banking":
+		return newBanking(p)
+	case "storm":
+		return newStorm(p)
+	case "sync":
+		return newSync(p)
+	case "conflict":
+		return newConflict(p)
+	case "oscillation":
+		return newOscillation(p)
+	}
+	panic("refmodel: unknown workload " + p.Workload)
+}
+
+// isCheckpoint reports whether t = 2^k − 1 for some k ≥ 0.
+func isCheckpoint(t uint64) bool { return (t+1)&t == 0 }
+
+// configuration is C(t) of §5.6 flattened: the canonical state followed by
+// (src, dst, kind, a, b) of every pending message in ≺ order. The state part
+// has a fixed length per run and every message adds exactly five words, so
+// two configurations are equal exactly when their flattenings are.
+func configuration(w world, pending []message) []uint64 {
+	c := w.canonical()
+	for _, m := range pending {
+		c = append(c, uint64(m.src), uint64(m.dst), uint64(m.kind), m.a, m.b)
+	}
+	return c
+}
+
+// stateHash is xxhash64 of the canonical state words as u64 LE (§4).
+func stateHash(w world) uint64 {
+	var buf []byte
+	for _, v := range w.canonical() {
+		buf = binary.LittleEndian.AppendUint64(buf, v)
+	}
+	return xxhash.Sum64(buf)
+}
+
+// Run executes p sequentially and returns its result.
+func Run(p Params) Result {
+	p.validate()
+	w := newWorld(p)
+
+	seqs := make([]uint64, w.domains()) // next seq per src
+	var pending []message
+	for _, d := range w.boots() {
+		pending = append(pending, message{tick: 0, src: d, dst: d, seq: seqs[d], kind: trace.KindTick})
+		seqs[d]++
+	}
+
+	// Journal chain.
+	params := p.Text()
+	lastHash := trace.ParamsHash(params)
+	var blocks uint64
+	var scratch []byte
+
+	// Oscillation detection (§5.6).
+	var (
+		saved      []uint64 // C(c) of the latest checkpoint c
+		savedTick  uint64
+		receivers  = map[uint32]bool{} // domains receiving in ticks savedTick..t-1
+		detected   bool
+		oscDomains map[uint32]bool
+		oscLine    string
+	)
+
+	var msgs, dropped uint64
+	var outcome string
+	var t uint64
+loop:
+	for ; ; t++ {
+		// Tick boundary t: quiescence, budgets, oscillation, in that order.
+		if len(pending) == 0 {
+			switch {
+			case detected:
+				outcome = "damped"
+			case w.goals():
+				outcome = "converged"
+			default:
+				outcome = "violated"
+			}
+			break loop
+		}
+		if p.MaxTicks >= 0 && t >= uint64(p.MaxTicks) {
+			outcome = "budget"
+			break loop
+		}
+		if p.MaxMsgs >= 0 && msgs >= uint64(p.MaxMsgs) {
+			outcome = "budget"
+			break loop
+		}
+		// ≺ within one tick is (src, seq).
+		slices.SortStableFunc(pending, func(x, y message) int {
+			return cmp.Or(cmp.Compare(x.src, y.src), cmp.Compare(x.seq, y.seq))
+		})
+		if !detected {
+			c := configuration(w, pending)
+			if t > 0 && slices.Equal(c, saved) {
+				detected = true
+				oscDomains = receivers
+				oscLine = fmt.Sprintf("tick=%d period=%d domains=%d", t, t-savedTick, len(oscDomains))
+				if !p.Damp {
+					outcome = "oscillating"
+					break loop
+				}
+			} else if isCheckpoint(t) {
+				saved, savedTick = c, t
+				receivers = map[uint32]bool{}
+			}
+		}
+
+		// Deliver tick t in ≺ order.
+		var next []message
+		var entries []trace.Entry
+		for _, m := range pending {
+			if m.tick != uint32(t) {
+				panic(fmt.Sprintf("refmodel: message for tick %d pending at tick %d", m.tick, t))
+			}
+			if detected && oscDomains[m.dst] {
+				dropped++
+				continue
+			}
+			msgs++
+			if !detected {
+				receivers[m.dst] = true
+			}
+			entries = append(entries, trace.Entry{
+				Tick: m.tick, Src: m.src, Dst: m.dst, Kind: m.kind, A: m.a, B: m.b,
+			})
+			src := m.dst
+			w.deliver(m, func(dst uint32, kind uint16, a, b uint64) {
+				next = append(next, message{
+					tick: uint32(t + 1), src: src, dst: dst, seq: seqs[src], kind: kind, a: a, b: b,
+				})
+				seqs[src]++
+			})
+		}
+
+		// Journal tick t: blocks of at most 4096 entries, chained.
+		for len(entries) > 0 {
+			n := min(len(entries), trace.BlockEntriesMax)
+			content := trace.ContentHash(entries[:n], &scratch)
+			lastHash = trace.BlockHash(uint32(n), blocks, lastHash, content)
+			blocks++
+			entries = entries[n:]
+		}
+		pending = next
+	}
+
+	figures := w.figures()
+	if p.Damp && p.Workload == "oscillation" {
+		figures = append(figures, fmt.Sprintf("dropped: %d", dropped))
+	}
+	return Result{
+		Trace:       lastHash,
+		State:       stateHash(w),
+		Outcome:     outcome,
+		Ticks:       t,
+		Msgs:        msgs,
+		Figures:     figures,
+		Oscillation: oscLine,
+		Blocks:      blocks,
+	}
+}
