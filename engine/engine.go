@@ -1,0 +1,523 @@
+// Package engine runs a workload as a Lexum system (SPEC §1): domains with
+// fixed-size state in an arena, messages delivered one tick at a time in
+// (tick, src, seq) order, the canonical trace hashed into a chain of blocks
+// (SPEC §3), budgets, quiescence, goals, and oscillation detection (§5.6).
+//
+// # Execution
+//
+// Messages emitted at tick t are delivered at t+1, so within a tick domains
+// are independent. The domains are cut into S contiguous ranges (shards) of
+// about equal weight. During tick t, shard s delivers every message of tick
+// t addressed to its domains, in ≺ order, and collects what they emit into
+// its own outbox. Because the shard's domains are a contiguous id range and
+// each domain's emissions are in seq order, the outbox sorted stably by src
+// is exactly the ≺-ordered slice of tick t+1 emitted by that range, and the
+// whole of tick t+1 in ≺ order is the concatenation of the shards' sorted
+// outboxes in shard order. No merge is needed.
+//
+// After sorting, a shard records, per destination shard, the spans of its
+// outbox addressed there; at tick t+1 shard s walks the spans addressed to
+// it, producer shard by producer shard, which is again ≺ order. The outboxes
+// are double-buffered (the inbox of tick t is read while tick t+1 is written)
+// and stay in place: the inbox of a tick is the journal content of that
+// tick, hashed in place and copied once into the journal. Nothing crosses a
+// core except at the tick barrier, which the performance floor shows is the
+// only exchange that costs less than the work it carries.
+//
+// Block content hashes (xxhash64 of up to 4096 entries, §3) are independent
+// of each other; shards claim them as tasks after their deliveries, so
+// hashing is split across cores. The last shard to reach the barrier runs
+// the serial section: it chains the 32-byte headers (the only sequential
+// part of the hash chain), writes them into the journal, and checks the next
+// boundary (quiescence, budgets, oscillation — SPEC §1 order).
+//
+// With one shard the engine runs the same steps on the calling goroutine
+// with no goroutines, atomics or barrier.
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/lexbench/lexbench/arena"
+	"github.com/lexbench/lexbench/trace"
+)
+
+// Journal receives the canonical blocks of a run. Reserve returns n writable
+// bytes at the journal's end, valid until the next Reserve.
+type Journal interface {
+	Reserve(n int) ([]byte, error)
+}
+
+// Config controls a run. The zero value of the limits means none only
+// through NoLimit; use -1 for "no budget".
+type Config struct {
+	Params   string // canonical params text (SPEC §3): the chain's first link
+	Shards   int    // ≥ 1
+	MaxTicks int64  // end before this tick is delivered; < 0: none
+	MaxMsgs  int64  // end at the first boundary with ≥ this many delivered; < 0: none
+	Damp     bool   // --on-oscillation=damp
+	NoDetect bool   // disable oscillation detection (benchmarks of its cost only)
+	Journal  Journal
+	// Progress, if set, is called at every tick boundary from the serial
+	// section with the boundary's tick and the messages delivered so far.
+	Progress func(tick uint64, msgs uint64)
+	// BeforeGoals, if set, is called with the arena before the goals are
+	// evaluated (a test hook for goal checks).
+	BeforeGoals func(words []uint64)
+
+	forceCandidate bool // test hook: every fingerprint matches
+}
+
+// Outcome is how a run ended (SPEC §1, §5.6).
+type Outcome uint8
+
+// Outcomes.
+const (
+	Converged Outcome = iota
+	Violated
+	Budget
+	Oscillating
+	Damped
+)
+
+var outcomeNames = [...]string{"converged", "violated", "budget", "oscillating", "damped"}
+
+func (o Outcome) String() string { return outcomeNames[o] }
+
+// Oscillation describes a detected cycle (SPEC §5.6).
+type Oscillation struct {
+	Tick, Period, Domains uint64
+}
+
+// Result is what a run computed.
+type Result struct {
+	Trace, State uint64
+	Outcome      Outcome
+	Violation    error // the violated goal, when Outcome == Violated
+	Ticks        uint64
+	Msgs         uint64
+	Dropped      uint64
+	Blocks       uint64
+	Entries      uint64
+	Oscillation  *Oscillation
+	Words        []uint64 // final state of every domain (the arena)
+}
+
+const (
+	blockEntries = trace.BlockEntriesMax
+	blockStride  = trace.BlockHeaderSize + blockEntries*trace.EntrySize
+)
+
+// span is a run of consecutive outbox entries addressed to one shard.
+type span struct{ start, end int32 }
+
+type shard struct {
+	id     int
+	lo, hi uint32
+	out    Outbox
+	stream [2][]trace.Entry // stream[t&1]: this shard's ≺-ordered emissions delivered at t
+	spare  []trace.Entry
+	to     [2][][]span // to[t&1][s]: spans of stream[t&1] addressed to shard s
+	// touched lists the shard's domains that received a message since the
+	// last oscillation checkpoint.
+	touched []uint32
+	digest  xxhash.Digest
+	_       [64]byte
+}
+
+type run struct {
+	wl    Workload
+	cfg   Config
+	d     uint32
+	bits  uint
+	arena *arena.Arena
+	words []uint64
+
+	shards []*shard
+	cuts   []uint32 // shard s owns [cuts[s], cuts[s+1])
+	bar    *barrier
+
+	// tick being delivered and its layout
+	tick    uint64
+	n       int   // messages of the tick
+	base    []int // base[p]: index in the tick of shard p's first message
+	nBlocks int
+	content []uint64 // content hashes of the tick's blocks
+	region  []byte   // the tick's journal region
+	task    atomic.Int64
+	_       [56]byte
+
+	// chain and counters
+	prev    uint64
+	blocks  uint64
+	entries uint64
+	msgs    uint64
+	dropped uint64
+
+	det  detector
+	stop bool
+	res  Result
+	err  error
+
+	faultMu sync.Mutex
+	fault   error
+}
+
+// ErrShards is returned for a shard count below 1.
+var ErrShards = errors.New("engine: shards must be at least 1")
+
+// Run executes w to its end and returns the result. The error is non-nil
+// only for a broken workload or journal, never for an outcome.
+func Run(w Workload, cfg Config) (Result, error) {
+	if cfg.Shards < 1 {
+		return Result{}, ErrShards
+	}
+	r := &run{wl: w, cfg: cfg, d: w.Domains()}
+	if r.d == 0 {
+		return Result{}, errors.New("engine: workload has no domains")
+	}
+	r.bits = bitsFor(r.d)
+	r.arena = arena.New(w.StateWords())
+	r.words = r.arena.Words()
+	w.Init(r.words)
+	r.cuts = cutShards(w, r.d, cfg.Shards)
+	S := cfg.Shards
+	r.shards = make([]*shard, S)
+	for s := range r.shards {
+		sh := &shard{id: s, lo: r.cuts[s], hi: r.cuts[s+1]}
+		for x := range sh.to {
+			sh.to[x] = make([][]span, S)
+		}
+		r.shards[s] = sh
+	}
+	r.base = make([]int, S+1)
+	r.prev = trace.ParamsHash(cfg.Params)
+	r.det.init(r, !cfg.NoDetect)
+
+	// Boot: a Tick from each booting domain to itself, in id order (tick 0, seq 0).
+	for _, sh := range r.shards {
+		sh.out.tick = 0
+		sh.out.buf = sh.stream[0][:0]
+		for d := sh.lo; d < sh.hi; d++ {
+			if w.Boots(d) {
+				sh.out.Emit(d, d, trace.KindTick, 0, 0)
+			}
+		}
+		r.finishOutput(sh, 0)
+	}
+	r.boundary()
+	if S == 1 {
+		r.runSequential()
+	} else {
+		r.runSharded()
+	}
+	if r.err != nil {
+		return Result{}, r.err
+	}
+	return r.res, nil
+}
+
+func (r *run) runSequential() {
+	sh := r.shards[0]
+	for !r.stop {
+		x := int(r.tick & 1)
+		sh.out.tick = uint32(r.tick + 1)
+		sh.out.buf = sh.stream[x^1][:0]
+		in := sh.stream[x]
+		if r.det.on {
+			sh.mark(r.det.stamp, r.det.epoch, in)
+		}
+		r.wl.Deliver(&sh.out, in)
+		r.finishOutput(sh, x^1)
+		for b := 0; b < r.nBlocks; b++ {
+			r.hashBlock(sh, b, x)
+		}
+		r.endTick()
+	}
+}
+
+func (r *run) runSharded() {
+	r.bar = newBarrier(len(r.shards))
+	var wg sync.WaitGroup
+	for _, sh := range r.shards[1:] {
+		wg.Add(1)
+		go func(sh *shard) {
+			defer wg.Done()
+			r.shardLoop(sh)
+		}(sh)
+	}
+	r.shardLoop(r.shards[0])
+	wg.Wait()
+}
+
+func (r *run) shardLoop(sh *shard) {
+	for !r.stop {
+		x := int(r.tick & 1)
+		sh.out.tick = uint32(r.tick + 1)
+		sh.out.buf = sh.stream[x^1][:0]
+		for _, p := range r.shards {
+			in := p.stream[x]
+			for _, sp := range p.to[x][sh.id] {
+				msgs := in[sp.start:sp.end]
+				if r.det.on {
+					sh.mark(r.det.stamp, r.det.epoch, msgs)
+				}
+				r.wl.Deliver(&sh.out, msgs)
+			}
+		}
+		r.finishOutput(sh, x^1)
+		for {
+			b := int(r.task.Add(1) - 1)
+			if b >= r.nBlocks {
+				break
+			}
+			r.hashBlock(sh, b, x)
+		}
+		r.bar.wait(r.endTick)
+	}
+}
+
+// finishOutput orders a shard's outbox by src, checks it, and records the
+// spans per destination shard. The result is the shard's stream[x].
+func (r *run) finishOutput(sh *shard, x int) {
+	es := sh.out.buf
+	sorted := true
+	last := uint32(0)
+	bad := -1
+	for i := range es {
+		if es[i].Src < last {
+			sorted = false
+		}
+		last = es[i].Src
+		if es[i].Dst >= r.d {
+			bad = i
+		}
+	}
+	if bad >= 0 {
+		r.setFault(fmt.Errorf("engine: tick %d: domain %d emitted to nonexistent domain %d (domains: %d)",
+			es[bad].Tick-1, es[bad].Src, es[bad].Dst, r.d))
+		es = es[:0]
+	}
+	if !sorted {
+		es, sh.spare = sortBySrc(es, sh.spare, r.bits)
+	}
+	if len(es) > 0 && (es[0].Src < sh.lo || es[len(es)-1].Src >= sh.hi) {
+		r.setFault(fmt.Errorf("engine: shard %d [%d,%d) emitted a message with src outside its domains", sh.id, sh.lo, sh.hi))
+		es = es[:0]
+	}
+	sh.stream[x] = es
+	sh.out.buf = nil
+	if len(r.shards) == 1 {
+		return
+	}
+	to := sh.to[x]
+	for s := range to {
+		to[s] = to[s][:0]
+	}
+	for i := 0; i < len(es); {
+		s := r.shardOf(es[i].Dst)
+		lo, hi := r.cuts[s], r.cuts[s+1]
+		j := i + 1
+		for j < len(es) && es[j].Dst >= lo && es[j].Dst < hi {
+			j++
+		}
+		to[s] = append(to[s], span{int32(i), int32(j)})
+		i = j
+	}
+}
+
+func (r *run) setFault(err error) {
+	r.faultMu.Lock()
+	if r.fault == nil {
+		r.fault = err
+	}
+	r.faultMu.Unlock()
+}
+
+func (r *run) shardOf(d uint32) int {
+	// the largest s with cuts[s] <= d and a non-empty range
+	return sort.Search(len(r.shards), func(s int) bool { return r.cuts[s+1] > d })
+}
+
+// hashBlock computes the content hash of block b of the current tick and
+// copies its entries into the journal region.
+func (r *run) hashBlock(sh *shard, b int, x int) {
+	start := b * blockEntries
+	end := min(start+blockEntries, r.n)
+	p := sort.Search(len(r.shards), func(p int) bool { return r.base[p+1] > start })
+	var dst []byte
+	if r.region != nil {
+		dst = r.region[b*blockStride+trace.BlockHeaderSize:]
+	}
+	var scratch []byte
+	if end <= r.base[p+1] {
+		in := r.shards[p].stream[x][start-r.base[p] : end-r.base[p]]
+		bs := trace.EntryBytes(in, &scratch)
+		r.content[b] = xxhash.Sum64(bs)
+		if dst != nil {
+			copy(dst, bs)
+		}
+		return
+	}
+	d := &sh.digest
+	d.Reset()
+	for pos := start; pos < end; p++ {
+		hi := min(end, r.base[p+1])
+		if hi <= pos {
+			continue
+		}
+		in := r.shards[p].stream[x][pos-r.base[p] : hi-r.base[p]]
+		bs := trace.EntryBytes(in, &scratch)
+		_, _ = d.Write(bs)
+		if dst != nil {
+			dst = dst[copy(dst, bs):]
+		}
+		pos = hi
+	}
+	r.content[b] = d.Sum64()
+}
+
+// endTick is the serial section after every shard finished the tick: chain
+// the tick's blocks, then check the next boundary.
+func (r *run) endTick() {
+	for b := 0; b < r.nBlocks; b++ {
+		count := uint32(min(blockEntries, r.n-b*blockEntries))
+		h := trace.BlockHash(count, r.blocks, r.prev, r.content[b])
+		if r.region != nil {
+			trace.PutBlockHeader(r.region[b*blockStride:], trace.BlockHeader{
+				Count: count, Index: r.blocks, Prev: r.prev, Hash: h})
+		}
+		r.prev = h
+		r.blocks++
+	}
+	r.entries += uint64(r.n)
+	r.msgs += uint64(r.n)
+	r.tick++
+	r.boundary()
+}
+
+// boundary runs the checks before delivering r.tick (SPEC §1) and, if the
+// run goes on, lays out the tick's block tasks.
+func (r *run) boundary() {
+	t := r.tick
+	x := int(t & 1)
+	n := 0
+	for p, sh := range r.shards {
+		r.base[p] = n
+		n += len(sh.stream[x])
+	}
+	r.base[len(r.shards)] = n
+	r.n = n
+	if r.cfg.Progress != nil {
+		r.cfg.Progress(t, r.msgs)
+	}
+	switch {
+	case r.fault != nil:
+		r.err = r.fault
+		r.stop = true
+		return
+	case n == 0:
+		if r.det.found != nil {
+			r.end(Damped)
+		} else {
+			r.end(r.goals())
+		}
+		return
+	case r.cfg.MaxTicks >= 0 && t >= uint64(r.cfg.MaxTicks),
+		r.cfg.MaxMsgs >= 0 && r.msgs >= uint64(r.cfg.MaxMsgs):
+		r.end(Budget)
+		return
+	}
+	if r.det.on && r.det.check(r, t) {
+		if !r.cfg.Damp {
+			r.end(Oscillating)
+			return
+		}
+		// Every message pending at h goes to an oscillating domain (SPEC
+		// §5.6): damp drops the whole tick.
+		r.dropped += uint64(n)
+		for _, sh := range r.shards {
+			sh.stream[x] = sh.stream[x][:0]
+			for s := range sh.to[x] {
+				sh.to[x][s] = sh.to[x][s][:0]
+			}
+		}
+		r.n, n = 0, 0
+		for p := range r.base {
+			r.base[p] = 0
+		}
+	}
+	r.nBlocks = (n + blockEntries - 1) / blockEntries
+	if cap(r.content) < r.nBlocks {
+		r.content = make([]uint64, r.nBlocks)
+	}
+	r.content = r.content[:r.nBlocks]
+	r.region = nil
+	if r.cfg.Journal != nil && n > 0 {
+		reg, err := r.cfg.Journal.Reserve(r.nBlocks*trace.BlockHeaderSize + n*trace.EntrySize)
+		if err != nil {
+			r.err = err
+			r.stop = true
+			return
+		}
+		r.region = reg
+	}
+	r.task.Store(0)
+}
+
+func (r *run) goals() Outcome {
+	if r.cfg.BeforeGoals != nil {
+		r.cfg.BeforeGoals(r.words)
+	}
+	if err := r.wl.Goals(); err != nil {
+		r.res.Violation = err
+		return Violated
+	}
+	return Converged
+}
+
+func (r *run) end(o Outcome) {
+	r.stop = true
+	r.res.Outcome = o
+	r.res.Trace = r.prev
+	r.res.State = r.arena.Hash()
+	r.res.Ticks = r.tick
+	r.res.Msgs = r.msgs
+	r.res.Dropped = r.dropped
+	r.res.Blocks = r.blocks
+	r.res.Entries = r.entries
+	r.res.Oscillation = r.det.found
+	r.res.Words = r.words
+}
+
+// cutShards cuts domains 0..d-1 into s contiguous ranges of about equal
+// weight; cuts[s] is the first domain of shard s, cuts[S] = d.
+func cutShards(w Workload, d uint32, s int) []uint32 {
+	prefix := make([]uint64, d+1)
+	for i := uint32(0); i < d; i++ {
+		prefix[i+1] = prefix[i] + w.Weight(i)
+	}
+	total := prefix[d]
+	cuts := make([]uint32, s+1)
+	cuts[s] = d
+	i := uint32(0)
+	dist := func(i uint32, k int) uint64 {
+		a, b := prefix[i]*uint64(s), total*uint64(k)
+		if a > b {
+			return a - b
+		}
+		return b - a
+	}
+	for k := 1; k < s; k++ {
+		for i < d && dist(i+1, k) < dist(i, k) {
+			i++
+		}
+		cuts[k] = i
+	}
+	return cuts
+}

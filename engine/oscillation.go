@@ -1,0 +1,172 @@
+package engine
+
+import (
+	"slices"
+
+	"github.com/lexbench/lexbench/trace"
+)
+
+// Oscillation detection (SPEC §5.6) is Brent's cycle search over the tick
+// configurations C(t) = (every domain's state, the messages of tick t).
+// Checkpoints are the ticks 2^k − 1; at every boundary t > 0 the engine asks
+// whether C(t) equals the saved C(c(t)).
+//
+// What it costs and why it is exact:
+//
+//   - Per message: one load and compare of the receiving domain's epoch
+//     stamp (skipped when consecutive messages share a receiver). A domain
+//     whose stamp is stale is appended to its shard's touched list. Touched
+//     domains are exactly those that received a message since the
+//     checkpoint, which is both what the comparison must look at (a domain
+//     that received nothing since the checkpoint has its checkpoint state)
+//     and the `domains` figure of a detected cycle.
+//   - Per boundary: a fingerprint — the tick's message count and its first,
+//     middle and last messages (src, dst, kind, a, b) against the saved
+//     tick's — rejects almost every tick in O(1). Only a candidate that
+//     passes is confirmed by a full comparison: every message of the tick,
+//     then the state of every touched domain against the saved copy. So a
+//     fingerprint collision costs time, never a false cycle.
+//   - Per checkpoint (about log2 of the ticks run): the saved state is
+//     brought up to date by copying only the touched domains (the others
+//     are unchanged since the last save), and the tick's messages are
+//     copied. Memory is one copy of the arena plus one tick of messages,
+//     proportional to the configuration, not to the number of ticks.
+//
+// The detector runs in the serial section of the tick barrier; the stamps
+// are written by the shard that owns the domain, so shards share nothing.
+type detector struct {
+	on         bool
+	stamp      []uint32 // per domain: epoch of its last receipt
+	epoch      uint32
+	checkpoint uint64 // next checkpoint tick
+	savedTick  uint64
+	saved      []uint64      // arena at the saved checkpoint
+	savedMsgs  []trace.Entry // messages of the saved checkpoint tick
+	found      *Oscillation
+	// candidates counts fingerprint matches, confirmed or not (tests).
+	candidates int
+}
+
+func (det *detector) init(r *run, on bool) {
+	det.on = on
+	if !on {
+		return
+	}
+	det.stamp = make([]uint32, r.d)
+	det.epoch = 1
+	det.saved = make([]uint64, len(r.words))
+}
+
+// mark stamps the receivers of msgs.
+func (sh *shard) mark(stamp []uint32, epoch uint32, msgs []trace.Entry) {
+	last := ^uint32(0)
+	for i := range msgs {
+		d := msgs[i].Dst
+		if d == last {
+			continue
+		}
+		last = d
+		if stamp[d] != epoch {
+			stamp[d] = epoch
+			sh.touched = append(sh.touched, d)
+		}
+	}
+}
+
+// check runs at boundary t (after quiescence and budgets) and reports
+// whether the run oscillates at t.
+func (det *detector) check(r *run, t uint64) bool {
+	if t > 0 && det.candidate(r, t) {
+		det.candidates++
+		if det.confirm(r, t) {
+			domains := 0
+			for _, sh := range r.shards {
+				domains += len(sh.touched)
+			}
+			det.found = &Oscillation{Tick: t, Period: t - det.savedTick, Domains: uint64(domains)}
+			det.on = false // detection runs once per run
+			return true
+		}
+	}
+	if t == det.checkpoint {
+		det.save(r, t)
+		det.checkpoint = 2*t + 1
+	}
+	return false
+}
+
+// msgAt is message i of the current tick.
+func (r *run) msgAt(i int) *trace.Entry {
+	x := int(r.tick & 1)
+	for p, sh := range r.shards {
+		if i < r.base[p+1] {
+			return &sh.stream[x][i-r.base[p]]
+		}
+	}
+	panic("engine: message index out of range")
+}
+
+func sameMsg(a, b *trace.Entry) bool {
+	return a.Src == b.Src && a.Dst == b.Dst && a.Kind == b.Kind && a.A == b.A && a.B == b.B
+}
+
+func (det *detector) candidate(r *run, t uint64) bool {
+	if r.cfg.forceCandidate {
+		return true
+	}
+	n := r.n
+	if n != len(det.savedMsgs) {
+		return false
+	}
+	return sameMsg(r.msgAt(0), &det.savedMsgs[0]) &&
+		sameMsg(r.msgAt(n/2), &det.savedMsgs[n/2]) &&
+		sameMsg(r.msgAt(n-1), &det.savedMsgs[n-1])
+}
+
+func (det *detector) confirm(r *run, t uint64) bool {
+	if r.n != len(det.savedMsgs) {
+		return false
+	}
+	x := int(t & 1)
+	i := 0
+	for _, sh := range r.shards {
+		for k := range sh.stream[x] {
+			if !sameMsg(&sh.stream[x][k], &det.savedMsgs[i]) {
+				return false
+			}
+			i++
+		}
+	}
+	for _, sh := range r.shards {
+		for _, d := range sh.touched {
+			off, n := r.wl.Span(d)
+			if !slices.Equal(r.words[off:off+n], det.saved[off:off+n]) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (det *detector) save(r *run, t uint64) {
+	if t == 0 {
+		copy(det.saved, r.words)
+	} else {
+		for _, sh := range r.shards {
+			for _, d := range sh.touched {
+				off, n := r.wl.Span(d)
+				copy(det.saved[off:off+n], r.words[off:off+n])
+			}
+		}
+	}
+	for _, sh := range r.shards {
+		sh.touched = sh.touched[:0]
+	}
+	det.epoch++
+	det.savedTick = t
+	x := int(t & 1)
+	det.savedMsgs = det.savedMsgs[:0]
+	for _, sh := range r.shards {
+		det.savedMsgs = append(det.savedMsgs, sh.stream[x]...)
+	}
+}

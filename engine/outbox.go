@@ -1,0 +1,38 @@
+package engine
+
+import "github.com/lexbench/lexbench/trace"
+
+// Outbox collects the messages a shard's domains emit during one tick. They
+// are delivered at the next tick; the engine orders them by (src, seq), where
+// seq is emission order, so a workload only has to emit.
+type Outbox struct {
+	buf  []trace.Entry
+	tick uint32 // tick of delivery of what is emitted now
+}
+
+// Tick is the tick at which emitted messages are delivered (the current tick + 1).
+func (o *Outbox) Tick() uint32 { return o.tick }
+
+// Emit sends one message from src (the domain whose transition is running)
+// to dst. dst is checked by the engine before delivery.
+func (o *Outbox) Emit(src, dst uint32, kind trace.Kind, a, b uint64) {
+	o.buf = append(o.buf, trace.Entry{Tick: o.tick, Src: src, Dst: dst, Kind: kind, A: a, B: b})
+}
+
+// Reserve appends n entries and returns them for the caller to fill
+// completely (Tick must be set to o.Tick(), Reserved to 0). It is the bulk
+// form of Emit for generators.
+func (o *Outbox) Reserve(n int) []trace.Entry {
+	l := len(o.buf)
+	if cap(o.buf)-l < n {
+		o.grow(n)
+	}
+	o.buf = o.buf[:l+n]
+	return o.buf[l : l+n : l+n]
+}
+
+func (o *Outbox) grow(n int) {
+	nb := make([]trace.Entry, len(o.buf), 2*cap(o.buf)+n)
+	copy(nb, o.buf)
+	o.buf = nb
+}

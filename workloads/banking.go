@@ -1,0 +1,163 @@
+package workloads
+
+import (
+	"fmt"
+
+	"github.com/lexbench/lexbench/engine"
+	"github.com/lexbench/lexbench/trace"
+)
+
+// BankingSpec is SPEC §5.1: a driver sends n transfers to K banks of A
+// accounts each.
+var BankingSpec = Spec{
+	Name: "banking",
+	Keys: [2]Key{
+		{Name: "banks", Default: 1, Min: 1, Max: 1 << 24, Usage: "number of banks K"},
+		{Name: "accounts", Default: 2, Min: 2, Max: 1 << 20, Usage: "accounts per bank A (≥ 2)"},
+	},
+	New: func(p Params) Workload { return newBanking(p) },
+}
+
+const bankingStartBalance = 1_000_000
+
+// Banking layout: driver (domain 0) [remaining, rng]; bank k (domains
+// 1..K) at 2+(k-1)·(A+2): [balance[0..A-1], applied, rejected].
+type Banking struct {
+	p        Params
+	banks    uint64
+	accounts uint64
+	stride   int
+	divK     divisor
+	divA     divisor
+	divA1    divisor
+	st       []uint64
+}
+
+func newBanking(p Params) *Banking {
+	k, a := p.K[0], p.K[1]
+	return &Banking{p: p, banks: k, accounts: a, stride: int(a) + 2,
+		divK: newDivisor(k), divA: newDivisor(a), divA1: newDivisor(a - 1)}
+}
+
+func (w *Banking) Domains() uint32     { return uint32(w.banks) + 1 }
+func (w *Banking) StateWords() int     { return 2 + int(w.banks)*w.stride }
+func (w *Banking) Boots(d uint32) bool { return d == 0 }
+
+func (w *Banking) Init(words []uint64) {
+	w.st = words
+	words[0] = w.p.N
+	words[1] = seedFor(w.p.Seed, 0)
+	for k := 0; k < int(w.banks); k++ {
+		base := 2 + k*w.stride
+		for i := 0; i < int(w.accounts); i++ {
+			words[base+i] = bankingStartBalance
+		}
+	}
+}
+
+func (w *Banking) Span(d uint32) (off, n int) {
+	if d == 0 {
+		return 0, 2
+	}
+	return 2 + int(d-1)*w.stride, w.stride
+}
+
+// Weight: generating a transfer costs about twice applying it.
+func (w *Banking) Weight(d uint32) uint64 {
+	if d == 0 {
+		return 2 * w.banks
+	}
+	return 1
+}
+
+func (w *Banking) Deliver(out *engine.Outbox, msgs []trace.Entry) {
+	st := w.st
+	accounts := w.accounts
+	for i := range msgs {
+		m := &msgs[i]
+		if m.Dst == 0 {
+			w.drive(out)
+			continue
+		}
+		from, to := m.A&0xFFFFFFFF, m.A>>32
+		if m.Kind != trace.KindTransfer || from >= accounts || to >= accounts {
+			continue // not a transfer this bank can apply; the goals will tell
+		}
+		base := 2 + int(m.Dst-1)*w.stride
+		bal := st[base : base+w.stride]
+		if int64(bal[from]) >= int64(m.B) {
+			bal[from] -= m.B
+			bal[to] += m.B
+			bal[accounts]++
+		} else {
+			bal[accounts+1]++
+		}
+	}
+}
+
+// drive is the driver's Tick: emit min(batch, remaining) transfers, then a
+// Tick to itself if work remains.
+func (w *Banking) drive(out *engine.Outbox) {
+	st := w.st
+	remaining := st[0]
+	k := min(w.p.Batch, remaining)
+	remaining -= k
+	more := 0
+	if remaining > 0 {
+		more = 1
+	}
+	es := out.Reserve(int(k) + more)
+	tick := out.Tick()
+	rng := st[1]
+	a := w.accounts
+	for i := range es[:k] {
+		r1 := next(&rng)
+		r2 := next(&rng)
+		q, bank := w.divK.divmod(r1)
+		q, from := w.divA.divmod(q)
+		to := from + 1 + w.divA1.mod(q)
+		if to >= a {
+			to -= a
+		}
+		es[i] = trace.Entry{Tick: tick, Src: 0, Dst: uint32(1 + bank), Kind: trace.KindTransfer,
+			A: from | to<<32, B: 1 + r2%1000}
+	}
+	if more == 1 {
+		es[k] = trace.Entry{Tick: tick, Src: 0, Dst: 0, Kind: trace.KindTick}
+	}
+	st[0] = remaining
+	st[1] = rng
+}
+
+func (w *Banking) Goals() error {
+	var ops uint64
+	want := int64(w.accounts) * bankingStartBalance
+	for k := uint64(0); k < w.banks; k++ {
+		bal := w.st[2+int(k)*w.stride:]
+		sum := int64(0)
+		for i := uint64(0); i < w.accounts; i++ {
+			if int64(bal[i]) < 0 {
+				return fmt.Errorf("bank %d (domain %d): account %d has negative balance %d", k+1, k+1, i, int64(bal[i]))
+			}
+			sum += int64(bal[i])
+		}
+		if sum != want {
+			return fmt.Errorf("bank %d (domain %d): balances sum to %d, want %d", k+1, k+1, sum, want)
+		}
+		ops += bal[w.accounts] + bal[w.accounts+1]
+	}
+	if ops != w.p.N {
+		return fmt.Errorf("banks: applied + rejected = %d, want n = %d", ops, w.p.N)
+	}
+	return nil
+}
+
+func (w *Banking) Figures() []Figure {
+	var applied, rejected uint64
+	for k := 0; k < int(w.banks); k++ {
+		base := 2 + k*w.stride + int(w.accounts)
+		applied += w.st[base]
+		rejected += w.st[base+1]
+	}
+	return []Figure{{"applied", applied}, {"rejected", rejected}}
+}

@@ -1,0 +1,34 @@
+package workloads
+
+import (
+	"math"
+	"testing"
+)
+
+func TestDivisorMatchesHardwareDivision(t *testing.T) {
+	ds := []uint64{1, 2, 3, 5, 6, 7, 10, 999, 1000, 1023, 1024, 1025, 4095, 65536, 65537,
+		1 << 32, 1<<32 + 1, 1<<63 - 1, 1 << 63, 1<<63 + 1, math.MaxUint64 - 1, math.MaxUint64}
+	for d := uint64(1); d < 300; d++ {
+		ds = append(ds, d)
+	}
+	ns := []uint64{0, 1, 2, 3, 999, 1000, 1 << 32, 1<<63 - 1, 1 << 63, math.MaxUint64 - 1, math.MaxUint64}
+	s := uint64(12345)
+	for i := 0; i < 2000; i++ {
+		ns = append(ns, next(&s))
+		ds = append(ds, next(&s)>>(i%64))
+	}
+	for _, d := range ds {
+		if d == 0 {
+			continue
+		}
+		v := newDivisor(d)
+		for _, n := range ns {
+			if q, r := v.divmod(n); q != n/d || r != n%d {
+				t.Fatalf("%d / %d: got (%d, %d), want (%d, %d)", n, d, q, r, n/d, n%d)
+			}
+			if got := v.mod(n); got != n%d {
+				t.Fatalf("%d %% %d: got %d", n, d, got)
+			}
+		}
+	}
+}

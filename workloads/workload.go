@@ -1,0 +1,113 @@
+// Package workloads holds the experiments of SPEC §5, one file each. Every
+// workload uses only the engine's public transition API: it lays its
+// domains out in the arena, emits messages through an Outbox, and evaluates
+// its goals from the final state.
+package workloads
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/lexbench/lexbench/engine"
+)
+
+// Key is one of a workload's two integer parameters (SPEC §5).
+type Key struct {
+	Name     string
+	Default  uint64
+	Min, Max uint64 // inclusive bounds
+	Usage    string
+}
+
+// Params are a run's inputs (SPEC §3: they form the canonical params text).
+type Params struct {
+	N, Seed, Batch uint64
+	K              [2]uint64 // the workload's keys, in Spec.Keys order
+}
+
+// Figure is a workload result printed as `name: value`.
+type Figure struct {
+	Name  string
+	Value uint64
+}
+
+// Workload is an engine workload with figures.
+type Workload interface {
+	engine.Workload
+	// Figures are the workload's result lines (SPEC §5), read from the arena.
+	Figures() []Figure
+}
+
+// Spec describes a workload: its name, keys, and constructor.
+type Spec struct {
+	Name string
+	Keys [2]Key
+	New  func(p Params) Workload
+}
+
+// All lists the workloads in SPEC order.
+var All = []*Spec{&BankingSpec, &StormSpec, &SyncSpec, &ConflictSpec, &OscillationSpec}
+
+// Lookup finds a workload by name.
+func Lookup(name string) *Spec {
+	for _, s := range All {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// Names is the list of workload names, for usage text.
+func Names() string {
+	var b strings.Builder
+	for i, s := range All {
+		if i > 0 {
+			b.WriteString("|")
+		}
+		b.WriteString(s.Name)
+	}
+	return b.String()
+}
+
+// Defaults are the spec's default parameters (n = 1e8, seed 1, batch 4096).
+func (s *Spec) Defaults() Params {
+	return Params{N: 100_000_000, Seed: 1, Batch: 4096, K: [2]uint64{s.Keys[0].Default, s.Keys[1].Default}}
+}
+
+// Validate checks p against the spec's bounds; the error names the flag.
+func (s *Spec) Validate(p Params) error {
+	if p.Batch < 1 {
+		return fmt.Errorf("invalid value %d for --batch: must be at least 1", p.Batch)
+	}
+	for i, k := range s.Keys {
+		v := p.K[i]
+		if v < k.Min || v > k.Max {
+			if k.Max == ^uint64(0) {
+				return fmt.Errorf("invalid value %d for --%s: must be at least %d", v, k.Name, k.Min)
+			}
+			return fmt.Errorf("invalid value %d for --%s: must be %d..%d", v, k.Name, k.Min, k.Max)
+		}
+	}
+	return nil
+}
+
+// Text is the canonical params text of SPEC §3.
+func (s *Spec) Text(p Params) string {
+	return fmt.Sprintf("lexbench/1 workload=%s n=%d seed=%d batch=%d %s=%d %s=%d",
+		s.Name, p.N, p.Seed, p.Batch, s.Keys[0].Name, p.K[0], s.Keys[1].Name, p.K[1])
+}
+
+// OpsDone is how many operations the generators have injected so far (for
+// progress display), read from the drivers' remaining counters.
+func (w *Banking) OpsDone() uint64     { return w.p.N - w.st[0] }
+func (w *Sync) OpsDone() uint64        { return w.p.N - w.st[0] }
+func (w *Conflict) OpsDone() uint64    { return w.p.N - w.st[0] }
+func (w *Oscillation) OpsDone() uint64 { return w.p.N - w.st[0] }
+func (w *Storm) OpsDone() uint64 {
+	var rem uint64
+	for p := uint64(0); p < w.producers; p++ {
+		rem += w.st[3*p]
+	}
+	return w.p.N - rem
+}
