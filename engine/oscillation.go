@@ -97,7 +97,7 @@ func (det *detector) check(r *run, t uint64) bool {
 
 // msgAt is message i of the current tick.
 func (r *run) msgAt(i int) *trace.Entry {
-	x := int(r.tick & 1)
+	x := slot(r.tick)
 	for p, sh := range r.shards {
 		if i < r.base[p+1] {
 			return &sh.stream[x][i-r.base[p]]
@@ -127,7 +127,7 @@ func (det *detector) confirm(r *run, t uint64) bool {
 	if r.n != len(det.savedMsgs) {
 		return false
 	}
-	x := int(t & 1)
+	x := slot(t)
 	i := 0
 	for _, sh := range r.shards {
 		for k := range sh.stream[x] {
@@ -164,7 +164,7 @@ func (det *detector) save(r *run, t uint64) {
 	}
 	det.epoch++
 	det.savedTick = t
-	x := int(t & 1)
+	x := slot(t)
 	det.savedMsgs = det.savedMsgs[:0]
 	for _, sh := range r.shards {
 		det.savedMsgs = append(det.savedMsgs, sh.stream[x]...)
