@@ -112,7 +112,7 @@ const (
 	blockEntries = trace.BlockEntriesMax
 	blockStride  = trace.BlockHeaderSize + blockEntries*trace.EntrySize
 	// streamSlots is the number of outbox buffers per shard (a power of two).
-	streamSlots = 16
+	streamSlots = 8
 )
 
 func slot(t uint64) int { return int(t & (streamSlots - 1)) }
@@ -129,7 +129,8 @@ type shard struct {
 	// one core and read by another is rewritten only streamSlots ticks
 	// later, when the reader's copies of its lines are long gone, so the
 	// writer does not pay a cross-core invalidation per cache line
-	// (measured: double-buffering made banking --shards 2 slower than 1).
+	// (measured: double-buffering made banking --shards 2 slower than 1; 8 slots keep
+	// the ring filled after a few ticks, so memory stops growing early).
 	stream [streamSlots][]trace.Entry
 	spare  []trace.Entry
 	to     [streamSlots][][]span // to[slot(t)][s]: spans of stream[slot(t)] addressed to shard s
