@@ -150,13 +150,16 @@ func (w *Conflict) drive(out *engine.Outbox) {
 	tick := out.Tick()
 	rng := st[1]
 	kk := w.controllers
+	divG, divK := w.divG, w.divK // locals: kept in registers across the stores
 	for i := range es[:k] {
 		r1 := next(&rng)
 		r2 := next(&rng)
-		q, g := w.divG.divmod(r1)
-		c := w.divK.mod(q)
+		q, g := divG.divmod(r1)
+		c := divK.mod(q)
 		dst := 1 + g*(kk+1) + 1 + c
-		es[i] = trace.Entry{Tick: tick, Src: 0, Dst: uint32(dst), Kind: trace.KindSetGoal, A: r2 % 1000}
+		e := &es[i]
+		e.Tick, e.Src, e.Dst, e.Kind, e.Reserved = tick, 0, uint32(dst), trace.KindSetGoal, 0
+		e.A, e.B = r2%1000, 0
 	}
 	if more == 1 {
 		es[k] = trace.Entry{Tick: tick, Src: 0, Dst: 0, Kind: trace.KindTick}

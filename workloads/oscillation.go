@@ -110,12 +110,15 @@ func (w *Oscillation) drive(out *engine.Outbox) {
 	es := out.Reserve(int(k) + more)
 	tick := out.Tick()
 	rng := st[1]
+	divG, divT := w.divG, w.divT // locals: kept in registers across the stores
 	for i := range es[:k] {
 		r1 := next(&rng)
 		r2 := next(&rng)
-		q, g := w.divG.divmod(r1)
+		q, g := divG.divmod(r1)
 		c := q & 1
-		es[i] = trace.Entry{Tick: tick, Src: 0, Dst: uint32(2 + 3*g + c), Kind: trace.KindSetGoal, A: w.divT.mod(r2)}
+		e := &es[i]
+		e.Tick, e.Src, e.Dst, e.Kind, e.Reserved = tick, 0, uint32(2+3*g+c), trace.KindSetGoal, 0
+		e.A, e.B = divT.mod(r2), 0
 	}
 	if more == 1 {
 		es[k] = trace.Entry{Tick: tick, Src: 0, Dst: 0, Kind: trace.KindTick}

@@ -95,10 +95,12 @@ func (w *Storm) produce(out *engine.Outbox, p uint32) {
 	es := out.Reserve(int(k) + more)
 	tick := out.Tick()
 	sent, rng := s[1], s[2]
-	P := uint32(w.producers)
+	P, dC := uint32(w.producers), w.divC // locals: kept in registers across the stores
 	for i := range es[:k] {
 		r := next(&rng)
-		es[i] = trace.Entry{Tick: tick, Src: p, Dst: P + uint32(w.divC.mod(r)), Kind: trace.KindData, A: r, B: sent}
+		e := &es[i]
+		e.Tick, e.Src, e.Dst, e.Kind, e.Reserved = tick, p, P+uint32(dC.mod(r)), trace.KindData, 0
+		e.A, e.B = r, sent
 		sent++
 	}
 	if more == 1 {

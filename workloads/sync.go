@@ -111,13 +111,16 @@ func (w *Sync) drive(out *engine.Outbox) {
 	es := out.Reserve(int(k) + more)
 	tick := out.Tick()
 	rng := st[1]
+	divG, divR := w.divG, w.divR // locals: kept in registers across the stores
 	for i := range es[:k] {
 		r1 := next(&rng)
 		r2 := next(&rng)
-		q, g := w.divG.divmod(r1)
+		q, g := divG.divmod(r1)
 		rep := q % 3
-		reg := w.divR.mod(q / 3)
-		es[i] = trace.Entry{Tick: tick, Src: 0, Dst: uint32(1 + 3*g + rep), Kind: trace.KindWrite, A: reg, B: r2}
+		reg := divR.mod(q / 3)
+		e := &es[i]
+		e.Tick, e.Src, e.Dst, e.Kind, e.Reserved = tick, 0, uint32(1+3*g+rep), trace.KindWrite, 0
+		e.A, e.B = reg, r2
 	}
 	if more == 1 {
 		es[k] = trace.Entry{Tick: tick, Src: 0, Dst: 0, Kind: trace.KindTick}
