@@ -238,7 +238,7 @@ func (r *run) runSequential() {
 	for !r.stop {
 		x, y := slot(r.tick), slot(r.tick+1)
 		sh.out.tick = uint32(r.tick + 1)
-		sh.out.buf = sh.stream[y][:0]
+		sh.out.buf = sh.takeBuffer(r.tick)
 		in := sh.stream[x]
 		if r.det.on {
 			sh.mark(r.det.stamp, r.det.epoch, in)
@@ -250,6 +250,22 @@ func (r *run) runSequential() {
 		}
 		r.endTick()
 	}
+}
+
+// bigStreamEntries is the outbox capacity beyond which a buffer no longer
+// fits a core's cache, so the ring's cache argument is moot and memory
+// matters more: such buffers move to the slot being written instead of
+// staying in the ring (at most three exist, whatever the slot count).
+const bigStreamEntries = 1 << 16
+
+// takeBuffer returns the empty buffer to write the emissions of tick t into
+// (delivered at t+1).
+func (sh *shard) takeBuffer(t uint64) []trace.Entry {
+	y, free := slot(t+1), slot(t-1) // tick t-1 was fully consumed by the last barrier
+	if t > 0 && cap(sh.stream[free]) > bigStreamEntries && cap(sh.stream[free]) > cap(sh.stream[y]) {
+		sh.stream[y], sh.stream[free] = sh.stream[free], sh.stream[y][:0]
+	}
+	return sh.stream[y][:0]
 }
 
 func (r *run) runSharded() {
@@ -270,7 +286,7 @@ func (r *run) shardLoop(sh *shard) {
 	for !r.stop {
 		x, y := slot(r.tick), slot(r.tick+1)
 		sh.out.tick = uint32(r.tick + 1)
-		sh.out.buf = sh.stream[y][:0]
+		sh.out.buf = sh.takeBuffer(r.tick)
 		for _, p := range r.shards {
 			in := p.stream[x]
 			for _, sp := range p.to[x][sh.id] {

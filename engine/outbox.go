@@ -16,7 +16,14 @@ func (o *Outbox) Tick() uint32 { return o.tick }
 // Emit sends one message from src (the domain whose transition is running)
 // to dst. dst is checked by the engine before delivery.
 func (o *Outbox) Emit(src, dst uint32, kind trace.Kind, a, b uint64) {
-	o.buf = append(o.buf, trace.Entry{Tick: o.tick, Src: src, Dst: dst, Kind: kind, A: a, B: b})
+	n := len(o.buf)
+	if n == cap(o.buf) {
+		o.grow(1)
+	}
+	o.buf = o.buf[:n+1]
+	e := &o.buf[n] // field stores: no temporary Entry on the stack
+	e.Tick, e.Src, e.Dst, e.Kind, e.Reserved = o.tick, src, dst, kind, 0
+	e.A, e.B = a, b
 }
 
 // Reserve appends n entries and returns them for the caller to fill
