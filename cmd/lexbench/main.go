@@ -1,0 +1,88 @@
+// Command lexbench runs the Lexum experiments of SPEC §5 on the engine and
+// prints their results in Go benchmark format (SPEC §6).
+//
+//	lexbench <workload> [flags]     run banking|storm|sync|conflict|oscillation
+//	lexbench verify JOURNAL         check every block and link of a journal
+//
+// stdout is data (configuration and Benchmark lines, benchstat reads it);
+// errors and progress go to stderr.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/lexbench/lexbench/workloads"
+)
+
+// Exit codes (SPEC §6).
+const (
+	exitOK          = 0
+	exitBadInput    = 1
+	exitViolated    = 2
+	exitOscillating = 3
+	exitBudget      = 4
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// usageError is bad input: one line naming what is wrong, then usage.
+type usageError struct {
+	msg   string
+	usage string
+}
+
+func (e *usageError) Error() string { return e.msg }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintf(stderr, "lexbench: missing command\n%s", topUsage())
+		return exitBadInput
+	}
+	var err error
+	code := exitOK
+	switch cmd := args[0]; cmd {
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, topUsage())
+		return exitOK
+	case "verify":
+		code, err = cmdVerify(args[1:], stdout)
+	default:
+		spec := workloads.Lookup(cmd)
+		if spec == nil {
+			err = &usageError{msg: fmt.Sprintf("unknown workload or command %q (want %s|verify)", cmd, workloads.Names()), usage: topUsage()}
+			break
+		}
+		code, err = cmdRun(spec, args[1:], stdout, stderr)
+	}
+	if err != nil {
+		var ue *usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(stderr, "lexbench: %s\n%s", firstLine(ue.msg), ue.usage)
+			return exitBadInput
+		}
+		fmt.Fprintf(stderr, "lexbench: %s\n", firstLine(err.Error()))
+		if code == exitOK {
+			code = exitBadInput
+		}
+	}
+	return code
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func topUsage() string {
+	return "usage: lexbench <workload> [flags]   workload: " + workloads.Names() + "\n" +
+		"       lexbench verify JOURNAL\n" +
+		"       lexbench <workload> --help       flags of a workload\n"
+}

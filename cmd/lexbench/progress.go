@@ -1,0 +1,64 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/lexbench/lexbench/workloads"
+)
+
+// progress prints a progress line on stderr, only when stderr is a terminal.
+// It is called from the engine's serial section at every tick boundary and
+// looks at the clock only every 256 ticks.
+type progress struct {
+	w       io.Writer
+	wl      workloads.Workload
+	n       uint64
+	start   time.Time
+	last    time.Time
+	printed bool
+}
+
+func newProgress(stderr io.Writer, wl workloads.Workload, n uint64) *progress {
+	f, ok := stderr.(*os.File)
+	if !ok {
+		return nil
+	}
+	st, err := f.Stat()
+	if err != nil || st.Mode()&os.ModeCharDevice == 0 {
+		return nil
+	}
+	now := time.Now()
+	return &progress{w: stderr, wl: wl, n: n, start: now, last: now}
+}
+
+func (p *progress) update(tick, msgs uint64) {
+	if p == nil || tick&255 != 0 {
+		return
+	}
+	now := time.Now()
+	if now.Sub(p.last) < 500*time.Millisecond {
+		return
+	}
+	p.last = now
+	el := now.Sub(p.start).Seconds()
+	line := fmt.Sprintf("tick %d  msgs %d  %.3g msgs/s", tick, msgs, float64(msgs)/el)
+	if pr, ok := p.wl.(interface{ OpsDone() uint64 }); ok && p.n > 0 {
+		done := pr.OpsDone()
+		frac := float64(done) / float64(p.n)
+		line += fmt.Sprintf("  ops %d/%d (%.1f%%)", done, p.n, 100*frac)
+		if frac > 0 {
+			line += fmt.Sprintf("  ETA %s", time.Duration(el*(1-frac)/frac*float64(time.Second)).Round(time.Second))
+		}
+	}
+	fmt.Fprintf(p.w, "\r\033[K%s", line)
+	p.printed = true
+}
+
+func (p *progress) done() {
+	if p != nil && p.printed {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}

@@ -1,0 +1,327 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pkg/profile"
+	"github.com/spf13/pflag"
+
+	"github.com/lexbench/lexbench/engine"
+	"github.com/lexbench/lexbench/journal/mmap"
+	"github.com/lexbench/lexbench/workloads"
+)
+
+// runFlags are the flags of `lexbench <workload>` (SPEC §6).
+type runFlags struct {
+	n, seed, batch      number
+	keys                [2]number
+	shards              number
+	maxTicks, maxMsgs   number
+	count               number
+	journal             string
+	sync                string
+	onOscillation       string
+	profile, profileDir string
+	json                bool
+	noDetect            bool
+}
+
+// stateWordsMax bounds the arena a run may ask for (8 GiB).
+const stateWordsMax = 1 << 30
+
+func newRunFlagSet(spec *workloads.Spec, f *runFlags) *pflag.FlagSet {
+	fs := pflag.NewFlagSet(spec.Name, pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.SortFlags = false
+	d := spec.Defaults()
+	f.n.v, f.seed.v, f.batch.v = d.N, d.Seed, d.Batch
+	f.shards.v = uint64(runtime.NumCPU())
+	f.count.v = 1
+	fs.VarP(&f.n, "n", "n", "operations the generator injects (1e8, 100M, 100_000_000)")
+	fs.Var(&f.seed, "seed", "PRNG seed (any uint64)")
+	fs.Var(&f.batch, "batch", "operations a driver emits per tick (≥ 1)")
+	for i, k := range spec.Keys {
+		f.keys[i].v = k.Default
+		fs.Var(&f.keys[i], k.Name, k.Usage)
+	}
+	fs.Var(&f.shards, "shards", "parallel shards (≥ 1; default: CPUs)")
+	fs.StringVar(&f.journal, "journal", "", "write the canonical journal to `PATH`")
+	fs.StringVar(&f.sync, "sync", "end", "journal durability: end (msync+fsync before exit) | none")
+	fs.Var(&f.maxTicks, "max-ticks", "end the run before tick T is delivered")
+	fs.Var(&f.maxMsgs, "max-msgs", "end the run at the first boundary with ≥ M messages delivered")
+	fs.StringVar(&f.onOscillation, "on-oscillation", "halt", "halt | damp")
+	fs.Var(&f.count, "count", "repeat the run K times")
+	fs.StringVar(&f.profile, "profile", "", "cpu|mem|allocs|block|mutex|trace")
+	fs.StringVar(&f.profileDir, "profile-dir", ".", "directory for profiles")
+	fs.BoolVar(&f.json, "json", false, "print one JSON object per run instead of benchmark format")
+	fs.BoolVar(&f.noDetect, "no-oscillation-detect", false, "disable oscillation detection (to measure its cost)")
+	_ = fs.MarkHidden("no-oscillation-detect")
+	return fs
+}
+
+func flagUsage(spec *workloads.Spec) string {
+	var f runFlags
+	fs := newRunFlagSet(spec, &f)
+	return fmt.Sprintf("usage: lexbench %s [flags]\n%s", spec.Name, fs.FlagUsages())
+}
+
+func cmdRun(spec *workloads.Spec, args []string, stdout, stderr io.Writer) (int, error) {
+	var f runFlags
+	fs := newRunFlagSet(spec, &f)
+	bad := func(format string, a ...any) (int, error) {
+		return exitBadInput, &usageError{msg: fmt.Sprintf(format, a...), usage: flagUsage(spec)}
+	}
+	if err := fs.Parse(args); err != nil {
+		if err == pflag.ErrHelp {
+			fmt.Fprint(stdout, flagUsage(spec))
+			return exitOK, nil
+		}
+		return bad("%s", err)
+	}
+	if fs.NArg() > 0 {
+		return bad("unexpected argument %q", fs.Arg(0))
+	}
+	p := workloads.Params{N: f.n.v, Seed: f.seed.v, Batch: f.batch.v, K: [2]uint64{f.keys[0].v, f.keys[1].v}}
+	if err := spec.Validate(p); err != nil {
+		return bad("%s", err)
+	}
+	if f.shards.v < 1 || f.shards.v > 1024 {
+		return bad("invalid value %d for --shards: must be 1..1024", f.shards.v)
+	}
+	if f.count.v < 1 {
+		return bad("invalid value %d for --count: must be at least 1", f.count.v)
+	}
+	if f.maxTicks.v > 1<<62 || f.maxMsgs.v > 1<<62 {
+		return bad("--max-ticks and --max-msgs must be below 2^62")
+	}
+	var damp bool
+	switch f.onOscillation {
+	case "halt":
+	case "damp":
+		damp = true
+	default:
+		return bad("invalid value %q for --on-oscillation: want halt or damp", f.onOscillation)
+	}
+	syncMode, err := mmap.ParseSync(f.sync)
+	if err != nil {
+		return bad("invalid value %q for --sync: want end or none", f.sync)
+	}
+	if f.sync != "end" && f.journal == "" {
+		return bad("--sync needs --journal")
+	}
+	var prof func(*profile.Profile)
+	switch f.profile {
+	case "":
+	case "cpu":
+		prof = profile.CPUProfile
+	case "mem":
+		prof = profile.MemProfile
+	case "allocs":
+		prof = profile.MemProfileAllocs
+	case "block":
+		prof = profile.BlockProfile
+	case "mutex":
+		prof = profile.MutexProfile
+	case "trace":
+		prof = profile.TraceProfile
+	default:
+		return bad("invalid value %q for --profile: want cpu|mem|allocs|block|mutex|trace", f.profile)
+	}
+	w := spec.New(p)
+	if w.StateWords() > stateWordsMax || uint64(w.Domains()) > 1<<31 {
+		return bad("--%s and --%s ask for too much state (%d words; at most %d)", spec.Keys[0].Name, spec.Keys[1].Name, w.StateWords(), stateWordsMax)
+	}
+	params := spec.Text(p)
+	cfg := engine.Config{
+		Params:   params,
+		Shards:   int(f.shards.v),
+		MaxTicks: -1,
+		MaxMsgs:  -1,
+		Damp:     damp,
+		NoDetect: f.noDetect,
+	}
+	if f.maxTicks.set {
+		cfg.MaxTicks = int64(f.maxTicks.v)
+	}
+	if f.maxMsgs.set {
+		cfg.MaxMsgs = int64(f.maxMsgs.v)
+	}
+	if f.profile != "" {
+		if st, err := os.Stat(f.profileDir); err != nil || !st.IsDir() {
+			return bad("invalid value %q for --profile-dir: not a directory", f.profileDir)
+		}
+		defer profile.Start(prof, profile.ProfilePath(f.profileDir), profile.NoShutdownHook, profile.Quiet).Stop()
+		fmt.Fprintf(stderr, "lexbench: writing %s profile to %s\n", f.profile, f.profileDir)
+	}
+
+	out := &output{w: stdout, spec: spec, params: params, shards: int(f.shards.v), n: p.N, json: f.json, damp: damp}
+	var first engine.Result
+	code := exitOK
+	for i := uint64(0); i < f.count.v; i++ {
+		var jw *mmap.Writer
+		if f.journal != "" {
+			jw, err = mmap.Create(f.journal, params, mmap.Options{Sync: syncMode})
+			if err != nil {
+				return exitBadInput, fmt.Errorf("--journal: %w", err)
+			}
+			cfg.Journal = jw
+		}
+		w := spec.New(p) // a fresh workload per run
+		prog := newProgress(stderr, w, p.N)
+		cfg.Progress = prog.update
+		var ms0, ms1 runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms0)
+		start := time.Now()
+		res, err := engine.Run(w, cfg)
+		elapsed := time.Since(start)
+		runtime.ReadMemStats(&ms1)
+		prog.done()
+		if jw != nil {
+			if cerr := jw.Close(); err == nil && cerr != nil {
+				err = fmt.Errorf("--journal: %w", cerr)
+			}
+		}
+		if err != nil {
+			return exitBadInput, err
+		}
+		if i == 0 {
+			first = res
+		} else if res.Trace != first.Trace || res.State != first.State {
+			return exitBadInput, fmt.Errorf("run %d of --count differs from run 1: trace %016x state %016x, want %016x %016x (nondeterminism: report this)",
+				i+1, res.Trace, res.State, first.Trace, first.State)
+		}
+		allocs := ms1.Mallocs - ms0.Mallocs
+		out.result(i == 0, w, res, elapsed, allocs)
+		code = exitCode(spec, res)
+		if res.Outcome == engine.Violated {
+			fmt.Fprintf(stderr, "lexbench: goal violated: %v\n", res.Violation)
+		}
+	}
+	return code, nil
+}
+
+func exitCode(spec *workloads.Spec, res engine.Result) int {
+	switch res.Outcome {
+	case engine.Violated:
+		return exitViolated
+	case engine.Budget:
+		return exitBudget
+	case engine.Oscillating, engine.Damped:
+		if spec.Name == workloads.OscillationSpec.Name {
+			return exitOK
+		}
+		return exitOscillating
+	}
+	return exitOK
+}
+
+// output prints runs in Go benchmark format (SPEC §6) or as JSON.
+type output struct {
+	w      io.Writer
+	spec   *workloads.Spec
+	params string
+	shards int
+	n      uint64
+	json   bool
+	damp   bool // --on-oscillation=damp: `dropped:` is a figure (SPEC §5.5)
+}
+
+func (o *output) figures(w workloads.Workload, res engine.Result) []workloads.Figure {
+	figs := w.Figures()
+	if o.damp && (res.Oscillation != nil || o.spec.Name == workloads.OscillationSpec.Name) {
+		figs = append(figs, workloads.Figure{Name: "dropped", Value: res.Dropped})
+	}
+	return figs
+}
+
+func (o *output) result(first bool, w workloads.Workload, res engine.Result, elapsed time.Duration, allocs uint64) {
+	ns := elapsed.Nanoseconds()
+	msgs := max(res.Msgs, 1)
+	rate := float64(res.Msgs) / elapsed.Seconds()
+	nsPerMsg := float64(ns) / float64(msgs)
+	allocsPerMsg := float64(allocs) / float64(msgs)
+	name := fmt.Sprintf("Benchmark%s/n=%s/shards=%d", strings.ToUpper(o.spec.Name[:1])+o.spec.Name[1:], formatN(o.n), o.shards)
+	if o.json {
+		m := map[string]any{
+			"workload": o.spec.Name, "params": o.params, "shards": o.shards,
+			"trace": fmt.Sprintf("%016x", res.Trace), "state": fmt.Sprintf("%016x", res.State),
+			"outcome": res.Outcome.String(), "ticks": res.Ticks, "msgs": res.Msgs,
+			"ns": ns, "msgs_per_s": rate, "ns_per_msg": nsPerMsg, "allocs_per_msg": allocsPerMsg,
+			"blocks": res.Blocks,
+		}
+		for _, f := range o.figures(w, res) {
+			m[f.Name] = f.Value
+		}
+		if res.Oscillation != nil {
+			m["oscillation"] = map[string]uint64{"tick": res.Oscillation.Tick, "period": res.Oscillation.Period, "domains": res.Oscillation.Domains}
+		}
+		if res.Violation != nil {
+			m["violation"] = res.Violation.Error()
+		}
+		b, _ := json.Marshal(m)
+		fmt.Fprintf(o.w, "%s\n", b)
+		return
+	}
+	var b bytes.Buffer
+	if first {
+		if bi, ok := debug.ReadBuildInfo(); ok {
+			rev, dirty := "", ""
+			for _, s := range bi.Settings {
+				switch s.Key {
+				case "vcs.revision":
+					rev = s.Value
+				case "vcs.modified":
+					if s.Value == "true" {
+						dirty = "+dirty"
+					}
+				}
+			}
+			if rev == "" {
+				rev = "(devel)"
+			}
+			fmt.Fprintf(&b, "# lexbench %s%s %s\n", rev, dirty, bi.GoVersion)
+		}
+		fmt.Fprintf(&b, "goos: %s\ngoarch: %s\ncpu: %s\n", runtime.GOOS, runtime.GOARCH, cpuModel())
+		fmt.Fprintf(&b, "workload: %s\nparams: %s\nshards: %d\nUnit msgs/s better=higher\n", o.spec.Name, o.params, o.shards)
+		fmt.Fprintf(&b, "trace: %016x\nstate: %016x\noutcome: %s\n", res.Trace, res.State, res.Outcome)
+		if res.Violation != nil {
+			fmt.Fprintf(&b, "violation: %s\n", firstLine(res.Violation.Error()))
+		}
+		fmt.Fprintf(&b, "ticks: %d\nmsgs: %d\n", res.Ticks, res.Msgs)
+		for _, f := range o.figures(w, res) {
+			fmt.Fprintf(&b, "%s: %d\n", f.Name, f.Value)
+		}
+		if osc := res.Oscillation; osc != nil {
+			fmt.Fprintf(&b, "oscillation: tick=%d period=%d domains=%d\n", osc.Tick, osc.Period, osc.Domains)
+		}
+	}
+	// allocs/msg at a resolution of 0.001, as `go test` truncates allocs/op:
+	// a run's fixed setup (tens of allocations) is not a per-message cost.
+	fmt.Fprintf(&b, "%s \t 1 \t %d ns/op \t %.4g msgs/s \t %.3g ns/msg \t %s allocs/msg\n", name, ns, rate, nsPerMsg,
+		strconv.FormatFloat(math.Floor(allocsPerMsg*1000)/1000, 'g', 3, 64))
+	_, _ = o.w.Write(b.Bytes())
+}
+
+// cpuModel is the processor's model name, as `go test -bench` prints it.
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				return strings.TrimSpace(v)
+			}
+		}
+	}
+	return "unknown"
+}
