@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -133,6 +134,62 @@ func TestExitCodes(t *testing.T) {
 	} {
 		if _, errs, code := runArgs(c.args...); code != c.code {
 			t.Errorf("lexbench %s: exit %d, want %d (%s)", strings.Join(c.args, " "), code, c.code, errs)
+		}
+	}
+}
+
+func TestJournalVerifiesWithTheRunsTraceAndLocatesDamage(t *testing.T) {
+	dir := t.TempDir()
+	j := filepath.Join(dir, "banking.lxj")
+	out, errs, code := runArgs("banking", "-n", "1e5", "--shards", "2", "--journal", j)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	trace := configLines(out)["trace"]
+	vout, _, code := runArgs("verify", j)
+	if code != 0 || configLines(vout)["trace"] != trace || configLines(vout)["entries"] != configLines(out)["msgs"] {
+		t.Fatalf("verify: exit %d\n%s\nwant trace %s", code, vout, trace)
+	}
+	orig, err := os.ReadFile(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the journal's blocks: 1 boot block, then per tick one full and one
+	// 1-entry block (4096 transfers + the driver's Tick) …
+	const prologue = 64 + 80 // header + params padded to 8
+	blockOff := []int{prologue}
+	for off := prologue; off < len(orig); {
+		count := int(orig[off+4]) | int(orig[off+5])<<8
+		off += 32 + 32*count
+		blockOff = append(blockOff, off)
+	}
+	bad := filepath.Join(dir, "bad.lxj")
+	for _, pos := range []int{prologue + 3, prologue + 40, blockOff[1] + 8, blockOff[2] + 17, blockOff[5] + 100, blockOff[7] + 31, len(orig) - 1} {
+		b := append([]byte(nil), orig...)
+		b[pos] ^= 1
+		os.WriteFile(bad, b, 0o644)
+		want := 0
+		for i := range blockOff {
+			if pos >= blockOff[i] {
+				want = i
+			}
+		}
+		_, errs, code := runArgs("verify", bad)
+		if code != 1 || !strings.Contains(errs, fmt.Sprintf("block %d ", want)) {
+			t.Errorf("flip at %d: exit %d, stderr %q; want exit 1 naming block %d", pos, code, errs, want)
+		}
+	}
+	for _, cut := range []int{blockOff[3] + 5, blockOff[4] + 40, len(orig) - 7} {
+		os.WriteFile(bad, orig[:cut], 0o644)
+		want := 0
+		for i := range blockOff {
+			if cut >= blockOff[i] {
+				want = i
+			}
+		}
+		_, errs, code := runArgs("verify", bad)
+		if code != 1 || !strings.Contains(errs, fmt.Sprintf("block %d ", want)) || !strings.Contains(errs, "truncated") {
+			t.Errorf("cut at %d: exit %d, stderr %q; want exit 1, truncated block %d", cut, code, errs, want)
 		}
 	}
 }
