@@ -122,9 +122,7 @@ func (w *Banking) drive(out *engine.Outbox) {
 		q, bank := dK.divmod(r1)
 		q, from := dA.divmod(q)
 		to := from + 1 + dA1.mod(q)
-		if to >= a {
-			to -= a
-		}
+		to -= a & uint64(int64(a-1-to)>>63) // branchless "if to >= a": a coin flip for A = 2
 		e := &es[i]
 		e.Tick, e.Src, e.Dst, e.Kind, e.Reserved = tick, 0, uint32(1+bank), trace.KindTransfer, 0
 		e.A, e.B = from|to<<32, 1+r2%1000
