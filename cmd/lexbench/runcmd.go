@@ -184,14 +184,14 @@ func cmdRun(spec *workloads.Spec, args []string, stdout, stderr io.Writer) (int,
 		runtime.ReadMemStats(&ms0)
 		start := time.Now()
 		res, err := engine.Run(w, cfg)
-		elapsed := time.Since(start)
 		runtime.ReadMemStats(&ms1)
-		prog.done()
-		if jw != nil {
+		if jw != nil { // the journal's sync is part of the run's cost
 			if cerr := jw.Close(); err == nil && cerr != nil {
 				err = fmt.Errorf("--journal: %w", cerr)
 			}
 		}
+		elapsed := time.Since(start)
+		prog.done()
 		if err != nil {
 			return exitBadInput, err
 		}
