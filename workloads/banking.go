@@ -75,28 +75,41 @@ func (w *Banking) Weight(d uint32) uint64 {
 }
 
 func (w *Banking) Deliver(out *engine.Outbox, msgs []trace.Entry) {
-	st := w.st
-	accounts := w.accounts
-	for i := range msgs {
-		m := &msgs[i]
-		if m.Dst == 0 {
+	for i := 0; i < len(msgs); {
+		d := msgs[i].Dst
+		if d == 0 {
 			w.drive(out)
+			i++
 			continue
 		}
-		from, to := m.A&0xFFFFFFFF, m.A>>32
-		if m.Kind != trace.KindTransfer || from >= accounts || to >= accounts {
+		i = w.apply(msgs, i, d)
+	}
+}
+
+// apply runs bank d's transitions for the run of messages to it starting at
+// msgs[i] and returns the index after the run. The counters live in locals
+// for the run; only the balances go through memory.
+func (w *Banking) apply(msgs []trace.Entry, i int, d uint32) int {
+	base := 2 + int(d-1)*w.stride
+	bal := w.st[base : base+w.stride]
+	a := uint64(len(bal) - 2)
+	applied, rejected := bal[a], bal[a+1]
+	for ; i < len(msgs) && msgs[i].Dst == d; i++ {
+		m := &msgs[i]
+		from, to, amount := m.A&0xFFFFFFFF, m.A>>32, m.B
+		if m.Kind != trace.KindTransfer || from >= a || to >= a {
 			continue // not a transfer this bank can apply; the goals will tell
 		}
-		base := 2 + int(m.Dst-1)*w.stride
-		bal := st[base : base+w.stride]
-		if int64(bal[from]) >= int64(m.B) {
-			bal[from] -= m.B
-			bal[to] += m.B
-			bal[accounts]++
+		if f := bal[from]; int64(f) >= int64(amount) {
+			bal[from] = f - amount
+			bal[to] += amount
+			applied++
 		} else {
-			bal[accounts+1]++
+			rejected++
 		}
 	}
+	bal[a], bal[a+1] = applied, rejected
+	return i
 }
 
 // drive is the driver's Tick: emit min(batch, remaining) transfers, then a
