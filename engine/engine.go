@@ -33,6 +33,22 @@
 //
 // With one shard the engine runs the same steps on the calling goroutine
 // with no goroutines, atomics or barrier.
+//
+// # Oscillation detection
+//
+// SPEC §5.6 fixes the tick at which a repeating configuration is reported
+// (Brent's search with checkpoints at 2^k − 1), so the engine must compare
+// whole configurations, yet pay almost nothing on runs that never repeat.
+// It keeps, per domain, the epoch of its last receipt: one load and compare
+// per message (skipped for consecutive messages to one domain), which yields
+// the set of domains touched since the checkpoint. At each boundary an O(1)
+// fingerprint (message count and three sampled messages) against the saved
+// checkpoint tick rejects almost every tick; a candidate is confirmed only
+// by comparing every message and every touched domain's state with the
+// saved copy, so a fingerprint collision costs time, never a false report.
+// At a checkpoint (log2 of the ticks run) only the touched domains are
+// copied into the saved state. Memory: one arena copy plus one tick of
+// messages. Details and the proof obligations are in oscillation.go.
 package engine
 
 import (
