@@ -255,11 +255,9 @@ func (r *run) runSequential() {
 		x, y := slot(r.tick), slot(r.tick+1)
 		sh.out.tick = uint32(r.tick + 1)
 		sh.out.buf = sh.takeBuffer(r.tick)
-		in := sh.stream[x]
-		if r.det.on {
-			sh.mark(r.det.stamp, r.det.epoch, in)
-		}
-		r.wl.Deliver(&sh.out, in)
+		// receivers are marked for the detector when they are emitted to,
+		// in finishOutput's pass (one shard only; see there)
+		r.wl.Deliver(&sh.out, sh.stream[x])
 		r.finishOutput(sh, y)
 		for b := 0; b < r.nBlocks; b++ {
 			r.hashBlock(sh, b, x)
@@ -328,18 +326,34 @@ func (r *run) shardLoop(sh *shard) {
 // spans per destination shard. The result is the shard's stream[x].
 func (r *run) finishOutput(sh *shard, x int) {
 	es := sh.out.buf
-	sorted := true
-	last := uint32(0)
-	bad := -1
+	// With one shard, the detector's receiver marks for the next tick are
+	// made here, in the pass that checks the outbox anyway: a domain
+	// emitted to now receives at the next tick. (With more shards the
+	// consumer marks its own domains, so no two shards write one stamp.)
+	mark := r.det.on && len(r.shards) == 1
+	stamp, epoch := r.det.stamp, r.det.epoch
+	nd := r.d // locals: the loop stores nothing the compiler must reload them for
+	unsorted, last, bad := false, uint32(0), -1
+	lastDst := ^uint32(0)
 	for i := range es {
-		if es[i].Src < last {
-			sorted = false
+		e := &es[i]
+		src, d := e.Src, e.Dst
+		unsorted = unsorted || src < last
+		last = src
+		if d == lastDst {
+			continue // checked and marked already
 		}
-		last = es[i].Src
-		if es[i].Dst >= r.d {
+		if d >= nd {
 			bad = i
+			continue
+		}
+		lastDst = d
+		if mark && stamp[d] != epoch {
+			stamp[d] = epoch
+			sh.touched = append(sh.touched, d)
 		}
 	}
+	sorted := !unsorted
 	if bad >= 0 {
 		r.setFault(fmt.Errorf("engine: tick %d: domain %d emitted to nonexistent domain %d (domains: %d)",
 			es[bad].Tick-1, es[bad].Src, es[bad].Dst, r.d))

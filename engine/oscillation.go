@@ -165,6 +165,13 @@ func (det *detector) save(r *run, t uint64) {
 	det.epoch++
 	det.savedTick = t
 	x := slot(t)
+	if len(r.shards) == 1 {
+		// one shard marks receivers a tick early (finishOutput): tick t's
+		// receivers were marked under the old epoch, so mark them again.
+		// At a detection tick h the early marks are tick h's receivers,
+		// which equal tick c(h)'s, already counted.
+		r.shards[0].mark(det.stamp, det.epoch, r.shards[0].stream[x])
+	}
 	det.savedMsgs = det.savedMsgs[:0]
 	for _, sh := range r.shards {
 		det.savedMsgs = append(det.savedMsgs, sh.stream[x]...)
