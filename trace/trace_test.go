@@ -1,0 +1,64 @@
+package trace
+
+import (
+	"encoding/binary"
+	"testing"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+func TestEntryMemoryIsItsEncoding(t *testing.T) {
+	es := []Entry{{Tick: 1, Src: 2, Dst: 3, Kind: KindSync, A: 0x0102030405060708, B: ^uint64(0)}, {Tick: 9}}
+	var scratch []byte
+	b := EntryBytes(es, &scratch)
+	var want []byte
+	for i := range es {
+		want = AppendEntry(want, &es[i])
+	}
+	if string(b) != string(want) || len(b) != 2*EntrySize {
+		t.Fatalf("in-memory bytes differ from the encoding:\n%x\n%x", b, want)
+	}
+	if binary.LittleEndian.Uint32(b[8:]) != 3 || binary.LittleEndian.Uint16(b[12:]) != KindSync {
+		t.Fatalf("field offsets wrong: %x", b[:32])
+	}
+	if got := DecodeEntry(b[EntrySize:]); got != es[1] {
+		t.Fatalf("decode: %+v", got)
+	}
+}
+
+func TestBlockHashCoversHeaderAndContent(t *testing.T) {
+	content := xxhash.Sum64([]byte("entries"))
+	var h [32]byte
+	copy(h[:4], "LXB1")
+	binary.LittleEndian.PutUint32(h[4:], 7)
+	binary.LittleEndian.PutUint64(h[8:], 3)
+	binary.LittleEndian.PutUint64(h[16:], 0xabcdef)
+	binary.LittleEndian.PutUint64(h[24:], content)
+	if got, want := BlockHash(7, 3, 0xabcdef, content), xxhash.Sum64(h[:]); got != want {
+		t.Fatalf("BlockHash %016x, want %016x", got, want)
+	}
+	var b [BlockHeaderSize]byte
+	PutBlockHeader(b[:], BlockHeader{Count: 7, Index: 3, Prev: 0xabcdef, Hash: 42})
+	if d, ok := DecodeBlockHeader(b[:]); !ok || d != (BlockHeader{7, 3, 0xabcdef, 42}) {
+		t.Fatalf("header round trip: %+v %v", d, ok)
+	}
+	b[1] = 'Y'
+	if _, ok := DecodeBlockHeader(b[:]); ok {
+		t.Fatal("bad magic accepted")
+	}
+}
+
+func TestFileHeaderRoundTrip(t *testing.T) {
+	p := "lexbench/1 workload=banking n=0 seed=1 batch=4096 banks=1 accounts=2"
+	b := AppendFileHeader(nil, p)
+	if len(b) != PrologueSize(len(p)) || len(b)%8 != 0 {
+		t.Fatalf("prologue %d bytes", len(b))
+	}
+	n, err := DecodeFileHeader(b)
+	if err != nil || n != len(p) || string(b[FileHeaderSize:FileHeaderSize+n]) != p {
+		t.Fatalf("decode: %d %v", n, err)
+	}
+	if _, err := DecodeFileHeader(append([]byte("NOTAJRNL"), b[8:]...)); err != ErrNotJournal {
+		t.Fatalf("bad magic: %v", err)
+	}
+}
