@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lexbench/lexbench/engine"
+	"github.com/lexbench/lexbench/workloads"
 )
 
 func TestBadInputIsOneLineErrorNamingTheFlag(t *testing.T) {
@@ -190,6 +193,23 @@ func TestJournalVerifiesWithTheRunsTraceAndLocatesDamage(t *testing.T) {
 		_, errs, code := runArgs("verify", bad)
 		if code != 1 || !strings.Contains(errs, fmt.Sprintf("block %d ", want)) || !strings.Contains(errs, "truncated") {
 			t.Errorf("cut at %d: exit %d, stderr %q; want exit 1, truncated block %d", cut, code, errs, want)
+		}
+	}
+}
+
+func TestExitCodeOfEachOutcome(t *testing.T) {
+	banking, osc := workloads.Lookup("banking"), workloads.Lookup("oscillation")
+	for _, c := range []struct {
+		spec *workloads.Spec
+		o    engine.Outcome
+		want int
+	}{
+		{banking, engine.Converged, 0}, {banking, engine.Violated, 2}, {banking, engine.Budget, 4},
+		{banking, engine.Oscillating, 3}, {banking, engine.Damped, 3},
+		{osc, engine.Oscillating, 0}, {osc, engine.Damped, 0}, {osc, engine.Budget, 4}, {osc, engine.Violated, 2},
+	} {
+		if got := exitCode(c.spec, engine.Result{Outcome: c.o}); got != c.want {
+			t.Errorf("%s %v: exit %d, want %d", c.spec.Name, c.o, got, c.want)
 		}
 	}
 }
