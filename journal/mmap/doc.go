@@ -1,74 +1,126 @@
 // Package mmap writes and reads the lexbench journal (SPEC §3): every
-// delivered message of a run, in total order, as 32-byte entries grouped
-// into hash-chained blocks.
+// delivered message of a run, in ≺ order, as 32-byte entries grouped into
+// hash-chained blocks. It owns the journal's file I/O; the encodings
+// themselves live in package trace.
 //
 // # File layout
 //
 // All integers are little-endian. The layout is part of the on-disk format;
-// never change it (the version is in the file header).
+// never change it (the version is in the file header). With P the length of
+// the params text and pad = (8 - P%8) % 8:
 //
-//	file   := header params pad block*
-//	header := 64 bytes
+//	offset           size    contents
+//	0                64      file header
+//	64               P       params text (canonical, no newline)
+//	64+P             pad     zero bytes, so that blocks start 8-aligned
+//	64+P+pad         …       block 0, block 1, … back to back, nothing after
+//
+//	file header (64 bytes)
 //	    0   [8]byte  magic "LEXJRNL1"
 //	    8   u32      version = 1
 //	    12  u32      entry size = 32
 //	    16  u32      block cap = 4096
-//	    20  u32      params length P (1..65536)
+//	    20  u32      params length P, 1..65536
 //	    24  [40]byte zero
-//	params := P bytes, the canonical params text (no newline)
-//	pad    := zero bytes up to a multiple of 8
-//	block  := blockHeader entry{count}
-//	blockHeader := 32 bytes
+//
+//	block = block header (32 bytes) + count entries (32 bytes each)
 //	    0   [4]byte  magic "LXB1"
 //	    4   u32      count, 1..4096
 //	    8   u64      index: 0, 1, 2, … in file order
-//	    16  u64      prev: hash of the previous block; block 0: xxhash64(params)
-//	    24  u64      hash = xxhash64(blockHeader[0:24] ‖ le64(xxhash64(entries)))
-//	entry := 32 bytes
-//	    0   u32 tick   4 u32 src   8 u32 dst   12 u16 kind   14 u16 reserved = 0
-//	    16  u64 a      24 u64 b
+//	    16  u64      prev: hash of block index-1; for block 0, xxhash64(params)
+//	    24  u64      hash
 //
-// A block holds the messages of one tick (a tick with more than 4096
-// messages is cut into consecutive full blocks and one last partial block;
-// a tick with no messages has no block). The hash covers the block's
-// header fields and, through the content hash, every entry byte; prev links
-// it to the block before, and block 0 to the params. So the hash of the last
-// block — the trace hash — commits to the params and every entry in order,
-// and no block can be changed, dropped, reordered or moved to another
-// journal without breaking a link. The file holds no wall-clock time.
+//	entry (32 bytes)
+//	    0   u32      tick
+//	    4   u32      src
+//	    8   u32      dst
+//	    12  u16      kind
+//	    14  u16      reserved = 0
+//	    16  u64      a
+//	    24  u64      b
+//
+// For example, the params "lexbench/1 workload=banking n=100000000 seed=1
+// batch=4096 banks=1 accounts=2" (P = 76) are followed by 4 zero bytes and
+// block 0 starts at offset 144; a block of 4096 entries is 131104 bytes.
+//
+// A block holds messages of one tick only. A tick with more than 4096
+// messages is cut into full blocks of 4096 and one last partial block; a
+// tick with no messages has no block. So across the file ticks never
+// decrease, and a block with count < 4096 is the last of its tick.
+//
+// # Hashes and the chain
+//
+// xxhash64 is XXH64 with seed 0. A block's hash is
+//
+//	hash = xxhash64(header[0:24] ‖ le64(xxhash64(entry bytes)))
+//
+// so it covers the magic, count, index and prev link of its own header and,
+// through the content hash, every byte of its entries. The prev link is the
+// hash of the block before, and block 0's is xxhash64 of the bare params
+// text (no padding). The hash of the last block — the trace hash, or
+// xxhash64(params) for a journal without blocks — therefore commits to the
+// params and every entry in order: no byte can change and no block can be
+// dropped, reordered or moved to another journal without breaking a link.
+// The file header and the padding are not hashed; they are checked field by
+// field. The file holds no wall-clock time.
 //
 // # Writing
 //
-// Writer grows the file in large chunks (fallocate, or ftruncate where that
-// is unsupported) and maps a sliding window of it (64 MiB by default): the
-// engine reserves a whole tick's region, shards copy entries into it while
-// hashing them, the serial section writes the headers. A finished window is
-// unmapped after asking the kernel to start its writeback
-// (sync_file_range), so resident memory stays one window whatever the
-// journal's size. Close truncates the file to its exact length and, with
-// SyncEnd, msyncs and fsyncs it (and its directory) before returning;
-// SyncNone leaves writeback to the kernel: it survives a process crash
-// (the page cache holds the data) but not a machine crash.
+// Create writes the file header and params; Reserve hands out the bytes of
+// a whole tick (its block headers and entries), which the engine fills in
+// place. The file grows in large chunks with fallocate (ftruncate where that
+// is unsupported), so a full disk is an error from Reserve rather than a
+// fault on a mapped page, and is written through a mapped window (64 MiB by
+// default) that slides forward: a finished window gets its writeback
+// started (sync_file_range) and is unmapped, so resident memory stays about
+// one window whatever the journal's size. Close truncates the file to its
+// exact length and, with SyncEnd, msyncs and fsyncs it (and, for a new
+// file, its directory) before returning. SyncNone leaves writeback to the
+// kernel: the journal survives a process crash (the data is in the page
+// cache) but not a machine crash.
+//
+// A journal that was never closed (the process died) still has its
+// preallocated tail: zero bytes after the last block the run wrote.
 //
 // # Reading and damage
 //
-// Reader and Verify read sequentially with a bounded buffer and check, for
-// each block in order: the header magic, the count range, the index, the
-// prev link, that the entries are all present, the hash, then that reserved
-// fields are zero, that all entries of a block share one tick, that ticks
-// never decrease, and that a partial block is the last of its tick. The
+// Reader and Verify read sequentially through a bounded buffer (1 MiB,
+// whatever the file's size). For each block in order they check: the
+// magic, the count range, the index, the prev link, that the whole block is
+// present, the hash; then that every entry's reserved field is zero, that
+// all entries share one tick, that ticks do not decrease, and that a block
+// with count < 4096 is not followed by another block of the same tick.
+// Lengths read from the file are checked before they size anything. The
 // outcomes are distinct:
 //
-//   - clean end: the file ends exactly after a block (io.EOF from Next); a
-//     journal cut at a block boundary is a valid, shorter journal;
-//   - torn tail: the file ends inside a block header or its entries —
-//     Damage "truncated: …" at that block (normal after a crash; resume
-//     keeps the blocks before it);
-//   - corruption: any other failed check — Damage naming the first bad
-//     block, its file offset and what is wrong ("prev link mismatch",
-//     "hash mismatch", …).
+//   - clean end: the file ends exactly after a block. Next returns io.EOF
+//     and Verify returns no error. A journal cut at a block boundary is a
+//     valid, shorter journal, and only the trace hash tells it apart.
+//   - torn tail: the file ends inside a block (header or entries), or a
+//     block header is all zero (the preallocated tail of a journal that was
+//     not closed). *Damage with Torn() true and What "truncated: …" or
+//     "unwritten tail: …". This is the normal state after a crash; the
+//     blocks before it are valid (Summary.Size is where they end).
+//   - corruption: any other failed check. *Damage naming the first bad
+//     block, its file offset and what is wrong: "bad magic", "count 0 out
+//     of range 1..4096", "index 7, want 5", "prev link mismatch", "hash
+//     mismatch", "entry 3: reserved field is 1, want 0", "entry 5: tick 9
+//     in a block of tick 8", "tick 7 after tick 8 (ticks must not
+//     decrease)", "block of tick 8 follows a partial block of the same
+//     tick". A count corrupted upward in the last block reads as a torn
+//     tail; everything else in a block is covered by its hash.
 //
-// A bad file header is a plain error (not a journal, unsupported version,
-// params length out of range). Lengths read from the file are checked
-// before anything is allocated for them.
+// A bad file header, params or padding is a plain error, not *Damage ("not
+// a lexbench journal (bad magic)", "unsupported version 2", "params length
+// 0 out of range", "params padding is not zero", …); a changed params byte
+// shows as a prev link mismatch at block 0. A read error is a plain error.
+//
+// Verify returns the Summary of the valid prefix together with the first
+// damage: `lexbench verify` prints the params and the number of valid
+// blocks, then the damage as a one-line error
+// ("journal: block 812 at offset 106453440: prev link mismatch"), and exits
+// 1. On a clean journal it prints the trace hash, blocks and entries.
+//
+// The Writer and the Reader are Linux-only (mmap, fallocate,
+// sync_file_range).
 package mmap

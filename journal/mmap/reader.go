@@ -2,7 +2,7 @@ package mmap
 
 import (
 	"bufio"
-	"errors"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
@@ -13,189 +13,256 @@ import (
 
 // Damage locates the first bad block of a journal.
 type Damage struct {
-	Block  uint64 // index the block should have
+	Block  uint64 // index the bad block should have: the number of valid blocks before it
 	Offset int64  // file offset of its header
-	What   string
+	What   string // what is wrong, e.g. "prev link mismatch"
+	torn   bool
 }
 
 func (d *Damage) Error() string {
 	return fmt.Sprintf("journal: block %d at offset %d: %s", d.Block, d.Offset, d.What)
 }
 
-// Torn reports whether the damage is a truncated last block (a torn tail).
-func (d *Damage) Torn() bool { return len(d.What) >= 9 && d.What[:9] == "truncated" }
+// Torn reports whether the damage is a torn tail (the file ends inside the
+// block, or the block header is all zero) rather than corruption.
+func (d *Damage) Torn() bool { return d.torn }
 
-// Summary describes a journal's valid blocks.
+// Summary describes the valid blocks of a journal: all of them, or those
+// before the first damage.
 type Summary struct {
 	Params   string
-	Trace    uint64 // hash of the last valid block (xxhash64(params) if none)
+	Trace    uint64 // hash of the last valid block; xxhash64(params) if none
 	Blocks   uint64
 	Entries  uint64
-	LastTick uint32
-	Size     int64 // bytes up to the end of the last valid block
+	LastTick uint32 // tick of the last valid block; 0 if none
+	Size     int64  // file offset where the valid blocks end
 }
 
+// readBufBytes is the Reader's buffer: it bounds the memory a read takes
+// and must hold the prologue and any one block, which are returned in place.
 const readBufBytes = 1 << 20
 
-// Reader reads a journal's blocks in order, checking each.
-type Reader struct {
-	f       *os.File
-	r       *bufio.Reader
-	params  string
-	off     int64 // offset of the next block
-	next    uint64
-	prev    uint64
-	tick    uint32
-	partial bool // the previous block was not full
-	started bool
-	entries uint64
-	buf     []byte
-	err     error
+func init() {
+	if readBufBytes < trace.FileHeaderSize+trace.ParamsLenMax+8 ||
+		readBufBytes < trace.BlockHeaderSize+trace.BlockEntriesMax*trace.EntrySize {
+		panic("journal: readBufBytes is smaller than a prologue or a block")
+	}
 }
 
-// Open opens a journal and checks its file header.
+// Reader reads a journal's blocks in order, checking each (see the package
+// doc for the checks).
+type Reader struct {
+	f       *os.File // nil when reading from memory
+	br      *bufio.Reader
+	params  string
+	pending int // bytes of the block last returned, still in br
+
+	off     int64  // offset of the next block
+	blocks  uint64 // valid blocks so far = index of the next block
+	entries uint64
+	prev    uint64 // hash of the last valid block; the next block's prev link
+	tick    uint32 // tick of the last valid block
+	partial bool   // the last valid block has count < BlockEntriesMax
+	err     error  // io.EOF, *Damage or a read error: every later Next returns it
+}
+
+// Open opens the journal at path and checks its file header, params and
+// padding. A problem there is a plain error, not *Damage.
 func Open(path string) (*Reader, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	r := &Reader{f: f, r: bufio.NewReaderSize(f, readBufBytes)}
-	var h [trace.FileHeaderSize]byte
-	n, err := io.ReadFull(r.r, h[:])
+	r, err := newReader(bufio.NewReaderSize(f, readBufBytes), path)
 	if err != nil {
 		f.Close()
-		if n == 0 {
-			return nil, fmt.Errorf("journal: %s: empty file", path)
-		}
-		_, herr := trace.DecodeFileHeader(h[:n])
-		return nil, fmt.Errorf("journal: %s: %w", path, herr)
+		return nil, err
 	}
-	plen, err := trace.DecodeFileHeader(h[:])
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("journal: %s: %w", path, err)
-	}
-	pb := make([]byte, trace.PrologueSize(plen)-trace.FileHeaderSize)
-	if _, err := io.ReadFull(r.r, pb); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("journal: %s: params truncated", path)
-	}
-	for _, c := range pb[plen:] {
-		if c != 0 {
-			f.Close()
-			return nil, fmt.Errorf("journal: %s: params padding is not zero", path)
-		}
-	}
-	r.params = string(pb[:plen])
-	r.off = int64(trace.PrologueSize(plen))
-	r.prev = trace.ParamsHash(r.params)
-	r.buf = make([]byte, trace.BlockEntriesMax*trace.EntrySize)
+	r.f = f
 	return r, nil
 }
 
-// Params is the params text of the journal.
+// newReader reads and checks the prologue from br, whose buffer must hold
+// readBufBytes; name is for errors.
+func newReader(br *bufio.Reader, name string) (*Reader, error) {
+	if br.Size() < readBufBytes {
+		panic("journal: reader buffer smaller than readBufBytes")
+	}
+	h, err := br.Peek(trace.FileHeaderSize)
+	if len(h) < trace.FileHeaderSize {
+		if err != io.EOF {
+			return nil, fmt.Errorf("journal: %w", err)
+		}
+		if len(h) == 0 {
+			return nil, fmt.Errorf("journal: %s: empty file", name)
+		}
+		if n := min(len(h), len(trace.FileMagic)); string(h[:n]) != string(trace.FileMagic[:n]) {
+			return nil, fmt.Errorf("journal: %s: %w", name, trace.ErrNotJournal)
+		}
+	}
+	plen, err := trace.DecodeFileHeader(h)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %s: %w", name, err)
+	}
+	// plen ≤ ParamsLenMax, checked by DecodeFileHeader: the prologue fits in br.
+	size := trace.PrologueSize(plen)
+	b, err := br.Peek(size)
+	if len(b) < size {
+		if err != io.EOF {
+			return nil, fmt.Errorf("journal: %w", err)
+		}
+		return nil, fmt.Errorf("journal: %s: params truncated (%d of %d bytes)", name, len(b)-trace.FileHeaderSize, size-trace.FileHeaderSize)
+	}
+	for _, c := range b[trace.FileHeaderSize+plen:] {
+		if c != 0 {
+			return nil, fmt.Errorf("journal: %s: params padding is not zero", name)
+		}
+	}
+	params := string(b[trace.FileHeaderSize : trace.FileHeaderSize+plen])
+	r := &Reader{br: br, params: params, off: int64(size), prev: trace.ParamsHash(params)}
+	r.pending = size
+	return r, nil
+}
+
+// Params is the journal's params text.
 func (r *Reader) Params() string { return r.params }
 
-// Offset is the file offset of the next block.
+// Offset is the file offset of the next block (of the bad block after
+// damage).
 func (r *Reader) Offset() int64 { return r.off }
 
-// Blocks and Entries count the valid blocks and entries read so far.
-func (r *Reader) Blocks() uint64  { return r.next }
-func (r *Reader) Entries() uint64 { return r.entries }
-
-// Head is the hash of the last valid block (the chain head).
-func (r *Reader) Head() uint64 { return r.prev }
-
-// LastTick is the tick of the last valid block.
-func (r *Reader) LastTick() uint32 { return r.tick }
+// Summary describes the valid blocks read so far.
+func (r *Reader) Summary() Summary {
+	return Summary{Params: r.params, Trace: r.prev, Blocks: r.blocks, Entries: r.entries, LastTick: r.tick, Size: r.off}
+}
 
 // Close closes the file.
-func (r *Reader) Close() error { return r.f.Close() }
-
-func (r *Reader) damage(format string, a ...any) error {
-	r.err = &Damage{Block: r.next, Offset: r.off, What: fmt.Sprintf(format, a...)}
-	return r.err
+func (r *Reader) Close() error {
+	if r.f == nil {
+		return nil
+	}
+	err := r.f.Close()
+	r.f = nil
+	return err
 }
 
 // Next reads and checks the next block. It returns its header and entry
-// bytes (valid until the next call), io.EOF at a clean end, or *Damage.
+// bytes (valid until the next call), io.EOF at a clean end, *Damage at the
+// first bad block, or a plain error if reading fails. After an error every
+// call returns the same error.
 func (r *Reader) Next() (trace.BlockHeader, []byte, error) {
 	if r.err != nil {
 		return trace.BlockHeader{}, nil, r.err
 	}
-	var hb [trace.BlockHeaderSize]byte
-	n, err := io.ReadFull(r.r, hb[:])
-	if err == io.EOF {
-		r.err = io.EOF
-		return trace.BlockHeader{}, nil, io.EOF
+	_, _ = r.br.Discard(r.pending) // buffered already: cannot fail
+	r.pending = 0
+
+	hb, err := r.br.Peek(trace.BlockHeaderSize)
+	if len(hb) < trace.BlockHeaderSize {
+		switch {
+		case err != io.EOF:
+			return r.fail(fmt.Errorf("journal: %w", err))
+		case len(hb) == 0:
+			return r.fail(io.EOF)
+		}
+		return r.torn("truncated: %d of %d header bytes", len(hb), trace.BlockHeaderSize)
 	}
-	if err != nil {
-		return trace.BlockHeader{}, nil, r.damage("truncated: header %d of %d bytes", n, trace.BlockHeaderSize)
+	if allZero(hb) {
+		return r.torn("unwritten tail: zero block header (the journal was not closed)")
 	}
-	h, ok := trace.DecodeBlockHeader(hb[:])
+	h, ok := trace.DecodeBlockHeader(hb)
 	switch {
 	case !ok:
-		return h, nil, r.damage("bad magic %q", hb[:4])
+		return r.corrupt("bad magic %q", hb[:4])
 	case h.Count < 1 || h.Count > trace.BlockEntriesMax:
-		return h, nil, r.damage("count %d out of range 1..%d", h.Count, trace.BlockEntriesMax)
-	case h.Index != r.next:
-		return h, nil, r.damage("index %d, want %d", h.Index, r.next)
+		return r.corrupt("count %d out of range 1..%d", h.Count, trace.BlockEntriesMax)
+	case h.Index != r.blocks:
+		return r.corrupt("index %d, want %d", h.Index, r.blocks)
 	case h.Prev != r.prev:
-		return h, nil, r.damage("prev link mismatch (%016x, want %016x)", h.Prev, r.prev)
+		return r.corrupt("prev link mismatch (%016x, want %016x)", h.Prev, r.prev)
 	}
-	body := r.buf[:int(h.Count)*trace.EntrySize]
-	if n, err := io.ReadFull(r.r, body); err != nil {
-		return h, nil, r.damage("truncated: %d of %d entry bytes", n, len(body))
+	size := trace.BlockHeaderSize + int(h.Count)*trace.EntrySize // ≤ readBufBytes
+	b, err := r.br.Peek(size)
+	if len(b) < size {
+		if err != io.EOF {
+			return r.fail(fmt.Errorf("journal: %w", err))
+		}
+		return r.torn("truncated: %d of %d bytes", len(b), size)
 	}
+	body := b[trace.BlockHeaderSize:]
 	if got := trace.BlockHash(h.Count, h.Index, h.Prev, xxhash.Sum64(body)); got != h.Hash {
-		return h, nil, r.damage("hash mismatch (%016x, computed %016x)", h.Hash, got)
+		return r.corrupt("hash mismatch (stored %016x, computed %016x)", h.Hash, got)
 	}
-	tick := trace.DecodeEntry(body).Tick
-	for i := 0; i < int(h.Count); i++ {
-		e := trace.DecodeEntry(body[i*trace.EntrySize:])
-		if e.Reserved != 0 {
-			return h, nil, r.damage("entry %d: reserved field is %d, want 0", i, e.Reserved)
+	tick := binary.LittleEndian.Uint32(body)
+	for i := 0; i < len(body); i += trace.EntrySize {
+		e := body[i : i+trace.EntrySize]
+		if t := binary.LittleEndian.Uint32(e[0:]); t != tick {
+			return r.corrupt("entry %d: tick %d in a block of tick %d", i/trace.EntrySize, t, tick)
 		}
-		if e.Tick != tick {
-			return h, nil, r.damage("entry %d: tick %d in a block of tick %d", i, e.Tick, tick)
+		if v := binary.LittleEndian.Uint16(e[14:]); v != 0 {
+			return r.corrupt("entry %d: reserved field is %d, want 0", i/trace.EntrySize, v)
 		}
 	}
-	if r.started {
+	if r.blocks > 0 {
 		if tick < r.tick {
-			return h, nil, r.damage("tick %d after tick %d (ticks must not decrease)", tick, r.tick)
+			return r.corrupt("tick %d after tick %d (ticks must not decrease)", tick, r.tick)
 		}
 		if tick == r.tick && r.partial {
-			return h, nil, r.damage("second block of tick %d after a partial one", tick)
+			return r.corrupt("block of tick %d follows a partial block of the same tick", tick)
 		}
 	}
-	r.started = true
+	r.pending = size
+	r.off += int64(size)
+	r.blocks++
+	r.entries += uint64(h.Count)
+	r.prev = h.Hash
 	r.tick = tick
 	r.partial = h.Count < trace.BlockEntriesMax
-	r.prev = h.Hash
-	r.next++
-	r.entries += uint64(h.Count)
-	r.off += int64(trace.BlockHeaderSize + len(body))
 	return h, body, nil
 }
 
-// Verify checks every block of the journal at path. On damage it returns
-// the summary of the valid prefix and the *Damage; a bad file header is a
-// plain error.
+func (r *Reader) fail(err error) (trace.BlockHeader, []byte, error) {
+	r.err = err
+	return trace.BlockHeader{}, nil, err
+}
+
+func (r *Reader) corrupt(format string, a ...any) (trace.BlockHeader, []byte, error) {
+	return r.fail(&Damage{Block: r.blocks, Offset: r.off, What: fmt.Sprintf(format, a...)})
+}
+
+func (r *Reader) torn(format string, a ...any) (trace.BlockHeader, []byte, error) {
+	return r.fail(&Damage{Block: r.blocks, Offset: r.off, What: fmt.Sprintf(format, a...), torn: true})
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// Verify checks every block of the journal at path, reading it once with
+// bounded memory. It returns the summary of the valid blocks and, if there
+// are damaged ones, the *Damage of the first. A bad file header is a plain
+// error with an empty summary; so is a read error (with the summary so far).
 func Verify(path string) (Summary, error) {
 	r, err := Open(path)
 	if err != nil {
 		return Summary{}, err
 	}
 	defer r.Close()
-	for {
+	return verify(r)
+}
+
+func verify(r *Reader) (Summary, error) {
+	var err error
+	for err == nil {
 		_, _, err = r.Next()
-		if err != nil {
-			break
-		}
 	}
-	s := Summary{Params: r.params, Trace: r.prev, Blocks: r.next, Entries: r.entries, LastTick: r.tick, Size: r.off}
-	if errors.Is(err, io.EOF) {
-		return s, nil
+	if err == io.EOF {
+		err = nil
 	}
-	return s, err
+	return r.Summary(), err
 }

@@ -4,9 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"syscall"
+	"unsafe"
 
 	"github.com/lexbench/lexbench/trace"
 )
@@ -16,7 +19,7 @@ type Sync int
 
 // Sync modes.
 const (
-	SyncEnd  Sync = iota // msync + fsync of the file and its directory at Close
+	SyncEnd  Sync = iota // msync + fsync of the file (and a new file's directory) at Close
 	SyncNone             // leave writeback to the kernel
 )
 
@@ -33,48 +36,66 @@ func ParseSync(s string) (Sync, error) {
 
 // Options for Create.
 type Options struct {
-	Sync        Sync
-	WindowBytes int // mapped window size; 0: windowBytesDefault
+	Sync        Sync // SyncEnd (the zero value) or SyncNone
+	WindowBytes int  // size of the mapped window; 0: windowBytesDefault
 }
 
 const (
 	windowBytesDefault = 64 << 20
-	growBytesMin       = 64 << 20 // the file grows by at least this much at a time
+	// growBytesMin is how much the file grows at least each time it is
+	// extended (measured in BENCHMARKS.md: larger chunks did not help).
+	growBytesMin = 64 << 20
+	// syncFileRangeWrite is SYNC_FILE_RANGE_WRITE: start writeback of the
+	// dirty pages in a range without waiting for it.
+	syncFileRangeWrite = 2
 )
 
-var pageSize = os.Getpagesize()
+var pageSize = int64(os.Getpagesize())
 
-// Writer appends to a journal through a sliding mapped window.
+// Writer appends to a journal through a mapped window that slides forward.
+// It is not safe for concurrent calls; the slice returned by Reserve may be
+// filled by several goroutines (disjoint parts) before the next call.
 type Writer struct {
-	f        *os.File
-	path     string
-	opt      Options
+	f           *os.File
+	fd          int
+	path        string
+	sync        Sync
+	windowBytes int64
+	created     bool // Create made a new file (its directory entry needs an fsync)
+
 	size     int64 // logical end of the journal
 	fileSize int64 // allocated length of the file
 	win      []byte
-	winOff   int64 // file offset of win[0]
+	winOff   int64 // file offset of win[0]; win covers [winOff, winOff+len(win))
+
 	closed   bool
+	closeErr error
 }
 
-// Create creates (or replaces an existing journal at) path and writes the
-// file header and params. It refuses to overwrite a file that is not a
-// lexbench journal.
+// Create creates the journal at path and writes its file header and params.
+// An existing file at path is replaced only if it is empty or a lexbench
+// journal; any other file is left untouched and is an error. Errors are one
+// line, prefixed "journal: ".
 func Create(path, params string, opt Options) (*Writer, error) {
 	if len(params) == 0 || len(params) > trace.ParamsLenMax {
-		return nil, fmt.Errorf("journal: params length %d out of range", len(params))
+		return nil, fmt.Errorf("journal: params length %d out of range 1..%d", len(params), trace.ParamsLenMax)
 	}
-	if opt.WindowBytes <= 0 {
-		opt.WindowBytes = windowBytesDefault
+	if opt.Sync != SyncEnd && opt.Sync != SyncNone {
+		return nil, fmt.Errorf("journal: unknown sync mode %d", opt.Sync)
 	}
-	opt.WindowBytes = (opt.WindowBytes + pageSize - 1) / pageSize * pageSize
-	if err := checkReplaceable(path); err != nil {
+	if opt.WindowBytes < 0 {
+		return nil, fmt.Errorf("journal: window size %d is negative", opt.WindowBytes)
+	}
+	window := int64(opt.WindowBytes)
+	if window == 0 {
+		window = windowBytesDefault
+	}
+	window = roundUp(window, pageSize)
+	f, created, err := openForCreate(path)
+	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("journal: %w", err)
-	}
-	w := &Writer{f: f, path: path, opt: opt}
+	w := &Writer{f: f, fd: int(f.Fd()), path: path, sync: opt.Sync, windowBytes: window, created: created}
 	if err := w.Write(trace.AppendFileHeader(nil, params)); err != nil {
 		_ = w.Abort()
 		return nil, err
@@ -82,53 +103,93 @@ func Create(path, params string, opt Options) (*Writer, error) {
 	return w, nil
 }
 
-// checkReplaceable refuses to truncate an existing file that is neither
-// empty nor a journal.
-func checkReplaceable(path string) error {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
+// openForCreate opens path for writing, empty. A new file is created
+// exclusively; an existing one must be a regular file that is empty or
+// starts with the journal magic, and is truncated only after that check
+// (on the same open file, so nothing can swap it in between).
+func openForCreate(path string) (f *os.File, created bool, err error) {
+	f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err == nil {
+		return f, true, nil
 	}
-	if err != nil {
-		return fmt.Errorf("journal: %w", err)
+	if !errors.Is(err, fs.ErrExist) {
+		return nil, false, fmt.Errorf("journal: %w", err)
 	}
-	defer f.Close()
-	st, err := f.Stat()
+	// Stat before opening: opening a FIFO or device could block or have
+	// side effects.
+	st, err := os.Stat(path)
 	if err != nil {
-		return fmt.Errorf("journal: %w", err)
+		return nil, false, fmt.Errorf("journal: %w", err)
 	}
 	if !st.Mode().IsRegular() {
-		return fmt.Errorf("journal: %s is not a regular file", path)
+		return nil, false, fmt.Errorf("journal: refusing to overwrite %s: not a regular file", path)
 	}
-	var magic [8]byte
-	n, _ := io.ReadFull(f, magic[:])
-	if n == 0 || magic == trace.FileMagic {
-		return nil
+	f, err = os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return nil, false, fmt.Errorf("journal: %w", err)
 	}
-	return fmt.Errorf("journal: refusing to overwrite %s: not a lexbench journal", path)
+	fst, err := f.Stat()
+	if err == nil && (!fst.Mode().IsRegular() || !os.SameFile(st, fst)) {
+		err = fmt.Errorf("journal: refusing to overwrite %s: it changed while being opened", path)
+	}
+	if err == nil {
+		var magic [len(trace.FileMagic)]byte
+		n, rerr := io.ReadFull(f, magic[:])
+		switch {
+		case n == 0 && rerr == io.EOF:
+		case rerr == nil && magic == trace.FileMagic:
+		case rerr != nil && rerr != io.ErrUnexpectedEOF:
+			err = fmt.Errorf("journal: %w", rerr)
+		default:
+			err = fmt.Errorf("journal: refusing to overwrite %s: not a lexbench journal", path)
+		}
+	}
+	if err == nil {
+		if terr := f.Truncate(0); terr != nil {
+			err = fmt.Errorf("journal: %w", terr)
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, false, err
+	}
+	return f, false, nil
 }
 
-// Size is the journal's logical size in bytes.
+// Size is the journal's logical size in bytes so far.
 func (w *Writer) Size() int64 { return w.size }
 
-// Reserve returns n writable bytes at the end of the journal and moves the
-// end past them. The slice is valid until the next Reserve, Write or Close.
+// Reserve returns exactly n writable bytes at the end of the journal and
+// moves the end past them. The slice is valid until the next Reserve, Write
+// or Close; bytes of it that are not written are zero in the file.
 func (w *Writer) Reserve(n int) ([]byte, error) {
-	if w.closed {
-		return nil, errors.New("journal: reserve on a closed journal")
+	lo := w.size - w.winOff
+	if n < 0 || w.closed || int64(n) > int64(len(w.win))-lo {
+		return w.reserveSlow(n)
 	}
-	if n < 0 {
-		return nil, fmt.Errorf("journal: negative reservation %d", n)
+	hi := lo + int64(n)
+	w.size = w.winOff + hi
+	return w.win[lo:hi:hi], nil
+}
+
+// reserveSlow checks the arguments and slides the window.
+func (w *Writer) reserveSlow(n int) ([]byte, error) {
+	switch {
+	case w.closed:
+		return nil, fmt.Errorf("journal: %s: reserve after close", w.path)
+	case n < 0:
+		return nil, fmt.Errorf("journal: %s: reserve of %d bytes", w.path, n)
+	case int64(n) > math.MaxInt64-pageSize-w.size:
+		return nil, fmt.Errorf("journal: %s: reserve of %d bytes overflows", w.path, n)
 	}
 	start, end := w.size, w.size+int64(n)
-	if start < w.winOff || end > w.winOff+int64(len(w.win)) {
-		if err := w.slide(start, end); err != nil {
-			return nil, err
-		}
+	if err := w.slide(start, end); err != nil {
+		return nil, err
 	}
 	w.size = end
 	lo := start - w.winOff
-	return w.win[lo : lo+int64(n) : lo+int64(n)], nil
+	hi := lo + int64(n)
+	return w.win[lo:hi:hi], nil
 }
 
 // Write appends p.
@@ -141,107 +202,133 @@ func (w *Writer) Write(p []byte) error {
 	return nil
 }
 
-// slide maps a window covering [start, end), growing the file first.
+// slide unmaps the current window and maps one that covers [start, end):
+// windowBytes long, or longer if the reservation needs it, starting at the
+// page of start. The file is grown first, so every mapped page has disk
+// blocks behind it.
 func (w *Writer) slide(start, end int64) error {
-	if err := w.unmap(false); err != nil {
+	if err := w.unmap(); err != nil {
 		return err
 	}
-	off := start / int64(pageSize) * int64(pageSize)
-	length := max(int64(w.opt.WindowBytes), end-off)
-	length = (length + int64(pageSize) - 1) / int64(pageSize) * int64(pageSize)
-	if off+length > w.fileSize {
-		grow := max(off+length, w.fileSize+growBytesMin)
+	off := start / pageSize * pageSize
+	length := roundUp(max(w.windowBytes, end-off), pageSize)
+	if length > math.MaxInt {
+		return fmt.Errorf("journal: %s: window of %d bytes", w.path, length)
+	}
+	if need := off + length; need > w.fileSize {
+		grow := max(need, w.fileSize+growBytesMin)
 		if err := allocate(w.f, w.fileSize, grow); err != nil {
 			return fmt.Errorf("journal: growing %s to %d bytes: %w", w.path, grow, err)
 		}
 		w.fileSize = grow
 	}
-	b, err := syscall.Mmap(int(w.f.Fd()), off, int(length), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
+	b, err := syscall.Mmap(w.fd, off, int(length), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
 	if err != nil {
-		return fmt.Errorf("journal: mapping %s: %w", w.path, err)
+		return fmt.Errorf("journal: mapping %d bytes of %s: %w", length, w.path, err)
 	}
 	w.win, w.winOff = b, off
 	return nil
 }
 
-// allocate extends f from size from to size to with real blocks, so that a
-// full disk is an error here and not a SIGBUS when the mapping is written.
+// allocate extends f from size from to size to with disk blocks, so that a
+// full disk is an error here and not a fault when the mapping is written.
 func allocate(f *os.File, from, to int64) error {
 	err := syscall.Fallocate(int(f.Fd()), 0, from, to-from)
-	if err == nil {
-		return nil
-	}
 	if errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, syscall.ENOSYS) {
 		return f.Truncate(to)
 	}
 	return err
 }
 
-// unmap releases the current window; finished windows get their writeback
-// started (sync) or completed (final, with SyncEnd).
-func (w *Writer) unmap(final bool) error {
+// unmap starts writeback of the finished window and unmaps it.
+func (w *Writer) unmap() error {
 	if w.win == nil {
 		return nil
 	}
-	used := min(int64(len(w.win)), w.size-w.winOff)
-	var err error
-	if used > 0 {
-		if final && w.opt.Sync == SyncEnd {
-			err = msync(w.win[:used])
-		} else if !final {
-			// start writeback of the finished window; errors here are only hints
-			_ = syscall.SyncFileRange(int(w.f.Fd()), w.winOff, used, 2 /* SYNC_FILE_RANGE_WRITE */)
-		}
+	if used := min(int64(len(w.win)), w.size-w.winOff); used > 0 {
+		// only a hint: the data is in the page cache either way
+		_ = syscall.SyncFileRange(w.fd, w.winOff, used, syncFileRangeWrite)
 	}
-	if uerr := syscall.Munmap(w.win); err == nil && uerr != nil {
-		err = uerr
-	}
+	err := syscall.Munmap(w.win)
 	w.win = nil
 	if err != nil {
-		return fmt.Errorf("journal: %s: %w", w.path, err)
+		return fmt.Errorf("journal: unmapping %s: %w", w.path, err)
+	}
+	return nil
+}
+
+// Close finishes the journal: it unmaps the window, truncates the file to
+// its logical size and, with SyncEnd, msyncs and fsyncs it (and the
+// directory of a new file). Calling it again returns the first call's
+// result.
+func (w *Writer) Close() error {
+	if w.closed {
+		return w.closeErr
+	}
+	w.closed = true
+	var err error
+	keep := func(e error, format string) {
+		if err == nil && e != nil {
+			err = fmt.Errorf(format, w.path, e)
+		}
+	}
+	if w.win != nil {
+		if used := min(int64(len(w.win)), w.size-w.winOff); used > 0 && w.sync == SyncEnd {
+			keep(msync(w.win[:used]), "journal: msync %s: %w")
+		}
+		keep(syscall.Munmap(w.win), "journal: unmapping %s: %w")
+		w.win = nil
+	}
+	keep(w.f.Truncate(w.size), "journal: truncating %s: %w")
+	if w.sync == SyncEnd && err == nil {
+		keep(w.f.Sync(), "journal: fsync %s: %w")
+		if w.created && err == nil {
+			keep(syncDir(filepath.Dir(w.path)), "journal: fsync of the directory of %s: %w")
+		}
+	}
+	keep(w.f.Close(), "journal: closing %s: %w")
+	w.closeErr = err
+	return err
+}
+
+// Abort closes the journal without syncing and removes its file.
+func (w *Writer) Abort() error {
+	if !w.closed {
+		w.closed = true
+		w.closeErr = errors.New("journal: " + w.path + ": aborted")
+		if w.win != nil {
+			_ = syscall.Munmap(w.win)
+			w.win = nil
+		}
+		w.f.Close()
+	}
+	if err := os.Remove(w.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("journal: %w", err)
 	}
 	return nil
 }
 
 func msync(b []byte) error {
-	_, _, e := syscall.Syscall(syscall.SYS_MSYNC, uintptr(unsafePointer(b)), uintptr(len(b)), syscall.MS_SYNC)
+	_, _, e := syscall.Syscall(syscall.SYS_MSYNC, uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)), syscall.MS_SYNC)
 	if e != 0 {
 		return e
 	}
 	return nil
 }
 
-// Close finishes the journal: unmap, truncate to the exact size, and with
-// SyncEnd make it durable.
-func (w *Writer) Close() error {
-	if w.closed {
+// syncDir makes a new directory entry durable. File systems that cannot
+// fsync a directory (EINVAL) have nothing to make durable that way.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	d.Close()
+	if errors.Is(err, syscall.EINVAL) {
 		return nil
-	}
-	w.closed = true
-	err := w.unmap(true)
-	if terr := w.f.Truncate(w.size); err == nil && terr != nil {
-		err = fmt.Errorf("journal: %w", terr)
-	}
-	if w.opt.Sync == SyncEnd && err == nil {
-		if serr := w.f.Sync(); serr != nil {
-			err = fmt.Errorf("journal: fsync %s: %w", w.path, serr)
-		} else if d, derr := os.Open(filepath.Dir(w.path)); derr == nil {
-			_ = d.Sync()
-			d.Close()
-		}
-	}
-	if cerr := w.f.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("journal: %w", cerr)
 	}
 	return err
 }
 
-// Abort closes the journal and removes its file.
-func (w *Writer) Abort() error {
-	if !w.closed {
-		w.closed = true
-		_ = w.unmap(true)
-		w.f.Close()
-	}
-	return os.Remove(w.path)
-}
+func roundUp(x, to int64) int64 { return (x + to - 1) / to * to }
