@@ -154,7 +154,14 @@ type shard struct {
 	// last oscillation checkpoint.
 	touched []uint32
 	digest  xxhash.Digest
-	_       [64]byte
+	// fault is the first workload fault of the tick (at position faultPos
+	// of the tick, in ≺ order); emitFault the engine's check of emissions,
+	// with the src of the faulty emission.
+	fault     error
+	faultPos  int
+	emitFault error
+	emitSrc   uint32
+	_         [64]byte
 }
 
 type run struct {
@@ -190,9 +197,6 @@ type run struct {
 	stop bool
 	res  Result
 	err  error
-
-	faultMu sync.Mutex
-	fault   error
 }
 
 // ErrShards is returned for a shard count below 1.
@@ -258,6 +262,9 @@ func (r *run) runSequential() {
 		// receivers are marked for the detector when they are emitted to,
 		// in finishOutput's pass (one shard only; see there)
 		r.wl.Deliver(&sh.out, sh.stream[x])
+		if sh.out.fault != nil {
+			sh.fault, sh.faultPos, sh.out.fault = sh.out.fault, sh.out.faultAt, nil
+		}
 		r.finishOutput(sh, y)
 		for b := 0; b < r.nBlocks; b++ {
 			r.hashBlock(sh, b, x)
@@ -301,6 +308,7 @@ func (r *run) shardLoop(sh *shard) {
 		x, y := slot(r.tick), slot(r.tick+1)
 		sh.out.tick = uint32(r.tick + 1)
 		sh.out.buf = sh.takeBuffer(r.tick)
+	deliver:
 		for _, p := range r.shards {
 			in := p.stream[x]
 			for _, sp := range p.to[x][sh.id] {
@@ -309,6 +317,11 @@ func (r *run) shardLoop(sh *shard) {
 					sh.mark(r.det.stamp, r.det.epoch, msgs)
 				}
 				r.wl.Deliver(&sh.out, msgs)
+				if sh.out.fault != nil {
+					sh.fault, sh.faultPos = sh.out.fault, r.base[p.id]+int(sp.start)+sh.out.faultAt
+					sh.out.fault = nil
+					break deliver
+				}
 			}
 		}
 		r.finishOutput(sh, y)
@@ -344,7 +357,9 @@ func (r *run) finishOutput(sh *shard, x int) {
 			continue // checked and marked already
 		}
 		if d >= nd {
-			bad = i
+			if bad < 0 || src < es[bad].Src {
+				bad = i // the first of the least src: its place in ≺ order
+			}
 			continue
 		}
 		lastDst = d
@@ -355,15 +370,18 @@ func (r *run) finishOutput(sh *shard, x int) {
 	}
 	sorted := !unsorted
 	if bad >= 0 {
-		r.setFault(fmt.Errorf("engine: tick %d: domain %d emitted to nonexistent domain %d (domains: %d)",
-			es[bad].Tick-1, es[bad].Src, es[bad].Dst, r.d))
+		sh.emitSrc = es[bad].Src
+		sh.emitFault = fmt.Errorf("engine: tick %d: domain %d emitted to nonexistent domain %d (domains: %d)",
+			es[bad].Tick-1, es[bad].Src, es[bad].Dst, r.d)
 		es = es[:0]
 	}
 	if !sorted {
 		es, sh.spare = sortBySrc(es, sh.spare, r.bits)
 	}
-	if len(es) > 0 && (es[0].Src < sh.lo || es[len(es)-1].Src >= sh.hi) {
-		r.setFault(fmt.Errorf("engine: shard %d [%d,%d) emitted a message with src outside its domains", sh.id, sh.lo, sh.hi))
+	if len(es) > 0 && (es[0].Src < sh.lo || es[len(es)-1].Src >= sh.hi) && sh.emitFault == nil {
+		sh.emitSrc = es[0].Src
+		sh.emitFault = fmt.Errorf("engine: tick %d: a transition of a domain in [%d,%d) emitted a message with src %d, not its own id",
+			es[0].Tick-1, sh.lo, sh.hi, es[0].Src)
 		es = es[:0]
 	}
 	sh.stream[x] = es
@@ -387,12 +405,27 @@ func (r *run) finishOutput(sh *shard, x int) {
 	}
 }
 
-func (r *run) setFault(err error) {
-	r.faultMu.Lock()
-	if r.fault == nil {
-		r.fault = err
+// firstFault is the error that ends the run at this boundary, if any: the
+// first faulting delivery of the tick in ≺ order, else the faulty emission
+// of the least src. Both are independent of the shard count.
+func (r *run) firstFault() error {
+	var err error
+	pos := -1
+	for _, sh := range r.shards {
+		if sh.fault != nil && (pos < 0 || sh.faultPos < pos) {
+			err, pos = sh.fault, sh.faultPos
+		}
 	}
-	r.faultMu.Unlock()
+	if err != nil {
+		return err
+	}
+	var src uint32
+	for _, sh := range r.shards {
+		if sh.emitFault != nil && (err == nil || sh.emitSrc < src) {
+			err, src = sh.emitFault, sh.emitSrc
+		}
+	}
+	return err
 }
 
 func (r *run) shardOf(d uint32) int {
@@ -472,11 +505,12 @@ func (r *run) boundary() {
 	if r.cfg.Progress != nil {
 		r.cfg.Progress(t, r.msgs)
 	}
-	switch {
-	case r.fault != nil:
-		r.err = r.fault
+	if err := r.firstFault(); err != nil {
+		r.err = err
 		r.stop = true
 		return
+	}
+	switch {
 	case n == 0:
 		if r.det.found != nil {
 			r.end(Damped)

@@ -6,8 +6,22 @@ import "github.com/lexbench/lexbench/trace"
 // are delivered at the next tick; the engine orders them by (src, seq), where
 // seq is emission order, so a workload only has to emit.
 type Outbox struct {
-	buf  []trace.Entry
-	tick uint32 // tick of delivery of what is emitted now
+	buf     []trace.Entry
+	tick    uint32 // tick of delivery of what is emitted now
+	fault   error
+	faultAt int
+}
+
+// Fault reports that the transition of msgs[i], of the Deliver call in
+// progress, failed with err (a workload's runtime error, e.g. an
+// interpreted program's fault). Deliver should return at once; the engine
+// delivers nothing more and Run returns err at the tick's end. When several
+// messages of one tick fault, the run reports the first in delivery order
+// (≺), whatever the shard count, so the error is deterministic too.
+func (o *Outbox) Fault(i int, err error) {
+	if o.fault == nil {
+		o.fault, o.faultAt = err, i
+	}
 }
 
 // Tick is the tick at which emitted messages are delivered (the current tick + 1).
