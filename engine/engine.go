@@ -86,6 +86,17 @@ type Config struct {
 	// evaluated (a test hook for goal checks).
 	BeforeGoals func(words []uint64)
 
+	// SnapshotEvery > 0 calls Snapshot at every boundary t > 0 with
+	// t % SnapshotEvery == 0 at which the run goes on, after the boundary's
+	// checks and before tick t is delivered (and before its journal space
+	// is reserved). The Checkpoint and its slices are valid only during the
+	// call. An error ends the run with that error.
+	SnapshotEvery uint64
+	Snapshot      func(cp *Checkpoint) error
+	// Resume, if set, starts the run from a checkpoint instead of boot
+	// (see CheckRestore); Journal then continues the checkpoint's chain.
+	Resume *Checkpoint
+
 	forceCandidate bool // test hook: every fingerprint matches
 }
 
@@ -192,6 +203,11 @@ type run struct {
 	entries uint64
 	msgs    uint64
 	dropped uint64
+	// lastCount and lastTick describe the last block (for checkpoints).
+	lastCount uint32
+	lastTick  uint32
+	resumed   uint64 // the tick a resumed run started at (no snapshot there)
+	cp        Checkpoint
 
 	det  detector
 	stop bool
@@ -229,7 +245,36 @@ func Run(w Workload, cfg Config) (Result, error) {
 	r.base = make([]int, S+1)
 	r.prev = trace.ParamsHash(cfg.Params)
 	r.det.init(r, !cfg.NoDetect)
+	if cfg.Resume != nil {
+		err := CheckRestore(w, cfg.Resume)
+		if err == nil && cfg.Resume.Detect && cfg.NoDetect {
+			err = errors.New("the checkpoint has a running oscillation detector and the run disables it")
+		}
+		if err != nil {
+			return Result{}, fmt.Errorf("engine: resume: %w", err)
+		}
+		r.restore(cfg.Resume)
+		r.layout()
+	} else {
+		r.boot()
+	}
+	if !r.stop {
+		if S == 1 {
+			r.runSequential()
+		} else {
+			r.runSharded()
+		}
+	}
+	if r.err != nil {
+		return Result{}, r.err
+	}
+	return r.res, nil
+}
 
+// boot emits a Tick from each booting domain to itself, in id order (tick
+// 0, seq 0), and runs boundary 0.
+func (r *run) boot() {
+	w := r.wl
 	// Boot: a Tick from each booting domain to itself, in id order (tick 0, seq 0).
 	for _, sh := range r.shards {
 		sh.out.tick = 0
@@ -242,15 +287,6 @@ func Run(w Workload, cfg Config) (Result, error) {
 		r.finishOutput(sh, 0)
 	}
 	r.boundary()
-	if S == 1 {
-		r.runSequential()
-	} else {
-		r.runSharded()
-	}
-	if r.err != nil {
-		return Result{}, r.err
-	}
-	return r.res, nil
 }
 
 func (r *run) runSequential() {
@@ -386,9 +422,15 @@ func (r *run) finishOutput(sh *shard, x int) {
 	}
 	sh.stream[x] = es
 	sh.out.buf = nil
+	r.spans(sh, x)
+}
+
+// spans records the runs of sh.stream[x] addressed to each shard.
+func (r *run) spans(sh *shard, x int) {
 	if len(r.shards) == 1 {
 		return
 	}
+	es := sh.stream[x]
 	to := sh.to[x]
 	for s := range to {
 		to[s] = to[s][:0]
@@ -483,6 +525,10 @@ func (r *run) endTick() {
 		}
 		r.prev = h
 		r.blocks++
+		r.lastCount = count
+	}
+	if r.nBlocks > 0 {
+		r.lastTick = uint32(r.tick)
 	}
 	r.entries += uint64(r.n)
 	r.msgs += uint64(r.n)
@@ -537,11 +583,25 @@ func (r *run) boundary() {
 				sh.to[x][s] = sh.to[x][s][:0]
 			}
 		}
-		r.n, n = 0, 0
+		r.n = 0
 		for p := range r.base {
 			r.base[p] = 0
 		}
 	}
+	if e := r.cfg.SnapshotEvery; e > 0 && t%e == 0 && t > 0 && t != r.resumed && r.cfg.Snapshot != nil {
+		r.checkpoint(&r.cp)
+		if err := r.cfg.Snapshot(&r.cp); err != nil {
+			r.err = err
+			r.stop = true
+			return
+		}
+	}
+	r.layout()
+}
+
+// layout lays out the blocks of tick r.tick and reserves its journal space.
+func (r *run) layout() {
+	n := r.n
 	r.nBlocks = (n + blockEntries - 1) / blockEntries
 	if cap(r.content) < r.nBlocks {
 		r.content = make([]uint64, r.nBlocks)

@@ -124,6 +124,48 @@ func newReader(br *bufio.Reader, name string) (*Reader, error) {
 	return r, nil
 }
 
+// Position is a place between two blocks of a journal and the chain state
+// there: what a Reader needs to continue checking from it.
+type Position struct {
+	Offset   int64  // file offset of the next block
+	Blocks   uint64 // blocks before it = index of the next block
+	Entries  uint64 // entries before it
+	Prev     uint64 // hash of block Blocks-1; xxhash64(params) if none
+	LastTick uint32 // tick of block Blocks-1
+	Partial  bool   // block Blocks-1 has fewer than 4096 entries
+}
+
+// Position is where the Reader is: after the last valid block.
+func (r *Reader) Position() Position {
+	return Position{Offset: r.off, Blocks: r.blocks, Entries: r.entries, Prev: r.prev, LastTick: r.tick, Partial: r.partial}
+}
+
+// OpenAt opens the journal at path, checks its prologue, and continues
+// reading at p, which the caller vouches for (e.g. a snapshot recorded it):
+// blocks from there on are checked as if the ones before had been read.
+func OpenAt(path string, p Position) (*Reader, error) {
+	r, err := Open(path)
+	if err != nil {
+		return nil, err
+	}
+	if p.Offset < r.off || (p.Blocks == 0) != (p.Offset == r.off) {
+		r.Close()
+		return nil, fmt.Errorf("journal: %s: position %d (block %d) is not after the prologue (%d bytes)", path, p.Offset, p.Blocks, r.off)
+	}
+	if p.Blocks == 0 && p.Prev != r.prev {
+		r.Close()
+		return nil, fmt.Errorf("journal: %s: position's prev link is not the params hash", path)
+	}
+	if _, err := r.f.Seek(p.Offset, io.SeekStart); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	r.br.Reset(r.f)
+	r.pending = 0
+	r.off, r.blocks, r.entries, r.prev, r.tick, r.partial = p.Offset, p.Blocks, p.Entries, p.Prev, p.LastTick, p.Partial
+	return r, nil
+}
+
 // Params is the journal's params text.
 func (r *Reader) Params() string { return r.params }
 

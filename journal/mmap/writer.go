@@ -19,19 +19,34 @@ type Sync int
 
 // Sync modes.
 const (
-	SyncEnd  Sync = iota // msync + fsync of the file (and a new file's directory) at Close
-	SyncNone             // leave writeback to the kernel
+	SyncEnd      Sync = iota // msync + fsync of the file (and a new file's directory) at Close
+	SyncNone                 // leave writeback to the kernel
+	SyncSnapshot             // as SyncEnd, and the caller calls Sync before each snapshot
 )
 
-// ParseSync parses "end" or "none".
+// ParseSync parses "end", "none" or "snapshot".
 func ParseSync(s string) (Sync, error) {
 	switch s {
 	case "end":
 		return SyncEnd, nil
 	case "none":
 		return SyncNone, nil
+	case "snapshot":
+		return SyncSnapshot, nil
 	}
-	return 0, fmt.Errorf("journal: unknown sync mode %q (want end or none)", s)
+	return 0, fmt.Errorf("journal: unknown sync mode %q (want none, snapshot or end)", s)
+}
+
+func (s Sync) String() string {
+	switch s {
+	case SyncEnd:
+		return "end"
+	case SyncNone:
+		return "none"
+	case SyncSnapshot:
+		return "snapshot"
+	}
+	return fmt.Sprintf("Sync(%d)", int(s))
 }
 
 // Options for Create.
@@ -80,17 +95,10 @@ func Create(path, params string, opt Options) (*Writer, error) {
 	if len(params) == 0 || len(params) > trace.ParamsLenMax {
 		return nil, fmt.Errorf("journal: params length %d out of range 1..%d", len(params), trace.ParamsLenMax)
 	}
-	if opt.Sync != SyncEnd && opt.Sync != SyncNone {
-		return nil, fmt.Errorf("journal: unknown sync mode %d", opt.Sync)
+	window, err := opt.window()
+	if err != nil {
+		return nil, err
 	}
-	if opt.WindowBytes < 0 {
-		return nil, fmt.Errorf("journal: window size %d is negative", opt.WindowBytes)
-	}
-	window := int64(opt.WindowBytes)
-	if window == 0 {
-		window = windowBytesDefault
-	}
-	window = roundUp(window, pageSize)
 	f, created, err := openForCreate(path)
 	if err != nil {
 		return nil, err
@@ -101,6 +109,83 @@ func Create(path, params string, opt Options) (*Writer, error) {
 		return nil, err
 	}
 	return w, nil
+}
+
+func (opt Options) window() (int64, error) {
+	if opt.Sync != SyncEnd && opt.Sync != SyncNone && opt.Sync != SyncSnapshot {
+		return 0, fmt.Errorf("journal: unknown sync mode %d", opt.Sync)
+	}
+	if opt.WindowBytes < 0 {
+		return 0, fmt.Errorf("journal: window size %d is negative", opt.WindowBytes)
+	}
+	window := int64(opt.WindowBytes)
+	if window == 0 {
+		window = windowBytesDefault
+	}
+	return roundUp(window, pageSize), nil
+}
+
+// OpenAppend opens the existing journal at path to append after its first
+// size bytes, which the caller has verified (Summary.Size of its valid
+// prefix); everything after them (a torn tail) is cut off now, before
+// anything is written. The file must start with the journal magic.
+func OpenAppend(path string, size int64, opt Options) (*Writer, error) {
+	window, err := opt.window()
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	fail := func(err error) (*Writer, error) {
+		f.Close()
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return fail(fmt.Errorf("journal: %w", err))
+	}
+	var magic [len(trace.FileMagic)]byte
+	if _, err := io.ReadFull(f, magic[:]); err != nil || magic != trace.FileMagic || !st.Mode().IsRegular() {
+		return fail(fmt.Errorf("journal: %s: %w", path, trace.ErrNotJournal))
+	}
+	if size < trace.FileHeaderSize || size > st.Size() {
+		return fail(fmt.Errorf("journal: %s: append offset %d outside the file (%d bytes)", path, size, st.Size()))
+	}
+	if err := f.Truncate(size); err != nil {
+		return fail(fmt.Errorf("journal: truncating %s: %w", path, err))
+	}
+	return &Writer{f: f, fd: int(f.Fd()), path: path, sync: opt.Sync, windowBytes: window,
+		size: size, fileSize: size}, nil
+}
+
+// Sync makes everything appended so far durable (msync of the mapped
+// window, then fsync of the file). With SyncNone it does nothing.
+func (w *Writer) Sync() error {
+	if w.closed {
+		return fmt.Errorf("journal: %s: sync after close", w.path)
+	}
+	if w.sync == SyncNone {
+		return nil
+	}
+	if w.win != nil {
+		if used := min(int64(len(w.win)), w.size-w.winOff); used > 0 {
+			if err := msync(w.win[:used]); err != nil {
+				return fmt.Errorf("journal: msync %s: %w", w.path, err)
+			}
+		}
+	}
+	if err := w.f.Sync(); err != nil {
+		return fmt.Errorf("journal: fsync %s: %w", w.path, err)
+	}
+	if w.created {
+		if err := syncDir(filepath.Dir(w.path)); err != nil {
+			return fmt.Errorf("journal: fsync of the directory of %s: %w", w.path, err)
+		}
+		w.created = false
+	}
+	return nil
 }
 
 // openForCreate opens path for writing, empty. A new file is created
@@ -273,14 +358,14 @@ func (w *Writer) Close() error {
 		}
 	}
 	if w.win != nil {
-		if used := min(int64(len(w.win)), w.size-w.winOff); used > 0 && w.sync == SyncEnd {
+		if used := min(int64(len(w.win)), w.size-w.winOff); used > 0 && w.sync != SyncNone {
 			keep(msync(w.win[:used]), "journal: msync %s: %w")
 		}
 		keep(syscall.Munmap(w.win), "journal: unmapping %s: %w")
 		w.win = nil
 	}
 	keep(w.f.Truncate(w.size), "journal: truncating %s: %w")
-	if w.sync == SyncEnd && err == nil {
+	if w.sync != SyncNone && err == nil {
 		keep(w.f.Sync(), "journal: fsync %s: %w")
 		if w.created && err == nil {
 			keep(syncDir(filepath.Dir(w.path)), "journal: fsync of the directory of %s: %w")

@@ -1,0 +1,170 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/lexbench/lexbench/trace"
+)
+
+// Checkpoint is a run's whole state at a tick boundary, before the tick is
+// delivered: enough to continue the run exactly as if it had never
+// stopped (same trace, state, outcome, ticks and figures). It is canonical:
+// it does not depend on the shard count, so a run checkpointed with one
+// shard count continues with any other.
+//
+// The engine's seq counters are not in it: seq is the emission order of a
+// src within a tick (SPEC §1), and a checkpoint sits between ticks, where
+// every counter is zero; the pending messages are already in ≺ order.
+type Checkpoint struct {
+	Tick    uint64 // the tick about to be delivered
+	Prev    uint64 // hash of the last block (xxhash64(params) if none): the chain head
+	Blocks  uint64 // blocks so far
+	Entries uint64
+	Msgs    uint64
+	Dropped uint64
+	// LastCount is the entry count of block Blocks-1 (0 if none), so the
+	// last block's header is at the journal's end minus its size.
+	LastCount uint32
+	LastTick  uint32 // tick of block Blocks-1
+
+	Words   []uint64      // the arena
+	Pending []trace.Entry // the messages of Tick, in ≺ order
+
+	// Oscillation detector (SPEC §5.6).
+	Detect     bool         // the detector still runs
+	Found      *Oscillation // a detected cycle (damp mode goes on after it)
+	SavedTick  uint64       // the checkpoint tick c whose configuration is saved
+	NextCheck  uint64       // the next checkpoint tick 2^k − 1
+	Touched    []uint32     // ascending: domains that received since SavedTick, and Pending's receivers
+	SavedWords []uint64     // the saved state of the Touched domains, their spans back to back
+	SavedMsgs  []trace.Entry
+}
+
+// checkpoint fills cp from the run at the boundary of r.tick (after its
+// checks). Buffers of cp are reused.
+func (r *run) checkpoint(cp *Checkpoint) {
+	cp.Tick, cp.Prev, cp.Blocks, cp.Entries, cp.Msgs, cp.Dropped = r.tick, r.prev, r.blocks, r.entries, r.msgs, r.dropped
+	cp.LastCount, cp.LastTick = r.lastCount, r.lastTick
+	cp.Words = append(cp.Words[:0], r.words...)
+	x := slot(r.tick)
+	cp.Pending = cp.Pending[:0]
+	for _, sh := range r.shards {
+		cp.Pending = append(cp.Pending, sh.stream[x]...)
+	}
+	det := &r.det
+	cp.Detect, cp.Found = det.on, det.found
+	cp.SavedTick, cp.NextCheck = det.savedTick, det.checkpoint
+	cp.Touched, cp.SavedWords, cp.SavedMsgs = cp.Touched[:0], cp.SavedWords[:0], cp.SavedMsgs[:0]
+	if !det.on {
+		return
+	}
+	for _, sh := range r.shards {
+		cp.Touched = append(cp.Touched, sh.touched...)
+	}
+	// With one shard the pending receivers are marked already; with more,
+	// each shard marks them as it delivers. The union is the same.
+	for i := range cp.Pending {
+		cp.Touched = append(cp.Touched, cp.Pending[i].Dst)
+	}
+	slices.Sort(cp.Touched)
+	cp.Touched = slices.Compact(cp.Touched)
+	for _, d := range cp.Touched {
+		off, n := r.wl.Span(d)
+		cp.SavedWords = append(cp.SavedWords, det.saved[off:off+n]...)
+	}
+	cp.SavedMsgs = append(cp.SavedMsgs, det.savedMsgs...)
+}
+
+// CheckRestore checks that cp fits w (sizes, ids, detector consistency), so
+// that a damaged or foreign checkpoint is an error, never a panic or a
+// wrong run. Run calls it for Config.Resume.
+func CheckRestore(w Workload, cp *Checkpoint) error {
+	d := w.Domains()
+	if len(cp.Words) != w.StateWords() {
+		return fmt.Errorf("checkpoint has %d state words, the workload %d", len(cp.Words), w.StateWords())
+	}
+	if cp.Tick == 0 || cp.Tick > 1<<32 {
+		return fmt.Errorf("checkpoint tick %d out of range", cp.Tick)
+	}
+	if (cp.Blocks == 0) != (cp.LastCount == 0) || cp.LastCount > trace.BlockEntriesMax || cp.Entries < uint64(cp.LastCount) {
+		return errors.New("checkpoint's chain counters are inconsistent")
+	}
+	for i := range cp.Pending {
+		e := &cp.Pending[i]
+		if e.Src >= d || e.Dst >= d || uint64(e.Tick) != cp.Tick || e.Reserved != 0 {
+			return fmt.Errorf("checkpoint's pending message %d is not a message of tick %d between the %d domains", i, cp.Tick, d)
+		}
+		if i > 0 && e.Src < cp.Pending[i-1].Src {
+			return fmt.Errorf("checkpoint's pending messages are not in ≺ order at %d", i)
+		}
+	}
+	if !cp.Detect {
+		if len(cp.Touched)+len(cp.SavedWords)+len(cp.SavedMsgs) != 0 {
+			return errors.New("checkpoint has detector state but no detector")
+		}
+		return nil
+	}
+	if cp.Found != nil {
+		return errors.New("checkpoint has a running detector and a found cycle")
+	}
+	if cp.SavedTick > cp.Tick || cp.NextCheck <= cp.Tick || cp.NextCheck&(cp.NextCheck+1) != 0 || cp.SavedTick&(cp.SavedTick+1) != 0 {
+		return fmt.Errorf("checkpoint's detector ticks (saved %d, next %d) do not fit tick %d", cp.SavedTick, cp.NextCheck, cp.Tick)
+	}
+	words := 0
+	for i, t := range cp.Touched {
+		if t >= d || (i > 0 && t <= cp.Touched[i-1]) {
+			return errors.New("checkpoint's touched domains are not ascending domain ids")
+		}
+		_, n := w.Span(t)
+		words += n
+	}
+	if words != len(cp.SavedWords) {
+		return fmt.Errorf("checkpoint has %d saved words for its touched domains, want %d", len(cp.SavedWords), words)
+	}
+	for i := range cp.Pending {
+		if _, ok := slices.BinarySearch(cp.Touched, cp.Pending[i].Dst); !ok {
+			return errors.New("checkpoint's touched domains miss a pending receiver")
+		}
+	}
+	return nil
+}
+
+// restore sets the run to cp, in place of boot and the boundary checks of
+// cp.Tick (they ran before the checkpoint was taken).
+func (r *run) restore(cp *Checkpoint) {
+	copy(r.words, cp.Words)
+	r.tick, r.prev, r.blocks, r.entries, r.msgs, r.dropped = cp.Tick, cp.Prev, cp.Blocks, cp.Entries, cp.Msgs, cp.Dropped
+	r.lastCount, r.lastTick = cp.LastCount, cp.LastTick
+	r.resumed = cp.Tick
+	x := slot(cp.Tick)
+	// All pending messages in shard 0's stream: the tick is the
+	// concatenation of the streams, so any split of it is the same tick.
+	sh0 := r.shards[0]
+	sh0.stream[x] = append(sh0.stream[x][:0], cp.Pending...)
+	r.spans(sh0, x)
+	r.n = len(cp.Pending)
+	r.base[0] = 0
+	for p := 1; p < len(r.base); p++ {
+		r.base[p] = r.n
+	}
+	det := &r.det
+	det.found = cp.Found
+	if !cp.Detect {
+		det.on = false
+		return
+	}
+	det.savedTick, det.checkpoint = cp.SavedTick, cp.NextCheck
+	copy(det.saved, r.words)
+	k := 0
+	for _, d := range cp.Touched {
+		off, n := r.wl.Span(d)
+		copy(det.saved[off:off+n], cp.SavedWords[k:k+n])
+		k += n
+		det.stamp[d] = det.epoch
+		sh := r.shards[r.shardOf(d)]
+		sh.touched = append(sh.touched, d)
+	}
+	det.savedMsgs = append(det.savedMsgs[:0], cp.SavedMsgs...)
+}
