@@ -6,6 +6,7 @@ package workloads
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/lexbench/lexbench/engine"
@@ -110,4 +111,46 @@ func (w *Storm) OpsDone() uint64 {
 		rem += w.st[3*p]
 	}
 	return w.p.N - rem
+}
+
+// ParseParams parses a canonical params text (SPEC §3), as a journal's
+// header holds it, into its workload and parameters. The text must be
+// exactly what Text prints for them, and the parameters valid.
+func ParseParams(text string) (*Spec, Params, error) {
+	f := strings.Split(text, " ")
+	bad := func(what string) (*Spec, Params, error) {
+		return nil, Params{}, fmt.Errorf("params %q: %s", text, what)
+	}
+	if len(f) != 7 || f[0] != "lexbench/1" {
+		return bad("not lexbench/1 params text")
+	}
+	name, ok := strings.CutPrefix(f[1], "workload=")
+	if !ok {
+		return bad("no workload=")
+	}
+	s := Lookup(name)
+	if s == nil {
+		return bad(fmt.Sprintf("unknown workload %q", name))
+	}
+	var v [6]uint64
+	keys := [6]string{"n", "seed", "batch", s.Keys[0].Name, s.Keys[1].Name}
+	for i := range 5 {
+		val, ok := strings.CutPrefix(f[2+i], keys[i]+"=")
+		if !ok {
+			return bad(fmt.Sprintf("field %d is not %s=", 3+i, keys[i]))
+		}
+		x, err := strconv.ParseUint(val, 10, 64)
+		if err != nil {
+			return bad(fmt.Sprintf("bad %s value %q", keys[i], val))
+		}
+		v[i] = x
+	}
+	p := Params{N: v[0], Seed: v[1], Batch: v[2], K: [2]uint64{v[3], v[4]}}
+	if err := s.Validate(p); err != nil {
+		return bad(err.Error())
+	}
+	if s.Text(p) != text {
+		return bad("not in canonical form")
+	}
+	return s, p, nil
 }

@@ -208,3 +208,27 @@ func TestParamsText(t *testing.T) {
 		}
 	}
 }
+
+func TestParseParamsRoundTrips(t *testing.T) {
+	for _, c := range cases() {
+		text := c.spec.Text(c.p)
+		s, p, err := workloads.ParseParams(text)
+		if err != nil || s != c.spec || p != c.p {
+			t.Fatalf("%q: %v %v %+v", text, err, s, p)
+		}
+	}
+	for _, text := range []string{
+		"", "lexbench/1", "lexbench/2 workload=banking n=1 seed=1 batch=1 banks=1 accounts=2",
+		"lexbench/1 workload=nope n=1 seed=1 batch=1 banks=1 accounts=2",
+		"lexbench/1 workload=banking n=01 seed=1 batch=1 banks=1 accounts=2",
+		"lexbench/1 workload=banking n=1 seed=1 batch=0 banks=1 accounts=2",
+		"lexbench/1 workload=banking n=1 seed=1 batch=1 banks=1 accounts=1",
+		"lexbench/1 workload=banking n=1 seed=1 batch=1 accounts=2 banks=1",
+		"lexbench/1 workload=banking n=1 seed=1 batch=1 banks=1 accounts=2 ",
+		"lexbench/1 workload=banking n=-1 seed=1 batch=1 banks=1 accounts=2",
+	} {
+		if _, _, err := workloads.ParseParams(text); err == nil {
+			t.Errorf("%q accepted", text)
+		}
+	}
+}

@@ -233,6 +233,9 @@ func (r *Reader) Next() (trace.BlockHeader, []byte, error) {
 	}
 	body := b[trace.BlockHeaderSize:]
 	if got := trace.BlockHash(h.Count, h.Index, h.Prev, xxhash.Sum64(body)); got != h.Hash {
+		if at := zeroRun(body, unwrittenRun); at >= 0 {
+			return r.torn("unwritten: hash mismatch with %d+ zero bytes at entry %d (the journal was not closed)", unwrittenRun, at/trace.EntrySize)
+		}
 		return r.corrupt("hash mismatch (stored %016x, computed %016x)", h.Hash, got)
 	}
 	tick := binary.LittleEndian.Uint32(body)
@@ -274,6 +277,30 @@ func (r *Reader) corrupt(format string, a ...any) (trace.BlockHeader, []byte, er
 
 func (r *Reader) torn(format string, a ...any) (trace.BlockHeader, []byte, error) {
 	return r.fail(&Damage{Block: r.blocks, Offset: r.off, What: fmt.Sprintf(format, a...), torn: true})
+}
+
+// unwrittenRun is the shortest run of zero bytes that marks a block as
+// partly unwritten. No valid block holds one: every entry of a tick > 0
+// starts with its nonzero tick, and at tick 0 only domain 0's boot Tick is
+// all zero, so zero runs in valid entries are shorter than 48 bytes. A
+// page the kernel never wrote back (a machine crash; the file was
+// preallocated with zeros) leaves such a run inside a block whose header
+// reached the disk.
+const unwrittenRun = 64
+
+// zeroRun is the offset of the first run of n zero bytes in b, or -1.
+func zeroRun(b []byte, n int) int {
+	run := 0
+	for i, c := range b {
+		if c != 0 {
+			run = 0
+			continue
+		}
+		if run++; run == n {
+			return i + 1 - n
+		}
+	}
+	return -1
 }
 
 func allZero(b []byte) bool {

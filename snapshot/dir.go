@@ -1,0 +1,151 @@
+package snapshot
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// Keep is how many of the newest snapshots a run keeps.
+const Keep = 2
+
+// Dir is the snapshot directory of the journal at path.
+func Dir(journal string) string { return journal + ".snapshots" }
+
+// Name is the file name of the snapshot of tick t.
+func Name(t uint64) string { return fmt.Sprintf("tick-%010d.lxs", t) }
+
+func parseName(name string) (uint64, bool) {
+	s, ok := strings.CutPrefix(name, "tick-")
+	if !ok {
+		return 0, false
+	}
+	s, ok = strings.CutSuffix(s, ".lxs")
+	if !ok || len(s) != 10 {
+		return 0, false
+	}
+	t, err := strconv.ParseUint(s, 10, 64)
+	return t, err == nil
+}
+
+// List returns the snapshot files in dir, newest (highest tick) first. A
+// missing directory has none.
+func List(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
+	var names []string
+	for _, e := range ents {
+		if _, ok := parseName(e.Name()); ok && e.Type().IsRegular() {
+			names = append(names, e.Name())
+		}
+	}
+	slices.Sort(names) // fixed width: name order is tick order
+	slices.Reverse(names)
+	for i, n := range names {
+		names[i] = filepath.Join(dir, n)
+	}
+	return names, nil
+}
+
+// Prepare makes dir empty of snapshots for a new run: a journal that is
+// created anew must not be resumed from the snapshots of an earlier run.
+// It creates dir if needed; files that are not snapshots or their
+// temporaries are left alone.
+func Prepare(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	for _, e := range ents {
+		n := e.Name()
+		if _, ok := parseName(strings.TrimSuffix(strings.TrimPrefix(n, "."), ".tmp")); ok {
+			if err := os.Remove(filepath.Join(dir, n)); err != nil {
+				return fmt.Errorf("snapshot: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// Write writes data as the snapshot of tick t in dir, atomically: a
+// temporary file, fsync, rename, fsync of the directory (without the
+// fsyncs if durable is false). Then it removes all but the Keep newest.
+func Write(dir string, t uint64, data []byte, durable bool) (string, error) {
+	name := filepath.Join(dir, Name(t))
+	tmp := filepath.Join(dir, "."+Name(t)+".tmp")
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return "", fmt.Errorf("snapshot: %w", err)
+	}
+	_, err = f.Write(data)
+	if err == nil && durable {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, name)
+	}
+	if err == nil && durable {
+		err = syncDir(dir)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return "", fmt.Errorf("snapshot: writing %s: %w", name, err)
+	}
+	names, err := List(dir)
+	if err != nil {
+		return name, err
+	}
+	for _, old := range names[min(Keep, len(names)):] {
+		if err := os.Remove(old); err != nil {
+			return name, fmt.Errorf("snapshot: %w", err)
+		}
+	}
+	return name, nil
+}
+
+// Read reads and decodes the snapshot file at path, with the file's name
+// checked against the tick inside.
+func Read(path string) (*Snapshot, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
+	s, err := Decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: %s: %w", path, err)
+	}
+	if t, ok := parseName(filepath.Base(path)); ok && t != s.CP.Tick {
+		return nil, fmt.Errorf("snapshot: %s: holds tick %d", path, s.CP.Tick)
+	}
+	return s, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	d.Close()
+	if errors.Is(err, syscall.EINVAL) {
+		return nil
+	}
+	return err
+}

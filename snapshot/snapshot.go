@@ -1,0 +1,358 @@
+// Package snapshot writes and reads a run's snapshots: the engine's
+// Checkpoint at a tick boundary (every domain's state, the pending
+// messages, the chain head, the counters and the oscillation detector),
+// with the run's params, the options that shape its trace, and the size of
+// the journal it continues.
+//
+// # Files
+//
+// A run with journal J and --snapshot-every keeps its snapshots in the
+// directory J.snapshots: `tick-TTTTTTTTTT.lxs` (the tick, ten digits, so
+// the newest is the last name in order and is found without reading the
+// journal). A snapshot is written to a temporary file in the directory,
+// fsynced, renamed into place and the directory fsynced (with sync none,
+// the fsyncs are skipped: the rename alone is atomic against a process
+// crash). The newest Keep snapshots are kept, so a damaged newest one
+// leaves its predecessor.
+//
+// # Format
+//
+// All integers little-endian.
+//
+//	header (64 bytes)
+//	    0   [8]byte magic "LEXSNAP1"
+//	    8   u32     version = 1
+//	    12  u32     zero
+//	    16  u64     tick
+//	    24  u64     body length L
+//	    32  u64     xxhash64 of the body
+//	    40  u64     xxhash64 of header[0:40]
+//	    48  [16]byte zero
+//	body (L bytes, 8-aligned fields)
+//	    u64 params length P, P bytes of params text, zero padding to 8
+//	    options: i64 max-ticks (-1 none), i64 max-msgs (-1 none),
+//	             u64 flags (1 damp, 2 no-detect), u64 snapshot-every, u64 sync
+//	    i64 journal size (the offset where the checkpoint's blocks end)
+//	    u64 prev, blocks, entries, msgs, dropped
+//	    u64 last count | last tick << 32
+//	    u64 detector flags (1 running, 2 found)
+//	    u64 found tick, period, domains (zero unless found)
+//	    u64 saved tick, next checkpoint
+//	    u64 counts: words, pending, touched, saved words, saved msgs
+//	    words (8 bytes each), pending (32-byte SPEC §3 entries),
+//	    touched (u32 each, zero padding to 8), saved words, saved msgs
+//
+// Decode checks the header hash, the body length against the file, the
+// body hash, then every count against the bytes left before it sizes
+// anything; a damaged or hostile file is an error, never a panic or an
+// unbounded allocation. The engine's CheckRestore then checks the
+// checkpoint against the workload, and the resume against the journal.
+package snapshot
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/lexbench/lexbench/engine"
+	"github.com/lexbench/lexbench/journal/mmap"
+	"github.com/lexbench/lexbench/trace"
+)
+
+// Magic starts every snapshot file.
+var Magic = [8]byte{'L', 'E', 'X', 'S', 'N', 'A', 'P', '1'}
+
+const (
+	version    = 1
+	headerSize = 64
+)
+
+// Options are a run's settings that shape its trace beyond the params
+// text; a resume or replay must use the same.
+type Options struct {
+	MaxTicks      int64 // -1: none
+	MaxMsgs       int64 // -1: none
+	Damp          bool
+	NoDetect      bool
+	SnapshotEvery uint64
+	Sync          mmap.Sync
+}
+
+// DefaultOptions are a run's without flags.
+func DefaultOptions() Options { return Options{MaxTicks: -1, MaxMsgs: -1} }
+
+// Snapshot is one snapshot file's content.
+type Snapshot struct {
+	Params      string
+	Opts        Options
+	JournalSize int64
+	CP          engine.Checkpoint
+}
+
+// Encode appends s's file encoding to dst.
+func Encode(dst []byte, s *Snapshot) []byte {
+	start := len(dst)
+	dst = append(dst, make([]byte, headerSize)...)
+	cp := &s.CP
+	u := func(v uint64) { dst = binary.LittleEndian.AppendUint64(dst, v) }
+	u(uint64(len(s.Params)))
+	dst = append(dst, s.Params...)
+	dst = pad8(dst, start)
+	u(uint64(s.Opts.MaxTicks))
+	u(uint64(s.Opts.MaxMsgs))
+	u(b2u(s.Opts.Damp) | b2u(s.Opts.NoDetect)<<1)
+	u(s.Opts.SnapshotEvery)
+	u(uint64(s.Opts.Sync))
+	u(uint64(s.JournalSize))
+	u(cp.Prev)
+	u(cp.Blocks)
+	u(cp.Entries)
+	u(cp.Msgs)
+	u(cp.Dropped)
+	u(uint64(cp.LastCount) | uint64(cp.LastTick)<<32)
+	var f engine.Oscillation
+	if cp.Found != nil {
+		f = *cp.Found
+	}
+	u(b2u(cp.Detect) | b2u(cp.Found != nil)<<1)
+	u(f.Tick)
+	u(f.Period)
+	u(f.Domains)
+	u(cp.SavedTick)
+	u(cp.NextCheck)
+	u(uint64(len(cp.Words)))
+	u(uint64(len(cp.Pending)))
+	u(uint64(len(cp.Touched)))
+	u(uint64(len(cp.SavedWords)))
+	u(uint64(len(cp.SavedMsgs)))
+	for _, w := range cp.Words {
+		u(w)
+	}
+	for i := range cp.Pending {
+		dst = trace.AppendEntry(dst, &cp.Pending[i])
+	}
+	for _, d := range cp.Touched {
+		dst = binary.LittleEndian.AppendUint32(dst, d)
+	}
+	dst = pad8(dst, start)
+	for _, w := range cp.SavedWords {
+		u(w)
+	}
+	for i := range cp.SavedMsgs {
+		dst = trace.AppendEntry(dst, &cp.SavedMsgs[i])
+	}
+	h := dst[start : start+headerSize]
+	body := dst[start+headerSize:]
+	copy(h[0:8], Magic[:])
+	binary.LittleEndian.PutUint32(h[8:], version)
+	binary.LittleEndian.PutUint64(h[16:], cp.Tick)
+	binary.LittleEndian.PutUint64(h[24:], uint64(len(body)))
+	binary.LittleEndian.PutUint64(h[32:], xxhash.Sum64(body))
+	binary.LittleEndian.PutUint64(h[40:], xxhash.Sum64(h[:40]))
+	return dst
+}
+
+func pad8(b []byte, start int) []byte {
+	for (len(b)-start)%8 != 0 {
+		b = append(b, 0)
+	}
+	return b
+}
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// ErrNotSnapshot is returned for a file that does not start with Magic.
+var ErrNotSnapshot = errors.New("not a lexbench snapshot (bad magic)")
+
+// Tick reads the tick from a snapshot header whose header hash holds.
+func Tick(b []byte) (uint64, error) {
+	if _, err := header(b); err != nil {
+		return 0, err
+	}
+	return binary.LittleEndian.Uint64(b[16:]), nil
+}
+
+func header(b []byte) (bodyLen uint64, err error) {
+	if len(b) < headerSize {
+		return 0, fmt.Errorf("truncated header (%d of %d bytes)", len(b), headerSize)
+	}
+	if [8]byte(b[:8]) != Magic {
+		return 0, ErrNotSnapshot
+	}
+	if got := xxhash.Sum64(b[:40]); got != binary.LittleEndian.Uint64(b[40:]) {
+		return 0, errors.New("header checksum mismatch")
+	}
+	if v := binary.LittleEndian.Uint32(b[8:]); v != version {
+		return 0, fmt.Errorf("unsupported version %d", v)
+	}
+	for _, c := range b[48:64] {
+		if c != 0 {
+			return 0, errors.New("header padding is not zero")
+		}
+	}
+	if binary.LittleEndian.Uint32(b[12:]) != 0 {
+		return 0, errors.New("header padding is not zero")
+	}
+	return binary.LittleEndian.Uint64(b[24:]), nil
+}
+
+// decoder reads the body; every read is bounds-checked.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) u64() uint64 {
+	if d.err != nil || len(d.b) < 8 {
+		d.fail("body truncated")
+		return 0
+	}
+	v := binary.LittleEndian.Uint64(d.b)
+	d.b = d.b[8:]
+	return v
+}
+
+func (d *decoder) bytes(n uint64) []byte {
+	if d.err != nil || n > uint64(len(d.b)) {
+		d.fail("body truncated")
+		return nil
+	}
+	v := d.b[:n]
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) fail(what string) {
+	if d.err == nil {
+		d.err = errors.New(what)
+	}
+}
+
+// count reads a count of elements of size bytes each, checked against the
+// bytes left.
+func (d *decoder) count(size uint64, name string) uint64 {
+	n := d.u64()
+	if d.err == nil && n > uint64(len(d.b))/size {
+		d.fail(fmt.Sprintf("%s count %d exceeds the body", name, n))
+		return 0
+	}
+	return n
+}
+
+// Decode parses and checks a whole snapshot file.
+func Decode(b []byte) (*Snapshot, error) {
+	bodyLen, err := header(b)
+	if err != nil {
+		return nil, err
+	}
+	if bodyLen != uint64(len(b)-headerSize) {
+		return nil, fmt.Errorf("body length %d, file has %d bytes after the header", bodyLen, len(b)-headerSize)
+	}
+	body := b[headerSize:]
+	if got := xxhash.Sum64(body); got != binary.LittleEndian.Uint64(b[32:]) {
+		return nil, errors.New("body checksum mismatch")
+	}
+	s := &Snapshot{}
+	cp := &s.CP
+	cp.Tick = binary.LittleEndian.Uint64(b[16:])
+	d := &decoder{b: body}
+	plen := d.u64()
+	if d.err == nil && (plen == 0 || plen > trace.ParamsLenMax) {
+		return nil, fmt.Errorf("params length %d out of range 1..%d", plen, trace.ParamsLenMax)
+	}
+	s.Params = string(d.bytes(plen))
+	d.bytes((8 - plen%8) % 8)
+	s.Opts.MaxTicks = int64(d.u64())
+	s.Opts.MaxMsgs = int64(d.u64())
+	flags := d.u64()
+	s.Opts.Damp, s.Opts.NoDetect = flags&1 != 0, flags&2 != 0
+	s.Opts.SnapshotEvery = d.u64()
+	s.Opts.Sync = mmap.Sync(d.u64())
+	s.JournalSize = int64(d.u64())
+	cp.Prev, cp.Blocks, cp.Entries, cp.Msgs, cp.Dropped = d.u64(), d.u64(), d.u64(), d.u64(), d.u64()
+	last := d.u64()
+	cp.LastCount, cp.LastTick = uint32(last), uint32(last>>32)
+	det := d.u64()
+	var f engine.Oscillation
+	f.Tick, f.Period, f.Domains = d.u64(), d.u64(), d.u64()
+	cp.SavedTick, cp.NextCheck = d.u64(), d.u64()
+	if d.err != nil {
+		return nil, d.err
+	}
+	switch {
+	case flags > 3 || det > 3:
+		return nil, errors.New("unknown flags")
+	case s.Opts.MaxTicks < -1 || s.Opts.MaxMsgs < -1:
+		return nil, errors.New("budget out of range")
+	case s.Opts.Sync != mmap.SyncEnd && s.Opts.Sync != mmap.SyncNone && s.Opts.Sync != mmap.SyncSnapshot:
+		return nil, fmt.Errorf("unknown sync mode %d", s.Opts.Sync)
+	case s.JournalSize < 0:
+		return nil, errors.New("journal size out of range")
+	}
+	cp.Detect = det&1 != 0
+	if det&2 != 0 {
+		cp.Found = &f
+	}
+	// Counts are read first and each checked against what is left, so the
+	// sum can be checked before anything is allocated.
+	nWords := d.count(8, "words")
+	nPending := d.count(trace.EntrySize, "pending")
+	nTouched := d.count(4, "touched")
+	nSaved := d.count(8, "saved words")
+	nSavedMsgs := d.count(trace.EntrySize, "saved msgs")
+	if d.err != nil {
+		return nil, d.err
+	}
+	need := [...]uint64{nWords * 8, nPending * trace.EntrySize, (nTouched*4 + 7) / 8 * 8, nSaved * 8, nSavedMsgs * trace.EntrySize}
+	var total uint64
+	for _, n := range need {
+		if total > math.MaxUint64-n {
+			return nil, errors.New("counts exceed the body")
+		}
+		total += n
+	}
+	if total != uint64(len(d.b)) {
+		return nil, fmt.Errorf("counts need %d bytes, the body has %d left", total, len(d.b))
+	}
+	cp.Words = words(d.bytes(nWords * 8))
+	cp.Pending = entries(d.bytes(nPending * trace.EntrySize))
+	tb := d.bytes(need[2])
+	cp.Touched = make([]uint32, nTouched)
+	for i := range cp.Touched {
+		cp.Touched[i] = binary.LittleEndian.Uint32(tb[4*i:])
+	}
+	for _, c := range tb[4*nTouched:] {
+		if c != 0 {
+			return nil, errors.New("touched padding is not zero")
+		}
+	}
+	cp.SavedWords = words(d.bytes(nSaved * 8))
+	cp.SavedMsgs = entries(d.bytes(nSavedMsgs * trace.EntrySize))
+	if d.err != nil {
+		return nil, d.err
+	}
+	return s, nil
+}
+
+func words(b []byte) []uint64 {
+	w := make([]uint64, len(b)/8)
+	for i := range w {
+		w[i] = binary.LittleEndian.Uint64(b[8*i:])
+	}
+	return w
+}
+
+func entries(b []byte) []trace.Entry {
+	es := make([]trace.Entry, len(b)/trace.EntrySize)
+	for i := range es {
+		es[i] = trace.DecodeEntry(b[i*trace.EntrySize:])
+	}
+	return es
+}
