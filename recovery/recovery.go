@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -122,6 +123,7 @@ type Report struct {
 	Elapsed  time.Duration
 
 	From     uint64   // tick the run continued from (0: the start)
+	Before   uint64   // messages delivered before From
 	Snapshot string   // the snapshot used ("" for none)
 	Rejected []string // snapshots not used, newest first, with the reason
 	Kept     uint64   // journal blocks kept
@@ -279,7 +281,7 @@ func Resume(req Request) (*Report, error) {
 		pos = mmap.Position{Offset: snap.JournalSize, Blocks: cp.Blocks, Entries: cp.Entries, Prev: cp.Prev,
 			LastTick: cp.LastTick, Partial: cp.Blocks > 0 && cp.LastCount < trace.BlockEntriesMax}
 		cfg.Resume = cp
-		rep.From, rep.Snapshot = cp.Tick, snapshot.Dir(req.Journal)+"/"+snapshot.Name(cp.Tick)
+		rep.From, rep.Before, rep.Snapshot = cp.Tick, cp.Msgs, filepath.Join(snapshot.Dir(req.Journal), snapshot.Name(cp.Tick))
 	}
 	sum, err := validEnd(req.Journal, pos, rep)
 	if err != nil {

@@ -3,6 +3,8 @@
 //
 //	lexbench <workload> [flags]     run banking|storm|sync|conflict|oscillation
 //	lexbench verify JOURNAL         check every block and link of a journal
+//	lexbench resume JOURNAL         continue an interrupted run (snapshots, torn tail)
+//	lexbench replay JOURNAL         re-execute a journal's run, report the first divergence
 //
 // stdout is data (configuration and Benchmark lines, benchstat reads it);
 // errors and progress go to stderr.
@@ -52,10 +54,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	case "verify":
 		code, err = cmdVerify(args[1:], stdout)
+	case "resume":
+		code, err = cmdResume(args[1:], stdout, stderr)
+	case "replay":
+		code, err = cmdReplay(args[1:], stdout, stderr)
 	default:
 		spec := workloads.Lookup(cmd)
 		if spec == nil {
-			err = &usageError{msg: fmt.Sprintf("unknown workload or command %q (want %s|verify)", cmd, workloads.Names()), usage: topUsage()}
+			err = &usageError{msg: fmt.Sprintf("unknown workload or command %q (want %s|verify|resume|replay)", cmd, workloads.Names()), usage: topUsage()}
 			break
 		}
 		code, err = cmdRun(spec, args[1:], stdout, stderr)
@@ -84,5 +90,7 @@ func firstLine(s string) string {
 func topUsage() string {
 	return "usage: lexbench <workload> [flags]   workload: " + workloads.Names() + "\n" +
 		"       lexbench verify JOURNAL\n" +
+		"       lexbench resume JOURNAL [--shards N]\n" +
+		"       lexbench replay JOURNAL [--shards N]\n" +
 		"       lexbench <workload> --help       flags of a workload\n"
 }

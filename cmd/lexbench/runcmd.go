@@ -18,6 +18,8 @@ import (
 
 	"github.com/lexbench/lexbench/engine"
 	"github.com/lexbench/lexbench/journal/mmap"
+	"github.com/lexbench/lexbench/recovery"
+	"github.com/lexbench/lexbench/snapshot"
 	"github.com/lexbench/lexbench/workloads"
 )
 
@@ -27,6 +29,7 @@ type runFlags struct {
 	keys                [2]number
 	shards              number
 	maxTicks, maxMsgs   number
+	snapshotEvery       number
 	count               number
 	journal             string
 	sync                string
@@ -56,7 +59,8 @@ func newRunFlagSet(spec *workloads.Spec, f *runFlags) *pflag.FlagSet {
 	}
 	fs.Var(&f.shards, "shards", "parallel shards (≥ 1; default: CPUs)")
 	fs.StringVar(&f.journal, "journal", "", "write the canonical journal to `PATH`")
-	fs.StringVar(&f.sync, "sync", "end", "journal durability: end (msync+fsync before exit) | none")
+	fs.Var(&f.snapshotEvery, "snapshot-every", "write a snapshot every `TICKS` ticks beside the journal (needs --journal)")
+	fs.StringVar(&f.sync, "sync", "end", "durability: none | snapshot (journal and snapshot fsynced at each snapshot) | end (fsync before exit)")
 	fs.Var(&f.maxTicks, "max-ticks", "end the run before tick T is delivered")
 	fs.Var(&f.maxMsgs, "max-msgs", "end the run at the first boundary with ≥ M messages delivered")
 	fs.StringVar(&f.onOscillation, "on-oscillation", "halt", "halt | damp")
@@ -114,10 +118,19 @@ func cmdRun(spec *workloads.Spec, args []string, stdout, stderr io.Writer) (int,
 	}
 	syncMode, err := mmap.ParseSync(f.sync)
 	if err != nil {
-		return bad("invalid value %q for --sync: want end or none", f.sync)
+		return bad("invalid value %q for --sync: want none, snapshot or end", f.sync)
 	}
 	if f.sync != "end" && f.journal == "" {
 		return bad("--sync needs --journal")
+	}
+	if f.snapshotEvery.set && (f.snapshotEvery.v < 1 || f.snapshotEvery.v > 1<<32) {
+		return bad("invalid value %d for --snapshot-every: must be 1..2^32 ticks", f.snapshotEvery.v)
+	}
+	if f.snapshotEvery.set && f.journal == "" {
+		return bad("--snapshot-every needs --journal (a snapshot continues a journal)")
+	}
+	if syncMode == mmap.SyncSnapshot && !f.snapshotEvery.set {
+		return bad("--sync snapshot needs --snapshot-every")
 	}
 	var prof func(*profile.Profile)
 	switch f.profile {
@@ -164,6 +177,8 @@ func cmdRun(spec *workloads.Spec, args []string, stdout, stderr io.Writer) (int,
 		fmt.Fprintf(stderr, "lexbench: writing %s profile to %s\n", f.profile, f.profileDir)
 	}
 
+	opts := snapshot.Options{MaxTicks: cfg.MaxTicks, MaxMsgs: cfg.MaxMsgs, Damp: damp, NoDetect: f.noDetect,
+		SnapshotEvery: f.snapshotEvery.v, Sync: syncMode}
 	out := &output{w: stdout, spec: spec, params: params, shards: int(f.shards.v), n: p.N, json: f.json, damp: damp}
 	var first engine.Result
 	code := exitOK
@@ -176,6 +191,16 @@ func cmdRun(spec *workloads.Spec, args []string, stdout, stderr io.Writer) (int,
 			}
 			cfg.Journal = jw
 		}
+		var snaps *recovery.Snapshotter
+		if f.snapshotEvery.set {
+			snaps, err = recovery.NewSnapshotter(f.journal, jw, params, opts, true)
+			if err != nil {
+				_ = jw.Abort()
+				return exitBadInput, fmt.Errorf("--snapshot-every: %w", err)
+			}
+			cfg.SnapshotEvery, cfg.Snapshot = opts.SnapshotEvery, snaps.Snapshot
+		}
+		out.snaps = snaps
 		w := spec.New(p) // a fresh workload per run
 		prog := newProgress(stderr, w, p.N)
 		cfg.Progress = prog.update
@@ -235,6 +260,10 @@ type output struct {
 	n      uint64
 	json   bool
 	damp   bool // --on-oscillation=damp: `dropped:` is a figure (SPEC §5.5)
+	snaps  *recovery.Snapshotter
+	// before is what a resumed run had delivered before it continued:
+	// rates count only the messages it delivered itself.
+	before uint64
 }
 
 func (o *output) figures(w workloads.Workload, res engine.Result) []workloads.Figure {
@@ -247,8 +276,8 @@ func (o *output) figures(w workloads.Workload, res engine.Result) []workloads.Fi
 
 func (o *output) result(first bool, w workloads.Workload, res engine.Result, elapsed time.Duration, allocs uint64) {
 	ns := elapsed.Nanoseconds()
-	msgs := max(res.Msgs, 1)
-	rate := float64(res.Msgs) / elapsed.Seconds()
+	msgs := max(res.Msgs-o.before, 1)
+	rate := float64(res.Msgs-o.before) / elapsed.Seconds()
 	nsPerMsg := float64(ns) / float64(msgs)
 	allocsPerMsg := float64(allocs) / float64(msgs)
 	name := fmt.Sprintf("Benchmark%s/n=%s/shards=%d", strings.ToUpper(o.spec.Name[:1])+o.spec.Name[1:], formatN(o.n), o.shards)
@@ -259,6 +288,9 @@ func (o *output) result(first bool, w workloads.Workload, res engine.Result, ela
 			"outcome": res.Outcome.String(), "ticks": res.Ticks, "msgs": res.Msgs,
 			"ns": ns, "msgs_per_s": rate, "ns_per_msg": nsPerMsg, "allocs_per_msg": allocsPerMsg,
 			"blocks": res.Blocks,
+		}
+		if o.snaps != nil {
+			m["snapshots"], m["snapshot_bytes"], m["snapshot_ns"] = o.snaps.Count, o.snaps.Bytes, o.snaps.Time.Nanoseconds()
 		}
 		for _, f := range o.figures(w, res) {
 			m[f.Name] = f.Value
@@ -308,8 +340,13 @@ func (o *output) result(first bool, w workloads.Workload, res engine.Result, ela
 	}
 	// allocs/msg at a resolution of 0.001, as `go test` truncates allocs/op:
 	// a run's fixed setup (tens of allocations) is not a per-message cost.
-	fmt.Fprintf(&b, "%s \t 1 \t %d ns/op \t %.4g msgs/s \t %.3g ns/msg \t %s allocs/msg\n", name, ns, rate, nsPerMsg,
+	fmt.Fprintf(&b, "%s \t 1 \t %d ns/op \t %.4g msgs/s \t %.3g ns/msg \t %s allocs/msg", name, ns, rate, nsPerMsg,
 		strconv.FormatFloat(math.Floor(allocsPerMsg*1000)/1000, 'g', 3, 64))
+	if o.snaps != nil {
+		// snapshot cost: how many, the size of the last, the time spent writing them
+		fmt.Fprintf(&b, " \t %d snapshots \t %d snapshot-B \t %d snapshot-ns", o.snaps.Count, o.snaps.Bytes, o.snaps.Time.Nanoseconds())
+	}
+	b.WriteByte('\n')
 	_, _ = o.w.Write(b.Bytes())
 }
 
