@@ -20,8 +20,10 @@
 // ends with the trace, state and outcome of an uninterrupted run.
 //
 // The options that shape a trace but are not in the params text (budgets,
-// --on-oscillation, detection) come from the snapshot; without one, from
-// the caller (the resume command's flags).
+// --on-oscillation, detection) come from the snapshot, or from the options
+// file the run wrote into its snapshot directory at its start; a run
+// without --snapshot-every has neither, and they come from the caller (the
+// resume command's flags).
 package recovery
 
 import (
@@ -69,6 +71,9 @@ func NewSnapshotter(path string, j journalFile, params string, opts snapshot.Opt
 	dir := snapshot.Dir(path)
 	if fresh {
 		if err := snapshot.Prepare(dir); err != nil {
+			return nil, err
+		}
+		if err := snapshot.WriteOptions(dir, opts, opts.Sync != mmap.SyncNone); err != nil {
 			return nil, err
 		}
 	} else if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -167,6 +172,13 @@ func candidate(path, params string, prologue int64, rep *Report) (*snapshot.Snap
 			continue
 		}
 		return s, opts, nil
+	}
+	if opts == nil {
+		o, err := snapshot.ReadOptions(snapshot.Dir(path))
+		if err != nil {
+			rep.Rejected = append(rep.Rejected, err.Error())
+		}
+		opts = o
 	}
 	return nil, opts, nil
 }
@@ -368,6 +380,11 @@ func Replay(req Request) (*Report, error) {
 				snapOpts = &s.Opts
 				break
 			}
+		}
+	}
+	if snapOpts == nil {
+		if snapOpts, err = snapshot.ReadOptions(snapshot.Dir(req.Journal)); err != nil {
+			return nil, err
 		}
 	}
 	if rep.Opts, err = req.options(snapOpts); err != nil {

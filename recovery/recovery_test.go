@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/lexbench/lexbench/engine"
@@ -447,3 +448,35 @@ func TestReplayFindsAFlippedEntryAndAShortJournal(t *testing.T) {
 }
 
 var _ = io.EOF
+
+// TestResumeBeforeTheFirstSnapshotUsesTheRunsOptions: the options file
+// written at the run's start carries --on-oscillation damp to the resume.
+func TestResumeBeforeTheFirstSnapshotUsesTheRunsOptions(t *testing.T) {
+	dir := t.TempDir()
+	r := newRun("oscillation", 3000, 64, 50, 5)
+	r.opts.Damp, r.opts.SnapshotEvery = true, 1<<30
+	full := filepath.Join(dir, "full.lxj")
+	want := record(t, r, full, 1)
+	if want.Outcome != engine.Damped {
+		t.Fatalf("outcome %v, want damped", want.Outcome)
+	}
+	b, _ := os.ReadFile(full)
+	offs := blockOffsets(t, b)
+	path := filepath.Join(dir, "j.lxj")
+	os.WriteFile(path, b[:offs[len(offs)/2]+9], 0o644)
+	copyDir(t, snapshot.Dir(full), snapshot.Dir(path))
+	rep, err := recovery.Resume(recovery.Request{Journal: path, Shards: 2})
+	if err != nil || !same(rep.Result, want) || rep.From != 0 || rep.Opts != r.opts {
+		t.Fatalf("%+v %v opts %+v, want %+v", rep.Result, err, rep.Opts, want)
+	}
+	// a damaged options file is reported, and the defaults are not used silently
+	opt := filepath.Join(snapshot.Dir(path), "options")
+	ob, _ := os.ReadFile(opt)
+	ob[30] ^= 1
+	os.WriteFile(opt, ob, 0o644)
+	os.WriteFile(path, b[:offs[len(offs)/2]+9], 0o644)
+	rep, err = recovery.Resume(recovery.Request{Journal: path, Shards: 1})
+	if err != nil || len(rep.Rejected) != 1 || !strings.Contains(rep.Rejected[0], "options") {
+		t.Fatalf("damaged options file: %v rejected %v", err, rep.Rejected)
+	}
+}

@@ -10,6 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/lexbench/lexbench/journal/mmap"
 )
 
 // Keep is how many of the newest snapshots a run keeps.
@@ -72,7 +75,7 @@ func Prepare(dir string) error {
 	}
 	for _, e := range ents {
 		n := e.Name()
-		if _, ok := parseName(strings.TrimSuffix(strings.TrimPrefix(n, "."), ".tmp")); ok {
+		if _, ok := parseName(strings.TrimSuffix(strings.TrimPrefix(n, "."), ".tmp")); ok || n == optionsName {
 			if err := os.Remove(filepath.Join(dir, n)); err != nil {
 				return fmt.Errorf("snapshot: %w", err)
 			}
@@ -148,4 +151,68 @@ func syncDir(dir string) error {
 		return nil
 	}
 	return err
+}
+
+// optionsName is the file in the snapshot directory that holds the run's
+// Options from its start, for a resume before the first snapshot.
+const optionsName = "options"
+
+// WriteOptions writes the run's options into dir (atomically, like a
+// snapshot), as one checksummed line of text.
+func WriteOptions(dir string, o Options, durable bool) error {
+	line := optionsText(o)
+	data := fmt.Sprintf("%s xxh=%016x\n", line, xxhash.Sum64String(line))
+	tmp := filepath.Join(dir, "."+optionsName+".tmp")
+	err := os.WriteFile(tmp, []byte(data), 0o644)
+	if err == nil && durable {
+		var f *os.File
+		if f, err = os.OpenFile(tmp, os.O_RDWR, 0); err == nil {
+			err = f.Sync()
+			f.Close()
+		}
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(dir, optionsName))
+	}
+	if err == nil && durable {
+		err = syncDir(dir)
+	}
+	if err != nil {
+		return fmt.Errorf("snapshot: writing the run's options: %w", err)
+	}
+	return nil
+}
+
+func optionsText(o Options) string {
+	return fmt.Sprintf("lexbench-options/1 max-ticks=%d max-msgs=%d damp=%d no-detect=%d snapshot-every=%d sync=%s",
+		o.MaxTicks, o.MaxMsgs, b2u(o.Damp), b2u(o.NoDetect), o.SnapshotEvery, o.Sync)
+}
+
+// ReadOptions reads the options file of dir; a missing file is (nil, nil).
+func ReadOptions(dir string) (*Options, error) {
+	b, err := os.ReadFile(filepath.Join(dir, optionsName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
+	bad := fmt.Errorf("snapshot: %s: damaged options file", filepath.Join(dir, optionsName))
+	s, ok := strings.CutSuffix(string(b), "\n")
+	i := strings.LastIndex(s, " xxh=")
+	if !ok || i < 0 || fmt.Sprintf("%016x", xxhash.Sum64String(s[:i])) != s[i+5:] {
+		return nil, bad
+	}
+	var o Options
+	var damp, noDetect uint64
+	var sync string
+	if _, err := fmt.Sscanf(s[:i], "lexbench-options/1 max-ticks=%d max-msgs=%d damp=%d no-detect=%d snapshot-every=%d sync=%s",
+		&o.MaxTicks, &o.MaxMsgs, &damp, &noDetect, &o.SnapshotEvery, &sync); err != nil {
+		return nil, bad
+	}
+	o.Damp, o.NoDetect = damp == 1, noDetect == 1
+	if o.Sync, err = mmap.ParseSync(sync); err != nil || optionsText(o) != s[:i] {
+		return nil, bad
+	}
+	return &o, nil
 }

@@ -268,7 +268,11 @@ func Decode(b []byte) (*Snapshot, error) {
 		return nil, fmt.Errorf("params length %d out of range 1..%d", plen, trace.ParamsLenMax)
 	}
 	s.Params = string(d.bytes(plen))
-	d.bytes((8 - plen%8) % 8)
+	for _, c := range d.bytes((8 - plen%8) % 8) {
+		if c != 0 {
+			return nil, errors.New("params padding is not zero")
+		}
+	}
 	s.Opts.MaxTicks = int64(d.u64())
 	s.Opts.MaxMsgs = int64(d.u64())
 	flags := d.u64()
@@ -299,6 +303,8 @@ func Decode(b []byte) (*Snapshot, error) {
 	cp.Detect = det&1 != 0
 	if det&2 != 0 {
 		cp.Found = &f
+	} else if f != (engine.Oscillation{}) {
+		return nil, errors.New("cycle fields set without a found cycle")
 	}
 	// Counts are read first and each checked against what is left, so the
 	// sum can be checked before anything is allocated.

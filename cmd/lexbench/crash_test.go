@@ -1,0 +1,79 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestMain lets the test binary act as lexbench in a child process (for
+// the SIGKILL test): with LEXBENCH_AS_MAIN=1 it runs main's run.
+func TestMain(m *testing.M) {
+	if os.Getenv("LEXBENCH_AS_MAIN") == "1" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// crashCases are runs of about a second with a journal, one per workload.
+var crashCases = [][]string{
+	{"banking", "-n", "4e6", "--batch", "512", "--snapshot-every", "700"},
+	{"storm", "-n", "3e6", "--batch", "300", "--snapshot-every", "300"},
+	{"sync", "-n", "1e6", "--batch", "256", "--snapshot-every", "400"},
+	{"conflict", "-n", "1e6", "--batch", "256", "--snapshot-every", "400"},
+	{"oscillation", "-n", "3e5", "--groups", "500", "--batch", "200", "--on-oscillation", "damp", "--snapshot-every", "300"},
+}
+
+// TestResumeAfterSIGKILL runs each workload with journal and snapshots in
+// a child process, kills it with SIGKILL at a random moment, resumes, and
+// compares trace, state, outcome, ticks and msgs with an uninterrupted run
+// (a smaller scripts/crashtest.sh).
+func TestResumeAfterSIGKILL(t *testing.T) {
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1)) // kill moments only; results must not depend on them
+	keys := []string{"trace", "state", "outcome", "ticks", "msgs"}
+	for _, c := range crashCases {
+		c := c
+		ref := filepath.Join(dir, c[0]+"-ref.lxj")
+		start := time.Now()
+		out, errOut, code := runArgs(append(c, "--shards", "1", "--journal", ref)...)
+		took := time.Since(start)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", c[0], code, errOut)
+		}
+		want := configLines(out)
+		for k := 0; k < 2; k++ {
+			path := filepath.Join(dir, fmt.Sprintf("%s-%d.lxj", c[0], k))
+			cmd := exec.Command(os.Args[0], append(c, "--shards", fmt.Sprint(1+k), "--journal", path)...)
+			cmd.Env = append(os.Environ(), "LEXBENCH_AS_MAIN=1")
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			delay := time.Duration(rng.Int64N(int64(took))) + 20*time.Millisecond
+			time.Sleep(delay)
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			_ = cmd.Wait()
+			out, errOut, code := runArgs("resume", path, "--shards", fmt.Sprint(2-k))
+			if code != 0 {
+				t.Fatalf("%s: resume after kill at %v: exit %d: %s\n%s", c[0], delay, code, errOut, out)
+			}
+			got := configLines(out)
+			for _, key := range keys {
+				if got[key] != want[key] {
+					t.Fatalf("%s: resume after kill at %v: %s %q, want %q\n%s", c[0], delay, key, got[key], want[key], out)
+				}
+			}
+			if vout, verr, vcode := runArgs("verify", path); vcode != 0 || configLines(vout)["trace"] != want["trace"] {
+				t.Fatalf("%s: journal after resume: %s %s", c[0], vout, verr)
+			}
+			t.Logf("%s: killed at %v of %v; %s", c[0], delay.Round(time.Millisecond), took.Round(time.Millisecond),
+				strings.TrimSpace(strings.SplitN(out, "\n", 2)[0]))
+		}
+	}
+}
