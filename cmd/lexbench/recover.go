@@ -109,7 +109,8 @@ func cmdResume(args []string, stdout, stderr io.Writer) (int, error) {
 		if rep.Torn != "" {
 			torn = " (" + rep.Torn + ")"
 		}
-		fmt.Fprintf(stdout, "resume-journal: kept %d blocks, cut %d bytes%s, re-checked %d bytes\n", rep.Kept, rep.Cut, torn, rep.Checked)
+		fmt.Fprintf(stdout, "resume-journal: kept %d blocks, cut %d bytes%s, re-checked %d bytes, re-executed %d ticks\n",
+			rep.Kept, rep.Cut, torn, rep.Checked, rep.Result.Ticks-rep.From)
 	}
 	out := &output{w: stdout, spec: rep.Spec, params: rep.Params, shards: req.Shards, n: rep.P.N, json: f.json,
 		damp: rep.Opts.Damp, snaps: rep.Snaps, before: rep.Before}

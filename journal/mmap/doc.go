@@ -74,10 +74,13 @@
 // default) that slides forward: a finished window gets its writeback
 // started (sync_file_range) and is unmapped, so resident memory stays about
 // one window whatever the journal's size. Close truncates the file to its
-// exact length and, with SyncEnd, msyncs and fsyncs it (and, for a new
-// file, its directory) before returning. SyncNone leaves writeback to the
-// kernel: the journal survives a process crash (the data is in the page
-// cache) but not a machine crash.
+// exact length and, with SyncEnd or SyncSnapshot, msyncs and fsyncs it
+// (and, for a new file, its directory) before returning; Sync does the same
+// mid-run (the snapshot writer calls it before each snapshot under
+// SyncSnapshot). SyncNone leaves writeback to the kernel: the journal
+// survives a process crash (the data is in the page cache) but not a
+// machine crash. OpenAppend reopens a journal to continue it after its
+// valid prefix (lexbench resume), cutting off a torn tail first.
 //
 // A journal that was never closed (the process died) still has its
 // preallocated tail: zero bytes after the last block the run wrote.
@@ -98,9 +101,12 @@
 //     valid, shorter journal, and only the trace hash tells it apart.
 //   - torn tail: the file ends inside a block (header or entries), or a
 //     block header is all zero (the preallocated tail of a journal that was
-//     not closed). *Damage with Torn() true and What "truncated: …" or
-//     "unwritten tail: …". This is the normal state after a crash; the
-//     blocks before it are valid (Summary.Size is where they end).
+//     not closed), or a block's hash fails and its entries hold a run of
+//     64 zero bytes (a page that never reached the disk before a machine
+//     crash; no valid block holds such a run, see unwrittenRun). *Damage
+//     with Torn() true and What "truncated: …", "unwritten tail: …" or
+//     "unwritten: …". This is the normal state after a crash; the blocks
+//     before it are valid (Summary.Size is where they end).
 //   - corruption: any other failed check. *Damage naming the first bad
 //     block, its file offset and what is wrong: "bad magic", "count 0 out
 //     of range 1..4096", "index 7, want 5", "prev link mismatch", "hash
