@@ -77,3 +77,59 @@ func TestResumeAfterSIGKILL(t *testing.T) {
 		}
 	}
 }
+
+func TestResumeAndReplayCommands(t *testing.T) {
+	dir := t.TempDir()
+	j := filepath.Join(dir, "j.lxj")
+	args := []string{"storm", "-n", "20000", "--batch", "100", "--shards", "2", "--journal", j, "--snapshot-every", "5"}
+	out, errOut, code := runArgs(args...)
+	if code != 0 {
+		t.Fatalf("run: %d %s", code, errOut)
+	}
+	want := configLines(out)
+	if !strings.Contains(out, " snapshots \t") || !strings.Contains(out, " snapshot-B \t") {
+		t.Fatalf("no snapshot cost on the benchmark line:\n%s", out)
+	}
+	out, _, code = runArgs("replay", j, "--shards", "1")
+	if code != 0 || configLines(out)["trace"] != want["trace"] || !strings.Contains(out, "replay: identical") {
+		t.Fatalf("replay of an intact journal: %d\n%s", code, out)
+	}
+	// resume of a finished run re-checks from its last snapshot and agrees
+	out, _, code = runArgs("resume", j, "--shards", "3")
+	if code != 0 || configLines(out)["trace"] != want["trace"] || configLines(out)["state"] != want["state"] {
+		t.Fatalf("resume of a finished run: %d\n%s", code, out)
+	}
+	// a flipped byte in an entry: replay names block and entry, exit 1
+	b, _ := os.ReadFile(j)
+	b[len(b)-40] ^= 1
+	os.WriteFile(j, b, 0o644)
+	out, errOut, code = runArgs("replay", j)
+	if code != exitBadInput || !strings.Contains(out, "divergence: block ") || !strings.Contains(out, "journal: tick=") ||
+		!strings.Contains(out, "replay:  tick=") || strings.Count(errOut, "\n") != 1 {
+		t.Fatalf("replay of a damaged journal: %d\n%s\n%s", code, out, errOut)
+	}
+	for _, c := range [][]string{
+		{"resume"}, {"replay"}, {"resume", j, "extra"}, {"resume", filepath.Join(dir, "missing")},
+		{"replay", "--shards", "0", j}, {"resume", "--on-oscillation", "maybe", j}, {"replay", filepath.Join(dir, "j.lxj.snapshots", "options")},
+	} {
+		_, errOut, code := runArgs(c...)
+		if code != exitBadInput || !strings.HasPrefix(errOut, "lexbench: ") {
+			t.Errorf("%v: exit %d, stderr %q", c, code, errOut)
+		}
+	}
+	// bad snapshot flags
+	for _, c := range [][]string{
+		{"banking", "-n", "10", "--snapshot-every", "5"},
+		{"banking", "-n", "10", "--journal", filepath.Join(dir, "x"), "--snapshot-every", "0"},
+		{"banking", "-n", "10", "--journal", filepath.Join(dir, "x"), "--sync", "snapshot"},
+		{"banking", "-n", "10", "--journal", filepath.Join(dir, "x"), "--sync", "sometimes"},
+	} {
+		_, errOut, code := runArgs(c...)
+		if code != exitBadInput || strings.Count(errOut, "\n") < 1 || !strings.Contains(strings.SplitN(errOut, "\n", 2)[0], "--s") {
+			t.Errorf("%v: exit %d, stderr %q", c, code, errOut)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "x")); err == nil {
+			t.Errorf("%v left a journal", c)
+		}
+	}
+}
