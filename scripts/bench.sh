@@ -47,19 +47,32 @@ done
   echo "# commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD 2>/dev/null || echo +dirty)"
   echo "# $(go version) nproc=$(nproc) $(uname -r)"
 } >"$out"
+# append: add $tmp/run.txt to the results file. benchstat carries a
+# configuration key forward until it is set again, so a key an earlier run
+# printed and this one does not (another workload's figures, oscillation:)
+# is first cleared with a blank value; otherwise the first round's runs and
+# the later ones would land in different benchstat tables.
+: >"$tmp/keys"
+append() {
+  grep -oE '^[a-z][A-Za-z0-9_.-]*:' "$tmp/run.txt" | sort -u >"$tmp/now" || true
+  sort -u "$tmp/keys" | comm -23 - "$tmp/now" >>"$out"
+  sort -u "$tmp/keys" "$tmp/now" -o "$tmp/keys"
+  cat "$tmp/run.txt" >>"$out"
+}
 for i in $(seq "$count"); do
   for w in $workloads; do
     for s in 1 2; do
       for j in $journals; do
         if [ "$j" = off ]; then
           # shellcheck disable=SC2086
-          /usr/bin/env time -f "# maxrss_kb=%M workload=$w shards=$s" "$bin" "$w" -n "$n" --shards "$s" $extra >>"$out" 2>>"$tmp/rss" || true
+          /usr/bin/env time -f "# maxrss_kb=%M workload=$w shards=$s" "$bin" "$w" -n "$n" --shards "$s" $extra >"$tmp/run.txt" 2>>"$tmp/rss" || true
         else
           # shellcheck disable=SC2086
           { /usr/bin/env time -f "# maxrss_kb=%M workload=$w shards=$s journal=on" "$bin" "$w" -n "$n" --shards "$s" $extra --journal "$jdir/j.lxj" 2>>"$tmp/rss" || true; } |
-            sed -E 's#^(Benchmark[^[:space:]]*)#\1/journal=on#' >>"$out"
+            sed -E 's#^(Benchmark[^[:space:]]*)#\1/journal=on#' >"$tmp/run.txt"
           rm -f "$jdir/j.lxj"
         fi
+        append
       done
     done
   done
