@@ -31,7 +31,8 @@ if [ $quick = 1 ]; then
 else
   n_fast=1e8 n_slow=1e7 count=${count:-5} suffix=""
 fi
-cmdline="scripts/peers.sh$([ $quick = 1 ] && echo " --quick") --count $count"
+cmdline="scripts/peers.sh --count $count"
+if [ $quick = 1 ]; then cmdline="scripts/peers.sh --quick --count $count"; fi
 
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
