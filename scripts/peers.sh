@@ -48,6 +48,7 @@ done
   echo "# $cmdline"
   echo "# commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo +dirty) $(go version | cut -d' ' -f3) nproc=$(nproc) $(uname -r)"
   echo "# fast peers ($fast_modes) at n=$n_fast, slow peers ($slow_modes) at n=$n_slow; lexbench at both"
+  echo "# loadavg at start: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine shows here)"
   "$bin/lexbench" banking -n 0 --shards 1 | grep -E '^(goos|goarch|cpu):'
 } >"$out"
 
@@ -95,6 +96,7 @@ for i in $(seq "$count"); do
   done
 done
 
+echo "# loadavg at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out"
 echo "$out"
 echo
 echo "medians of $count round(s), ns/msg, ratio to lexbench --shards 1 at the same workload and n:"
