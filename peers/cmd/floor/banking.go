@@ -69,8 +69,9 @@ func bankingCounts(n, batch uint64) (msgs, ticks uint64) {
 
 func bankingResult(c *config, remaining, rng uint64, banks []uint64, trace uint64, hasTrace bool) result {
 	msgs, ticks := bankingCounts(c.n, c.batch)
+	words := append([]uint64{remaining, rng}, banks...)
 	return result{
-		state: stateHash(append([]uint64{remaining, rng}, banks...)),
+		state: stateHash(words), words: words,
 		trace: trace, hasTrace: hasTrace, msgs: msgs, ticks: ticks,
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -34,8 +35,10 @@ func storm(n, seed, batch, producers, consumers uint64) config {
 	return config{workload: "storm", n: n, seed: seed, batch: batch, producers: producers, consumers: consumers, chanBuf: 1024}
 }
 
-// TestGolden: every mode reaches the golden state hash, msgs and ticks;
-// loophash also the golden trace hash.
+// TestGolden: every mode (loop, loophash, chan, queue, disruptor, workiva,
+// protoactor) reaches the golden state hash, msgs and ticks; loophash also
+// the golden trace hash. Every mode is deterministic by construction, so
+// every mode must match exactly.
 func TestGolden(t *testing.T) {
 	for _, g := range goldenRows {
 		for _, mode := range modes {
@@ -114,4 +117,50 @@ func TestRouter(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestModesDeterministic: no mode is marked nondeterministic, so a mismatch
+// in any of them fails the run (and TestGolden) instead of being reported.
+func TestModesDeterministic(t *testing.T) {
+	for _, m := range modes {
+		if nondeterministic[m] {
+			t.Errorf("mode %s is marked nondeterministic; TestGolden would have to check it differently", m)
+		}
+	}
+}
+
+// TestCheckShowsMismatch: a run that differs from the reference says where.
+func TestCheckShowsMismatch(t *testing.T) {
+	c := banking(1000, 1, 4096, 1, 2)
+	c.mode = "loop"
+	ref := run(&c)
+	r := run(&c)
+	if v := check(&r, &ref); v != "match" {
+		t.Fatalf("check of equal runs: %s", v)
+	}
+	r.words = append([]uint64(nil), r.words...)
+	r.words[2]++ // bank 1's balance[0]
+	r.state = stateHash(r.words)
+	if v := check(&r, &ref); !strings.HasPrefix(v, "MISMATCH state word 2 ") {
+		t.Errorf("check of a changed balance: %q", v)
+	}
+	r = ref
+	r.msgs++
+	if v := check(&r, &ref); !strings.HasPrefix(v, "MISMATCH msgs") {
+		t.Errorf("check of a changed msgs: %q", v)
+	}
+}
+
+// TestFIFOBound: the queue mode's ring refuses to exceed its bound.
+func TestFIFOBound(t *testing.T) {
+	q := newFIFO(3) // 4 slots
+	for i := 0; i < 4; i++ {
+		q.push(message{a: uint64(i)})
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("push beyond the bound did not panic")
+		}
+	}()
+	q.push(message{})
 }

@@ -60,7 +60,7 @@ func stormResult(c *config, ps []producer, cs []consumer, trace uint64, hasTrace
 		words = append(words, c.count, c.acc)
 	}
 	msgs, ticks := stormCounts(c)
-	return result{state: stateHash(words), trace: trace, hasTrace: hasTrace, msgs: msgs, ticks: ticks}
+	return result{state: stateHash(words), words: words, trace: trace, hasTrace: hasTrace, msgs: msgs, ticks: ticks}
 }
 
 // stormLoop: generation and consumer arithmetic only, in delivery order.
