@@ -10,10 +10,10 @@
 // directory J.snapshots: `tick-TTTTTTTTTT.lxs` (the tick, ten digits, so
 // the newest is the last name in order and is found without reading the
 // journal). A snapshot is written to a temporary file in the directory,
-// fsynced, renamed into place and the directory fsynced (with sync none,
-// the fsyncs are skipped: the rename alone is atomic against a process
-// crash). The newest Keep snapshots are kept, so a damaged newest one
-// leaves its predecessor.
+// fsynced, renamed into place and the directory fsynced; without
+// durability asked for (sync modes none and end) the fsyncs are skipped:
+// the rename alone is atomic against a process crash. The newest Keep
+// snapshots are kept, so a damaged newest one leaves its predecessor.
 //
 // # Format
 //
