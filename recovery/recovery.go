@@ -145,13 +145,20 @@ type Report struct {
 	Snaps    *Snapshotter
 }
 
-func header(path string) (string, int64, error) {
+// open reads the journal's prologue: a report with its params and
+// workload, and the offset of its first block.
+func open(path string) (*Report, int64, error) {
 	r, err := mmap.Open(path)
 	if err != nil {
-		return "", 0, err
+		return nil, 0, err
 	}
 	defer r.Close()
-	return r.Params(), r.Offset(), nil
+	rep := &Report{Params: r.Params()}
+	rep.Spec, rep.P, err = workloads.ParseParams(rep.Params)
+	if err != nil {
+		return nil, 0, fmt.Errorf("journal: %s: %w", path, err)
+	}
+	return rep, r.Offset(), nil
 }
 
 // candidate finds the newest usable snapshot. It also returns the options
@@ -277,15 +284,11 @@ func config(params string, shards int, o snapshot.Options, progress func(uint64,
 // Resume continues the interrupted run of the journal at req.Journal (see
 // the package doc).
 func Resume(req Request) (*Report, error) {
-	params, prologue, err := header(req.Journal)
+	rep, prologue, err := open(req.Journal)
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{Params: params}
-	rep.Spec, rep.P, err = workloads.ParseParams(params)
-	if err != nil {
-		return nil, fmt.Errorf("journal: %s: %w", req.Journal, err)
-	}
+	params := rep.Params
 	snap, snapOpts, err := candidate(req.Journal, params, prologue, rep)
 	if err != nil {
 		return nil, err
@@ -371,15 +374,11 @@ func (c *checked) Sync() error {
 // params in its header and compares every block. A difference is a
 // *Divergence; an intact journal gives the run's result.
 func Replay(req Request) (*Report, error) {
-	params, prologue, err := header(req.Journal)
+	rep, prologue, err := open(req.Journal)
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{Params: params}
-	rep.Spec, rep.P, err = workloads.ParseParams(params)
-	if err != nil {
-		return nil, fmt.Errorf("journal: %s: %w", req.Journal, err)
-	}
+	params := rep.Params
 	var snapOpts *snapshot.Options
 	if names, _ := snapshot.List(snapshot.Dir(req.Journal)); len(names) > 0 {
 		for _, name := range names {

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/lexbench/lexbench/journal/mmap"
@@ -105,7 +104,7 @@ func Write(dir string, t uint64, data []byte, durable bool) (string, error) {
 		err = os.Rename(tmp, name)
 	}
 	if err == nil && durable {
-		err = syncDir(dir)
+		err = mmap.SyncDir(dir)
 	}
 	if err != nil {
 		_ = os.Remove(tmp)
@@ -140,19 +139,6 @@ func Read(path string) (*Snapshot, error) {
 	return s, nil
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	d.Close()
-	if errors.Is(err, syscall.EINVAL) {
-		return nil
-	}
-	return err
-}
-
 // optionsName is the file in the snapshot directory that holds the run's
 // Options from its start, for a resume before the first snapshot.
 const optionsName = "options"
@@ -175,7 +161,7 @@ func WriteOptions(dir string, o Options, durable bool) error {
 		err = os.Rename(tmp, filepath.Join(dir, optionsName))
 	}
 	if err == nil && durable {
-		err = syncDir(dir)
+		err = mmap.SyncDir(dir)
 	}
 	if err != nil {
 		return fmt.Errorf("snapshot: writing the run's options: %w", err)

@@ -180,7 +180,7 @@ func (w *Writer) Sync() error {
 		return fmt.Errorf("journal: fsync %s: %w", w.path, err)
 	}
 	if w.created {
-		if err := syncDir(filepath.Dir(w.path)); err != nil {
+		if err := SyncDir(filepath.Dir(w.path)); err != nil {
 			return fmt.Errorf("journal: fsync of the directory of %s: %w", w.path, err)
 		}
 		w.created = false
@@ -368,7 +368,7 @@ func (w *Writer) Close() error {
 	if w.sync != SyncNone && err == nil {
 		keep(w.f.Sync(), "journal: fsync %s: %w")
 		if w.created && err == nil {
-			keep(syncDir(filepath.Dir(w.path)), "journal: fsync of the directory of %s: %w")
+			keep(SyncDir(filepath.Dir(w.path)), "journal: fsync of the directory of %s: %w")
 		}
 	}
 	keep(w.f.Close(), "journal: closing %s: %w")
@@ -401,9 +401,10 @@ func msync(b []byte) error {
 	return nil
 }
 
-// syncDir makes a new directory entry durable. File systems that cannot
-// fsync a directory (EINVAL) have nothing to make durable that way.
-func syncDir(dir string) error {
+// SyncDir makes the entries of directory dir durable (after a create or a
+// rename in it). File systems that cannot fsync a directory (EINVAL) have
+// nothing to make durable that way.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
