@@ -55,6 +55,9 @@ for k in $(seq "$kills"); do
   # shellcheck disable=SC2086
   "$bin" $c --shards "$s1" --journal "$j" --sync "$sync" >/dev/null 2>&1 &
   pid=$!
+  # the random moment counts from when the journal exists (before it there
+  # is nothing to resume)
+  for _ in $(seq 1000); do [ -e "$j" ] && break; sleep 0.01; done
   sleep "$(awk -v d="$delay" 'BEGIN { printf "%.3f", d / 1000 }')"
   kill -9 "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true

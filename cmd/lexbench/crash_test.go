@@ -55,7 +55,13 @@ func TestResumeAfterSIGKILL(t *testing.T) {
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			delay := time.Duration(rng.Int64N(int64(took))) + 20*time.Millisecond
+			// kill at a random moment after the journal exists (before it,
+			// there is nothing to resume)
+			t0 := time.Now()
+			for _, err := os.Stat(path); err != nil && time.Since(t0) < 10*time.Second; _, err = os.Stat(path) {
+				time.Sleep(time.Millisecond)
+			}
+			delay := time.Duration(rng.Int64N(int64(took)))
 			time.Sleep(delay)
 			_ = cmd.Process.Signal(syscall.SIGKILL)
 			_ = cmd.Wait()
