@@ -3,6 +3,9 @@
 //
 //	lexbench <workload> [flags]     run banking|storm|sync|conflict|oscillation
 //	lexbench verify JOURNAL         check every block and link of a journal
+//	lexbench run FILE.lxm [flags]   run a workload written in the Lexum language
+//	lexbench check FILE.lxm         report every error of a program
+//	lexbench disasm FILE.lxm        print a program's bytecode
 //
 // stdout is data (configuration and Benchmark lines, benchstat reads it);
 // errors and progress go to stderr.
@@ -52,6 +55,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	case "verify":
 		code, err = cmdVerify(args[1:], stdout)
+	case "run":
+		code, err = cmdLangRun(args[1:], stdout, stderr)
+	case "check":
+		code, err = cmdCheck(args[1:], stderr)
+	case "disasm":
+		code, err = cmdDisasm(args[1:], stdout, stderr)
 	default:
 		spec := workloads.Lookup(cmd)
 		if spec == nil {
@@ -66,7 +75,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "lexbench: %s\n%s", firstLine(ue.msg), ue.usage)
 			return exitBadInput
 		}
-		fmt.Fprintf(stderr, "lexbench: %s\n", firstLine(err.Error()))
+		if err != errPrinted {
+			fmt.Fprintf(stderr, "lexbench: %s\n", firstLine(err.Error()))
+		}
 		if code == exitOK {
 			code = exitBadInput
 		}
@@ -84,5 +95,8 @@ func firstLine(s string) string {
 func topUsage() string {
 	return "usage: lexbench <workload> [flags]   workload: " + workloads.Names() + "\n" +
 		"       lexbench verify JOURNAL\n" +
+		"       lexbench run FILE.lxm [flags]    run a program (docs/language.md); its keys are flags\n" +
+		"       lexbench check FILE.lxm          report every error of a program\n" +
+		"       lexbench disasm FILE.lxm         print a program's bytecode\n" +
 		"       lexbench <workload> --help       flags of a workload\n"
 }
