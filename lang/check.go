@@ -32,29 +32,36 @@ var specKinds = []kindInfo{
 	{"Preempted", trace.KindPreempted}, {"Set", trace.KindSet}, {"Changed", trace.KindChanged},
 }
 
-// reservedNames are the CLI's own flags and the language's builtins: a key,
-// entry or member may not take them.
+// reservedNames are the language's builtins: no key, entry, member or
+// variable may take them.
 var reservedNames = map[string]bool{
-	"n": true, "seed": true, "batch": true, "shards": true, "journal": true, "sync": true,
-	"max-ticks": true, "max-msgs": true, "on-oscillation": true, "count": true, "profile": true,
-	"profile-dir": true, "json": true, "help": true,
+	"n": true, "seed": true, "batch": true,
 	"self": true, "index": true, "member": true, "src": true, "emit": true, "rng": true,
 	"min": true, "max": true, "i64": true, "u64": true,
 }
 
+// flagNames are the CLI's own flags: a key (which becomes a flag) may not
+// take them.
+var flagNames = map[string]bool{
+	"shards": true, "journal": true, "sync": true, "count": true, "profile": true,
+	"profile-dir": true, "json": true, "help": true,
+}
+
 func newCompiler(file string, f *File, errs *ErrorList) *compiler {
 	c := &compiler{
-		p:        &Program{File: file, Name: f.Name, budget: -1},
-		f:        f,
-		errs:     errs,
-		kinds:    map[string]trace.Kind{},
-		globals:  map[string]int{},
-		types:    map[string]*dtype{},
-		members:  map[string]*member{},
-		statics:  map[string]operand{},
-		consts:   map[uint64]int{},
-		divSlots: map[int]uint8{},
-		nextReg:  regGlob0,
+		p:          &Program{File: file, Name: f.Name, budget: -1},
+		f:          f,
+		errs:       errs,
+		kinds:      map[string]trace.Kind{},
+		globals:    map[string]int{},
+		types:      map[string]*dtype{},
+		members:    map[string]*member{},
+		statics:    map[string]operand{},
+		staticMemo: map[*Expr]bool{},
+		staticNode: map[*Expr]operand{},
+		consts:     map[uint64]int{},
+		divSlots:   map[int]uint8{},
+		nextReg:    regGlob0,
 	}
 	return c
 }
@@ -74,7 +81,7 @@ func (c *compiler) declare() {
 	}
 	for i, k := range f.Keys {
 		switch {
-		case reservedNames[k.Name]:
+		case reservedNames[k.Name] || flagNames[k.Name]:
 			c.errs.add(k.Pos, "key name %s is reserved", k.Name)
 		case c.globals[k.Name] != 0:
 			c.errs.add(k.Pos, "key %s declared twice", k.Name)

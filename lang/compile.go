@@ -52,18 +52,21 @@ type fixup struct{ at, label int }
 // compiler checks and compiles in one pass over each body: every
 // expression is typed as it is compiled.
 type compiler struct {
-	p        *Program
-	f        *File
-	errs     *ErrorList
-	kinds    map[string]trace.Kind
-	globals  map[string]int // keys, n, seed, batch → register
-	types    map[string]*dtype
-	members  map[string]*member
-	statics  map[string]operand
-	consts   map[uint64]int
-	divSlots map[int]uint8
-	zero     int
-	one      int
+	p       *Program
+	f       *File
+	errs    *ErrorList
+	kinds   map[string]trace.Kind
+	globals map[string]int // keys, n, seed, batch → register
+	types   map[string]*dtype
+	members map[string]*member
+	statics map[string]operand
+	// per node memos: static analysis is otherwise quadratic in an expression's size
+	staticMemo map[*Expr]bool
+	staticNode map[*Expr]operand
+	consts     map[uint64]int
+	divSlots   map[int]uint8
+	zero       int
+	one        int
 
 	// the body being compiled
 	ctx      ctxKind
@@ -447,6 +450,15 @@ func (c *compiler) wantAssign(x operand, t vtype, pos Pos, name string) {
 // isStatic reports whether e depends only on numbers, keys, n, seed and
 // batch: it is then computed once per run into a global register.
 func (c *compiler) isStatic(e *Expr) bool {
+	if v, ok := c.staticMemo[e]; ok {
+		return v
+	}
+	v := c.isStatic1(e)
+	c.staticMemo[e] = v
+	return v
+}
+
+func (c *compiler) isStatic1(e *Expr) bool {
 	switch e.Kind {
 	case eInt:
 		return true
@@ -491,8 +503,12 @@ func exprString(e *Expr) string {
 // static compiles a static expression into the static code and returns
 // the global register holding it.
 func (c *compiler) static(e *Expr) operand {
+	if op, ok := c.staticNode[e]; ok {
+		return op
+	}
 	key := exprString(e)
 	if op, ok := c.statics[key]; ok {
+		c.staticNode[e] = op
 		return op
 	}
 	var res operand
@@ -526,6 +542,7 @@ func (c *compiler) static(e *Expr) operand {
 		c.inStatic = prev
 	}
 	c.statics[key] = res
+	c.staticNode[e] = res
 	return res
 }
 

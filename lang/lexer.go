@@ -37,6 +37,9 @@ var puncts = []string{
 	"(", ")", "{", "}", "[", "]", ",", ":", ";", ".",
 }
 
+// tokensMax bounds a program's length.
+const tokensMax = 1 << 16
+
 // lex splits src into tokens. Newlines are not tokens: statements are
 // separated by their syntax (and optional semicolons).
 func lex(src string, errs *ErrorList) []token {
@@ -55,6 +58,10 @@ func lex(src string, errs *ErrorList) []token {
 		}
 	}
 	for i < len(src) {
+		if len(toks) >= tokensMax {
+			errs.add(Pos{line, col}, "program too long (more than %d tokens)", tokensMax)
+			break
+		}
 		c := src[i]
 		switch {
 		case c == '\n' || c == ' ' || c == '\t' || c == '\r':

@@ -99,10 +99,14 @@ var keywords = map[string]bool{
 // recover runs f; after a bail it skips tokens until stop reports a
 // resumption point.
 func (p *parser) guard(f func(), stop func() bool) {
+	start := p.i
 	defer func() {
 		if r := recover(); r != nil {
 			if _, ok := r.(bail); !ok {
 				panic(r)
+			}
+			if p.i == start { // always make progress
+				p.next()
 			}
 			for p.peek().kind != tEOF && !stop() {
 				p.next()
