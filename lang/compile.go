@@ -374,6 +374,8 @@ func (c *compiler) assign(s *Stmt) {
 			c.errs.add(tg.Pos, "cannot assign to builtin %s", tg.Name)
 		case c.ctx == ctxGoal || c.ctx == ctxFigure:
 			c.errs.add(tg.Pos, "unknown variable %s (goals and figures cannot assign to fields)", tg.Name)
+		case tg.Kind == eIndex:
+			c.errs.add(tg.Pos, "unknown field %s in type %s", tg.Name, c.typ.name)
 		default:
 			c.errs.add(tg.Pos, "unknown field or variable %s in type %s", tg.Name, c.typ.name)
 		}

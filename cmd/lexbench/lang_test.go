@@ -92,3 +92,154 @@ func TestRunUsageErrors(t *testing.T) {
 	}
 	_ = os.Remove
 }
+
+// errorProgram is a small valid program; BODY is replaced by a bank's
+// Transfer handler body and GOAL by a goal body. The driver sends transfer
+// i (a = i) to bank i % banks.
+const errorProgram = `workload t
+key banks = 2 in 1..10 "number of banks"
+key accounts = 2 in 2..10 "accounts per bank"
+
+type Driver {
+    remaining: u64
+    init { remaining = n }
+    on Tick() {
+        let k = min(batch, remaining)
+        remaining -= k
+        for i in 0..k {
+            emit(bank(i % banks), Transfer, i, 1)
+        }
+        if remaining > 0 {
+            emit(self, Tick, 0, 0)
+        }
+    }
+}
+
+type Bank {
+    balance: [accounts]i64
+    on Transfer(a, b) {
+        BODY
+    }
+}
+
+domains {
+    driver: Driver boots
+    bank: Bank[banks]
+}
+
+goal positive {
+    forall k in bank {
+        GOAL
+    }
+}
+`
+
+const (
+	bodyLine = 23 // the line of BODY in errorProgram
+	goalLine = 34 // the line of GOAL
+)
+
+func writeProgram(t *testing.T, body, goal string) string {
+	t.Helper()
+	if body == "" {
+		body = "balance[0] += 1"
+	}
+	if goal == "" {
+		goal = "assert bank(k).balance[0] >= 0"
+	}
+	src := strings.Replace(strings.Replace(errorProgram, "BODY", body, 1), "GOAL", goal, 1)
+	if l := strings.Split(src, "\n"); !strings.Contains(l[bodyLine-1], body) || !strings.Contains(l[goalLine-1], goal) {
+		t.Fatalf("errorProgram: BODY is not on line %d or GOAL on %d", bodyLine, goalLine)
+	}
+	path := filepath.Join(t.TempDir(), "t.lxm")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestErrorProgramIsValid(t *testing.T) {
+	path := writeProgram(t, "", "")
+	if out, errs, code := runArgs("check", path); code != 0 || out != "" || errs != "" {
+		t.Fatalf("check: exit %d %q %q", code, out, errs)
+	}
+	out, errs, code := runArgs("run", path, "-n", "100", "--shards", "2")
+	if code != 0 || configLines(out)["outcome"] != "converged" {
+		t.Fatalf("run: exit %d %q %q", code, out, errs)
+	}
+}
+
+// TestCheckReportsEachErrorWithItsPosition: each compile-time error of
+// the acceptance list gives FILE:LINE:COL: message on stderr and exit 1.
+func TestCheckReportsEachErrorWithItsPosition(t *testing.T) {
+	for _, c := range []struct {
+		name, body, goal string
+		line, col        int
+		msg              string
+	}{
+		{"unknown field", "balanse[0] += 1", "", bodyLine, 9, "unknown field balanse in type Bank"},
+		{"unknown field of another domain", "", "assert bank(k).balanse[0] >= 0", goalLine, 23, "unknown field balanse: type Bank has no field balanse"},
+		{"wrong arity of emit", "emit(self, Tick, 0)", "", bodyLine, 9, "wrong number of arguments to emit: got 3, want 4 (dst, Kind, a, b)"},
+		{"wrong arity of an id", "emit(bank(), Tick, 0, 0)", "", bodyLine, 14, "wrong number of arguments to bank: got 0, want 1"},
+		{"type mismatch", "balance[0] += b", "", bodyLine, 9, "type mismatch: cannot assign u64 to balance[…] i64"},
+		{"type mismatch in a condition", "if a { balance[0] += 1 }", "", bodyLine, 12, "type mismatch: condition must be bool, got u64"},
+		{"unbounded loop", "while a > 0 { balance[0] += 1 }", "", bodyLine, 9, "unbounded loop: while has no bound; use for x in lo..hi (the bound is evaluated once)"},
+		{"emit outside a handler", "", "emit(0, Tick, 0, 0)", goalLine, 9, "emit is allowed only in handlers"},
+		{"syntax", "balance[0] += ", "", bodyLine + 1, 5, `expected an expression, found "}"`},
+	} {
+		path := writeProgram(t, c.body, c.goal)
+		out, errs, code := runArgs("check", path)
+		want := fmt.Sprintf("%s:%d:%d: %s\n", path, c.line, c.col, c.msg)
+		if code != exitBadInput || out != "" || errs != want {
+			t.Errorf("%s: check: exit %d, stdout %q, stderr\n%s\nwant exit 1 and\n%s", c.name, code, out, errs, want)
+		}
+		out, errs, code = runArgs("run", path, "-n", "10")
+		if code != exitBadInput || out != "" || errs != want {
+			t.Errorf("%s: run: exit %d, stdout %q, stderr\n%s\nwant exit 1 and\n%s", c.name, code, out, errs, want)
+		}
+	}
+}
+
+func TestCheckReportsEveryError(t *testing.T) {
+	path := writeProgram(t, "balanse[0] += 1; balance[0] += b; emit(self, Tick); while a > 0 { }", "assert bank(k).x == 1")
+	_, errs, code := runArgs("check", path)
+	lines := strings.Split(strings.TrimSuffix(errs, "\n"), "\n")
+	if code != exitBadInput || len(lines) != 5 {
+		t.Fatalf("exit %d, %d lines, want 5:\n%s", code, len(lines), errs)
+	}
+	for i, l := range lines {
+		wantLine := bodyLine
+		if i == 4 {
+			wantLine = goalLine
+		}
+		if !strings.HasPrefix(l, fmt.Sprintf("%s:%d:", path, wantLine)) {
+			t.Errorf("line %d: %q", i, l)
+		}
+	}
+}
+
+// TestRunReportsEachFaultWithDomainHandlerAndLine: each run-time fault of
+// the acceptance list ends the run with exit 1 and one line naming the
+// position, the domain and the handler, at every shard count.
+func TestRunReportsEachFaultWithDomainHandlerAndLine(t *testing.T) {
+	for _, c := range []struct {
+		name, body string
+		col        int
+		msg        string
+	}{
+		{"emit to a nonexistent domain", "emit(self + 1000, Tick, 0, 0)", 9, "domain 1 (bank[0]), Bank.on Transfer: emit to nonexistent domain 1001 (domains: 3)"},
+		{"array index out of range", "balance[a] += 1", 9, "domain 1 (bank[0]), Bank.on Transfer: array index 2 out of range [0, 2)"},
+		{"instruction budget", "for j in 0..1 << 40 { balance[0] += 1 }", 9, "domain 1 (bank[0]), Bank.on Transfer: instruction budget exceeded (16778240 instructions per message)"},
+		{"division by zero", "balance[0] += i64(b / (a - a))", 29, "domain 1 (bank[0]), Bank.on Transfer: division by zero"},
+		{"domain index out of range", "emit(bank(a), Tick, 0, 0)", 14, "domain 1 (bank[0]), Bank.on Transfer: domain index 2 out of range [0, 2)"},
+	} {
+		path := writeProgram(t, c.body, "")
+		want := fmt.Sprintf("lexbench: %s:%d:%d: %s\n", path, bodyLine, c.col, c.msg)
+		for _, s := range []string{"1", "2", "3"} {
+			out, errs, code := runArgs("run", path, "-n", "10", "--batch", "4", "--shards", s)
+			if code != exitBadInput || out != "" || errs != want {
+				t.Errorf("%s: shards %s: exit %d, stdout %q, stderr\n%s\nwant exit 1 and\n%s", c.name, s, code, out, errs, want)
+			}
+		}
+	}
+}
