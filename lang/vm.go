@@ -33,67 +33,98 @@ func (w *instance) Deliver(out *engine.Outbox, msgs []trace.Entry) {
 	w.interp(out, msgs, nil)
 }
 
+// machine is the interpreter's state for one Deliver call or one-shot
+// run. It lives on the caller's stack: each shard has its own.
+type machine struct {
+	r      [regsMax]uint64
+	w      *instance
+	out    *engine.Outbox
+	base   uint64
+	budget int64
+	// a fault: message format and arguments
+	fault     string
+	faultArgs []any
+}
+
+// Status of exec.
+const (
+	execRet   = iota // ret
+	execRetV         // retv: the value is in r[regRet]
+	execFail         // an assert failed: its index is in r[regRet]
+	execFault        // m.fault says what
+)
+
+// regRet carries retv's value or fail's assert index back from exec
+// (register 2, src, is unused in goals and figures).
+const regRet = regSrc
+
 // interp is the interpreter. With one == nil it delivers msgs; otherwise
 // it runs one.pc once (init, goal, figure) with the domain given in one.
 func (w *instance) interp(out *engine.Outbox, msgs []trace.Entry, one *runCtx) {
-	var r [regsMax]uint64
-	copy(r[w.gbase:], w.globals)
-	code, st, divs := w.code, w.st, w.divs
-	nd := w.d
-	lastD := ^uint64(0)
-	var base uint64
-	var disp []int32
-	var pc int
-	i := -1
+	var m machine
+	m.w, m.out = w, out
+	copy(m.r[w.gbase:], w.globals)
 	if one != nil {
 		one.fail = -1
-		base = one.base
-		r[regSelf], r[regIndex], r[regMember] = one.self, one.index, one.member
-	}
-	var fault string
-	var faultArgs []any
-next:
-	if one == nil {
-		for {
-			i++
-			if i >= len(msgs) {
-				return
-			}
-			m := &msgs[i]
-			d := uint64(m.Dst)
-			if d != lastD {
-				e, g, s := w.locate(d)
-				base = e.w0 + g*e.stride + s.off
-				disp = s.disp
-				r[regSelf], r[regIndex], r[regMember] = d, g, s.m
-				lastD = d
-			}
-			if k := int(m.Kind); k < len(disp) && disp[k] >= 0 {
-				pc = int(disp[k])
-				r[regA], r[regB], r[regSrc] = m.A, m.B, uint64(m.Src)
-				break
-			}
+		m.base = one.base
+		m.r[regSelf], m.r[regIndex], m.r[regMember] = one.self, one.index, one.member
+		m.budget = w.budget
+		pc, st := w.exec(&m, one.pc)
+		switch st {
+		case execRetV:
+			one.ret = m.r[regRet]
+		case execFail:
+			one.fail = int(m.r[regRet])
+			one.regs = m.r
+		case execFault:
+			one.err = w.faultError(pc-1, m.r[regSelf], !one.block, fmt.Sprintf(m.fault, m.faultArgs...))
 		}
-	} else {
-		pc = one.pc
+		return
 	}
-	budget := w.budget
+	lastD := ^uint64(0)
+	var disp []int32
+	for i := range msgs {
+		msg := &msgs[i]
+		d := uint64(msg.Dst)
+		if d != lastD {
+			e, g, s := w.locate(d)
+			m.base = e.w0 + g*e.stride + s.off
+			disp = s.disp
+			m.r[regSelf], m.r[regIndex], m.r[regMember] = d, g, s.m
+			lastD = d
+		}
+		k := int(msg.Kind)
+		if k >= len(disp) || disp[k] < 0 {
+			continue
+		}
+		m.r[regA], m.r[regB], m.r[regSrc] = msg.A, msg.B, uint64(msg.Src)
+		m.budget = w.budget
+		if pc, st := w.exec(&m, int(disp[k])); st == execFault {
+			out.Fault(i, w.faultError(pc-1, m.r[regSelf], true, fmt.Sprintf(m.fault, m.faultArgs...)))
+			return
+		}
+	}
+}
+
+// exec runs code from pc to a ret (or a fault) and returns where it
+// stopped. Its loop keeps only the code, the arena, the registers, the
+// domain's base and the budget live, so they stay in machine registers.
+func (w *instance) exec(m *machine, pc int) (int, int) {
+	code, st, divs := w.code, w.st, w.divs
+	r := &m.r
+	base := m.base
 	for {
 		ins := code[pc]
 		pc++
 		switch opcode(ins) {
 		case opRet:
-			if one != nil {
-				return
-			}
-			goto next
+			return pc, execRet
 		case opRetV:
-			one.ret = r[decA(ins)]
-			return
+			r[regRet] = r[decA(ins)]
+			return pc, execRetV
 		case opFail:
-			one.fail = int(decImm(ins))
-			one.regs = r
-			return
+			r[regRet] = ins >> 32
+			return pc, execFail
 		case opMov:
 			r[decA(ins)] = r[decB(ins)]
 		case opAdd:
@@ -135,22 +166,22 @@ next:
 		case opDivU, opModU, opDivS, opModS:
 			x, y := r[decB(ins)], r[decC(ins)]
 			if y == 0 {
-				fault = "division by zero"
-				goto fault
+				m.fault = "division by zero"
+				return pc, execFault
 			}
 			r[decA(ins)] = arith(opcode(ins), x, y)
 		case opDivC:
 			dv := &divs[decC(ins)]
 			if dv.d == 0 {
-				fault = "division by zero"
-				goto fault
+				m.fault = "division by zero"
+				return pc, execFault
 			}
 			r[decA(ins)] = dv.div(r[decB(ins)])
 		case opModC:
 			dv := &divs[decC(ins)]
 			if dv.d == 0 {
-				fault = "division by zero"
-				goto fault
+				m.fault = "division by zero"
+				return pc, execFault
 			}
 			x := r[decB(ins)]
 			var q uint64
@@ -230,11 +261,10 @@ next:
 			r[a]++
 			if r[a] < r[decB(ins)] {
 				head := int(ins >> 32)
-				budget -= int64(pc - head)
-				if budget < 0 {
-					fault = "instruction budget exceeded (%d instructions per message)"
-					faultArgs = []any{w.budget}
-					goto fault
+				m.budget -= int64(pc - head)
+				if m.budget < 0 {
+					m.fault, m.faultArgs = "instruction budget exceeded (%d instructions per message)", []any{w.budget}
+					return pc, execFault
 				}
 				pc = head
 			}
@@ -249,29 +279,29 @@ next:
 		case opLdX:
 			x := r[decB(ins)]
 			if n := r[decC(ins)]; x >= n {
-				fault, faultArgs = "array index %d out of range [0, %d)", []any{x, n}
-				goto fault
+				m.fault, m.faultArgs = "array index %d out of range [0, %d)", []any{x, n}
+				return pc, execFault
 			}
 			r[decA(ins)] = st[base+ins>>32+x]
 		case opStX:
 			x := r[decB(ins)]
 			if n := r[decC(ins)]; x >= n {
-				fault, faultArgs = "array index %d out of range [0, %d)", []any{x, n}
-				goto fault
+				m.fault, m.faultArgs = "array index %d out of range [0, %d)", []any{x, n}
+				return pc, execFault
 			}
 			st[base+ins>>32+x] = r[decA(ins)]
 		case opAddX:
 			x := r[decB(ins)]
 			if n := r[decC(ins)]; x >= n {
-				fault, faultArgs = "array index %d out of range [0, %d)", []any{x, n}
-				goto fault
+				m.fault, m.faultArgs = "array index %d out of range [0, %d)", []any{x, n}
+				return pc, execFault
 			}
 			st[base+ins>>32+x] += r[decA(ins)]
 		case opSubX:
 			x := r[decB(ins)]
 			if n := r[decC(ins)]; x >= n {
-				fault, faultArgs = "array index %d out of range [0, %d)", []any{x, n}
-				goto fault
+				m.fault, m.faultArgs = "array index %d out of range [0, %d)", []any{x, n}
+				return pc, execFault
 			}
 			st[base+ins>>32+x] -= r[decA(ins)]
 		case opRng:
@@ -283,20 +313,20 @@ next:
 			r[decA(ins)] = z ^ (z >> 31)
 		case opEmit:
 			dst := r[decA(ins)]
-			if dst >= nd {
-				fault, faultArgs = "emit to nonexistent domain %d (domains: %d)", []any{dst, nd}
-				goto fault
+			if dst >= w.d {
+				m.fault, m.faultArgs = "emit to nonexistent domain %d (domains: %d)", []any{dst, w.d}
+				return pc, execFault
 			}
-			out.Emit(uint32(r[regSelf]), uint32(dst), trace.Kind(ins>>32), r[decB(ins)], r[decC(ins)])
+			m.out.Emit(uint32(r[regSelf]), uint32(dst), trace.Kind(ins>>32), r[decB(ins)], r[decC(ins)])
 		case opID:
 			id := &w.ids[ins>>32]
 			g, k := r[decB(ins)], r[decC(ins)]
 			if g >= id.gcount || k >= id.mcount {
-				fault, faultArgs = "domain index (%d, %d) out of range", []any{g, k}
+				m.fault, m.faultArgs = "domain index (%d, %d) out of range", []any{g, k}
 				if id.mcount == 1 {
-					fault, faultArgs = "domain index %d out of range [0, %d)", []any{g, id.gcount}
+					m.fault, m.faultArgs = "domain index %d out of range [0, %d)", []any{g, id.gcount}
 				}
-				goto fault
+				return pc, execFault
 			}
 			r[decA(ins)] = id.d0 + g*id.per + id.moff + k
 		case opLdR, opLdRX:
@@ -304,15 +334,15 @@ next:
 			d := r[decB(ins)]
 			e, g, s := w.locate(d)
 			if s.mem.typ != f.typ {
-				fault, faultArgs = "domain %d is not a %s", []any{d, f.typ.name}
-				goto fault
+				m.fault, m.faultArgs = "domain %d is not a %s", []any{d, f.typ.name}
+				return pc, execFault
 			}
 			off := e.w0 + g*e.stride + s.off + w.fieldOff[f.id]
 			if opcode(ins) == opLdRX {
 				x, n := r[decC(ins)], w.g(f.lenReg)
 				if x >= n {
-					fault, faultArgs = "array index %d out of range [0, %d)", []any{x, n}
-					goto fault
+					m.fault, m.faultArgs = "array index %d out of range [0, %d)", []any{x, n}
+					return pc, execFault
 				}
 				off += x
 			}
@@ -321,13 +351,6 @@ next:
 			panic(fmt.Sprintf("lang: bad opcode %d at %d", opcode(ins), pc-1))
 		}
 	}
-fault:
-	err := w.faultError(pc-1, r[regSelf], one == nil || !one.block, fmt.Sprintf(fault, faultArgs...))
-	if one != nil {
-		one.err = err
-		return
-	}
-	out.Fault(i, err)
 }
 
 func b2u(b bool) uint64 {
