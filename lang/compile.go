@@ -77,6 +77,7 @@ type compiler struct {
 	inStatic bool
 	labels   []int
 	fixups   []fixup
+	rest     []*Stmt // the statements after the current one in its block
 }
 
 func (c *compiler) newGlobal() int {
@@ -164,15 +165,52 @@ func (c *compiler) body(ctx ctxKind, t *dtype, name string, pos Pos, params []st
 		ins := c.p.code[f.at]
 		c.p.code[f.at] = ins&0xFFFFFFFF | uint64(uint32(c.labels[f.label]))<<32
 	}
+	for k := pc; k < len(c.p.code); k++ { // a jump to a ret is a ret
+		if ins := c.p.code[k]; opcode(ins) == opJmp && opcode(c.p.code[decImm(ins)]) == opRet {
+			c.p.code[k] = enc(opRet, 0, 0, 0, 0)
+		}
+	}
 	return pc
 }
 
 func (c *compiler) stmts(ss []*Stmt) {
-	scope, next := len(c.scope), c.nextReg
-	for _, s := range ss {
+	scope, next, rest := len(c.scope), c.nextReg, c.rest
+	for i, s := range ss {
+		c.rest = ss[i+1:]
 		c.stmt(s)
 	}
-	c.scope, c.nextReg = c.scope[:scope], next
+	c.scope, c.nextReg, c.rest = c.scope[:scope], next, rest
+}
+
+// assigned reports whether a statement of ss assigns to the variable name.
+func assigned(name string, ss []*Stmt) bool {
+	for _, s := range ss {
+		if s.Kind == sAssign && s.Target.Kind == eName && s.Target.Name == name ||
+			assigned(name, s.Body) || assigned(name, s.Else) {
+			return true
+		}
+	}
+	return false
+}
+
+// fixedValue is the register of e if e is a value that cannot change while
+// it is in scope (a parameter, a loop variable, self, index, member, src,
+// or a conversion of one), else -1.
+func (c *compiler) fixedValue(e *Expr) (int, vtype) {
+	switch {
+	case e.Kind == eName:
+		if l := c.lookup(e.Name); l != nil && l.ro != "" {
+			return l.reg, l.t
+		}
+	case e.Kind == eCall && (e.Name == "i64" || e.Name == "u64") && len(e.Args) == 1:
+		if r, t := c.fixedValue(e.Args[0]); r >= 0 && t != tBool {
+			if e.Name == "i64" {
+				return r, tI64
+			}
+			return r, tU64
+		}
+	}
+	return -1, 0
 }
 
 func (c *compiler) lookup(name string) *local {
@@ -214,6 +252,10 @@ func (c *compiler) stmt(s *Stmt) {
 	mark := c.nextReg
 	switch s.Kind {
 	case sLet:
+		if r, t := c.fixedValue(s.X); r >= 0 && (s.Type == "" || s.Type == t.String()) && !assigned(s.Name, c.rest) {
+			c.declareLocal(s.Pos, s.Name, r, t, "") // an alias: no copy
+			return
+		}
 		reg := c.alloc()
 		var want vtype
 		switch s.Type {
@@ -289,13 +331,22 @@ func (c *compiler) stmt(s *Stmt) {
 		}
 		lexit := c.newLabel()
 		c.jump(opBgeU, i, end, lexit, s.Pos)
+		vat := -1
+		if c.ctx == ctxHandler && s.Kind == sFor {
+			vat = c.emit(opVLoop, i, end, 0, vloopNone, s.Pos)
+		}
 		head := len(c.p.code)
+		mark := c.nextReg
 		scope := len(c.scope)
 		c.declareLocal(s.Pos, s.Name, i, tU64, "a loop variable")
 		c.stmts(s.Body)
 		c.scope = c.scope[:scope]
-		c.emit(opLoop, i, end, 0, uint32(head), s.Pos)
+		loop := c.emit(opLoop, i, end, 0, uint32(head), s.Pos)
 		c.bind(lexit)
+		if vat >= 0 && vectorizable(c.p.code[head:loop], mark) {
+			c.p.code[vat] = enc(opVLoop, uint8(i), uint8(end), 0, uint32(len(c.p.vloops)))
+			c.p.vloops = append(c.p.vloops, vloopDesc{head: head, loop: loop, iReg: i, endReg: end})
+		}
 	case sWhile:
 		c.errs.add(s.Pos, "unbounded loop: while has no bound; use for x in lo..hi (the bound is evaluated once)")
 		c.cond(s.X, c.newLabel(), false)
@@ -735,6 +786,16 @@ func (c *compiler) idCall(e *Expr, m *member, r int) operand {
 		c.errs.add(e.Pos, "wrong number of arguments to %s: got %d, want %d", m.name, len(e.Args), want)
 		return operand{reg: c.zero, t: tInvalid}
 	}
+	if want == 1 && m.countReg < 0 && !c.inStatic {
+		// bank(x % banks): the index is in range by construction, one op
+		if a := e.Args[0]; a.Kind == eBinary && a.Op == "%" && c.isStatic(a.Y) && c.static(a.Y).reg == m.entry.countReg {
+			x := c.expr(a.X, -1)
+			c.want(x, tU64, a.X.Pos, "a domain index")
+			slot := c.divSlot(m.entry.countReg, e.Pos)
+			c.emit(opIDMod, r, x.reg, int(slot), uint32(c.idIndex(m)), e.Pos)
+			return operand{reg: r, t: tU64}
+		}
+	}
 	g, k := c.zero, c.zero
 	i := 0
 	if m.entry.countReg >= 0 {
@@ -748,14 +809,31 @@ func (c *compiler) idCall(e *Expr, m *member, r int) operand {
 		c.want(x, tU64, e.Args[i].Pos, "a member index")
 		k = x.reg
 	}
-	idx := 0
+	c.emit(opID, r, g, k, uint32(c.idIndex(m)), e.Pos)
+	return operand{reg: r, t: tU64}
+}
+
+func (c *compiler) idIndex(m *member) int {
 	for j, mm := range c.p.ids {
 		if mm == m {
-			idx = j
+			return j
 		}
 	}
-	c.emit(opID, r, g, k, uint32(idx), e.Pos)
-	return operand{reg: r, t: tU64}
+	return 0
+}
+
+// divSlot is the divisor slot of the static value in global register reg.
+func (c *compiler) divSlot(reg int, pos Pos) uint8 {
+	slot, ok := c.divSlots[reg]
+	if !ok {
+		if len(c.divSlots) >= 255 {
+			c.errs.add(pos, "too many distinct divisors")
+		}
+		slot = uint8(len(c.divSlots))
+		c.divSlots[reg] = slot
+		c.p.divs = append(c.p.divs, uint8(reg))
+	}
+	return slot
 }
 
 // call2 compiles min, max, i64, u64 on compiled arguments.
@@ -831,15 +909,7 @@ func (c *compiler) arith(op string, r int, x, y operand, pos Pos) operand {
 	switch op {
 	case "/", "%":
 		if !c.inStatic && !signed && c.isStaticReg(y.reg) {
-			slot, ok := c.divSlots[y.reg]
-			if !ok {
-				if len(c.divSlots) >= 255 {
-					c.errs.add(pos, "too many distinct divisors")
-				}
-				slot = uint8(len(c.divSlots))
-				c.divSlots[y.reg] = slot
-				c.p.divs = append(c.p.divs, uint8(y.reg))
-			}
+			slot := c.divSlot(y.reg, pos)
 			o := opDivC
 			if op == "%" {
 				o = opModC
@@ -861,6 +931,9 @@ func (c *compiler) arith(op string, r int, x, y operand, pos Pos) operand {
 	}
 	if op == ">>" && signed {
 		ops = [2]opcode{opSar, opSarI}
+	}
+	if x.lit && x.val < 1<<32 && !y.lit && (op == "+" || op == "*" || op == "&" || op == "|" || op == "^") {
+		x, y = y, x
 	}
 	if y.lit && y.val < 1<<32 {
 		c.emit(ops[1], r, x.reg, 0, uint32(y.val), pos)

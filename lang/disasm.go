@@ -93,6 +93,11 @@ func (p *Program) insString(ins uint64, names map[int]string) string {
 		return fmt.Sprintf("%s%s, %04d", s, b, imm)
 	case opBeq, opBne, opBltU, opBgeU, opBltS, opBgeS:
 		return fmt.Sprintf("%s%s, %s, %04d", s, b, c, imm)
+	case opVLoop:
+		if imm == vloopNone {
+			return "nop (loop not vectorizable)"
+		}
+		return fmt.Sprintf("vloop %s < %s, vloop%d", a, b, imm)
 	case opLoop:
 		return fmt.Sprintf("%s%s < %s, %04d", s, a, b, imm)
 	case opLdF:
@@ -118,6 +123,12 @@ func (p *Program) insString(ins uint64, names map[int]string) string {
 			name = p.ids[imm].name
 		}
 		return fmt.Sprintf("%s%s, %s(%s, %s)", s, a, name, b, c)
+	case opIDMod:
+		name := "?"
+		if int(imm) < len(p.ids) {
+			name = p.ids[imm].name
+		}
+		return fmt.Sprintf("%s%s, %s(%s %% d%d)", s, a, name, b, decC(ins))
 	case opLdR:
 		return fmt.Sprintf("%s%s, [%s].%s", s, a, b, fld())
 	case opLdRX:

@@ -61,6 +61,7 @@ type instance struct {
 	d        uint64
 	words    uint64
 	budget   int64
+	vprogs   []*vprog // per vloopDesc; nil: run the loop as scalar code
 	st       []uint64
 	err      error // a link or init fault, reported at the first delivery
 }
@@ -190,6 +191,9 @@ func (w *instance) linkErr() error {
 	for _, at := range p.patch {
 		ins := w.code[at]
 		w.code[at] = ins&0xFFFFFFFF | w.fieldOff[decImm(ins)]<<32
+	}
+	for _, v := range p.vloops {
+		w.vprogs = append(w.vprogs, w.buildVprog(v))
 	}
 	return nil
 }

@@ -72,11 +72,13 @@ const (
 	opStX // field[imm][b] = a
 	opAddX
 	opSubX
-	opRng  // a = next(field[imm])
-	opEmit // emit(dst r[a], kind imm, r[b], r[c])
-	opID   // a = domain id of member imm, group r[b], index r[c]
-	opLdR  // a = field imm (id) of domain r[b]
-	opLdRX // a = field imm (id) [r[c]] of domain r[b]
+	opRng   // a = next(field[imm])
+	opEmit  // emit(dst r[a], kind imm, r[b], r[c])
+	opID    // a = domain id of member imm, group r[b], index r[c]
+	opLdR   // a = field imm (id) of domain r[b]
+	opLdRX  // a = field imm (id) [r[c]] of domain r[b]
+	opIDMod // a = domain id of member imm, group r[b] % divisor[c]
+	opVLoop // the loop at pc+1 .. runs vectorized (vloop imm), or falls through
 	opCount
 )
 
@@ -86,7 +88,7 @@ var opNames = [opCount]string{
 	"divu", "modu", "divs", "mods", "divc", "modc", "minu", "maxu", "mins", "maxs",
 	"neg", "bnot", "not", "eq", "ne", "ltu", "leu", "lts", "les",
 	"jmp", "jz", "jnz", "beq", "bne", "bltu", "bgeu", "blts", "bges", "loop",
-	"ldf", "stf", "addf", "subf", "ldx", "stx", "addx", "subx", "rng", "emit", "id", "ldr", "ldrx",
+	"ldf", "stf", "addf", "subf", "ldx", "stx", "addx", "subx", "rng", "emit", "id", "ldr", "ldrx", "idmod", "vloop",
 }
 
 func enc(op opcode, a, b, c uint8, imm uint32) uint64 {

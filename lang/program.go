@@ -33,6 +33,13 @@ type Program struct {
 	asserts  []assertInfo
 	goals    []block
 	figures  []block
+	vloops   []vloopDesc
+}
+
+// vloopDesc is a loop whose body runs vectorized (vloop.go).
+type vloopDesc struct {
+	head, loop   int // body is code[head:loop], loop is its opLoop
+	iReg, endReg int
 }
 
 type kindInfo struct {

@@ -41,6 +41,11 @@ type machine struct {
 	out    *engine.Outbox
 	base   uint64
 	budget int64
+	// delivering: the messages, the current one, the last domain's lookup
+	msgs  []trace.Entry
+	i     int
+	lastD uint64
+	disp  []int32
 	// a fault: message format and arguments
 	fault     string
 	faultArgs []any
@@ -81,27 +86,37 @@ func (w *instance) interp(out *engine.Outbox, msgs []trace.Entry, one *runCtx) {
 		}
 		return
 	}
-	lastD := ^uint64(0)
-	var disp []int32
-	for i := range msgs {
-		msg := &msgs[i]
+	m.msgs, m.i, m.lastD = msgs, -1, ^uint64(0)
+	pc := w.nextMsg(&m)
+	if pc < 0 {
+		return
+	}
+	if pc, st := w.exec(&m, pc); st == execFault {
+		out.Fault(m.i, w.faultError(pc-1, m.r[regSelf], true, fmt.Sprintf(m.fault, m.faultArgs...)))
+	}
+}
+
+// nextMsg prepares the next message of m.msgs that has a handler and
+// returns its handler's pc, or -1 when there is none left.
+func (w *instance) nextMsg(m *machine) int {
+	for {
+		m.i++
+		if m.i >= len(m.msgs) {
+			return -1
+		}
+		msg := &m.msgs[m.i]
 		d := uint64(msg.Dst)
-		if d != lastD {
+		if d != m.lastD {
 			e, g, s := w.locate(d)
 			m.base = e.w0 + g*e.stride + s.off
-			disp = s.disp
+			m.disp = s.disp
 			m.r[regSelf], m.r[regIndex], m.r[regMember] = d, g, s.m
-			lastD = d
+			m.lastD = d
 		}
-		k := int(msg.Kind)
-		if k >= len(disp) || disp[k] < 0 {
-			continue
-		}
-		m.r[regA], m.r[regB], m.r[regSrc] = msg.A, msg.B, uint64(msg.Src)
-		m.budget = w.budget
-		if pc, st := w.exec(&m, int(disp[k])); st == execFault {
-			out.Fault(i, w.faultError(pc-1, m.r[regSelf], true, fmt.Sprintf(m.fault, m.faultArgs...)))
-			return
+		if k := int(msg.Kind); k < len(m.disp) && m.disp[k] >= 0 {
+			m.r[regA], m.r[regB], m.r[regSrc] = msg.A, msg.B, uint64(msg.Src)
+			m.budget = w.budget
+			return int(m.disp[k])
 		}
 	}
 }
@@ -118,7 +133,14 @@ func (w *instance) exec(m *machine, pc int) (int, int) {
 		pc++
 		switch opcode(ins) {
 		case opRet:
-			return pc, execRet
+			if m.msgs == nil {
+				return pc, execRet
+			}
+			// the next message, without leaving the loop
+			if pc = w.nextMsg(m); pc < 0 {
+				return pc, execRet
+			}
+			base = m.base
 		case opRetV:
 			r[regRet] = r[decA(ins)]
 			return pc, execRetV
@@ -329,6 +351,17 @@ func (w *instance) exec(m *machine, pc int) (int, int) {
 				return pc, execFault
 			}
 			r[decA(ins)] = id.d0 + g*id.per + id.moff + k
+		case opVLoop:
+			if k := ins >> 32; k != vloopNone {
+				if v := w.vprogs[k]; v != nil {
+					pc = w.vloop(m, v, pc)
+				}
+			}
+		case opIDMod:
+			id := &w.ids[ins>>32]
+			dv := &divs[decC(ins)]
+			x := r[decB(ins)]
+			r[decA(ins)] = id.d0 + (x-dv.div(x)*dv.d)*id.per + id.moff
 		case opLdR, opLdRX:
 			f := w.prog.fields[ins>>32]
 			d := r[decB(ins)]
