@@ -274,33 +274,7 @@ chunks:
 					a[j] = uint64(int64(b[j]) >> in.imm)
 				}
 			case opDivC, opModC, opIDMod:
-				dv := w.divs[in.c]
-				if dv.magic == 0 {
-					for j := range a {
-						a[j] = b[j] >> dv.shift
-					}
-				} else if dv.add {
-					for j := range a {
-						q, _ := bits.Mul64(b[j], dv.magic)
-						a[j] = (((b[j] - q) >> 1) + q) >> dv.shift
-					}
-				} else {
-					for j := range a {
-						q, _ := bits.Mul64(b[j], dv.magic)
-						a[j] = q >> dv.shift
-					}
-				}
-				switch in.op {
-				case opModC:
-					for j := range a {
-						a[j] = b[j] - a[j]*dv.d
-					}
-				case opIDMod:
-					id := &w.ids[in.imm]
-					for j := range a {
-						a[j] = id.d0 + (b[j]-a[j]*dv.d)*id.per + id.moff
-					}
-				}
+				vdiv(in.op, a, b, &w.divs[in.c], &w.ids[min(int(in.imm), len(w.ids)-1)])
 			case opMinU:
 				for j := range a {
 					a[j] = min(b[j], c[j])
@@ -411,4 +385,70 @@ chunks:
 		return v.exit
 	}
 	return pc
+}
+
+// vdiv is a[j] = b[j] / d, b[j] % d or the id of member id's domain
+// b[j] % d (op divc, modc, idmod), one pass with no branch in the loop.
+func vdiv(op opcode, a, b []uint64, dv *divisor, id *idInst) {
+	b = b[:len(a)]
+	d, mg, sh := dv.d, dv.magic, dv.shift
+	d0, per := id.d0+id.moff, id.per
+	switch {
+	case mg == 0: // a power of two
+		switch op {
+		case opDivC:
+			for j := range a {
+				a[j] = b[j] >> sh
+			}
+		case opModC:
+			for j := range a {
+				a[j] = b[j] & (d - 1)
+			}
+		default:
+			for j := range a {
+				a[j] = d0 + (b[j]&(d-1))*per
+			}
+		}
+	case !dv.add:
+		switch op {
+		case opDivC:
+			for j := range a {
+				hi, _ := bits.Mul64(b[j], mg)
+				a[j] = hi >> sh
+			}
+		case opModC:
+			for j := range a {
+				x := b[j]
+				hi, _ := bits.Mul64(x, mg)
+				a[j] = x - (hi>>sh)*d
+			}
+		default:
+			for j := range a {
+				x := b[j]
+				hi, _ := bits.Mul64(x, mg)
+				a[j] = d0 + (x-(hi>>sh)*d)*per
+			}
+		}
+	default:
+		switch op {
+		case opDivC:
+			for j := range a {
+				x := b[j]
+				hi, _ := bits.Mul64(x, mg)
+				a[j] = (((x - hi) >> 1) + hi) >> sh
+			}
+		case opModC:
+			for j := range a {
+				x := b[j]
+				hi, _ := bits.Mul64(x, mg)
+				a[j] = x - ((((x-hi)>>1)+hi)>>sh)*d
+			}
+		default:
+			for j := range a {
+				x := b[j]
+				hi, _ := bits.Mul64(x, mg)
+				a[j] = d0 + (x-((((x-hi)>>1)+hi)>>sh)*d)*per
+			}
+		}
+	}
 }
