@@ -46,6 +46,7 @@ type machine struct {
 	i     int
 	lastD uint64
 	disp  []int32
+	ent   *entInst // the entry of lastD
 	// a fault: message format and arguments
 	fault     string
 	faultArgs []any
@@ -107,10 +108,18 @@ func (w *instance) nextMsg(m *machine) int {
 		msg := &m.msgs[m.i]
 		d := uint64(msg.Dst)
 		if d != m.lastD {
-			e, g, s := w.locate(d)
-			m.base = e.w0 + g*e.stride + s.off
-			m.disp = s.disp
-			m.r[regSelf], m.r[regIndex], m.r[regMember] = d, g, s.m
+			if e := m.ent; e != nil && d-e.d0 < e.d1-e.d0 && e.per == 1 {
+				// another domain of the last plain run (consumers, banks): no search
+				g := d - e.d0
+				m.base = e.w0 + g*e.stride
+				m.r[regSelf], m.r[regIndex] = d, g
+			} else {
+				e, g, s := w.locate(d)
+				m.base = e.w0 + g*e.stride + s.off
+				m.disp = s.disp
+				m.r[regSelf], m.r[regIndex], m.r[regMember] = d, g, s.m
+				m.ent = e
+			}
 			m.lastD = d
 		}
 		if k := int(msg.Kind); k < len(m.disp) && m.disp[k] >= 0 {
