@@ -2,7 +2,6 @@ package lang
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/lexbench/lexbench/trace"
 )
@@ -532,36 +531,10 @@ func (c *compiler) isStatic1(e *Expr) bool {
 	return false
 }
 
-// exprString is a canonical text of e, the key of the static cache.
-func exprString(e *Expr) string {
-	switch e.Kind {
-	case eInt:
-		return fmt.Sprint(e.Val)
-	case eName:
-		return e.Name
-	case eUnary:
-		return "(" + e.Op + exprString(e.X) + ")"
-	case eBinary:
-		return "(" + exprString(e.X) + e.Op + exprString(e.Y) + ")"
-	case eCall:
-		var parts []string
-		for _, a := range e.Args {
-			parts = append(parts, exprString(a))
-		}
-		return e.Name + "(" + strings.Join(parts, ",") + ")"
-	}
-	return "?"
-}
-
 // static compiles a static expression into the static code and returns
 // the global register holding it.
 func (c *compiler) static(e *Expr) operand {
 	if op, ok := c.staticNode[e]; ok {
-		return op
-	}
-	key := exprString(e)
-	if op, ok := c.statics[key]; ok {
-		c.staticNode[e] = op
 		return op
 	}
 	var res operand
@@ -571,6 +544,8 @@ func (c *compiler) static(e *Expr) operand {
 	case eName:
 		res = operand{reg: c.globals[e.Name], t: tU64}
 	default:
+		// the key names the operation and its operands' registers: equal
+		// static expressions share one global, in constant time per node
 		var args []operand
 		switch e.Kind {
 		case eUnary:
@@ -582,6 +557,15 @@ func (c *compiler) static(e *Expr) operand {
 				args = append(args, c.static(a))
 			}
 		}
+		key := e.Op + e.Name
+		for _, a := range args {
+			key += fmt.Sprintf(",%d:%d", a.reg, a.t)
+		}
+		if op, ok := c.statics[key]; ok {
+			c.staticNode[e] = op
+			return op
+		}
+		defer func() { c.statics[key] = res }()
 		prev := c.inStatic
 		c.inStatic = true
 		switch e.Kind {
@@ -594,7 +578,6 @@ func (c *compiler) static(e *Expr) operand {
 		}
 		c.inStatic = prev
 	}
-	c.statics[key] = res
 	c.staticNode[e] = res
 	return res
 }
