@@ -227,8 +227,8 @@ func (w *instance) Span(d uint32) (off, n int) {
 }
 
 func (w *instance) Boots(d uint32) bool {
-	if w.ents == nil {
-		return d == 0 // a faulty link: one domain boots and reports the fault
+	if w.err != nil {
+		return d == 0 // a link or init fault: one domain boots, its delivery reports the fault
 	}
 	_, _, s := w.locate(uint64(d))
 	return s.mem.boots

@@ -243,3 +243,37 @@ func TestRunReportsEachFaultWithDomainHandlerAndLine(t *testing.T) {
 		}
 	}
 }
+
+func TestInitAndLinkFaultsAreReportedAsFaults(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct{ name, src, want string }{
+		{"init index out of range", `workload t
+key a = 2 in 1..9
+key b = 1 in 1..9
+type T {
+    x: [a]u64
+    init { x[b + 1] = 1 }
+}
+domains {
+    t: T[2]
+}`, "t.lxm:6:12: domain 0 (t[0]), T.init: array index 2 out of range [0, 2)"},
+		{"static division by zero", `workload t
+key a = 2 in 1..9
+key b = 1 in 1..9
+type T {
+    x: [a / (b - 1)]u64
+}
+domains {
+    t: T boots
+}`, "t.lxm:5:11: division by zero in a static expression"},
+	} {
+		path := filepath.Join(dir, "t.lxm")
+		if err := os.WriteFile(path, []byte(c.src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, errs, code := runArgs("run", path, "-n", "5")
+		if code != exitBadInput || out != "" || errs != "lexbench: "+filepath.Join(dir, c.want)+"\n" {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit 1 and %q", c.name, code, out, errs, c.want)
+		}
+	}
+}
