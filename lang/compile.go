@@ -77,6 +77,7 @@ type compiler struct {
 	labels   []int
 	fixups   []fixup
 	rest     []*Stmt // the statements after the current one in its block
+	boundAt  int     // the last jump target: no fusion across it
 }
 
 func (c *compiler) newGlobal() int {
@@ -122,6 +123,15 @@ func (c *compiler) emit(op opcode, a, b, cc int, imm uint32, pos Pos) int {
 		c.p.spos = append(c.p.spos, pos)
 		return len(c.p.static) - 1
 	}
+	if n := len(c.p.code); n > c.boundAt && n > 0 {
+		// fuse with the previous instruction (never across a jump target)
+		prev := c.p.code[n-1]
+		if op == opShrI && imm == 32 && opcode(prev) == opAndI && decImm(prev) == 0xFFFFFFFF &&
+			decB(prev) == uint8(b) && decA(prev) != uint8(b) {
+			c.p.code[n-1] = enc(opSplit, decA(prev), uint8(b), uint8(a), 0)
+			return n - 1
+		}
+	}
 	c.p.code = append(c.p.code, ins)
 	c.p.pos = append(c.p.pos, pos)
 	if fieldImm(op) {
@@ -135,7 +145,10 @@ func (c *compiler) newLabel() int {
 	return len(c.labels) - 1
 }
 
-func (c *compiler) bind(l int) { c.labels[l] = len(c.p.code) }
+func (c *compiler) bind(l int) {
+	c.labels[l] = len(c.p.code)
+	c.boundAt = len(c.p.code)
+}
 
 func (c *compiler) jump(op opcode, b, cc, label int, pos Pos) {
 	at := c.emit(op, 0, b, cc, 0, pos)
@@ -147,6 +160,7 @@ func (c *compiler) body(ctx ctxKind, t *dtype, name string, pos Pos, params []st
 	c.ctx, c.typ, c.scope, c.nextReg = ctx, t, nil, regGlob0
 	c.labels, c.fixups = c.labels[:0], c.fixups[:0]
 	pc := len(c.p.code)
+	c.boundAt = pc
 	c.p.regions = append(c.p.regions, region{pc, name})
 	for i, prm := range params {
 		if i < 2 {
@@ -335,6 +349,7 @@ func (c *compiler) stmt(s *Stmt) {
 			vat = c.emit(opVLoop, i, end, 0, vloopNone, s.Pos)
 		}
 		head := len(c.p.code)
+		c.boundAt = head
 		mark := c.nextReg
 		scope := len(c.scope)
 		c.declareLocal(s.Pos, s.Name, i, tU64, "a loop variable")
@@ -1018,6 +1033,9 @@ func (c *compiler) cond(e *Expr, label int, jumpIf bool) {
 			c.bind(skip)
 			return
 		case "==", "!=", "<", "<=", ">", ">=":
+			if c.arrayBranch(e, label, jumpIf) {
+				return
+			}
 			x := c.expr(e.X, -1)
 			y := c.expr(e.Y, -1)
 			signed := c.compareType(e, x, y) == tI64
@@ -1094,4 +1112,35 @@ func (c *compiler) emitCall(e *Expr) {
 	b := c.expr(e.Args[3], -1)
 	c.want(b, tU64, e.Args[3].Pos, "emit's b")
 	c.emit(opEmit, dst.reg, a.reg, b.reg, uint32(kind), e.Pos)
+}
+
+// arrayBranch compiles `f[i] OP y` (f an array field of the domain, OP one
+// of == != < >=) as one two-word instruction: bounds check, load, compare
+// and branch (opBxEq ..). It reports false if e is not of that form.
+func (c *compiler) arrayBranch(e *Expr, label int, jumpIf bool) bool {
+	if c.inStatic || e.X.Kind != eIndex || (e.Op != "==" && e.Op != "!=" && e.Op != "<" && e.Op != ">=") {
+		return false
+	}
+	f := c.ownField(e.X.Name)
+	if f == nil || f.lenReg < 0 {
+		return false
+	}
+	idx := c.expr(e.X.X, -1)
+	c.want(idx, tU64, e.X.X.Pos, "an index")
+	y := c.expr(e.Y, -1)
+	signed := c.compareType(e, operand{reg: c.zero, t: fieldType(f)}, y) == tI64
+	o := map[string]opcode{"==": opBeq, "!=": opBne, "<": opBltU, ">=": opBgeU}[e.Op]
+	if !jumpIf {
+		o = map[opcode]opcode{opBeq: opBne, opBne: opBeq, opBltU: opBgeU, opBgeU: opBltU}[o]
+	}
+	if signed && o >= opBltU {
+		o += 2
+	}
+	at := c.emit(opBxEq+(o-opBeq), y.reg, idx.reg, f.lenReg, 0, e.Pos)
+	c.fixups = append(c.fixups, fixup{at, label})
+	c.p.code = append(c.p.code, enc(opRet, 0, 0, 0, uint32(f.id))) // never executed
+	c.p.pos = append(c.p.pos, e.Pos)
+	c.p.patch = append(c.p.patch, len(c.p.code)-1)
+	c.boundAt = len(c.p.code) // the second word is not an instruction: nothing fuses with it
+	return true
 }

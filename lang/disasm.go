@@ -33,7 +33,19 @@ func (p *Program) Disasm(w io.Writer) {
 		}
 		fmt.Fprintf(w, "%s:\n", rg.name)
 		for pc := rg.start; pc < end; pc++ {
-			fmt.Fprintf(w, "  %04d  %-40s ; line %d\n", pc, p.insString(p.code[pc], names), p.pos[pc].Line)
+			ins := p.code[pc]
+			text, at := p.insString(ins, names), pc
+			if opcode(ins) >= opBxEq && opcode(ins) <= opBxGeS && pc+1 < end { // two words
+				w2 := p.code[pc+1]
+				pc++
+				f := "?"
+				if id := decImm(w2); int(id) < len(p.fields) {
+					f = p.fields[id].typ.name + "." + p.fields[id].name
+				}
+				text = fmt.Sprintf("%s %s[%s] (len %s), %s, %04d", opNames[opcode(ins)], f,
+					regName(int(decB(ins)), names), regName(int(decC(ins)), names), regName(int(decA(ins)), names), decImm(ins))
+			}
+			fmt.Fprintf(w, "  %04d  %-40s ; line %d\n", at, text, p.pos[at].Line)
 		}
 	}
 }
@@ -123,6 +135,8 @@ func (p *Program) insString(ins uint64, names map[int]string) string {
 			name = p.ids[imm].name
 		}
 		return fmt.Sprintf("%s%s, %s(%s, %s)", s, a, name, b, c)
+	case opSplit:
+		return fmt.Sprintf("split %s, %s = %s", a, c, b)
 	case opIDMod:
 		name := "?"
 		if int(imm) < len(p.ids) {

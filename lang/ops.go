@@ -79,6 +79,15 @@ const (
 	opLdRX  // a = field imm (id) [r[c]] of domain r[b]
 	opIDMod // a = domain id of member imm, group r[b] % divisor[c]
 	opVLoop // the loop at pc+1 .. runs vectorized (vloop imm), or falls through
+	opSplit // a = b & 0xFFFFFFFF; c = b >> 32
+	// two words: if field[w2.imm][r[b]] (len r[c]) OP r[a]: pc = imm (the
+	// second word holds the field; the order is that of opBeq .. opBgeS)
+	opBxEq
+	opBxNe
+	opBxLtU
+	opBxGeU
+	opBxLtS
+	opBxGeS
 	opCount
 )
 
@@ -88,7 +97,7 @@ var opNames = [opCount]string{
 	"divu", "modu", "divs", "mods", "divc", "modc", "minu", "maxu", "mins", "maxs",
 	"neg", "bnot", "not", "eq", "ne", "ltu", "leu", "lts", "les",
 	"jmp", "jz", "jnz", "beq", "bne", "bltu", "bgeu", "blts", "bges", "loop",
-	"ldf", "stf", "addf", "subf", "ldx", "stx", "addx", "subx", "rng", "emit", "id", "ldr", "ldrx", "idmod", "vloop",
+	"ldf", "stf", "addf", "subf", "ldx", "stx", "addx", "subx", "rng", "emit", "id", "ldr", "ldrx", "idmod", "vloop", "split", "bxeq", "bxne", "bxltu", "bxgeu", "bxlts", "bxges",
 }
 
 func enc(op opcode, a, b, c uint8, imm uint32) uint64 {

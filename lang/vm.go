@@ -366,6 +366,75 @@ func (w *instance) exec(m *machine, pc int) (int, int) {
 					pc = w.vloop(m, v, pc)
 				}
 			}
+		case opBxEq:
+			x := r[decB(ins)]
+			if n := r[decC(ins)]; x >= n {
+				m.fault, m.faultArgs = "array index %d out of range [0, %d)", []any{x, n}
+				return pc, execFault
+			}
+			if v, y := st[base+code[pc]>>32+x], r[decA(ins)]; v == y {
+				pc = int(ins >> 32)
+			} else {
+				pc++
+			}
+		case opBxNe:
+			x := r[decB(ins)]
+			if n := r[decC(ins)]; x >= n {
+				m.fault, m.faultArgs = "array index %d out of range [0, %d)", []any{x, n}
+				return pc, execFault
+			}
+			if v, y := st[base+code[pc]>>32+x], r[decA(ins)]; v != y {
+				pc = int(ins >> 32)
+			} else {
+				pc++
+			}
+		case opBxLtU:
+			x := r[decB(ins)]
+			if n := r[decC(ins)]; x >= n {
+				m.fault, m.faultArgs = "array index %d out of range [0, %d)", []any{x, n}
+				return pc, execFault
+			}
+			if v, y := st[base+code[pc]>>32+x], r[decA(ins)]; v < y {
+				pc = int(ins >> 32)
+			} else {
+				pc++
+			}
+		case opBxGeU:
+			x := r[decB(ins)]
+			if n := r[decC(ins)]; x >= n {
+				m.fault, m.faultArgs = "array index %d out of range [0, %d)", []any{x, n}
+				return pc, execFault
+			}
+			if v, y := st[base+code[pc]>>32+x], r[decA(ins)]; v >= y {
+				pc = int(ins >> 32)
+			} else {
+				pc++
+			}
+		case opBxLtS:
+			x := r[decB(ins)]
+			if n := r[decC(ins)]; x >= n {
+				m.fault, m.faultArgs = "array index %d out of range [0, %d)", []any{x, n}
+				return pc, execFault
+			}
+			if v, y := st[base+code[pc]>>32+x], r[decA(ins)]; int64(v) < int64(y) {
+				pc = int(ins >> 32)
+			} else {
+				pc++
+			}
+		case opBxGeS:
+			x := r[decB(ins)]
+			if n := r[decC(ins)]; x >= n {
+				m.fault, m.faultArgs = "array index %d out of range [0, %d)", []any{x, n}
+				return pc, execFault
+			}
+			if v, y := st[base+code[pc]>>32+x], r[decA(ins)]; int64(v) >= int64(y) {
+				pc = int(ins >> 32)
+			} else {
+				pc++
+			}
+		case opSplit:
+			x := r[decB(ins)]
+			r[decA(ins)], r[decC(ins)] = x&0xFFFFFFFF, x>>32
 		case opIDMod:
 			id := &w.ids[ins>>32]
 			dv := &divs[decC(ins)]
