@@ -455,6 +455,22 @@ func (c *compiler) assign(s *Stmt) {
 		}
 		switch s.Op {
 		case "=":
+			if e := s.X; e.Kind == eBinary && fusable[e.Op] && !c.isStatic(e) && c.fieldOperand(e.X) == nil &&
+				!(c.isStatic(e.Y) && c.static(e.Y).lit) {
+				// field = x OP y in one instruction
+				x := c.expr(e.X, -1)
+				y := c.expr(e.Y, -1)
+				t := c.alloc()
+				res := c.arith(e.Op, t, x, y, e.Pos)
+				c.wantAssign(res, ft, s.Pos, f.name)
+				if last := c.p.code[len(c.p.code)-1]; opcode(last) >= opAdd && opcode(last) <= opXor && int(decA(last)) == t {
+					c.p.code[len(c.p.code)-1] = enc(opSFAdd+(opcode(last)-opAdd), 0, decB(last), decC(last), uint32(f.id))
+					c.p.patch = append(c.p.patch, len(c.p.code)-1)
+				} else { // an immediate form: store the result
+					c.emit(opStF, t, 0, 0, uint32(f.id), s.Pos)
+				}
+				return
+			}
 			x := c.expr(s.X, -1)
 			c.wantAssign(x, ft, s.Pos, f.name)
 			c.emit(opStF, x.reg, 0, 0, uint32(f.id), s.Pos)
@@ -723,6 +739,20 @@ func (c *compiler) expr(e *Expr, dst int) operand {
 		switch e.Op {
 		case "&&", "||", "==", "!=", "<", "<=", ">", ">=":
 			return c.boolValue(e, target())
+		}
+		if f := c.fieldOperand(e.X); f != nil && fusable[e.Op] && !(c.isStatic(e.Y) && c.static(e.Y).lit) {
+			// field OP y in one instruction: y cannot change the field (only
+			// rng() changes state, and the rng field is not fused)
+			y := c.expr(e.Y, -1)
+			r := target()
+			res := c.arith(e.Op, r, operand{reg: c.zero, t: fieldType(f)}, y, e.Pos)
+			if last := c.p.code[len(c.p.code)-1]; opcode(last) >= opAdd && opcode(last) <= opXor && decB(last) == uint8(c.zero) {
+				c.p.code[len(c.p.code)-1] = enc(opFLAdd+(opcode(last)-opAdd), uint8(r), 0, uint8(y.reg), uint32(f.id))
+				c.p.patch = append(c.p.patch, len(c.p.code)-1)
+			} else { // cannot happen: a register form is the only one for these operands
+				c.errs.add(e.Pos, "internal error: field operand fusion found %s", opNames[opcode(last)])
+			}
+			return res
 		}
 		x := c.expr(e.X, -1)
 		y := c.expr(e.Y, -1)
@@ -1143,4 +1173,20 @@ func (c *compiler) arrayBranch(e *Expr, label int, jumpIf bool) bool {
 	c.p.patch = append(c.p.patch, len(c.p.code)-1)
 	c.boundAt = len(c.p.code) // the second word is not an instruction: nothing fuses with it
 	return true
+}
+
+// fusable are the operators with a field form (opFLAdd .., opSFAdd ..).
+var fusable = map[string]bool{"+": true, "-": true, "*": true, "&": true, "|": true, "^": true}
+
+// fieldOperand is the field e reads if e is a scalar field of the domain
+// (not its rng field, which rng() changes), else nil.
+func (c *compiler) fieldOperand(e *Expr) *field {
+	if e.Kind != eName || c.inStatic || c.lookup(e.Name) != nil {
+		return nil
+	}
+	f := c.ownField(e.Name)
+	if f == nil || f.lenReg >= 0 || f == c.typ.rng {
+		return nil
+	}
+	return f
 }

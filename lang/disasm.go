@@ -135,6 +135,10 @@ func (p *Program) insString(ins uint64, names map[int]string) string {
 			name = p.ids[imm].name
 		}
 		return fmt.Sprintf("%s%s, %s(%s, %s)", s, a, name, b, c)
+	case opFLAdd, opFLSub, opFLMul, opFLAnd, opFLOr, opFLXor:
+		return fmt.Sprintf("%s%s, %s, %s", s, a, fld(), c)
+	case opSFAdd, opSFSub, opSFMul, opSFAnd, opSFOr, opSFXor:
+		return fmt.Sprintf("%s%s, %s, %s", s, fld(), b, c)
 	case opSplit:
 		return fmt.Sprintf("split %s, %s = %s", a, c, b)
 	case opIDMod:

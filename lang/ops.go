@@ -88,6 +88,20 @@ const (
 	opBxGeU
 	opBxLtS
 	opBxGeS
+	// arithmetic with a field of the domain (imm) as left operand or as
+	// destination, in the order of opAdd .. opXor
+	opFLAdd // a = field + c
+	opFLSub
+	opFLMul
+	opFLAnd
+	opFLOr
+	opFLXor
+	opSFAdd // field = b + c
+	opSFSub
+	opSFMul
+	opSFAnd
+	opSFOr
+	opSFXor
 	opCount
 )
 
@@ -98,6 +112,7 @@ var opNames = [opCount]string{
 	"neg", "bnot", "not", "eq", "ne", "ltu", "leu", "lts", "les",
 	"jmp", "jz", "jnz", "beq", "bne", "bltu", "bgeu", "blts", "bges", "loop",
 	"ldf", "stf", "addf", "subf", "ldx", "stx", "addx", "subx", "rng", "emit", "id", "ldr", "ldrx", "idmod", "vloop", "split", "bxeq", "bxne", "bxltu", "bxgeu", "bxlts", "bxges",
+	"fladd", "flsub", "flmul", "fland", "flor", "flxor", "sfadd", "sfsub", "sfmul", "sfand", "sfor", "sfxor",
 }
 
 func enc(op opcode, a, b, c uint8, imm uint32) uint64 {
@@ -117,6 +132,9 @@ func decImm(ins uint64) uint32 {
 func fieldImm(op opcode) bool {
 	switch op {
 	case opLdF, opStF, opAddF, opSubF, opLdX, opStX, opAddX, opSubX, opRng:
+		return true
+	}
+	if op >= opFLAdd && op <= opSFXor {
 		return true
 	}
 	return false

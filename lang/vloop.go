@@ -40,7 +40,8 @@ func vectorizable(body []uint64, mark int) bool {
 		switch op := opcode(ins); {
 		case op == opEmit:
 		case op == opMov, op >= opAdd && op <= opSarI, op == opDivC, op == opModC,
-			op >= opMinU && op <= opLeS, op == opLdF, op == opRng, op == opID, op == opIDMod:
+			op >= opMinU && op <= opLeS, op == opLdF, op == opRng, op == opID, op == opIDMod,
+			op >= opFLAdd && op <= opFLXor:
 			if int(decA(ins)) < mark {
 				return false
 			}
@@ -97,7 +98,7 @@ func (w *instance) buildVprog(d vloopDesc) *vprog {
 		switch {
 		case reg == d.iReg:
 			v.iSlot = s
-		case !written[reg]:
+		case reg >= 0 && !written[reg]:
 			v.bcast = append(v.bcast, vbcast{s, uint8(reg)})
 		}
 		return s
@@ -124,6 +125,11 @@ func (w *instance) buildVprog(d vloopDesc) *vprog {
 			v.nRng++
 		case opLdF:
 			in.a = slot(int(decA(ins)))
+		case opFLAdd, opFLSub, opFLMul, opFLAnd, opFLOr, opFLXor:
+			// the field into a column of its own, then the register op
+			tmp := slot(-1 - len(slots)) // a slot no register names
+			v.code = append(v.code, vins{op: opLdF, a: tmp, imm: in.imm})
+			in = vins{op: opAdd + (op - opFLAdd), a: slot(int(decA(ins))), b: tmp, c: slot(int(decC(ins)))}
 		case opMov, opNeg, opBNot, opNot, opAddI, opSubI, opMulI, opAndI, opOrI, opXorI, opShlI, opShrI, opSarI:
 			in.a, in.b = slot(int(decA(ins))), slot(int(decB(ins)))
 		case opID:

@@ -432,6 +432,30 @@ func (w *instance) exec(m *machine, pc int) (int, int) {
 			} else {
 				pc++
 			}
+		case opFLAdd:
+			r[decA(ins)] = st[base+ins>>32] + r[decC(ins)]
+		case opFLSub:
+			r[decA(ins)] = st[base+ins>>32] - r[decC(ins)]
+		case opFLMul:
+			r[decA(ins)] = st[base+ins>>32] * r[decC(ins)]
+		case opFLAnd:
+			r[decA(ins)] = st[base+ins>>32] & r[decC(ins)]
+		case opFLOr:
+			r[decA(ins)] = st[base+ins>>32] | r[decC(ins)]
+		case opFLXor:
+			r[decA(ins)] = st[base+ins>>32] ^ r[decC(ins)]
+		case opSFAdd:
+			st[base+ins>>32] = r[decB(ins)] + r[decC(ins)]
+		case opSFSub:
+			st[base+ins>>32] = r[decB(ins)] - r[decC(ins)]
+		case opSFMul:
+			st[base+ins>>32] = r[decB(ins)] * r[decC(ins)]
+		case opSFAnd:
+			st[base+ins>>32] = r[decB(ins)] & r[decC(ins)]
+		case opSFOr:
+			st[base+ins>>32] = r[decB(ins)] | r[decC(ins)]
+		case opSFXor:
+			st[base+ins>>32] = r[decB(ins)] ^ r[decC(ins)]
 		case opSplit:
 			x := r[decB(ins)]
 			r[decA(ins)], r[decC(ins)] = x&0xFFFFFFFF, x>>32
