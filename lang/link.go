@@ -68,7 +68,12 @@ type instance struct {
 
 // defaultBudget is the per-message instruction budget when the program
 // declares none: room for a generator of 256 instructions per operation.
-func defaultBudget(batch uint64) uint64 { return 1<<24 + 256*batch }
+func defaultBudget(batch uint64) uint64 {
+	if batch > 1<<50 {
+		return 1 << 62
+	}
+	return 1<<24 + 256*batch
+}
 
 func (p *Program) link(pr workloads.Params) *instance {
 	w := &instance{prog: p, p: pr, typeSize: map[*dtype]uint64{}, disp: map[*dtype][]int32{}}
