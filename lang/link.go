@@ -326,8 +326,6 @@ func (w *instance) Goals() error {
 	return nil
 }
 
-// OpsDone is not tracked for programs (progress shows messages only).
-
 // runStatic evaluates the static expressions into the globals.
 func (w *instance) runStatic() error {
 	p := w.prog

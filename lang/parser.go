@@ -93,11 +93,11 @@ var keywords = map[string]bool{
 	"workload": true, "key": true, "kind": true, "type": true, "domains": true, "goal": true,
 	"figure": true, "budget": true, "on": true, "init": true, "let": true, "if": true, "else": true,
 	"for": true, "forall": true, "in": true, "while": true, "assert": true, "return": true,
-	"boots": true, "weight": true, "group": false,
+	"boots": true, "weight": true,
 }
 
-// recover runs f; after a bail it skips tokens until stop reports a
-// resumption point.
+// guard runs f; after a bail it skips tokens (at least one) until stop
+// reports a resumption point.
 func (p *parser) guard(f func(), stop func() bool) {
 	start := p.i
 	defer func() {
@@ -398,10 +398,9 @@ func (p *parser) stmt() *Stmt {
 		s.Body = p.block()
 	case p.accept("assert"):
 		s.Kind = sAssert
-		start := p.peek().pos
 		i0 := p.i
 		s.X = p.expr()
-		s.Text = p.sourceText(i0, start)
+		s.Text = p.sourceText(i0)
 	case p.accept("return"):
 		s.Kind = sReturn
 		s.X = p.expr()
@@ -425,7 +424,7 @@ func (p *parser) stmt() *Stmt {
 }
 
 // sourceText is the text of tokens [i0, p.i), for messages.
-func (p *parser) sourceText(i0 int, _ Pos) string {
+func (p *parser) sourceText(i0 int) string {
 	var b []byte
 	for k := i0; k < p.i; k++ {
 		if k > i0 {
