@@ -5,10 +5,14 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/lexbench/lexbench/engine"
+	"github.com/lexbench/lexbench/workloads"
 )
 
-// FuzzCompile: the lexer, parser, checker and compiler never panic, and a
-// program that compiles also disassembles.
+// FuzzCompile: the lexer, parser, checker and compiler never panic; a
+// program that compiles also disassembles, and linked with small
+// parameters it runs a few ticks without panicking (faults are errors).
 func FuzzCompile(f *testing.F) {
 	files, _ := filepath.Glob("../workloads/lxm/*.lxm")
 	more, _ := filepath.Glob("testdata/*.lxm")
@@ -30,5 +34,21 @@ func FuzzCompile(f *testing.F) {
 			return
 		}
 		p.Disasm(io.Discard)
+		runSmall(p)
 	})
+}
+
+// runSmall links p with small parameters and runs it for a few ticks.
+func runSmall(p *Program) {
+	pr := workloads.Params{N: 3, Seed: 1, Batch: 2}
+	for i, k := range p.Keys {
+		pr.K[i] = max(k.Min, min(k.Default, k.Max, 4))
+	}
+	w := p.link(pr)
+	if w.err == nil && (w.d > 1<<12 || w.words > 1<<16) {
+		return // too big for a fuzz iteration
+	}
+	w.budget = min(w.budget, 1<<14)
+	_, _ = engine.Run(w, engine.Config{Params: "fuzz", Shards: 1, MaxTicks: 6, MaxMsgs: 1 << 12})
+	w.Figures()
 }
