@@ -201,6 +201,17 @@ func BenchmarkDeliver(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(transfers)), "ns/msg")
 	})
+	storm := prepared(b, "../workloads/lxm/storm.lxm", workloads.Params{N: 1, Seed: 1, Batch: 1, K: [2]uint64{2, 1024}})
+	data := make([]trace.Entry, 4096)
+	for i := range data {
+		data[i] = trace.Entry{Dst: uint32(2 + (i*7919)%1024), Kind: trace.KindData, A: uint64(i) * 0x9E3779B97F4A7C15, B: uint64(i)}
+	}
+	b.Run("handler=Consumer.Data", func(b *testing.B) {
+		for b.Loop() {
+			storm.Deliver(&out, data)
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(data)), "ns/msg")
+	})
 }
 
 // BenchmarkGenerator is the banking driver's Tick alone: one vectorized
