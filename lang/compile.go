@@ -183,6 +183,15 @@ func (c *compiler) body(ctx ctxKind, t *dtype, name string, pos Pos, params []st
 			c.p.code[k] = enc(opRet, 0, 0, 0, 0)
 		}
 	}
+	if ctx == ctxHandler || ctx == ctxInit {
+		// X; ret is one instruction (the ret stays for jumps to it)
+		for k := pc + 1; k < len(c.p.code); k++ {
+			prev := c.p.code[k-1]
+			if f := retFused(opcode(prev)); opcode(c.p.code[k]) == opRet && f != 0 {
+				c.p.code[k-1] = prev&^0xFF | uint64(f)
+			}
+		}
+	}
 	return pc
 }
 
@@ -1168,7 +1177,7 @@ func (c *compiler) arrayBranch(e *Expr, label int, jumpIf bool) bool {
 	}
 	at := c.emit(opBxEq+(o-opBeq), y.reg, idx.reg, f.lenReg, 0, e.Pos)
 	c.fixups = append(c.fixups, fixup{at, label})
-	c.p.code = append(c.p.code, enc(opRet, 0, 0, 0, uint32(f.id))) // never executed
+	c.p.code = append(c.p.code, enc(opWord2, 0, 0, 0, uint32(f.id)))
 	c.p.pos = append(c.p.pos, e.Pos)
 	c.p.patch = append(c.p.patch, len(c.p.code)-1)
 	c.boundAt = len(c.p.code) // the second word is not an instruction: nothing fuses with it

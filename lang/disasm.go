@@ -76,6 +76,9 @@ func (p *Program) insString(ins uint64, names map[int]string) string {
 	if op >= opCount {
 		return fmt.Sprintf("?%d", op)
 	}
+	if op >= opAddFR && op < opAddFR+opcode(len(retFusable)) {
+		return p.insString(ins&^0xFF|uint64(retFusable[op-opAddFR]), names) + "; ret"
+	}
 	a, b, c := regName(int(decA(ins)), names), regName(int(decB(ins)), names), regName(int(decC(ins)), names)
 	imm := decImm(ins)
 	fld := func() string {

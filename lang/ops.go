@@ -102,6 +102,22 @@ const (
 	opSFAnd
 	opSFOr
 	opSFXor
+	// X then ret, for the instructions that end handlers (X: the op of
+	// the same name without R), in the order of retFusable
+	opAddFR
+	opSubFR
+	opStFR
+	opAddXR
+	opSubXR
+	opStXR
+	opEmitR
+	opSFAddR
+	opSFSubR
+	opSFMulR
+	opSFAndR
+	opSFOrR
+	opSFXorR
+	opWord2 // the second word of a two-word instruction: never executed
 	opCount
 )
 
@@ -113,6 +129,7 @@ var opNames = [opCount]string{
 	"jmp", "jz", "jnz", "beq", "bne", "bltu", "bgeu", "blts", "bges", "loop",
 	"ldf", "stf", "addf", "subf", "ldx", "stx", "addx", "subx", "rng", "emit", "id", "ldr", "ldrx", "idmod", "vloop", "split", "bxeq", "bxne", "bxltu", "bxgeu", "bxlts", "bxges",
 	"fladd", "flsub", "flmul", "fland", "flor", "flxor", "sfadd", "sfsub", "sfmul", "sfand", "sfor", "sfxor",
+	"addf+ret", "subf+ret", "stf+ret", "addx+ret", "subx+ret", "stx+ret", "emit+ret", "sfadd+ret", "sfsub+ret", "sfmul+ret", "sfand+ret", "sfor+ret", "sfxor+ret", "word2",
 }
 
 func enc(op opcode, a, b, c uint8, imm uint32) uint64 {
@@ -134,8 +151,21 @@ func fieldImm(op opcode) bool {
 	case opLdF, opStF, opAddF, opSubF, opLdX, opStX, opAddX, opSubX, opRng:
 		return true
 	}
-	if op >= opFLAdd && op <= opSFXor {
+	if op >= opFLAdd && op <= opSFXor || op >= opAddFR && op <= opStXR || op >= opSFAddR && op <= opSFXorR {
 		return true
 	}
 	return false
+}
+
+// retFusable are the ops fused with a following ret into op..R (opAddFR ..).
+var retFusable = []opcode{opAddF, opSubF, opStF, opAddX, opSubX, opStX, opEmit, opSFAdd, opSFSub, opSFMul, opSFAnd, opSFOr, opSFXor}
+
+// retFused is the X-then-ret form of op, or 0.
+func retFused(op opcode) opcode {
+	for i, o := range retFusable {
+		if o == op {
+			return opAddFR + opcode(i)
+		}
+	}
+	return 0
 }

@@ -142,14 +142,7 @@ func (w *instance) exec(m *machine, pc int) (int, int) {
 		pc++
 		switch opcode(ins) {
 		case opRet:
-			if m.msgs == nil {
-				return pc, execRet
-			}
-			// the next message, without leaving the loop
-			if pc = w.nextMsg(m); pc < 0 {
-				return pc, execRet
-			}
-			base = m.base
+			goto ret
 		case opRetV:
 			r[regRet] = r[decA(ins)]
 			return pc, execRetV
@@ -456,6 +449,65 @@ func (w *instance) exec(m *machine, pc int) (int, int) {
 			st[base+ins>>32] = r[decB(ins)] | r[decC(ins)]
 		case opSFXor:
 			st[base+ins>>32] = r[decB(ins)] ^ r[decC(ins)]
+		case opAddFR:
+			st[base+ins>>32] += r[decA(ins)]
+			goto ret
+		case opSubFR:
+			st[base+ins>>32] -= r[decA(ins)]
+			goto ret
+		case opStFR:
+			st[base+ins>>32] = r[decA(ins)]
+			goto ret
+		case opAddXR:
+			x := r[decB(ins)]
+			if n := r[decC(ins)]; x >= n {
+				m.fault, m.faultArgs = "array index %d out of range [0, %d)", []any{x, n}
+				return pc, execFault
+			}
+			st[base+ins>>32+x] += r[decA(ins)]
+			goto ret
+		case opSubXR:
+			x := r[decB(ins)]
+			if n := r[decC(ins)]; x >= n {
+				m.fault, m.faultArgs = "array index %d out of range [0, %d)", []any{x, n}
+				return pc, execFault
+			}
+			st[base+ins>>32+x] -= r[decA(ins)]
+			goto ret
+		case opStXR:
+			x := r[decB(ins)]
+			if n := r[decC(ins)]; x >= n {
+				m.fault, m.faultArgs = "array index %d out of range [0, %d)", []any{x, n}
+				return pc, execFault
+			}
+			st[base+ins>>32+x] = r[decA(ins)]
+			goto ret
+		case opEmitR:
+			dst := r[decA(ins)]
+			if dst >= w.d {
+				m.fault, m.faultArgs = "emit to nonexistent domain %d (domains: %d)", []any{dst, w.d}
+				return pc, execFault
+			}
+			m.out.Emit(uint32(r[regSelf]), uint32(dst), trace.Kind(ins>>32), r[decB(ins)], r[decC(ins)])
+			goto ret
+		case opSFAddR:
+			st[base+ins>>32] = r[decB(ins)] + r[decC(ins)]
+			goto ret
+		case opSFSubR:
+			st[base+ins>>32] = r[decB(ins)] - r[decC(ins)]
+			goto ret
+		case opSFMulR:
+			st[base+ins>>32] = r[decB(ins)] * r[decC(ins)]
+			goto ret
+		case opSFAndR:
+			st[base+ins>>32] = r[decB(ins)] & r[decC(ins)]
+			goto ret
+		case opSFOrR:
+			st[base+ins>>32] = r[decB(ins)] | r[decC(ins)]
+			goto ret
+		case opSFXorR:
+			st[base+ins>>32] = r[decB(ins)] ^ r[decC(ins)]
+			goto ret
 		case opSplit:
 			x := r[decB(ins)]
 			r[decA(ins)], r[decC(ins)] = x&0xFFFFFFFF, x>>32
@@ -485,6 +537,16 @@ func (w *instance) exec(m *machine, pc int) (int, int) {
 		default:
 			panic(fmt.Sprintf("lang: bad opcode %d at %d", opcode(ins), pc-1))
 		}
+		continue
+	ret:
+		if m.msgs == nil {
+			return pc, execRet
+		}
+		// the next message, without leaving the loop
+		if pc = w.nextMsg(m); pc < 0 {
+			return pc, execRet
+		}
+		base = m.base
 	}
 }
 
