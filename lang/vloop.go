@@ -52,6 +52,23 @@ func vectorizable(body []uint64, mark int) bool {
 	return len(body) > 0
 }
 
+// reads reports whether a vectorizable instruction reads register reg.
+func reads(ins uint64, reg int) bool {
+	a, b, c := int(decA(ins)), int(decB(ins)), int(decC(ins))
+	switch op := opcode(ins); {
+	case op == opRng || op == opLdF:
+		return false
+	case op == opEmit:
+		return a == reg || b == reg || c == reg
+	case op >= opFLAdd && op <= opFLXor:
+		return c == reg
+	case op == opMov || op >= opAddI && op <= opSarI || op == opNeg || op == opBNot || op == opNot ||
+		op == opDivC || op == opModC || op == opIDMod:
+		return b == reg
+	}
+	return b == reg || c == reg
+}
+
 type vins struct {
 	op      opcode
 	a, b, c uint8 // column slots (c: divisor slot for divc, modc, idmod)
@@ -72,6 +89,8 @@ type vprog struct {
 	nRng    uint64
 	rngOff  uint64
 	emits   []vins // the emit instructions, in order
+	fields  []vins // loop-invariant field reads (opLdF), filled once per loop
+	useI    bool   // the body reads the loop variable
 	divs    []uint8
 	hasRng  bool
 	hasIDs  bool
@@ -104,6 +123,15 @@ func (w *instance) buildVprog(d vloopDesc) *vprog {
 		return s
 	}
 	slot(d.iReg)
+	writes := map[int]int{} // writes per register in the body
+	for _, ins := range w.code[d.head:d.loop] {
+		if op := opcode(ins); op != opEmit {
+			writes[int(decA(ins))]++
+		}
+		if reads(ins, d.iReg) {
+			v.useI = true
+		}
+	}
 	rngOff := -1
 	for _, ins := range w.code[d.head:d.loop] {
 		op := opcode(ins)
@@ -125,10 +153,14 @@ func (w *instance) buildVprog(d vloopDesc) *vprog {
 			v.nRng++
 		case opLdF:
 			in.a = slot(int(decA(ins)))
+			if writes[int(decA(ins))] == 1 { // loop-invariant: filled once per loop
+				v.fields = append(v.fields, vins{op: opLdF, a: in.a, imm: in.imm})
+				continue
+			}
 		case opFLAdd, opFLSub, opFLMul, opFLAnd, opFLOr, opFLXor:
-			// the field into a column of its own, then the register op
+			// the field into a column of its own (once per loop), then the register op
 			tmp := slot(-1 - len(slots)) // a slot no register names
-			v.code = append(v.code, vins{op: opLdF, a: tmp, imm: in.imm})
+			v.fields = append(v.fields, vins{op: opLdF, a: tmp, imm: in.imm})
 			in = vins{op: opAdd + (op - opFLAdd), a: slot(int(decA(ins))), b: tmp, c: slot(int(decC(ins)))}
 		case opMov, opNeg, opBNot, opNot, opAddI, opSubI, opMulI, opAndI, opOrI, opXorI, opShlI, opShrI, opSarI:
 			in.a, in.b = slot(int(decA(ins))), slot(int(decB(ins)))
@@ -147,7 +179,7 @@ func (w *instance) buildVprog(d vloopDesc) *vprog {
 	if len(slots) > vslotsMax {
 		return nil
 	}
-	for _, in := range v.code {
+	for _, in := range append(v.code, v.fields...) {
 		if in.op == opLdF && rngOff >= 0 && in.imm == uint64(rngOff) {
 			return nil // the body reads the state it advances
 		}
@@ -177,6 +209,12 @@ func (w *instance) vloop(m *machine, v *vprog, pc int) int {
 		}
 	}
 	st, base := w.st, m.base
+	for _, f := range v.fields {
+		col, x := &cols[f.a], st[base+f.imm]
+		for j := range col {
+			col[j] = x
+		}
+	}
 	var rngp *uint64
 	if v.hasRng {
 		rngp = &st[base+v.rngOff]
@@ -190,9 +228,11 @@ chunks:
 		if m.budget < charge {
 			break
 		}
-		iv := cols[v.iSlot][:l]
-		for j := range iv {
-			iv[j] = cur + uint64(j)
+		if v.useI {
+			iv := cols[v.iSlot][:l]
+			for j := range iv {
+				iv[j] = cur + uint64(j)
+			}
 		}
 		var s uint64
 		if rngp != nil {
