@@ -542,7 +542,25 @@ func (w *instance) exec(m *machine, pc int) (int, int) {
 		if m.msgs == nil {
 			return pc, execRet
 		}
-		// the next message, without leaving the loop
+		// the next message, without leaving the loop; the next of a run to
+		// one domain is prepared here, anything else by nextMsg
+		if i := m.i + 1; i < len(m.msgs) {
+			msg := &m.msgs[i]
+			d, k := uint64(msg.Dst), int(msg.Kind)
+			if e := m.ent; e != nil && d-e.d0 < e.d1-e.d0 && e.per == 1 && k < len(m.disp) && m.disp[k] >= 0 {
+				if d != m.lastD { // another domain of the same plain run (banks, consumers)
+					g := d - e.d0
+					base = e.w0 + g*e.stride
+					m.base, m.lastD = base, d
+					r[regSelf], r[regIndex] = d, g
+				}
+				m.i = i
+				r[regA], r[regB], r[regSrc] = msg.A, msg.B, uint64(msg.Src)
+				m.budget = w.budget
+				pc = int(m.disp[k])
+				continue
+			}
+		}
 		if pc = w.nextMsg(m); pc < 0 {
 			return pc, execRet
 		}
