@@ -5,6 +5,9 @@
 //	lexbench verify JOURNAL         check every block and link of a journal
 //	lexbench resume JOURNAL         continue an interrupted run (snapshots, torn tail)
 //	lexbench replay JOURNAL         re-execute a journal's run, report the first divergence
+//	lexbench run FILE.lxm [flags]   run a workload written in the Lexum language
+//	lexbench check FILE.lxm         report every error of a program
+//	lexbench disasm FILE.lxm        print a program's bytecode
 //
 // stdout is data (configuration and Benchmark lines, benchstat reads it);
 // errors and progress go to stderr.
@@ -58,6 +61,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		code, err = cmdResume(args[1:], stdout, stderr)
 	case "replay":
 		code, err = cmdReplay(args[1:], stdout, stderr)
+	case "run":
+		code, err = cmdLangRun(args[1:], stdout, stderr)
+	case "check":
+		code, err = cmdCheck(args[1:], stderr)
+	case "disasm":
+		code, err = cmdDisasm(args[1:], stdout, stderr)
 	default:
 		spec := workloads.Lookup(cmd)
 		if spec == nil {
@@ -72,7 +81,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "lexbench: %s\n%s", firstLine(ue.msg), ue.usage)
 			return exitBadInput
 		}
-		fmt.Fprintf(stderr, "lexbench: %s\n", firstLine(err.Error()))
+		if err != errPrinted {
+			fmt.Fprintf(stderr, "lexbench: %s\n", firstLine(err.Error()))
+		}
 		if code == exitOK {
 			code = exitBadInput
 		}
@@ -92,5 +103,8 @@ func topUsage() string {
 		"       lexbench verify JOURNAL\n" +
 		"       lexbench resume JOURNAL [--shards N]\n" +
 		"       lexbench replay JOURNAL [--shards N]\n" +
+		"       lexbench run FILE.lxm [flags]    run a program (docs/language.md); its keys are flags\n" +
+		"       lexbench check FILE.lxm          report every error of a program\n" +
+		"       lexbench disasm FILE.lxm         print a program's bytecode\n" +
 		"       lexbench <workload> --help       flags of a workload\n"
 }

@@ -1,0 +1,138 @@
+package lang
+
+// The syntax tree. Nodes are small structs with a kind tag rather than one
+// type per node: the checker and compiler switch on the tag.
+
+type exprKind uint8
+
+const (
+	eInt    exprKind = iota // Val
+	eName                   // Name
+	eCall                   // Name(Args)
+	eIndex                  // Name[X]
+	eField                  // X.Name or X.Name[Y]: a field of another domain (goals, figures)
+	eUnary                  // Op X
+	eBinary                 // X Op Y
+)
+
+// Expr is an expression.
+type Expr struct {
+	Kind exprKind
+	Pos  Pos
+	Op   string
+	Name string
+	Val  uint64
+	X, Y *Expr
+	Args []*Expr
+}
+
+type stmtKind uint8
+
+const (
+	sLet    stmtKind = iota // let Name (: Type)? = X
+	sAssign                 // Target Op X   (Op is "=" or "+=" …)
+	sIf                     // if X Body else Else
+	sFor                    // for Name in X .. Y Body
+	sForall                 // forall Name in Entry Body
+	sWhile                  // while X Body (rejected: unbounded)
+	sAssert                 // assert X
+	sReturn                 // return X
+	sExpr                   // a call
+)
+
+// Stmt is a statement.
+type Stmt struct {
+	Kind   stmtKind
+	Pos    Pos
+	Name   string // let, for, forall variable; forall entry in Entry
+	Entry  string
+	Type   string // let's declared type, "" if inferred
+	Op     string
+	Target *Expr // assignment target: eName or eIndex
+	X, Y   *Expr
+	Body   []*Stmt
+	Else   []*Stmt
+	Text   string // assert: the source text of X
+}
+
+// Handler is `on Kind(a, b) { … }`, or a type's `init { … }` (Kind "").
+type Handler struct {
+	Pos    Pos
+	Kind   string
+	Params []string
+	Body   []*Stmt
+}
+
+// FieldDecl is a domain type's state field.
+type FieldDecl struct {
+	Pos  Pos
+	Name string
+	Type string // u64, i64, rng
+	Len  *Expr  // array length, nil for a scalar
+}
+
+// TypeDecl is `type Name { fields, init, handlers }`.
+type TypeDecl struct {
+	Pos      Pos
+	Name     string
+	Fields   []*FieldDecl
+	Init     *Handler
+	Handlers []*Handler
+}
+
+// Member is one member of a domains entry: Name: Type[Count], with boot and weight.
+type Member struct {
+	Pos    Pos
+	Name   string
+	Type   string
+	Count  *Expr // nil: one
+	Boots  bool
+	Weight *Expr // nil: 1
+}
+
+// Entry is a line of `domains { }`: a member on its own, or a group of
+// members repeated Count times.
+type Entry struct {
+	Pos     Pos
+	Name    string
+	Count   *Expr // group count; nil for a plain member
+	Members []*Member
+	Group   bool
+}
+
+// KeyDecl is `key name = default in min..max "usage"`.
+type KeyDecl struct {
+	Pos               Pos
+	Name              string
+	Default, Min, Max uint64
+	Usage             string
+}
+
+// KindDecl is `kind Name = number`.
+type KindDecl struct {
+	Pos  Pos
+	Name string
+	Num  uint64
+}
+
+// Block is a goal or figure: `goal name { … }`, `figure name { … }`.
+type Block struct {
+	Pos  Pos
+	Name string
+	Body []*Stmt
+}
+
+// File is a parsed program.
+type File struct {
+	Name       string
+	NamePos    Pos
+	Keys       []*KeyDecl
+	Kinds      []*KindDecl
+	Budget     *Expr
+	Types      []*TypeDecl
+	Entries    []*Entry
+	DomainsPos Pos
+	HasDomains bool
+	Goals      []*Block
+	Figures    []*Block
+}

@@ -1,0 +1,54 @@
+package lang
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/lexbench/lexbench/engine"
+	"github.com/lexbench/lexbench/workloads"
+)
+
+// FuzzCompile: the lexer, parser, checker and compiler never panic; a
+// program that compiles also disassembles, and linked with small
+// parameters it runs a few ticks without panicking (faults are errors).
+func FuzzCompile(f *testing.F) {
+	files, _ := filepath.Glob("../workloads/lxm/*.lxm")
+	more, _ := filepath.Glob("testdata/*.lxm")
+	for _, p := range append(files, more...) {
+		src, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(string(src))
+	}
+	f.Add("workload w key a = 1 in 1..2 key b = 1 in 1..max type T { x: u64 on Tick() { while x < 1 { x += 1 } } } domains { t: T boots }")
+	f.Add("type T { on X(a, b, c) { emit(1, 2) let y: i64 = a + -1 } }")
+	f.Fuzz(func(t *testing.T, src string) {
+		p, err := Compile("fuzz.lxm", src)
+		if err != nil {
+			if _, ok := err.(*ErrorList); !ok {
+				t.Fatalf("error of type %T", err)
+			}
+			return
+		}
+		p.Disasm(io.Discard)
+		runSmall(p)
+	})
+}
+
+// runSmall links p with small parameters and runs it for a few ticks.
+func runSmall(p *Program) {
+	pr := workloads.Params{N: 3, Seed: 1, Batch: 2}
+	for i, k := range p.Keys {
+		pr.K[i] = max(k.Min, min(k.Default, k.Max, 4))
+	}
+	w := p.link(pr)
+	if w.err == nil && (w.d > 1<<12 || w.words > 1<<16) {
+		return // too big for a fuzz iteration
+	}
+	w.budget = min(w.budget, 1<<14)
+	_, _ = engine.Run(w, engine.Config{Params: "fuzz", Shards: 1, MaxTicks: 6, MaxMsgs: 1 << 12})
+	w.Figures()
+}

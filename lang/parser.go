@@ -1,0 +1,546 @@
+package lang
+
+import "fmt"
+
+// parser is a recursive-descent parser. On an error it records it and
+// skips to a likely statement or declaration start, so one run reports
+// every error.
+type parser struct {
+	toks  []token
+	i     int
+	src   string
+	errs  *ErrorList
+	depth int
+}
+
+// nestingMax bounds the depth of nested expressions and blocks, so a
+// hostile input cannot exhaust the stack.
+const nestingMax = 200
+
+func parse(src string, errs *ErrorList) *File {
+	p := &parser{toks: lex(src, errs), src: src, errs: errs}
+	return p.file()
+}
+
+func (p *parser) peek() token { return p.toks[p.i] }
+func (p *parser) next() token {
+	t := p.toks[p.i]
+	if t.kind != tEOF {
+		p.i++
+	}
+	return t
+}
+
+func (p *parser) is(text string) bool {
+	t := p.peek()
+	return (t.kind == tPunct || t.kind == tIdent) && t.text == text
+}
+
+func (p *parser) accept(text string) bool {
+	if p.is(text) {
+		p.next()
+		return true
+	}
+	return false
+}
+
+// bail is raised (as a panic) after an error, to unwind to the nearest
+// recovery point.
+type bail struct{}
+
+func (p *parser) fail(pos Pos, format string, a ...any) {
+	p.errs.add(pos, format, a...)
+	panic(bail{})
+}
+
+func describe(t token) string {
+	switch t.kind {
+	case tEOF:
+		return "end of file"
+	case tInt:
+		return "number " + t.text
+	case tString:
+		return fmt.Sprintf("string %q", t.text)
+	}
+	return fmt.Sprintf("%q", t.text)
+}
+
+func (p *parser) expect(text string) token {
+	t := p.peek()
+	if !p.is(text) {
+		p.fail(t.pos, "expected %q, found %s", text, describe(t))
+	}
+	return p.next()
+}
+
+func (p *parser) ident(what string) token {
+	t := p.peek()
+	if t.kind != tIdent || keywords[t.text] {
+		p.fail(t.pos, "expected %s, found %s", what, describe(t))
+	}
+	return p.next()
+}
+
+func (p *parser) integer() token {
+	t := p.peek()
+	if t.kind != tInt {
+		p.fail(t.pos, "expected a number, found %s", describe(t))
+	}
+	return p.next()
+}
+
+var keywords = map[string]bool{
+	"workload": true, "key": true, "kind": true, "type": true, "domains": true, "goal": true,
+	"figure": true, "budget": true, "on": true, "init": true, "let": true, "if": true, "else": true,
+	"for": true, "forall": true, "in": true, "while": true, "assert": true, "return": true,
+	"boots": true, "weight": true,
+}
+
+// guard runs f; after a bail it skips tokens (at least one) until stop
+// reports a resumption point.
+func (p *parser) guard(f func(), stop func() bool) {
+	start := p.i
+	defer func() {
+		if r := recover(); r != nil {
+			if _, ok := r.(bail); !ok {
+				panic(r)
+			}
+			if p.i == start { // always make progress
+				p.next()
+			}
+			for p.peek().kind != tEOF && !stop() {
+				p.next()
+			}
+		}
+	}()
+	f()
+}
+
+func (p *parser) atTopDecl() bool {
+	t := p.peek()
+	if t.kind != tIdent {
+		return false
+	}
+	switch t.text {
+	case "workload", "key", "kind", "type", "domains", "goal", "figure", "budget":
+		return true
+	}
+	return false
+}
+
+func (p *parser) file() *File {
+	f := &File{}
+	for p.peek().kind != tEOF {
+		start := p.i
+		p.guard(func() { p.topDecl(f) }, p.atTopDecl)
+		if p.i == start { // no progress: skip a token
+			p.next()
+		}
+	}
+	return f
+}
+
+func (p *parser) topDecl(f *File) {
+	t := p.peek()
+	if t.kind != tIdent {
+		p.fail(t.pos, "expected a declaration (workload, key, kind, budget, type, domains, goal, figure), found %s", describe(t))
+	}
+	switch t.text {
+	case "workload":
+		p.next()
+		n := p.ident("workload name")
+		if f.Name != "" {
+			p.errs.add(t.pos, "workload declared twice")
+		}
+		f.Name, f.NamePos = n.text, n.pos
+	case "key":
+		p.next()
+		k := &KeyDecl{Pos: t.pos}
+		k.Name = p.ident("key name").text
+		p.expect("=")
+		k.Default = p.integer().val
+		p.expect("in")
+		k.Min = p.integer().val
+		p.expect("..")
+		if p.accept("max") {
+			k.Max = ^uint64(0)
+		} else {
+			k.Max = p.integer().val
+		}
+		if p.peek().kind == tString {
+			k.Usage = p.next().text
+		}
+		f.Keys = append(f.Keys, k)
+	case "kind":
+		p.next()
+		k := &KindDecl{Pos: t.pos}
+		k.Name = p.ident("kind name").text
+		p.expect("=")
+		k.Num = p.integer().val
+		f.Kinds = append(f.Kinds, k)
+	case "budget":
+		p.next()
+		if f.Budget != nil {
+			p.errs.add(t.pos, "budget declared twice")
+		}
+		f.Budget = p.expr()
+	case "type":
+		p.next()
+		f.Types = append(f.Types, p.typeDecl(t.pos))
+	case "domains":
+		p.next()
+		if f.HasDomains {
+			p.errs.add(t.pos, "domains declared twice")
+		}
+		f.HasDomains, f.DomainsPos = true, t.pos
+		p.expect("{")
+		for !p.is("}") && p.peek().kind != tEOF {
+			p.guard(func() { f.Entries = append(f.Entries, p.entry()) }, func() bool {
+				return p.is("}") || p.peek().kind == tIdent && p.toks[p.i+1].text == ":" || p.atTopDecl()
+			})
+			p.accept(";")
+			if p.atTopDecl() {
+				p.fail(p.peek().pos, "expected \"}\" to close domains")
+			}
+		}
+		p.expect("}")
+	case "goal", "figure":
+		p.next()
+		b := &Block{Pos: t.pos}
+		b.Name = p.ident(t.text + " name").text
+		b.Body = p.block()
+		if t.text == "goal" {
+			f.Goals = append(f.Goals, b)
+		} else {
+			f.Figures = append(f.Figures, b)
+		}
+	default:
+		p.fail(t.pos, "expected a declaration (workload, key, kind, budget, type, domains, goal, figure), found %s", describe(t))
+	}
+}
+
+func (p *parser) typeDecl(pos Pos) *TypeDecl {
+	td := &TypeDecl{Pos: pos}
+	td.Name = p.ident("type name").text
+	p.expect("{")
+	for !p.is("}") && p.peek().kind != tEOF {
+		if p.atTopDecl() {
+			p.fail(p.peek().pos, "expected \"}\" to close type %s", td.Name)
+		}
+		p.guard(func() { p.typeItem(td) }, func() bool {
+			return p.is("}") || p.is("on") || p.is("init") || p.atTopDecl() ||
+				p.peek().kind == tIdent && p.toks[p.i+1].text == ":"
+		})
+		p.accept(";")
+	}
+	p.expect("}")
+	return td
+}
+
+func (p *parser) typeItem(td *TypeDecl) {
+	t := p.peek()
+	switch {
+	case p.is("init"):
+		p.next()
+		h := &Handler{Pos: t.pos, Body: p.block()}
+		if td.Init != nil {
+			p.errs.add(t.pos, "type %s: init declared twice", td.Name)
+		}
+		td.Init = h
+	case p.is("on"):
+		p.next()
+		h := &Handler{Pos: t.pos}
+		h.Kind = p.ident("message kind").text
+		p.expect("(")
+		for !p.is(")") {
+			h.Params = append(h.Params, p.ident("parameter name").text)
+			if !p.accept(",") {
+				break
+			}
+		}
+		p.expect(")")
+		h.Body = p.block()
+		td.Handlers = append(td.Handlers, h)
+	default:
+		fd := &FieldDecl{Pos: t.pos}
+		fd.Name = p.ident("field, init or on").text
+		p.expect(":")
+		if p.accept("[") {
+			fd.Len = p.expr()
+			p.expect("]")
+		}
+		fd.Type = p.ident("field type (u64, i64, rng)").text
+		td.Fields = append(td.Fields, fd)
+	}
+}
+
+// entry: name: Type[count] boots weight w  |  name[count] { members }
+func (p *parser) entry() *Entry {
+	n := p.ident("domain entry name")
+	e := &Entry{Pos: n.pos, Name: n.text}
+	if p.accept("[") {
+		e.Group = true
+		e.Count = p.expr()
+		p.expect("]")
+		p.expect("{")
+		for !p.is("}") && p.peek().kind != tEOF {
+			m := p.ident("member name")
+			e.Members = append(e.Members, p.member(m))
+			p.accept(";")
+		}
+		p.expect("}")
+		return e
+	}
+	e.Members = []*Member{p.member(n)}
+	return e
+}
+
+func (p *parser) member(n token) *Member {
+	m := &Member{Pos: n.pos, Name: n.text}
+	p.expect(":")
+	m.Type = p.ident("domain type").text
+	if p.accept("[") {
+		m.Count = p.expr()
+		p.expect("]")
+	}
+	for {
+		switch {
+		case p.accept("boots"):
+			m.Boots = true
+			continue
+		case p.accept("weight"):
+			m.Weight = p.expr()
+			continue
+		}
+		return m
+	}
+}
+
+func (p *parser) block() []*Stmt {
+	p.expect("{")
+	p.depth++
+	defer func() { p.depth-- }()
+	if p.depth > nestingMax {
+		p.fail(p.peek().pos, "blocks nested too deeply")
+	}
+	var body []*Stmt
+	for !p.is("}") && p.peek().kind != tEOF {
+		if p.atTopDecl() {
+			p.fail(p.peek().pos, "expected \"}\"")
+		}
+		start := p.i
+		p.guard(func() {
+			if s := p.stmt(); s != nil {
+				body = append(body, s)
+			}
+		}, p.atStmtStart)
+		if p.i == start {
+			p.next()
+		}
+		p.accept(";")
+	}
+	p.expect("}")
+	return body
+}
+
+func (p *parser) atStmtStart() bool {
+	if p.is("}") || p.atTopDecl() {
+		return true
+	}
+	t := p.peek()
+	switch t.text {
+	case "let", "if", "for", "forall", "while", "assert", "return", "on", "init":
+		return t.kind == tIdent
+	}
+	return false
+}
+
+func (p *parser) stmt() *Stmt {
+	t := p.peek()
+	s := &Stmt{Pos: t.pos}
+	switch {
+	case p.accept("let"):
+		s.Kind = sLet
+		s.Name = p.ident("variable name").text
+		if p.accept(":") {
+			s.Type = p.ident("type (u64, i64)").text
+		}
+		p.expect("=")
+		s.X = p.expr()
+	case p.accept("if"):
+		s.Kind = sIf
+		s.X = p.expr()
+		s.Body = p.block()
+		if p.accept("else") {
+			if p.is("if") {
+				s.Else = []*Stmt{p.stmt()}
+			} else {
+				s.Else = p.block()
+			}
+		}
+	case p.accept("for"):
+		s.Kind = sFor
+		s.Name = p.ident("loop variable").text
+		p.expect("in")
+		s.X = p.expr()
+		p.expect("..")
+		s.Y = p.expr()
+		s.Body = p.block()
+	case p.accept("forall"):
+		s.Kind = sForall
+		s.Name = p.ident("loop variable").text
+		p.expect("in")
+		s.Entry = p.ident("domain entry").text
+		s.Body = p.block()
+	case p.accept("while"):
+		s.Kind = sWhile
+		s.X = p.expr()
+		s.Body = p.block()
+	case p.accept("assert"):
+		s.Kind = sAssert
+		i0 := p.i
+		s.X = p.expr()
+		s.Text = p.sourceText(i0)
+	case p.accept("return"):
+		s.Kind = sReturn
+		s.X = p.expr()
+	default:
+		x := p.expr()
+		if t := p.peek(); t.kind == tPunct {
+			switch t.text {
+			case "=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>=":
+				p.next()
+				s.Kind, s.Target, s.Op = sAssign, x, t.text
+				s.X = p.expr()
+				return s
+			}
+		}
+		if x.Kind != eCall {
+			p.fail(x.Pos, "expression is not a statement (want an assignment or a call)")
+		}
+		s.Kind, s.X = sExpr, x
+	}
+	return s
+}
+
+// sourceText is the text of tokens [i0, p.i), for messages.
+func (p *parser) sourceText(i0 int) string {
+	var b []byte
+	for k := i0; k < p.i; k++ {
+		if k > i0 {
+			b = append(b, ' ')
+		}
+		t := p.toks[k]
+		if t.kind == tString {
+			b = append(b, '"')
+			b = append(b, t.text...)
+			b = append(b, '"')
+		} else {
+			b = append(b, t.text...)
+		}
+	}
+	return string(b)
+}
+
+// Binary operator precedence (Go's).
+func prec(op string) int {
+	switch op {
+	case "||":
+		return 1
+	case "&&":
+		return 2
+	case "==", "!=", "<", "<=", ">", ">=":
+		return 3
+	case "+", "-", "|", "^":
+		return 4
+	case "*", "/", "%", "<<", ">>", "&":
+		return 5
+	}
+	return 0
+}
+
+func (p *parser) expr() *Expr { return p.binary(1) }
+
+func (p *parser) binary(min int) *Expr {
+	p.depth++
+	defer func() { p.depth-- }()
+	if p.depth > nestingMax {
+		p.fail(p.peek().pos, "expression nested too deeply")
+	}
+	x := p.unary()
+	for {
+		t := p.peek()
+		if t.kind != tPunct {
+			return x
+		}
+		pr := prec(t.text)
+		if pr < min || pr == 0 {
+			return x
+		}
+		p.next()
+		y := p.binary(pr + 1)
+		x = &Expr{Kind: eBinary, Pos: t.pos, Op: t.text, X: x, Y: y}
+	}
+}
+
+func (p *parser) unary() *Expr {
+	t := p.peek()
+	if t.kind == tPunct && (t.text == "-" || t.text == "!" || t.text == "^") {
+		p.next()
+		p.depth++
+		defer func() { p.depth-- }()
+		if p.depth > nestingMax {
+			p.fail(t.pos, "expression nested too deeply")
+		}
+		return &Expr{Kind: eUnary, Pos: t.pos, Op: t.text, X: p.unary()}
+	}
+	return p.postfix(p.primary())
+}
+
+func (p *parser) primary() *Expr {
+	t := p.peek()
+	switch {
+	case t.kind == tInt:
+		p.next()
+		return &Expr{Kind: eInt, Pos: t.pos, Val: t.val}
+	case t.kind == tIdent && !keywords[t.text]:
+		p.next()
+		if p.accept("(") {
+			e := &Expr{Kind: eCall, Pos: t.pos, Name: t.text}
+			for !p.is(")") {
+				e.Args = append(e.Args, p.expr())
+				if !p.accept(",") {
+					break
+				}
+			}
+			p.expect(")")
+			return e
+		}
+		if p.accept("[") {
+			e := &Expr{Kind: eIndex, Pos: t.pos, Name: t.text, X: p.expr()}
+			p.expect("]")
+			return e
+		}
+		return &Expr{Kind: eName, Pos: t.pos, Name: t.text}
+	case p.accept("("):
+		e := p.expr()
+		p.expect(")")
+		return e
+	}
+	p.fail(t.pos, "expected an expression, found %s", describe(t))
+	return nil
+}
+
+func (p *parser) postfix(x *Expr) *Expr {
+	for p.is(".") {
+		t := p.next()
+		n := p.ident("field name")
+		e := &Expr{Kind: eField, Pos: t.pos, Name: n.text, X: x}
+		if p.accept("[") {
+			e.Y = p.expr()
+			p.expect("]")
+		}
+		x = e
+	}
+	return x
+}

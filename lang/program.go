@@ -1,0 +1,125 @@
+package lang
+
+import (
+	"github.com/lexbench/lexbench/trace"
+	"github.com/lexbench/lexbench/workloads"
+)
+
+// Program is a compiled workload: its declarations, its layout in terms of
+// keys, and one bytecode array holding every handler, init, goal and
+// figure. Key-dependent quantities (array lengths, counts, field offsets)
+// are resolved when a Program is instantiated with parameters (link).
+type Program struct {
+	File  string
+	Name  string
+	Keys  [2]workloads.Key
+	Kinds []kindInfo // sorted by number
+
+	types   []*dtype
+	fields  []*field // every field of every type; its index is the field id
+	entries []*entry
+	ids     []*member // id functions, by id-descriptor index
+
+	code     []uint64 // handlers, inits, goals, figures
+	pos      []Pos    // source position per instruction
+	regions  []region // named code ranges, ascending start
+	static   []uint64 // code computing the static globals, run once at link
+	spos     []Pos
+	patch    []int // code indexes whose imm is a field id to replace by the field's offset
+	consts   []constInit
+	nGlobals int
+	budget   int     // global register of the budget, or -1 for the default
+	divs     []uint8 // divisor slots: the global register holding each divisor
+	asserts  []assertInfo
+	goals    []block
+	figures  []block
+	vloops   []vloopDesc
+}
+
+// vloopDesc is a loop whose body runs vectorized (vloop.go).
+type vloopDesc struct {
+	head, loop   int // body is code[head:loop], loop is its opLoop
+	iReg, endReg int
+}
+
+type kindInfo struct {
+	Name string
+	Num  trace.Kind
+}
+
+// dtype is a domain type.
+type dtype struct {
+	name     string
+	fields   []*field
+	rng      *field
+	init     int      // pc of init, -1 if none
+	handlers [][2]int // (kind number, pc), ascending kind
+	hname    []string // handler names for messages, parallel to handlers
+}
+
+// field is a state field; an array if lenReg >= 0.
+type field struct {
+	id     int
+	typ    *dtype
+	name   string
+	signed bool
+	lenReg int // global register holding the array length, -1 for a scalar
+}
+
+// member is a named run of domains of one type inside an entry.
+type member struct {
+	name      string
+	typ       *dtype
+	entry     *entry
+	idx       int // index in entry.members
+	countReg  int // global register of the count, -1: one
+	boots     bool
+	weightReg int // global register of the weight, -1: 1
+}
+
+// entry is a line of `domains`: count groups of its members (count 1 and
+// one member for a plain member line).
+type entry struct {
+	name     string
+	countReg int // -1: one
+	group    bool
+	members  []*member
+}
+
+type constInit struct {
+	reg int
+	val uint64
+}
+
+type region struct {
+	start int
+	name  string // e.g. "Bank.on Transfer", "goal balances"
+}
+
+type block struct {
+	name string
+	pc   int
+}
+
+type assertInfo struct {
+	pos  Pos
+	text string
+	vars []namedReg
+}
+
+type namedReg struct {
+	name string
+	reg  uint8
+}
+
+// Fixed registers: the message and the receiving domain.
+const (
+	regA      = 0
+	regB      = 1
+	regSrc    = 2
+	regSelf   = 3
+	regIndex  = 4
+	regMember = 5
+	regGlob0  = 6 // first global register
+	regsMax   = 256
+)

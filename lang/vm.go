@@ -1,0 +1,607 @@
+package lang
+
+import (
+	"fmt"
+	"math/bits"
+	"sort"
+
+	"github.com/lexbench/lexbench/engine"
+	"github.com/lexbench/lexbench/trace"
+)
+
+// runCtx is a one-shot run of the interpreter: an init block (on one
+// domain), a goal or a figure.
+type runCtx struct {
+	pc                  int
+	base                uint64
+	self, index, member uint64
+	ret                 uint64 // figure's value
+	fail                int    // failed assert, -1 if none
+	err                 error
+	regs                [regsMax]uint64 // registers at a failed assert
+	block               bool            // a goal or figure: no domain
+}
+
+// Deliver runs the handlers of msgs. The register file is a local array:
+// each call (each shard) has its own, so shards share nothing mutable but
+// their own domains' words in the arena.
+func (w *instance) Deliver(out *engine.Outbox, msgs []trace.Entry) {
+	if w.err != nil {
+		out.Fault(0, w.err)
+		return
+	}
+	w.interp(out, msgs, nil)
+}
+
+// machine is the interpreter's state for one Deliver call or one-shot
+// run. It lives on the caller's stack: each shard has its own.
+type machine struct {
+	r      [regsMax]uint64
+	w      *instance
+	out    *engine.Outbox
+	base   uint64
+	budget int64
+	// delivering: the messages, the current one, the last domain's lookup
+	msgs  []trace.Entry
+	i     int
+	lastD uint64
+	disp  []int32
+	ent   *entInst // the entry of lastD
+	// a fault: message format and arguments
+	fault     string
+	faultArgs []any
+}
+
+// Status of exec.
+const (
+	execRet   = iota // ret
+	execRetV         // retv: the value is in r[regRet]
+	execFail         // an assert failed: its index is in r[regRet]
+	execFault        // m.fault says what
+)
+
+// regRet carries retv's value or fail's assert index back from exec
+// (register 2, src, is unused in goals and figures).
+const regRet = regSrc
+
+// interp is the interpreter. With one == nil it delivers msgs; otherwise
+// it runs one.pc once (init, goal, figure) with the domain given in one.
+func (w *instance) interp(out *engine.Outbox, msgs []trace.Entry, one *runCtx) {
+	var m machine
+	m.w, m.out = w, out
+	copy(m.r[w.gbase:], w.globals)
+	if one != nil {
+		one.fail = -1
+		m.base = one.base
+		m.r[regSelf], m.r[regIndex], m.r[regMember] = one.self, one.index, one.member
+		m.budget = w.budget
+		pc, st := w.exec(&m, one.pc)
+		switch st {
+		case execRetV:
+			one.ret = m.r[regRet]
+		case execFail:
+			one.fail = int(m.r[regRet])
+			one.regs = m.r
+		case execFault:
+			one.err = w.faultError(pc-1, m.r[regSelf], !one.block, fmt.Sprintf(m.fault, m.faultArgs...))
+		}
+		return
+	}
+	m.msgs, m.i, m.lastD = msgs, -1, ^uint64(0)
+	pc := w.nextMsg(&m)
+	if pc < 0 {
+		return
+	}
+	if pc, st := w.exec(&m, pc); st == execFault {
+		out.Fault(m.i, w.faultError(pc-1, m.r[regSelf], true, fmt.Sprintf(m.fault, m.faultArgs...)))
+	}
+}
+
+// nextMsg prepares the next message of m.msgs that has a handler and
+// returns its handler's pc, or -1 when there is none left.
+func (w *instance) nextMsg(m *machine) int {
+	for {
+		m.i++
+		if m.i >= len(m.msgs) {
+			return -1
+		}
+		msg := &m.msgs[m.i]
+		d := uint64(msg.Dst)
+		if d != m.lastD {
+			if e := m.ent; e != nil && d-e.d0 < e.d1-e.d0 && e.per == 1 {
+				// another domain of the last plain run (consumers, banks): no search
+				g := d - e.d0
+				m.base = e.w0 + g*e.stride
+				m.r[regSelf], m.r[regIndex] = d, g
+			} else {
+				e, g, s := w.locate(d)
+				m.base = e.w0 + g*e.stride + s.off
+				m.disp = s.disp
+				m.r[regSelf], m.r[regIndex], m.r[regMember] = d, g, s.m
+				m.ent = e
+			}
+			m.lastD = d
+		}
+		if k := int(msg.Kind); k < len(m.disp) && m.disp[k] >= 0 {
+			m.r[regA], m.r[regB], m.r[regSrc] = msg.A, msg.B, uint64(msg.Src)
+			m.budget = w.budget
+			return int(m.disp[k])
+		}
+	}
+}
+
+// exec runs code from pc to a ret (or a fault) and returns where it
+// stopped. Its loop keeps only the code, the arena, the registers, the
+// domain's base and the budget live, so they stay in machine registers.
+func (w *instance) exec(m *machine, pc int) (int, int) {
+	code, st, divs := w.code, w.st, w.divs
+	r := &m.r
+	base := m.base
+	for {
+		ins := code[pc]
+		pc++
+		switch opcode(ins) {
+		case opRet:
+			goto ret
+		case opRetV:
+			r[regRet] = r[decA(ins)]
+			return pc, execRetV
+		case opFail:
+			r[regRet] = ins >> 32
+			return pc, execFail
+		case opMov:
+			r[decA(ins)] = r[decB(ins)]
+		case opAdd:
+			r[decA(ins)] = r[decB(ins)] + r[decC(ins)]
+		case opSub:
+			r[decA(ins)] = r[decB(ins)] - r[decC(ins)]
+		case opMul:
+			r[decA(ins)] = r[decB(ins)] * r[decC(ins)]
+		case opAnd:
+			r[decA(ins)] = r[decB(ins)] & r[decC(ins)]
+		case opOr:
+			r[decA(ins)] = r[decB(ins)] | r[decC(ins)]
+		case opXor:
+			r[decA(ins)] = r[decB(ins)] ^ r[decC(ins)]
+		case opShl:
+			r[decA(ins)] = r[decB(ins)] << r[decC(ins)]
+		case opShr:
+			r[decA(ins)] = r[decB(ins)] >> r[decC(ins)]
+		case opSar:
+			r[decA(ins)] = uint64(int64(r[decB(ins)]) >> r[decC(ins)])
+		case opAddI:
+			r[decA(ins)] = r[decB(ins)] + ins>>32
+		case opSubI:
+			r[decA(ins)] = r[decB(ins)] - ins>>32
+		case opMulI:
+			r[decA(ins)] = r[decB(ins)] * (ins >> 32)
+		case opAndI:
+			r[decA(ins)] = r[decB(ins)] & (ins >> 32)
+		case opOrI:
+			r[decA(ins)] = r[decB(ins)] | ins>>32
+		case opXorI:
+			r[decA(ins)] = r[decB(ins)] ^ ins>>32
+		case opShlI:
+			r[decA(ins)] = r[decB(ins)] << (ins >> 32)
+		case opShrI:
+			r[decA(ins)] = r[decB(ins)] >> (ins >> 32)
+		case opSarI:
+			r[decA(ins)] = uint64(int64(r[decB(ins)]) >> (ins >> 32))
+		case opDivU, opModU, opDivS, opModS:
+			x, y := r[decB(ins)], r[decC(ins)]
+			if y == 0 {
+				m.fault = "division by zero"
+				return pc, execFault
+			}
+			r[decA(ins)] = arith(opcode(ins), x, y)
+		case opDivC:
+			dv := &divs[decC(ins)]
+			if dv.d == 0 {
+				m.fault = "division by zero"
+				return pc, execFault
+			}
+			r[decA(ins)] = dv.div(r[decB(ins)])
+		case opModC:
+			dv := &divs[decC(ins)]
+			if dv.d == 0 {
+				m.fault = "division by zero"
+				return pc, execFault
+			}
+			x := r[decB(ins)]
+			var q uint64
+			if dv.magic == 0 {
+				q = x >> dv.shift
+			} else {
+				q, _ = bits.Mul64(x, dv.magic)
+				if dv.add {
+					q = (((x - q) >> 1) + q) >> dv.shift
+				} else {
+					q >>= dv.shift
+				}
+			}
+			r[decA(ins)] = x - q*dv.d
+		case opMinU:
+			r[decA(ins)] = min(r[decB(ins)], r[decC(ins)])
+		case opMaxU:
+			r[decA(ins)] = max(r[decB(ins)], r[decC(ins)])
+		case opMinS:
+			r[decA(ins)] = uint64(min(int64(r[decB(ins)]), int64(r[decC(ins)])))
+		case opMaxS:
+			r[decA(ins)] = uint64(max(int64(r[decB(ins)]), int64(r[decC(ins)])))
+		case opNeg:
+			r[decA(ins)] = -r[decB(ins)]
+		case opBNot:
+			r[decA(ins)] = ^r[decB(ins)]
+		case opNot:
+			r[decA(ins)] = r[decB(ins)] ^ 1
+		case opEq:
+			r[decA(ins)] = b2u(r[decB(ins)] == r[decC(ins)])
+		case opNe:
+			r[decA(ins)] = b2u(r[decB(ins)] != r[decC(ins)])
+		case opLtU:
+			r[decA(ins)] = b2u(r[decB(ins)] < r[decC(ins)])
+		case opLeU:
+			r[decA(ins)] = b2u(r[decB(ins)] <= r[decC(ins)])
+		case opLtS:
+			r[decA(ins)] = b2u(int64(r[decB(ins)]) < int64(r[decC(ins)]))
+		case opLeS:
+			r[decA(ins)] = b2u(int64(r[decB(ins)]) <= int64(r[decC(ins)]))
+		case opJmp:
+			pc = int(ins >> 32)
+		case opJz:
+			if r[decB(ins)] == 0 {
+				pc = int(ins >> 32)
+			}
+		case opJnz:
+			if r[decB(ins)] != 0 {
+				pc = int(ins >> 32)
+			}
+		case opBeq:
+			if r[decB(ins)] == r[decC(ins)] {
+				pc = int(ins >> 32)
+			}
+		case opBne:
+			if r[decB(ins)] != r[decC(ins)] {
+				pc = int(ins >> 32)
+			}
+		case opBltU:
+			if r[decB(ins)] < r[decC(ins)] {
+				pc = int(ins >> 32)
+			}
+		case opBgeU:
+			if r[decB(ins)] >= r[decC(ins)] {
+				pc = int(ins >> 32)
+			}
+		case opBltS:
+			if int64(r[decB(ins)]) < int64(r[decC(ins)]) {
+				pc = int(ins >> 32)
+			}
+		case opBgeS:
+			if int64(r[decB(ins)]) >= int64(r[decC(ins)]) {
+				pc = int(ins >> 32)
+			}
+		case opLoop:
+			a := decA(ins)
+			r[a]++
+			if r[a] < r[decB(ins)] {
+				head := int(ins >> 32)
+				m.budget -= int64(pc - head)
+				if m.budget < 0 {
+					m.fault, m.faultArgs = "instruction budget exceeded (%d instructions per message)", []any{w.budget}
+					return pc, execFault
+				}
+				pc = head
+			}
+		case opLdF:
+			r[decA(ins)] = st[base+ins>>32]
+		case opStF:
+			st[base+ins>>32] = r[decA(ins)]
+		case opAddF:
+			st[base+ins>>32] += r[decA(ins)]
+		case opSubF:
+			st[base+ins>>32] -= r[decA(ins)]
+		case opLdX:
+			x := r[decB(ins)]
+			if n := r[decC(ins)]; x >= n {
+				m.fault, m.faultArgs = "array index %d out of range [0, %d)", []any{x, n}
+				return pc, execFault
+			}
+			r[decA(ins)] = st[base+ins>>32+x]
+		case opStX:
+			x := r[decB(ins)]
+			if n := r[decC(ins)]; x >= n {
+				m.fault, m.faultArgs = "array index %d out of range [0, %d)", []any{x, n}
+				return pc, execFault
+			}
+			st[base+ins>>32+x] = r[decA(ins)]
+		case opAddX:
+			x := r[decB(ins)]
+			if n := r[decC(ins)]; x >= n {
+				m.fault, m.faultArgs = "array index %d out of range [0, %d)", []any{x, n}
+				return pc, execFault
+			}
+			st[base+ins>>32+x] += r[decA(ins)]
+		case opSubX:
+			x := r[decB(ins)]
+			if n := r[decC(ins)]; x >= n {
+				m.fault, m.faultArgs = "array index %d out of range [0, %d)", []any{x, n}
+				return pc, execFault
+			}
+			st[base+ins>>32+x] -= r[decA(ins)]
+		case opRng:
+			p := &st[base+ins>>32]
+			*p += golden
+			z := *p
+			z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
+			z = (z ^ (z >> 27)) * 0x94D049BB133111EB
+			r[decA(ins)] = z ^ (z >> 31)
+		case opEmit:
+			dst := r[decA(ins)]
+			if dst >= w.d {
+				m.fault, m.faultArgs = "emit to nonexistent domain %d (domains: %d)", []any{dst, w.d}
+				return pc, execFault
+			}
+			m.out.Emit(uint32(r[regSelf]), uint32(dst), trace.Kind(ins>>32), r[decB(ins)], r[decC(ins)])
+		case opID:
+			id := &w.ids[ins>>32]
+			g, k := r[decB(ins)], r[decC(ins)]
+			if g >= id.gcount || k >= id.mcount {
+				m.fault, m.faultArgs = "domain index (%d, %d) out of range", []any{g, k}
+				if id.mcount == 1 {
+					m.fault, m.faultArgs = "domain index %d out of range [0, %d)", []any{g, id.gcount}
+				}
+				return pc, execFault
+			}
+			r[decA(ins)] = id.d0 + g*id.per + id.moff + k
+		case opVLoop:
+			if k := ins >> 32; k != vloopNone {
+				if v := w.vprogs[k]; v != nil {
+					pc = w.vloop(m, v, pc)
+				}
+			}
+		case opBxEq:
+			x := r[decB(ins)]
+			if n := r[decC(ins)]; x >= n {
+				m.fault, m.faultArgs = "array index %d out of range [0, %d)", []any{x, n}
+				return pc, execFault
+			}
+			if v, y := st[base+code[pc]>>32+x], r[decA(ins)]; v == y {
+				pc = int(ins >> 32)
+			} else {
+				pc++
+			}
+		case opBxNe:
+			x := r[decB(ins)]
+			if n := r[decC(ins)]; x >= n {
+				m.fault, m.faultArgs = "array index %d out of range [0, %d)", []any{x, n}
+				return pc, execFault
+			}
+			if v, y := st[base+code[pc]>>32+x], r[decA(ins)]; v != y {
+				pc = int(ins >> 32)
+			} else {
+				pc++
+			}
+		case opBxLtU:
+			x := r[decB(ins)]
+			if n := r[decC(ins)]; x >= n {
+				m.fault, m.faultArgs = "array index %d out of range [0, %d)", []any{x, n}
+				return pc, execFault
+			}
+			if v, y := st[base+code[pc]>>32+x], r[decA(ins)]; v < y {
+				pc = int(ins >> 32)
+			} else {
+				pc++
+			}
+		case opBxGeU:
+			x := r[decB(ins)]
+			if n := r[decC(ins)]; x >= n {
+				m.fault, m.faultArgs = "array index %d out of range [0, %d)", []any{x, n}
+				return pc, execFault
+			}
+			if v, y := st[base+code[pc]>>32+x], r[decA(ins)]; v >= y {
+				pc = int(ins >> 32)
+			} else {
+				pc++
+			}
+		case opBxLtS:
+			x := r[decB(ins)]
+			if n := r[decC(ins)]; x >= n {
+				m.fault, m.faultArgs = "array index %d out of range [0, %d)", []any{x, n}
+				return pc, execFault
+			}
+			if v, y := st[base+code[pc]>>32+x], r[decA(ins)]; int64(v) < int64(y) {
+				pc = int(ins >> 32)
+			} else {
+				pc++
+			}
+		case opBxGeS:
+			x := r[decB(ins)]
+			if n := r[decC(ins)]; x >= n {
+				m.fault, m.faultArgs = "array index %d out of range [0, %d)", []any{x, n}
+				return pc, execFault
+			}
+			if v, y := st[base+code[pc]>>32+x], r[decA(ins)]; int64(v) >= int64(y) {
+				pc = int(ins >> 32)
+			} else {
+				pc++
+			}
+		case opFLAdd:
+			r[decA(ins)] = st[base+ins>>32] + r[decC(ins)]
+		case opFLSub:
+			r[decA(ins)] = st[base+ins>>32] - r[decC(ins)]
+		case opFLMul:
+			r[decA(ins)] = st[base+ins>>32] * r[decC(ins)]
+		case opFLAnd:
+			r[decA(ins)] = st[base+ins>>32] & r[decC(ins)]
+		case opFLOr:
+			r[decA(ins)] = st[base+ins>>32] | r[decC(ins)]
+		case opFLXor:
+			r[decA(ins)] = st[base+ins>>32] ^ r[decC(ins)]
+		case opSFAdd:
+			st[base+ins>>32] = r[decB(ins)] + r[decC(ins)]
+		case opSFSub:
+			st[base+ins>>32] = r[decB(ins)] - r[decC(ins)]
+		case opSFMul:
+			st[base+ins>>32] = r[decB(ins)] * r[decC(ins)]
+		case opSFAnd:
+			st[base+ins>>32] = r[decB(ins)] & r[decC(ins)]
+		case opSFOr:
+			st[base+ins>>32] = r[decB(ins)] | r[decC(ins)]
+		case opSFXor:
+			st[base+ins>>32] = r[decB(ins)] ^ r[decC(ins)]
+		case opAddFR:
+			st[base+ins>>32] += r[decA(ins)]
+			goto ret
+		case opSubFR:
+			st[base+ins>>32] -= r[decA(ins)]
+			goto ret
+		case opStFR:
+			st[base+ins>>32] = r[decA(ins)]
+			goto ret
+		case opAddXR:
+			x := r[decB(ins)]
+			if n := r[decC(ins)]; x >= n {
+				m.fault, m.faultArgs = "array index %d out of range [0, %d)", []any{x, n}
+				return pc, execFault
+			}
+			st[base+ins>>32+x] += r[decA(ins)]
+			goto ret
+		case opSubXR:
+			x := r[decB(ins)]
+			if n := r[decC(ins)]; x >= n {
+				m.fault, m.faultArgs = "array index %d out of range [0, %d)", []any{x, n}
+				return pc, execFault
+			}
+			st[base+ins>>32+x] -= r[decA(ins)]
+			goto ret
+		case opStXR:
+			x := r[decB(ins)]
+			if n := r[decC(ins)]; x >= n {
+				m.fault, m.faultArgs = "array index %d out of range [0, %d)", []any{x, n}
+				return pc, execFault
+			}
+			st[base+ins>>32+x] = r[decA(ins)]
+			goto ret
+		case opEmitR:
+			dst := r[decA(ins)]
+			if dst >= w.d {
+				m.fault, m.faultArgs = "emit to nonexistent domain %d (domains: %d)", []any{dst, w.d}
+				return pc, execFault
+			}
+			m.out.Emit(uint32(r[regSelf]), uint32(dst), trace.Kind(ins>>32), r[decB(ins)], r[decC(ins)])
+			goto ret
+		case opSFAddR:
+			st[base+ins>>32] = r[decB(ins)] + r[decC(ins)]
+			goto ret
+		case opSFSubR:
+			st[base+ins>>32] = r[decB(ins)] - r[decC(ins)]
+			goto ret
+		case opSFMulR:
+			st[base+ins>>32] = r[decB(ins)] * r[decC(ins)]
+			goto ret
+		case opSFAndR:
+			st[base+ins>>32] = r[decB(ins)] & r[decC(ins)]
+			goto ret
+		case opSFOrR:
+			st[base+ins>>32] = r[decB(ins)] | r[decC(ins)]
+			goto ret
+		case opSFXorR:
+			st[base+ins>>32] = r[decB(ins)] ^ r[decC(ins)]
+			goto ret
+		case opSplit:
+			x := r[decB(ins)]
+			r[decA(ins)], r[decC(ins)] = x&0xFFFFFFFF, x>>32
+		case opIDMod:
+			id := &w.ids[ins>>32]
+			dv := &divs[decC(ins)]
+			x := r[decB(ins)]
+			r[decA(ins)] = id.d0 + (x-dv.div(x)*dv.d)*id.per + id.moff
+		case opLdR, opLdRX:
+			f := w.prog.fields[ins>>32]
+			d := r[decB(ins)]
+			e, g, s := w.locate(d)
+			if s.mem.typ != f.typ {
+				m.fault, m.faultArgs = "domain %d is not a %s", []any{d, f.typ.name}
+				return pc, execFault
+			}
+			off := e.w0 + g*e.stride + s.off + w.fieldOff[f.id]
+			if opcode(ins) == opLdRX {
+				x, n := r[decC(ins)], w.g(f.lenReg)
+				if x >= n {
+					m.fault, m.faultArgs = "array index %d out of range [0, %d)", []any{x, n}
+					return pc, execFault
+				}
+				off += x
+			}
+			r[decA(ins)] = st[off]
+		default:
+			panic(fmt.Sprintf("lang: bad opcode %d at %d", opcode(ins), pc-1))
+		}
+		continue
+	ret:
+		if m.msgs == nil {
+			return pc, execRet
+		}
+		// the next message, without leaving the loop; the next of a run to
+		// one domain is prepared here, anything else by nextMsg
+		if i := m.i + 1; i < len(m.msgs) {
+			msg := &m.msgs[i]
+			d, k := uint64(msg.Dst), int(msg.Kind)
+			if e := m.ent; e != nil && d-e.d0 < e.d1-e.d0 && e.per == 1 && k < len(m.disp) && m.disp[k] >= 0 {
+				if d != m.lastD { // another domain of the same plain run (banks, consumers)
+					g := d - e.d0
+					base = e.w0 + g*e.stride
+					m.base, m.lastD = base, d
+					r[regSelf], r[regIndex] = d, g
+				}
+				m.i = i
+				r[regA], r[regB], r[regSrc] = msg.A, msg.B, uint64(msg.Src)
+				m.budget = w.budget
+				pc = int(m.disp[k])
+				continue
+			}
+		}
+		if pc = w.nextMsg(m); pc < 0 {
+			return pc, execRet
+		}
+		base = m.base
+	}
+}
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// faultError is a runtime fault's one-line message: position, domain,
+// handler, what happened.
+func (w *instance) faultError(pc int, self uint64, withDomain bool, what string) error {
+	p := w.prog
+	pos := p.pos[pc]
+	k := sort.Search(len(p.regions), func(i int) bool { return p.regions[i].start > pc }) - 1
+	name := p.regions[k].name
+	where := ""
+	if withDomain {
+		where = " domain " + w.describe(self) + ","
+	}
+	return fmt.Errorf("%s:%d:%d:%s %s: %s", p.File, pos.Line, pos.Col, where, name, what)
+}
+
+// describe names domain d: "3 (bank[2])", "7 (group[1].ctl[0])".
+func (w *instance) describe(d uint64) string {
+	e, g, s := w.locate(d)
+	var b string
+	switch {
+	case e.e.group && s.mem.countReg >= 0:
+		b = fmt.Sprintf("%s[%d].%s[%d]", e.e.name, g, s.mem.name, s.m)
+	case e.e.group:
+		b = fmt.Sprintf("%s[%d].%s", e.e.name, g, s.mem.name)
+	case e.e.countReg >= 0:
+		b = fmt.Sprintf("%s[%d]", s.mem.name, g)
+	default:
+		b = s.mem.name
+	}
+	return fmt.Sprintf("%d (%s)", d, b)
+}
