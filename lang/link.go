@@ -2,6 +2,7 @@ package lang
 
 import (
 	"fmt"
+	"github.com/lexbench/lexbench/internal/divisor"
 
 	"github.com/lexbench/lexbench/workloads"
 )
@@ -34,7 +35,7 @@ type entInst struct {
 	e      *entry
 	d0, d1 uint64
 	per    uint64
-	perDiv divisor
+	perDiv divisor.Divisor
 	count  uint64
 	w0     uint64
 	stride uint64
@@ -52,7 +53,7 @@ type instance struct {
 	code     []uint64
 	globals  []uint64 // registers gbase..255
 	gbase    int
-	divs     []divisor
+	divs     []divisor.Divisor
 	fieldOff []uint64
 	typeSize map[*dtype]uint64
 	disp     map[*dtype][]int32
@@ -106,7 +107,7 @@ func (w *instance) linkErr() error {
 		w.budget = int64(min(w.g(p.budget), 1<<62))
 	}
 	for _, reg := range p.divs {
-		w.divs = append(w.divs, newDivisor(w.g(int(reg))))
+		w.divs = append(w.divs, divisor.New(w.g(int(reg))))
 	}
 	// fields and types
 	w.fieldOff = make([]uint64, len(p.fields))
@@ -174,7 +175,7 @@ func (w *instance) linkErr() error {
 		}
 		ei.d1 = d
 		if ei.per > 0 {
-			ei.perDiv = newDivisor(ei.per)
+			ei.perDiv = divisor.New(ei.per)
 		}
 		for _, m := range e.members {
 			id := idOf[m]
@@ -216,7 +217,7 @@ func (w *instance) locate(d uint64) (*entInst, uint64, *slotInst) {
 	if e.per == 1 {
 		return e, r, &e.slots[0]
 	}
-	g := e.perDiv.div(r)
+	g := e.perDiv.Div(r)
 	return e, g, &e.slots[r-g*e.per]
 }
 

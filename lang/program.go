@@ -29,7 +29,7 @@ type Program struct {
 	consts   []constInit
 	nGlobals int
 	budget   int     // global register of the budget, or -1 for the default
-	divs     []uint8 // divisor slots: the global register holding each divisor
+	divs     []uint8 // divisor slots: the global register holding each divisor.Divisor
 	asserts  []assertInfo
 	goals    []block
 	figures  []block

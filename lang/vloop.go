@@ -1,6 +1,7 @@
 package lang
 
 import (
+	"github.com/lexbench/lexbench/internal/divisor"
 	"math/bits"
 
 	"github.com/lexbench/lexbench/trace"
@@ -198,7 +199,7 @@ func (w *instance) vloop(m *machine, v *vprog, pc int) int {
 	r := &m.r
 	cur, end := r[v.iReg], r[v.endReg]
 	for _, dv := range v.divs {
-		if w.divs[dv].d == 0 {
+		if w.divs[dv].D == 0 {
 			return pc
 		}
 	}
@@ -435,9 +436,9 @@ chunks:
 
 // vdiv is a[j] = b[j] / d, b[j] % d or the id of member id's domain
 // b[j] % d (op divc, modc, idmod), one pass with no branch in the loop.
-func vdiv(op opcode, a, b []uint64, dv *divisor, id *idInst) {
+func vdiv(op opcode, a, b []uint64, dv *divisor.Divisor, id *idInst) {
 	b = b[:len(a)]
-	d, mg, sh := dv.d, dv.magic, dv.shift
+	d, mg, sh := dv.D, dv.Magic, dv.Shift
 	d0, per := id.d0+id.moff, id.per
 	switch {
 	case mg == 0: // a power of two
@@ -455,7 +456,7 @@ func vdiv(op opcode, a, b []uint64, dv *divisor, id *idInst) {
 				a[j] = d0 + (b[j]&(d-1))*per
 			}
 		}
-	case !dv.add:
+	case !dv.Add:
 		switch op {
 		case opDivC:
 			for j := range a {

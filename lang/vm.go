@@ -196,30 +196,30 @@ func (w *instance) exec(m *machine, pc int) (int, int) {
 			r[decA(ins)] = arith(opcode(ins), x, y)
 		case opDivC:
 			dv := &divs[decC(ins)]
-			if dv.d == 0 {
+			if dv.D == 0 {
 				m.fault = "division by zero"
 				return pc, execFault
 			}
-			r[decA(ins)] = dv.div(r[decB(ins)])
+			r[decA(ins)] = dv.Div(r[decB(ins)])
 		case opModC:
 			dv := &divs[decC(ins)]
-			if dv.d == 0 {
+			if dv.D == 0 {
 				m.fault = "division by zero"
 				return pc, execFault
 			}
 			x := r[decB(ins)]
 			var q uint64
-			if dv.magic == 0 {
-				q = x >> dv.shift
+			if dv.Magic == 0 {
+				q = x >> dv.Shift
 			} else {
-				q, _ = bits.Mul64(x, dv.magic)
-				if dv.add {
-					q = (((x - q) >> 1) + q) >> dv.shift
+				q, _ = bits.Mul64(x, dv.Magic)
+				if dv.Add {
+					q = (((x - q) >> 1) + q) >> dv.Shift
 				} else {
-					q >>= dv.shift
+					q >>= dv.Shift
 				}
 			}
-			r[decA(ins)] = x - q*dv.d
+			r[decA(ins)] = x - q*dv.D
 		case opMinU:
 			r[decA(ins)] = min(r[decB(ins)], r[decC(ins)])
 		case opMaxU:
@@ -515,7 +515,7 @@ func (w *instance) exec(m *machine, pc int) (int, int) {
 			id := &w.ids[ins>>32]
 			dv := &divs[decC(ins)]
 			x := r[decB(ins)]
-			r[decA(ins)] = id.d0 + (x-dv.div(x)*dv.d)*id.per + id.moff
+			r[decA(ins)] = id.d0 + (x-dv.Div(x)*dv.D)*id.per + id.moff
 		case opLdR, opLdRX:
 			f := w.prog.fields[ins>>32]
 			d := r[decB(ins)]

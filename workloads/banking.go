@@ -2,6 +2,7 @@ package workloads
 
 import (
 	"fmt"
+	"github.com/lexbench/lexbench/internal/divisor"
 
 	"github.com/lexbench/lexbench/engine"
 	"github.com/lexbench/lexbench/trace"
@@ -27,16 +28,16 @@ type Banking struct {
 	banks    uint64
 	accounts uint64
 	stride   int
-	divK     divisor
-	divA     divisor
-	divA1    divisor
+	divK     divisor.Divisor
+	divA     divisor.Divisor
+	divA1    divisor.Divisor
 	st       []uint64
 }
 
 func newBanking(p Params) *Banking {
 	k, a := p.K[0], p.K[1]
 	return &Banking{p: p, banks: k, accounts: a, stride: int(a) + 2,
-		divK: newDivisor(k), divA: newDivisor(a), divA1: newDivisor(a - 1)}
+		divK: divisor.New(k), divA: divisor.New(a), divA1: divisor.New(a - 1)}
 }
 
 func (w *Banking) Domains() uint32     { return uint32(w.banks) + 1 }
@@ -132,9 +133,9 @@ func (w *Banking) drive(out *engine.Outbox) {
 	for i := range es[:k] {
 		r1 := next(&rng)
 		r2 := next(&rng)
-		q, bank := dK.divmod(r1)
-		q, from := dA.divmod(q)
-		to := from + 1 + dA1.mod(q)
+		q, bank := dK.DivMod(r1)
+		q, from := dA.DivMod(q)
+		to := from + 1 + dA1.Mod(q)
 		to -= a & uint64(int64(a-1-to)>>63) // branchless "if to >= a": a coin flip for A = 2
 		e := &es[i]
 		e.Tick, e.Src, e.Dst, e.Kind, e.Reserved = tick, 0, uint32(1+bank), trace.KindTransfer, 0

@@ -2,6 +2,7 @@ package workloads
 
 import (
 	"fmt"
+	"github.com/lexbench/lexbench/internal/divisor"
 
 	"github.com/lexbench/lexbench/engine"
 	"github.com/lexbench/lexbench/trace"
@@ -36,16 +37,16 @@ type Conflict struct {
 	groups      uint64
 	controllers uint64
 	stride      int // words per group
-	divG        divisor
-	divK        divisor
-	divK1       divisor // k+1: domains per group
+	divG        divisor.Divisor
+	divK        divisor.Divisor
+	divK1       divisor.Divisor // k+1: domains per group
 	st          []uint64
 }
 
 func newConflict(p Params) *Conflict {
 	k := p.K[1]
 	return &Conflict{p: p, groups: p.K[0], controllers: k, stride: 3 + 2*int(k),
-		divG: newDivisor(p.K[0]), divK: newDivisor(k), divK1: newDivisor(k + 1)}
+		divG: divisor.New(p.K[0]), divK: divisor.New(k), divK1: divisor.New(k + 1)}
 }
 
 func (w *Conflict) Domains() uint32     { return uint32(1 + w.groups*(w.controllers+1)) }
@@ -65,7 +66,7 @@ func (w *Conflict) Span(d uint32) (off, n int) {
 	if d == 0 {
 		return 0, 2
 	}
-	g, j := w.divK1.divmod(uint64(d - 1))
+	g, j := w.divK1.DivMod(uint64(d - 1))
 	base := 2 + int(g)*w.stride
 	if j == 0 {
 		return base, 3
@@ -90,7 +91,7 @@ func (w *Conflict) Deliver(out *engine.Outbox, msgs []trace.Entry) {
 			w.drive(out)
 			continue
 		}
-		g, j := w.divK1.divmod(uint64(d - 1))
+		g, j := w.divK1.DivMod(uint64(d - 1))
 		base := 2 + int(g)*w.stride
 		if j == 0 {
 			w.resource(out, d, w.st[base:base+3], m)
@@ -154,8 +155,8 @@ func (w *Conflict) drive(out *engine.Outbox) {
 	for i := range es[:k] {
 		r1 := next(&rng)
 		r2 := next(&rng)
-		q, g := divG.divmod(r1)
-		c := divK.mod(q)
+		q, g := divG.DivMod(r1)
+		c := divK.Mod(q)
 		dst := 1 + g*(kk+1) + 1 + c
 		e := &es[i]
 		e.Tick, e.Src, e.Dst, e.Kind, e.Reserved = tick, 0, uint32(dst), trace.KindSetGoal, 0

@@ -2,6 +2,7 @@ package workloads
 
 import (
 	"fmt"
+	"github.com/lexbench/lexbench/internal/divisor"
 
 	"github.com/lexbench/lexbench/engine"
 	"github.com/lexbench/lexbench/trace"
@@ -23,13 +24,13 @@ var OscillationSpec = Spec{
 type Oscillation struct {
 	p      Params
 	groups uint64
-	divG   divisor
-	divT   divisor
+	divG   divisor.Divisor
+	divT   divisor.Divisor
 	st     []uint64
 }
 
 func newOscillation(p Params) *Oscillation {
-	return &Oscillation{p: p, groups: p.K[0], divG: newDivisor(p.K[0]), divT: newDivisor(p.K[1])}
+	return &Oscillation{p: p, groups: p.K[0], divG: divisor.New(p.K[0]), divT: divisor.New(p.K[1])}
 }
 
 func (w *Oscillation) Domains() uint32     { return uint32(1 + 3*w.groups) }
@@ -114,11 +115,11 @@ func (w *Oscillation) drive(out *engine.Outbox) {
 	for i := range es[:k] {
 		r1 := next(&rng)
 		r2 := next(&rng)
-		q, g := divG.divmod(r1)
+		q, g := divG.DivMod(r1)
 		c := q & 1
 		e := &es[i]
 		e.Tick, e.Src, e.Dst, e.Kind, e.Reserved = tick, 0, uint32(2+3*g+c), trace.KindSetGoal, 0
-		e.A, e.B = divT.mod(r2), 0
+		e.A, e.B = divT.Mod(r2), 0
 	}
 	if more == 1 {
 		es[k] = trace.Entry{Tick: tick, Src: 0, Dst: 0, Kind: trace.KindTick}

@@ -2,6 +2,7 @@ package workloads
 
 import (
 	"fmt"
+	"github.com/lexbench/lexbench/internal/divisor"
 
 	"github.com/lexbench/lexbench/engine"
 	"github.com/lexbench/lexbench/trace"
@@ -23,12 +24,12 @@ type Storm struct {
 	p         Params
 	producers uint64
 	consumers uint64
-	divC      divisor
+	divC      divisor.Divisor
 	st        []uint64
 }
 
 func newStorm(p Params) *Storm {
-	return &Storm{p: p, producers: p.K[0], consumers: p.K[1], divC: newDivisor(p.K[1])}
+	return &Storm{p: p, producers: p.K[0], consumers: p.K[1], divC: divisor.New(p.K[1])}
 }
 
 func (w *Storm) Domains() uint32     { return uint32(w.producers + w.consumers) }
@@ -99,7 +100,7 @@ func (w *Storm) produce(out *engine.Outbox, p uint32) {
 	for i := range es[:k] {
 		r := next(&rng)
 		e := &es[i]
-		e.Tick, e.Src, e.Dst, e.Kind, e.Reserved = tick, p, P+uint32(dC.mod(r)), trace.KindData, 0
+		e.Tick, e.Src, e.Dst, e.Kind, e.Reserved = tick, p, P+uint32(dC.Mod(r)), trace.KindData, 0
 		e.A, e.B = r, sent
 		sent++
 	}

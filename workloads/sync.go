@@ -2,6 +2,7 @@ package workloads
 
 import (
 	"fmt"
+	"github.com/lexbench/lexbench/internal/divisor"
 
 	"github.com/lexbench/lexbench/engine"
 	"github.com/lexbench/lexbench/trace"
@@ -25,14 +26,14 @@ type Sync struct {
 	groups    uint64
 	registers uint64
 	stride    int
-	divG      divisor
-	divR      divisor
+	divG      divisor.Divisor
+	divR      divisor.Divisor
 	st        []uint64
 }
 
 func newSync(p Params) *Sync {
 	return &Sync{p: p, groups: p.K[0], registers: p.K[1], stride: 1 + 2*int(p.K[1]),
-		divG: newDivisor(p.K[0]), divR: newDivisor(p.K[1])}
+		divG: divisor.New(p.K[0]), divR: divisor.New(p.K[1])}
 }
 
 func (w *Sync) Domains() uint32     { return uint32(1 + 3*w.groups) }
@@ -115,9 +116,9 @@ func (w *Sync) drive(out *engine.Outbox) {
 	for i := range es[:k] {
 		r1 := next(&rng)
 		r2 := next(&rng)
-		q, g := divG.divmod(r1)
+		q, g := divG.DivMod(r1)
 		rep := q % 3
-		reg := divR.mod(q / 3)
+		reg := divR.Mod(q / 3)
 		e := &es[i]
 		e.Tick, e.Src, e.Dst, e.Kind, e.Reserved = tick, 0, uint32(1+3*g+rep), trace.KindWrite, 0
 		e.A, e.B = reg, r2

@@ -1,4 +1,4 @@
-package workloads
+package divisor
 
 import (
 	"math"
@@ -21,14 +21,23 @@ func TestDivisorMatchesHardwareDivision(t *testing.T) {
 		if d == 0 {
 			continue
 		}
-		v := newDivisor(d)
+		v := New(d)
 		for _, n := range ns {
-			if q, r := v.divmod(n); q != n/d || r != n%d {
+			if q, r := v.DivMod(n); q != n/d || r != n%d {
 				t.Fatalf("%d / %d: got (%d, %d), want (%d, %d)", n, d, q, r, n/d, n%d)
 			}
-			if got := v.mod(n); got != n%d {
+			if got := v.Mod(n); got != n%d {
 				t.Fatalf("%d %% %d: got %d", n, d, got)
 			}
 		}
 	}
+}
+
+// next is SplitMix64, for test values.
+func next(s *uint64) uint64 {
+	*s += 0x9e3779b97f4a7c15
+	z := *s
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
 }
