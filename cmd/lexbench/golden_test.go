@@ -83,7 +83,12 @@ func configLines(out string) map[string]string {
 
 func checkRow(t *testing.T, r goldenRow, shards int) {
 	t.Helper()
-	args := append(strings.Fields(r.args), "--shards", fmt.Sprint(shards))
+	checkArgs(t, r, append(strings.Fields(r.args), "--shards", fmt.Sprint(shards)))
+}
+
+// checkArgs runs args and compares the configuration lines with row r.
+func checkArgs(t *testing.T, r goldenRow, args []string) {
+	t.Helper()
 	out, errs, code := runArgs(args...)
 	cmd := "lexbench " + strings.Join(args, " ")
 	m := configLines(out)

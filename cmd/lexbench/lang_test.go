@@ -17,27 +17,6 @@ func lxmArgs(args string) []string {
 	return append([]string{"run", filepath.Join(lxmDir, f[0]+".lxm")}, f[1:]...)
 }
 
-// checkArgs runs args and compares the configuration lines with row r.
-func checkArgs(t *testing.T, r goldenRow, args []string) {
-	t.Helper()
-	out, errs, code := runArgs(args...)
-	cmd := "lexbench " + strings.Join(args, " ")
-	m := configLines(out)
-	want := map[string]string{"params": r.params, "trace": r.trace, "state": r.state, "outcome": r.outcome}
-	for _, e := range r.extra {
-		k, v, _ := strings.Cut(e, ": ")
-		want[k] = v
-	}
-	for k, v := range want {
-		if m[k] != v {
-			t.Errorf("%s (row %s): %s = %q, want %q (exit %d, stderr %q)", cmd, r.name, k, m[k], v, code, errs)
-		}
-	}
-	if !strings.Contains(out, "\nBenchmark") {
-		t.Errorf("%s: no Benchmark line in\n%s", cmd, out)
-	}
-}
-
 // TestProgramsMatchGoldenRows: every golden row, run by the interpreted
 // program of its workload, at shards 1 and 2, prints the row's params,
 // trace, state, outcome and extra lines.
