@@ -58,9 +58,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "verify":
 		code, err = cmdVerify(args[1:], stdout)
 	case "resume":
-		code, err = cmdResume(args[1:], stdout, stderr)
+		code, err = cmdResume(args[1:], stdout)
 	case "replay":
-		code, err = cmdReplay(args[1:], stdout, stderr)
+		code, err = cmdReplay(args[1:], stdout)
 	case "run":
 		code, err = cmdLangRun(args[1:], stdout, stderr)
 	case "check":

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -60,11 +61,10 @@ func parseRecover(cmd string, args []string, stdout io.Writer) (recovery.Request
 	if fs.NArg() != 1 {
 		return bad("%s: want exactly one JOURNAL argument", cmd)
 	}
-	if f.shards.v < 1 || f.shards.v > 1024 {
-		return bad("invalid value %d for --shards: must be 1..1024", f.shards.v)
-	}
-	if f.maxTicks.v > 1<<62 || f.maxMsgs.v > 1<<62 {
-		return bad("--max-ticks and --max-msgs must be below 2^62")
+	// unset --on-oscillation: the run's own, from its snapshots, else halt
+	damp, err := checkRunFlags(f.shards, f.maxTicks, f.maxMsgs, cmp.Or(f.onOscillation, "halt"))
+	if err != nil {
+		return bad("%s", err)
 	}
 	req := recovery.Request{Journal: fs.Arg(0), Shards: int(f.shards.v)}
 	if f.maxTicks.set || f.maxMsgs.set || f.onOscillation != "" {
@@ -75,19 +75,13 @@ func parseRecover(cmd string, args []string, stdout io.Writer) (recovery.Request
 		if f.maxMsgs.set {
 			o.MaxMsgs = int64(f.maxMsgs.v)
 		}
-		switch f.onOscillation {
-		case "", "halt":
-		case "damp":
-			o.Damp = true
-		default:
-			return bad("invalid value %q for --on-oscillation: want halt or damp", f.onOscillation)
-		}
+		o.Damp = damp
 		req.Opts = &o
 	}
 	return req, &f, false, nil
 }
 
-func cmdResume(args []string, stdout, stderr io.Writer) (int, error) {
+func cmdResume(args []string, stdout io.Writer) (int, error) {
 	req, f, help, err := parseRecover("resume", args, stdout)
 	if err != nil || help {
 		return exitBadInput, err
@@ -118,7 +112,7 @@ func cmdResume(args []string, stdout, stderr io.Writer) (int, error) {
 	return exitCode(rep.Spec, rep.Result), nil
 }
 
-func cmdReplay(args []string, stdout, stderr io.Writer) (int, error) {
+func cmdReplay(args []string, stdout io.Writer) (int, error) {
 	req, f, help, err := parseRecover("replay", args, stdout)
 	if err != nil || help {
 		return exitBadInput, err

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -73,6 +74,24 @@ func newRunFlagSet(spec *workloads.Spec, f *runFlags) *pflag.FlagSet {
 	return fs
 }
 
+// checkRunFlags checks the flags a run shares with resume and replay; the
+// error names the flag. It reports whether --on-oscillation is damp.
+func checkRunFlags(shards, maxTicks, maxMsgs number, onOscillation string) (damp bool, err error) {
+	switch {
+	case shards.v < 1 || shards.v > 1024:
+		return false, fmt.Errorf("invalid value %d for --shards: must be 1..1024", shards.v)
+	case maxTicks.v > 1<<62 || maxMsgs.v > 1<<62:
+		return false, errors.New("--max-ticks and --max-msgs must be below 2^62")
+	}
+	switch onOscillation {
+	case "halt":
+		return false, nil
+	case "damp":
+		return true, nil
+	}
+	return false, fmt.Errorf("invalid value %q for --on-oscillation: want halt or damp", onOscillation)
+}
+
 func flagUsage(spec *workloads.Spec) string {
 	var f runFlags
 	fs := newRunFlagSet(spec, &f)
@@ -99,22 +118,12 @@ func cmdRun(spec *workloads.Spec, args []string, stdout, stderr io.Writer) (int,
 	if err := spec.Validate(p); err != nil {
 		return bad("%s", err)
 	}
-	if f.shards.v < 1 || f.shards.v > 1024 {
-		return bad("invalid value %d for --shards: must be 1..1024", f.shards.v)
+	damp, err := checkRunFlags(f.shards, f.maxTicks, f.maxMsgs, f.onOscillation)
+	if err != nil {
+		return bad("%s", err)
 	}
 	if f.count.v < 1 {
 		return bad("invalid value %d for --count: must be at least 1", f.count.v)
-	}
-	if f.maxTicks.v > 1<<62 || f.maxMsgs.v > 1<<62 {
-		return bad("--max-ticks and --max-msgs must be below 2^62")
-	}
-	var damp bool
-	switch f.onOscillation {
-	case "halt":
-	case "damp":
-		damp = true
-	default:
-		return bad("invalid value %q for --on-oscillation: want halt or damp", f.onOscillation)
 	}
 	syncMode, err := mmap.ParseSync(f.sync)
 	if err != nil {
