@@ -107,7 +107,9 @@ func checkArgs(t *testing.T, r goldenRow, args []string) {
 	}
 }
 
-func TestGoldenRows(t *testing.T) {
+// checkGoldenRows checks every golden row at shards 1 and 2, running the
+// command args gives for it (rows above 1e6 in parallel, and not in -short).
+func checkGoldenRows(t *testing.T, args func(r goldenRow) []string) {
 	for _, r := range readGolden(t) {
 		n := rowN(t, r.args)
 		if testing.Short() && n > 1_000_000 {
@@ -118,10 +120,14 @@ func TestGoldenRows(t *testing.T) {
 				t.Parallel()
 			}
 			for _, s := range []int{1, 2} {
-				checkRow(t, r, s)
+				checkArgs(t, r, append(args(r), "--shards", fmt.Sprint(s)))
 			}
 		})
 	}
+}
+
+func TestGoldenRows(t *testing.T) {
+	checkGoldenRows(t, func(r goldenRow) []string { return strings.Fields(r.args) })
 }
 
 func TestGoldenRowsAcrossShardCounts(t *testing.T) {

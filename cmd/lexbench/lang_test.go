@@ -21,20 +21,7 @@ func lxmArgs(args string) []string {
 // program of its workload, at shards 1 and 2, prints the row's params,
 // trace, state, outcome and extra lines.
 func TestProgramsMatchGoldenRows(t *testing.T) {
-	for _, r := range readGolden(t) {
-		n := rowN(t, r.args)
-		if testing.Short() && n > 1_000_000 {
-			continue
-		}
-		t.Run(r.name, func(t *testing.T) {
-			if n > 1_000_000 {
-				t.Parallel()
-			}
-			for _, s := range []int{1, 2} {
-				checkArgs(t, r, append(lxmArgs(r.args), "--shards", fmt.Sprint(s)))
-			}
-		})
-	}
+	checkGoldenRows(t, func(r goldenRow) []string { return lxmArgs(r.args) })
 }
 
 func TestProgramsCheckAndDisasm(t *testing.T) {
