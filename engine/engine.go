@@ -414,7 +414,7 @@ func (r *run) finishOutput(sh *shard, x int) {
 	if !sorted {
 		es, sh.spare = sortBySrc(es, sh.spare, r.bits)
 	}
-	if len(es) > 0 && (es[0].Src < sh.lo || es[len(es)-1].Src >= sh.hi) && sh.emitFault == nil {
+	if len(es) > 0 && (es[0].Src < sh.lo || es[len(es)-1].Src >= sh.hi) {
 		sh.emitSrc = es[0].Src
 		sh.emitFault = fmt.Errorf("engine: tick %d: a transition of a domain in [%d,%d) emitted a message with src %d, not its own id",
 			es[0].Tick-1, sh.lo, sh.hi, es[0].Src)

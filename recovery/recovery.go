@@ -61,7 +61,6 @@ type Snapshotter struct {
 	Count int           // snapshots written
 	Bytes int64         // size of the last one
 	Time  time.Duration // total time spent writing them (with syncs)
-	Last  string        // path of the last one
 }
 
 // NewSnapshotter prepares the snapshot directory of the journal at path.
@@ -103,13 +102,11 @@ func (s *Snapshotter) Snapshot(cp *engine.Checkpoint) error {
 	s.snap.JournalSize = s.j.Size()
 	s.buf = snapshot.Encode(s.buf[:0], &s.snap)
 	s.snap.CP = engine.Checkpoint{}
-	path, err := snapshot.Write(s.dir, cp.Tick, s.buf, s.durable)
-	if err != nil {
+	if _, err := snapshot.Write(s.dir, cp.Tick, s.buf, s.durable); err != nil {
 		return err
 	}
 	s.Count++
 	s.Bytes = int64(len(s.buf))
-	s.Last = path
 	s.Time += time.Since(start)
 	return nil
 }

@@ -135,11 +135,6 @@ type Position struct {
 	Partial  bool   // block Blocks-1 has fewer than 4096 entries
 }
 
-// Position is where the Reader is: after the last valid block.
-func (r *Reader) Position() Position {
-	return Position{Offset: r.off, Blocks: r.blocks, Entries: r.entries, Prev: r.prev, LastTick: r.tick, Partial: r.partial}
-}
-
 // OpenAt opens the journal at path, checks its prologue, and continues
 // reading at p, which the caller vouches for (e.g. a snapshot recorded it):
 // blocks from there on are checked as if the ones before had been read.
