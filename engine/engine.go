@@ -78,7 +78,15 @@ type Config struct {
 	MaxMsgs  int64  // end at the first boundary with ≥ this many delivered; < 0: none
 	Damp     bool   // --on-oscillation=damp
 	NoDetect bool   // disable oscillation detection (benchmarks of its cost only)
-	Journal  Journal
+	// Detect selects global (SPEC §5.6, the default) or local (§5.7,
+	// cells) oscillation detection.
+	Detect  Detection
+	Journal Journal
+	// OnCell, if set, is called under local detection for every cell found
+	// oscillating: each cell oscillating at the boundary where the run
+	// halts, and each damp, in ascending cell order per boundary. It is
+	// called from the serial section; ev is valid only during the call.
+	OnCell func(ev *CellEvent)
 	// Progress, if set, is called at every tick boundary from the serial
 	// section with the boundary's tick and the messages delivered so far.
 	Progress func(tick uint64, msgs uint64)
@@ -116,9 +124,35 @@ var outcomeNames = [...]string{"converged", "violated", "budget", "oscillating",
 
 func (o Outcome) String() string { return outcomeNames[o] }
 
-// Oscillation describes a detected cycle (SPEC §5.6).
+// Detection is the oscillation detector a run uses.
+type Detection uint8
+
+// Detectors.
+const (
+	DetectGlobal Detection = iota // SPEC §5.6: the whole configuration repeats
+	DetectLocal                   // SPEC §5.7: a cell's configuration repeats
+)
+
+// Oscillation describes a detected cycle (SPEC §5.6, §5.7): the first
+// boundary at which one was found, its period and how many domains
+// received a message in it. Under local detection these are the
+// lowest-numbered cell's at that boundary, and Cells is the number of
+// cells oscillating there (halt) or of distinct cells damped during the
+// run (damp); it is 0 under global detection.
 type Oscillation struct {
 	Tick, Period, Domains uint64
+	Cells                 uint64
+}
+
+// CellEvent is one cell found oscillating under local detection (SPEC
+// §5.7).
+type CellEvent struct {
+	Cell       uint32
+	First, End uint32   // the cell's domains are [First, End)
+	Tick       uint64   // the boundary h
+	Period     uint64   // h − c_K(h)
+	Domains    []uint32 // the cell's domains that received a message in ticks h−period .. h−1, ascending
+	Damped     bool     // damped (the run goes on), else the run halts here
 }
 
 // Result is what a run computed.
@@ -164,7 +198,12 @@ type shard struct {
 	// touched lists the shard's domains that received a message since the
 	// last oscillation checkpoint.
 	touched []uint32
-	digest  xxhash.Digest
+	// acts and recvs are the local detector's marks of the tick this shard
+	// last emitted for: its cells with internal messages due, and its
+	// domains' first internal receipts (local.go).
+	acts   []cellAct
+	recvs  []recvMark
+	digest xxhash.Digest
 	// fault is the first workload fault of the tick (at position faultPos
 	// of the tick, in ≺ order); emitFault the engine's check of emissions,
 	// with the src of the faulty emission.
@@ -210,6 +249,8 @@ type run struct {
 	cp        Checkpoint
 
 	det  detector
+	loc  localDet
+	proj Projector // nil: detection compares whole states
 	stop bool
 	res  Result
 	err  error
@@ -232,7 +273,14 @@ func Run(w Workload, cfg Config) (Result, error) {
 	r.arena = arena.New(w.StateWords())
 	r.words = r.arena.Words()
 	w.Init(r.words)
+	r.proj, _ = w.(Projector)
+	if err := r.loc.init(r, !cfg.NoDetect && cfg.Detect == DetectLocal); err != nil {
+		return Result{}, err
+	}
 	r.cuts = cutShards(w, r.d, cfg.Shards)
+	if r.loc.on {
+		r.loc.alignCuts(r.cuts)
+	}
 	S := cfg.Shards
 	r.shards = make([]*shard, S)
 	for s := range r.shards {
@@ -244,7 +292,7 @@ func Run(w Workload, cfg Config) (Result, error) {
 	}
 	r.base = make([]int, S+1)
 	r.prev = trace.ParamsHash(cfg.Params)
-	r.det.init(r, !cfg.NoDetect)
+	r.det.init(r, !cfg.NoDetect && cfg.Detect == DetectGlobal)
 	if cfg.Resume != nil {
 		err := CheckRestore(w, cfg.Resume)
 		if err == nil && cfg.Resume.Detect && cfg.NoDetect {
@@ -375,6 +423,39 @@ func (r *run) shardLoop(sh *shard) {
 // spans per destination shard. The result is the shard's stream[x].
 func (r *run) finishOutput(sh *shard, x int) {
 	es := sh.out.buf
+	var unsorted bool
+	var bad int
+	if r.loc.on {
+		unsorted, bad = r.loc.scan(sh, es, r.d, len(r.shards) > 1)
+	} else {
+		unsorted, bad = r.scanOutput(sh, es)
+	}
+	sorted := !unsorted
+	if bad >= 0 {
+		sh.emitSrc = es[bad].Src
+		sh.emitFault = fmt.Errorf("engine: tick %d: domain %d emitted to nonexistent domain %d (domains: %d)",
+			es[bad].Tick-1, es[bad].Src, es[bad].Dst, r.d)
+		es = es[:0]
+	}
+	if !sorted {
+		es, sh.spare = sortBySrc(es, sh.spare, r.bits)
+	}
+	if len(es) > 0 && (es[0].Src < sh.lo || es[len(es)-1].Src >= sh.hi) {
+		sh.emitSrc = es[0].Src
+		sh.emitFault = fmt.Errorf("engine: tick %d: a transition of a domain in [%d,%d) emitted a message with src %d, not its own id",
+			es[0].Tick-1, sh.lo, sh.hi, es[0].Src)
+		es = es[:0]
+	}
+	sh.stream[x] = es
+	sh.out.buf = nil
+	r.spans(sh, x)
+}
+
+// scanOutput is finishOutput's pass over a shard's outbox es (emission
+// order) under global detection: it checks every dst (bad is the index of
+// the first faulty emission of the least src, or -1), reports whether es
+// is not in src order, and makes the detector's receiver marks.
+func (r *run) scanOutput(sh *shard, es []trace.Entry) (unsorted bool, bad int) {
 	// With one shard, the detector's receiver marks for the next tick are
 	// made here, in the pass that checks the outbox anyway: a domain
 	// emitted to now receives at the next tick. (With more shards the
@@ -382,7 +463,8 @@ func (r *run) finishOutput(sh *shard, x int) {
 	mark := r.det.on && len(r.shards) == 1
 	stamp, epoch := r.det.stamp, r.det.epoch
 	nd := r.d // locals: the loop stores nothing the compiler must reload them for
-	unsorted, last, bad := false, uint32(0), -1
+	last := uint32(0)
+	bad = -1
 	lastDst := ^uint32(0)
 	for i := range es {
 		e := &es[i]
@@ -404,25 +486,7 @@ func (r *run) finishOutput(sh *shard, x int) {
 			sh.touched = append(sh.touched, d)
 		}
 	}
-	sorted := !unsorted
-	if bad >= 0 {
-		sh.emitSrc = es[bad].Src
-		sh.emitFault = fmt.Errorf("engine: tick %d: domain %d emitted to nonexistent domain %d (domains: %d)",
-			es[bad].Tick-1, es[bad].Src, es[bad].Dst, r.d)
-		es = es[:0]
-	}
-	if !sorted {
-		es, sh.spare = sortBySrc(es, sh.spare, r.bits)
-	}
-	if len(es) > 0 && (es[0].Src < sh.lo || es[len(es)-1].Src >= sh.hi) {
-		sh.emitSrc = es[0].Src
-		sh.emitFault = fmt.Errorf("engine: tick %d: a transition of a domain in [%d,%d) emitted a message with src %d, not its own id",
-			es[0].Tick-1, sh.lo, sh.hi, es[0].Src)
-		es = es[:0]
-	}
-	sh.stream[x] = es
-	sh.out.buf = nil
-	r.spans(sh, x)
+	return unsorted, bad
 }
 
 // spans records the runs of sh.stream[x] addressed to each shard.
@@ -558,9 +622,17 @@ func (r *run) boundary() {
 	}
 	switch {
 	case n == 0:
-		if r.det.found != nil {
-			r.end(Damped)
-		} else {
+		switch {
+		case r.det.found != nil:
+			r.end(Damped) // global damp: the goals are not evaluated (SPEC §5.6)
+		case r.loc.found != nil && r.cfg.Damp:
+			// local damp: the goals are evaluated (SPEC §5.7)
+			if o := r.goals(); o == Violated {
+				r.end(o)
+			} else {
+				r.end(Damped)
+			}
+		default:
 			r.end(r.goals())
 		}
 		return
@@ -587,6 +659,10 @@ func (r *run) boundary() {
 		for p := range r.base {
 			r.base[p] = 0
 		}
+	}
+	if r.loc.on && r.loc.check(r, t) {
+		r.end(Oscillating)
+		return
 	}
 	if e := r.cfg.SnapshotEvery; e > 0 && t%e == 0 && t > 0 && t != r.resumed && r.cfg.Snapshot != nil {
 		r.checkpoint(&r.cp)
@@ -642,6 +718,9 @@ func (r *run) end(o Outcome) {
 	r.res.Blocks = r.blocks
 	r.res.Entries = r.entries
 	r.res.Oscillation = r.det.found
+	if r.loc.found != nil {
+		r.res.Oscillation = r.loc.found
+	}
 	r.res.Words = r.words
 }
 

@@ -266,7 +266,7 @@ func (req *Request) options(snapOpts *snapshot.Options) (snapshot.Options, error
 	}
 	if req.Opts != nil {
 		o, g := *req.Opts, *snapOpts
-		if o.MaxTicks != g.MaxTicks || o.MaxMsgs != g.MaxMsgs || o.Damp != g.Damp || o.NoDetect != g.NoDetect {
+		if o.MaxTicks != g.MaxTicks || o.MaxMsgs != g.MaxMsgs || o.Damp != g.Damp || o.NoDetect != g.NoDetect || o.Local != g.Local {
 			return g, errors.New("the given budgets or --on-oscillation differ from the run's (in its snapshots); omit them")
 		}
 	}
@@ -275,7 +275,14 @@ func (req *Request) options(snapOpts *snapshot.Options) (snapshot.Options, error
 
 func config(params string, shards int, o snapshot.Options, progress func(uint64, uint64)) engine.Config {
 	return engine.Config{Params: params, Shards: shards, MaxTicks: o.MaxTicks, MaxMsgs: o.MaxMsgs,
-		Damp: o.Damp, NoDetect: o.NoDetect, Progress: progress}
+		Damp: o.Damp, NoDetect: o.NoDetect, Detect: detection(o.Local), Progress: progress}
+}
+
+func detection(local bool) engine.Detection {
+	if local {
+		return engine.DetectLocal
+	}
+	return engine.DetectGlobal
 }
 
 // Resume continues the interrupted run of the journal at req.Journal (see

@@ -76,6 +76,7 @@ type Options struct {
 	MaxMsgs       int64 // -1: none
 	Damp          bool
 	NoDetect      bool
+	Local         bool // --detect local (SPEC §5.7)
 	SnapshotEvery uint64
 	Sync          mmap.Sync
 }
@@ -102,7 +103,7 @@ func Encode(dst []byte, s *Snapshot) []byte {
 	dst = pad8(dst, start)
 	u(uint64(s.Opts.MaxTicks))
 	u(uint64(s.Opts.MaxMsgs))
-	u(b2u(s.Opts.Damp) | b2u(s.Opts.NoDetect)<<1)
+	u(b2u(s.Opts.Damp) | b2u(s.Opts.NoDetect)<<1 | b2u(s.Opts.Local)<<2)
 	u(s.Opts.SnapshotEvery)
 	u(uint64(s.Opts.Sync))
 	u(uint64(s.JournalSize))
@@ -276,7 +277,7 @@ func Decode(b []byte) (*Snapshot, error) {
 	s.Opts.MaxTicks = int64(d.u64())
 	s.Opts.MaxMsgs = int64(d.u64())
 	flags := d.u64()
-	s.Opts.Damp, s.Opts.NoDetect = flags&1 != 0, flags&2 != 0
+	s.Opts.Damp, s.Opts.NoDetect, s.Opts.Local = flags&1 != 0, flags&2 != 0, flags&4 != 0
 	s.Opts.SnapshotEvery = d.u64()
 	s.Opts.Sync = mmap.Sync(d.u64())
 	s.JournalSize = int64(d.u64())
@@ -291,7 +292,7 @@ func Decode(b []byte) (*Snapshot, error) {
 		return nil, d.err
 	}
 	switch {
-	case flags > 3 || det > 3:
+	case flags > 7 || det > 3:
 		return nil, errors.New("unknown flags")
 	case s.Opts.MaxTicks < -1 || s.Opts.MaxMsgs < -1:
 		return nil, errors.New("budget out of range")

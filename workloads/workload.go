@@ -154,3 +154,26 @@ func ParseParams(text string) (*Spec, Params, error) {
 	}
 	return s, p, nil
 }
+
+// Cells of local oscillation detection (SPEC §5.7): banking has the
+// driver and each bank as its own cell, storm every domain; sync, conflict
+// and oscillation have the driver as cell 0 and group g as cell g+1.
+func (w *Banking) CellOf(cells []uint32)     { eachOwnCell(cells) }
+func (w *Storm) CellOf(cells []uint32)       { eachOwnCell(cells) }
+func (w *Sync) CellOf(cells []uint32)        { groupCells(cells, 3) }
+func (w *Conflict) CellOf(cells []uint32)    { groupCells(cells, uint32(w.controllers)+1) }
+func (w *Oscillation) CellOf(cells []uint32) { groupCells(cells, 3) }
+
+func eachOwnCell(cells []uint32) {
+	for d := range cells {
+		cells[d] = uint32(d)
+	}
+}
+
+// groupCells: domain 0 alone, then groups of per domains.
+func groupCells(cells []uint32, per uint32) {
+	cells[0] = 0
+	for d := 1; d < len(cells); d++ {
+		cells[d] = 1 + uint32(d-1)/per
+	}
+}

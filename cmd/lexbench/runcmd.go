@@ -35,6 +35,7 @@ type runFlags struct {
 	journal             string
 	sync                string
 	onOscillation       string
+	detect              string
 	profile, profileDir string
 	json                bool
 	noDetect            bool
@@ -65,6 +66,7 @@ func newRunFlagSet(spec *workloads.Spec, f *runFlags) *pflag.FlagSet {
 	fs.Var(&f.maxTicks, "max-ticks", "end the run before tick T is delivered")
 	fs.Var(&f.maxMsgs, "max-msgs", "end the run at the first boundary with ≥ M messages delivered")
 	fs.StringVar(&f.onOscillation, "on-oscillation", "halt", "halt | damp")
+	fs.StringVar(&f.detect, "detect", "global", "oscillation detection: global (the whole configuration repeats) | local (a cell's does; docs/detection.md)")
 	fs.Var(&f.count, "count", "repeat the run K times")
 	fs.StringVar(&f.profile, "profile", "", "cpu|mem|allocs|block|mutex|trace")
 	fs.StringVar(&f.profileDir, "profile-dir", ".", "directory for profiles")
@@ -90,6 +92,17 @@ func checkRunFlags(shards, maxTicks, maxMsgs number, onOscillation string) (damp
 		return true, nil
 	}
 	return false, fmt.Errorf("invalid value %q for --on-oscillation: want halt or damp", onOscillation)
+}
+
+// parseDetect parses --detect.
+func parseDetect(v string) (engine.Detection, error) {
+	switch v {
+	case "global":
+		return engine.DetectGlobal, nil
+	case "local":
+		return engine.DetectLocal, nil
+	}
+	return 0, fmt.Errorf("invalid value %q for --detect: want global or local", v)
 }
 
 func flagUsage(spec *workloads.Spec) string {
@@ -119,6 +132,10 @@ func cmdRun(spec *workloads.Spec, args []string, stdout, stderr io.Writer) (int,
 		return bad("%s", err)
 	}
 	damp, err := checkRunFlags(f.shards, f.maxTicks, f.maxMsgs, f.onOscillation)
+	if err != nil {
+		return bad("%s", err)
+	}
+	detect, err := parseDetect(f.detect)
 	if err != nil {
 		return bad("%s", err)
 	}
@@ -171,6 +188,7 @@ func cmdRun(spec *workloads.Spec, args []string, stdout, stderr io.Writer) (int,
 		MaxMsgs:  -1,
 		Damp:     damp,
 		NoDetect: f.noDetect,
+		Detect:   detect,
 	}
 	if f.maxTicks.set {
 		cfg.MaxTicks = int64(f.maxTicks.v)
@@ -187,8 +205,9 @@ func cmdRun(spec *workloads.Spec, args []string, stdout, stderr io.Writer) (int,
 	}
 
 	opts := snapshot.Options{MaxTicks: cfg.MaxTicks, MaxMsgs: cfg.MaxMsgs, Damp: damp, NoDetect: f.noDetect,
-		SnapshotEvery: f.snapshotEvery.v, Sync: syncMode}
-	out := &output{w: stdout, spec: spec, params: params, shards: int(f.shards.v), n: p.N, json: f.json, damp: damp}
+		Local: detect == engine.DetectLocal, SnapshotEvery: f.snapshotEvery.v, Sync: syncMode}
+	out := &output{w: stdout, spec: spec, params: params, shards: int(f.shards.v), n: p.N, json: f.json, damp: damp,
+		local: detect == engine.DetectLocal}
 	var first engine.Result
 	code := exitOK
 	for i := uint64(0); i < f.count.v; i++ {
@@ -213,6 +232,9 @@ func cmdRun(spec *workloads.Spec, args []string, stdout, stderr io.Writer) (int,
 		w := spec.New(p) // a fresh workload per run
 		prog := newProgress(stderr, w, p.N)
 		cfg.Progress = prog.update
+		cells := &cellReport{w: stderr, wl: w, prog: prog, print: i == 0, json: f.json}
+		cfg.OnCell = cells.add
+		out.cells = cells
 		var ms0, ms1 runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&ms0)
@@ -269,7 +291,9 @@ type output struct {
 	n      uint64
 	json   bool
 	damp   bool // --on-oscillation=damp: `dropped:` is a figure (SPEC §5.5)
+	local  bool // --detect local: the oscillation line counts cells (SPEC §5.7)
 	snaps  *recovery.Snapshotter
+	cells  *cellReport // the run's cell events (--json lists them)
 	// before is what a resumed run had delivered before it continued:
 	// rates count only the messages it delivered itself.
 	before uint64
@@ -277,7 +301,10 @@ type output struct {
 
 func (o *output) figures(w workloads.Workload, res engine.Result) []workloads.Figure {
 	figs := w.Figures()
-	if o.damp && (res.Oscillation != nil || o.spec.Name == workloads.OscillationSpec.Name) {
+	// Under local detection `dropped:` goes with the oscillation line
+	// (SPEC §5.7); under global, the oscillation workload prints it under
+	// damp whether or not it oscillated (§5.5).
+	if o.damp && (res.Oscillation != nil || !o.local && o.spec.Name == workloads.OscillationSpec.Name) {
 		figs = append(figs, workloads.Figure{Name: "dropped", Value: res.Dropped})
 	}
 	return figs
@@ -304,8 +331,15 @@ func (o *output) result(first bool, w workloads.Workload, res engine.Result, ela
 		for _, f := range o.figures(w, res) {
 			m[f.Name] = f.Value
 		}
-		if res.Oscillation != nil {
-			m["oscillation"] = map[string]uint64{"tick": res.Oscillation.Tick, "period": res.Oscillation.Period, "domains": res.Oscillation.Domains}
+		if osc := res.Oscillation; osc != nil {
+			om := map[string]uint64{"tick": osc.Tick, "period": osc.Period, "domains": osc.Domains}
+			if o.local {
+				om["cells"] = osc.Cells
+			}
+			m["oscillation"] = om
+		}
+		if o.local && o.cells != nil {
+			m["cell_events"] = o.cells.events
 		}
 		if res.Violation != nil {
 			m["violation"] = res.Violation.Error()
@@ -344,7 +378,11 @@ func (o *output) result(first bool, w workloads.Workload, res engine.Result, ela
 			fmt.Fprintf(&b, "%s: %d\n", f.Name, f.Value)
 		}
 		if osc := res.Oscillation; osc != nil {
-			fmt.Fprintf(&b, "oscillation: tick=%d period=%d domains=%d\n", osc.Tick, osc.Period, osc.Domains)
+			fmt.Fprintf(&b, "oscillation: tick=%d period=%d domains=%d", osc.Tick, osc.Period, osc.Domains)
+			if o.local {
+				fmt.Fprintf(&b, " cells=%d", osc.Cells)
+			}
+			b.WriteByte('\n')
 		}
 	}
 	// allocs/msg at a resolution of 0.001, as `go test` truncates allocs/op:

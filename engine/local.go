@@ -1,0 +1,438 @@
+package engine
+
+import (
+	"slices"
+	"sync/atomic"
+
+	"github.com/lexbench/lexbench/trace"
+)
+
+// Local oscillation detection (SPEC §5.7) runs Brent's search per cell,
+// restarted after every input tick of the cell (a tick at which a message
+// from outside the cell is due to it). Cell K oscillates at h if h > r_K(h),
+// a message to K is pending at h, and C_K(h) = C_K(c_K(h)), where r_K(h) is
+// K's last input tick and c_K(h) its last checkpoint r + 2^k − 1 below h.
+//
+// What the spec's definition allows the engine to skip, and why the result
+// is still exactly the spec's:
+//
+//   - A cell with no message pending cannot oscillate, and its next message
+//     can only come from outside (its domains emit only when they receive),
+//     which restarts its search. So an idle cell needs nothing: no saved
+//     configuration, no work per tick.
+//   - The configuration saved at an input tick holds the outside message
+//     and can never be matched (a later tick holding it would be an input
+//     tick itself), so nothing is saved there. After an input at r the
+//     first useful checkpoint is r+1, and the cell is then watched: it has
+//     a record (cellRec) until it next goes idle, receives an input, or is
+//     damped. At boot (r = 0, no input) checkpoint 0 is useful and saved.
+//   - Between its checkpoint c and a later boundary a watched cell is
+//     closed (an input would have restarted it), so every message it has
+//     pending is internal: src and dst in the cell. Those are found in the
+//     stream of the shard owning the cell (cuts are aligned to cells), in
+//     the run of its srcs.
+//
+// Costs:
+//
+//   - Per message, in the pass that checks a shard's outbox anyway: the
+//     cell of its dst (an array load, skipped for consecutive messages of
+//     one src to one dst). A message from outside marks the cell's input
+//     tick (one store). An internal message adds its hash to the cell's
+//     fingerprint for the next tick (a commutative sum, so emission order
+//     does not matter) and marks its receiver.
+//   - Per boundary: each cell with internal messages pending compares its
+//     fingerprint (count and sum) with its saved one; only a match is
+//     confirmed by comparing states and messages, so a collision costs
+//     time, never a false report.
+//   - Saved state is copied on receipt: at a checkpoint c the record keeps
+//     only c's messages; a domain's state is copied the first time it
+//     receives after c (at the boundary before it is delivered, when it
+//     still holds its state of c). The domains that never receive are
+//     unchanged, so they need neither a copy nor a comparison, and the
+//     copied ones are exactly the spec's `domains` of a detected cycle.
+//     Memory: one record per watched cell, holding one saved configuration
+//     (its receivers' states and its messages), reused when freed.
+type localDet struct {
+	on, damp bool
+	*cellLayout
+	lastInput []uint32 // per cell: stamp (tick+1) of its latest input tick, marked a tick early
+	act       []uint64 // per cell: stamp<<actShift | index into its owner shard's acts
+	recv      []uint32 // per domain: stamp of its latest internal receipt, marked a tick early
+	watch     []uint32 // per cell: index+1 of its record in recs, 0 if not watched
+	recs      []cellRec
+	free      []uint32 // indexes of free records
+	watched   []uint32 // cells with a record
+	dampedAt  []uint32 // per cell, damp only: stamp of its latest damp tick
+	damped    uint64   // distinct cells damped
+	hits      []uint32 // cells oscillating at the current boundary
+	found     *Oscillation
+	event     CellEvent
+	// candidates counts fingerprint matches, confirmed or not (tests).
+	candidates int
+}
+
+const (
+	actShift = 31
+	actIndex = 1<<actShift - 1
+	noCell   = ^uint32(0)
+)
+
+// cellAct is a cell with internal messages due at the tick being marked.
+type cellAct struct {
+	cell uint32
+	n    uint32 // internal messages
+	fp   uint64 // sum of their msgHash
+}
+
+// recvMark is a domain's first internal receipt in the tick being marked,
+// with the stamp of its previous one.
+type recvMark struct{ d, prev uint32 }
+
+// cellRec is a watched cell's search: its restart tick r, its checkpoint c
+// and the configuration C_K(c) as far as it can still differ.
+type cellRec struct {
+	cell    uint32
+	r, c    uint64
+	n       uint32        // messages pending at c
+	fp      uint64        // their fingerprint
+	touched []uint32      // domains that received since c, in order of first receipt
+	words   []uint64      // their states at c, spans back to back
+	msgs    []trace.Entry // messages pending at c, ≺ order; Tick is due tick − c
+}
+
+func (L *localDet) init(r *run, on bool) error {
+	L.on, L.damp = on, r.cfg.Damp
+	if !on {
+		return nil
+	}
+	c, err := newCellLayout(r.wl, r.d)
+	if err != nil {
+		return err
+	}
+	L.cellLayout = c
+	n := c.cells()
+	L.lastInput = make([]uint32, n)
+	L.act = make([]uint64, n)
+	L.watch = make([]uint32, n)
+	L.recv = make([]uint32, r.d)
+	if L.damp {
+		L.dampedAt = make([]uint32, n)
+	}
+	return nil
+}
+
+// msgHash is a message's contribution to a cell's fingerprint; rel is its
+// due tick minus the boundary's.
+func msgHash(rel uint32, e *trace.Entry) uint64 {
+	h := (uint64(e.Src)<<32|uint64(e.Dst))*0x9E3779B97F4A7C15 ^
+		e.A*0xBF58476D1CE4E5B9 ^ e.B*0x94D049BB133111EB ^
+		(uint64(e.Kind)|uint64(rel)<<16)*0xD6E8FEB86659FD93
+	return h ^ h>>29
+}
+
+// scan is finishOutput's pass over a shard's outbox es (emission order) in
+// local mode: it checks every dst (bad is the index of the first faulty
+// emission of the least src, or -1; unsorted reports whether es is not in
+// src order) and marks, for the tick es is delivered at, the input ticks
+// of cells and the fingerprints and receivers of internal messages. With
+// more than one shard, input marks of one cell may come from several
+// shards (atomically); everything else is written by the cell's owner.
+func (L *localDet) scan(sh *shard, es []trace.Entry, nd uint32, shared bool) (unsorted bool, bad int) {
+	of, li, act, rv := L.of, L.lastInput, L.act, L.recv
+	stamp := sh.out.tick + 1
+	acts, recvs := sh.acts[:0], sh.recvs[:0]
+	last, lastSrc, lastDst := uint32(0), ^uint32(0), ^uint32(0)
+	sc, kd := noCell, uint32(0)
+	internal := false
+	bad = -1
+	for i := range es {
+		e := &es[i]
+		src, d := e.Src, e.Dst
+		unsorted = unsorted || src < last
+		last = src
+		if src != lastSrc {
+			lastSrc, lastDst, sc = src, ^uint32(0), noCell
+			if src < nd {
+				sc = of[src]
+			}
+		}
+		if d != lastDst {
+			if d >= nd {
+				if bad < 0 || src < es[bad].Src {
+					bad = i // the first of the least src: its place in ≺ order
+				}
+				continue
+			}
+			lastDst = d
+			kd = of[d]
+			internal = kd == sc
+			if !internal {
+				if !shared {
+					li[kd] = stamp
+				} else if atomic.LoadUint32(&li[kd]) != stamp {
+					atomic.StoreUint32(&li[kd], stamp)
+				}
+				continue
+			}
+			if p := rv[d]; p != stamp {
+				recvs = append(recvs, recvMark{d, p})
+				rv[d] = stamp
+			}
+		} else if !internal {
+			continue
+		}
+		a := act[kd]
+		j := a & actIndex
+		if uint32(a>>actShift) != stamp {
+			j = uint64(len(acts))
+			acts = append(acts, cellAct{cell: kd})
+			act[kd] = uint64(stamp)<<actShift | j
+		}
+		c := &acts[j]
+		c.n++
+		c.fp += msgHash(0, e)
+	}
+	sh.acts, sh.recvs = acts, recvs
+	return unsorted, bad
+}
+
+// isCheckpointAfter reports whether t is a checkpoint r + 2^k − 1.
+func isCheckpointAfter(t, r uint64) bool {
+	x := t - r
+	return x&(x+1) == 0
+}
+
+// check runs at boundary t (after quiescence and budgets) and reports
+// whether the run halts there. Under damp it drops the damped cells'
+// messages of tick t.
+func (L *localDet) check(r *run, t uint64) bool {
+	ts := uint32(t + 1)
+	x := slot(t)
+	for _, k := range L.watched {
+		if uint32(L.act[k]>>actShift) != ts {
+			L.release(k) // idle, or only inputs pending: its search ends or restarts
+		}
+	}
+	L.watched = L.watched[:0]
+	L.hits = L.hits[:0]
+	for _, sh := range r.shards {
+		for i := range sh.acts {
+			a := &sh.acts[i]
+			k := a.cell
+			if L.lastInput[k] == ts {
+				L.release(k) // an input tick: the search restarts after it
+				continue
+			}
+			if L.dampedAt != nil && L.lastInput[k] < L.dampedAt[k] {
+				continue // damped and silent until its next input tick
+			}
+			w := L.watch[k]
+			if w == 0 {
+				// The first boundary after an input (or boot): a checkpoint.
+				rec := L.alloc(k)
+				if t > 0 {
+					rec.r = t - 1
+				}
+				L.save(r, rec, t, x, a)
+			} else {
+				rec := &L.recs[w-1]
+				if a.n == rec.n && a.fp == rec.fp || r.cfg.forceCandidate {
+					L.candidates++
+					if L.confirm(r, rec, x) {
+						L.hits = append(L.hits, k)
+						continue
+					}
+				}
+				if isCheckpointAfter(t, rec.r) {
+					L.save(r, rec, t, x, a)
+				}
+			}
+			L.watched = append(L.watched, k)
+		}
+	}
+	if len(L.hits) > 0 && L.oscillate(r, t, x) {
+		return true
+	}
+	L.copyOnReceipt(r)
+	return false
+}
+
+func (L *localDet) alloc(k uint32) *cellRec {
+	var i uint32
+	if n := len(L.free); n > 0 {
+		i = L.free[n-1]
+		L.free = L.free[:n-1]
+	} else {
+		L.recs = append(L.recs, cellRec{})
+		i = uint32(len(L.recs) - 1)
+	}
+	L.watch[k] = i + 1
+	rec := &L.recs[i]
+	rec.cell, rec.r = k, 0
+	return rec
+}
+
+func (L *localDet) release(k uint32) {
+	if w := L.watch[k]; w != 0 {
+		L.watch[k] = 0
+		L.free = append(L.free, w-1)
+	}
+}
+
+// cellSrcs is the run of the stream of tick slot x holding the messages
+// whose src is in cell k (the stream of the shard owning k, in ≺ order).
+func (r *run) cellSrcs(k uint32, x int) []trace.Entry {
+	lo, hi := r.loc.starts[k], r.loc.starts[k+1]
+	sh := r.shards[0]
+	if len(r.shards) > 1 {
+		sh = r.shards[r.shardOf(lo)]
+	}
+	es := sh.stream[x]
+	i, j := srcIndex(es, lo), srcIndex(es, hi)
+	return es[i:j]
+}
+
+// srcIndex is the index of the first message of es (in src order) whose src
+// is at least d.
+func srcIndex(es []trace.Entry, d uint32) int {
+	i, j := 0, len(es)
+	for i < j {
+		h := int(uint(i+j) >> 1)
+		if es[h].Src < d {
+			i = h + 1
+		} else {
+			j = h
+		}
+	}
+	return i
+}
+
+// save makes t the record's checkpoint: C_K(t) is its pending messages now
+// and the states of its domains, copied as they receive (copyOnReceipt).
+func (L *localDet) save(r *run, rec *cellRec, t uint64, x int, a *cellAct) {
+	rec.c, rec.n, rec.fp = t, a.n, a.fp
+	rec.touched, rec.words, rec.msgs = rec.touched[:0], rec.words[:0], rec.msgs[:0]
+	lo, hi := L.starts[rec.cell], L.starts[rec.cell+1]
+	for _, e := range r.cellSrcs(rec.cell, x) {
+		if e.Dst >= lo && e.Dst < hi {
+			e.Tick = 0 // due tick − t
+			rec.msgs = append(rec.msgs, e)
+		}
+	}
+}
+
+// confirm compares C_K of the current boundary with the record's saved
+// C_K(c): the states of the domains that received since c (the others are
+// unchanged), then the pending messages in ≺ order.
+func (L *localDet) confirm(r *run, rec *cellRec, x int) bool {
+	off := 0
+	for _, d := range rec.touched {
+		o, n := r.wl.Span(d)
+		if !sameState(r.proj, d, r.words[o:o+n], rec.words[off:off+n]) {
+			return false
+		}
+		off += n
+	}
+	lo, hi := L.starts[rec.cell], L.starts[rec.cell+1]
+	i := 0
+	es := r.cellSrcs(rec.cell, x)
+	for k := range es {
+		e := &es[k]
+		if e.Dst < lo || e.Dst >= hi {
+			continue
+		}
+		if i == len(rec.msgs) || rec.msgs[i].Tick != 0 || !sameMsg(e, &rec.msgs[i]) {
+			return false
+		}
+		i++
+	}
+	return i == len(rec.msgs)
+}
+
+// copyOnReceipt saves, for every watched cell, the state of each domain
+// about to receive its first message since the cell's checkpoint.
+func (L *localDet) copyOnReceipt(r *run) {
+	for _, sh := range r.shards {
+		for _, m := range sh.recvs {
+			w := L.watch[L.of[m.d]]
+			if w == 0 {
+				continue
+			}
+			rec := &L.recs[w-1]
+			if uint64(m.prev) > rec.c {
+				continue // received at or after c already: copied then
+			}
+			o, n := r.wl.Span(m.d)
+			rec.touched = append(rec.touched, m.d)
+			rec.words = append(rec.words, r.words[o:o+n]...)
+		}
+	}
+}
+
+// oscillate reports the cells oscillating at boundary t (L.hits) and
+// reports whether the run halts; under damp it damps them instead.
+func (L *localDet) oscillate(r *run, t uint64, x int) (halt bool) {
+	slices.Sort(L.hits)
+	if L.found == nil {
+		rec := &L.recs[L.watch[L.hits[0]]-1]
+		L.found = &Oscillation{Tick: t, Period: t - rec.c, Domains: uint64(len(rec.touched))}
+	}
+	for _, k := range L.hits {
+		L.report(r, k, t)
+	}
+	if !L.damp {
+		L.found.Cells = uint64(len(L.hits))
+		return true
+	}
+	stamp := uint32(t + 1)
+	for _, k := range L.hits {
+		if L.dampedAt[k] == 0 {
+			L.damped++
+		}
+		L.dampedAt[k] = stamp
+		L.release(k)
+	}
+	L.found.Cells = L.damped
+	r.dropDamped(stamp, x)
+	return false
+}
+
+// report passes cell k's oscillation at t to Config.OnCell.
+func (L *localDet) report(r *run, k uint32, t uint64) {
+	if r.cfg.OnCell == nil {
+		return
+	}
+	rec := &L.recs[L.watch[k]-1]
+	ev := &L.event
+	ev.Cell, ev.First, ev.End = k, L.starts[k], L.starts[k+1]
+	ev.Tick, ev.Period, ev.Damped = t, t-rec.c, L.damp
+	ev.Domains = append(ev.Domains[:0], rec.touched...)
+	slices.Sort(ev.Domains)
+	r.cfg.OnCell(ev)
+}
+
+// dropDamped drops, from the messages of tick slot x, every message whose
+// src and dst are both in a cell damped at this boundary (SPEC §5.7).
+func (r *run) dropDamped(stamp uint32, x int) {
+	L := &r.loc
+	n := 0
+	for p, sh := range r.shards {
+		es := sh.stream[x]
+		j := 0
+		for i := range es {
+			e := &es[i]
+			if k := L.of[e.Src]; L.dampedAt[k] == stamp && L.of[e.Dst] == k {
+				continue
+			}
+			es[j] = *e
+			j++
+		}
+		r.dropped += uint64(len(es) - j)
+		sh.stream[x] = es[:j]
+		r.spans(sh, x)
+		r.base[p] = n
+		n += j
+	}
+	r.base[len(r.shards)] = n
+	r.n = n
+}
