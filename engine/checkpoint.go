@@ -40,6 +40,31 @@ type Checkpoint struct {
 	Touched    []uint32     // ascending: domains that received since SavedTick, and Pending's receivers
 	SavedWords []uint64     // the saved state of the Touched domains, their spans back to back
 	SavedMsgs  []trace.Entry
+
+	// Local detector (SPEC §5.7), when Local: Detect says it runs, Found
+	// is its first cycle (Cells is the damped-cell count under damp, which
+	// goes on after it), Watched are the cells whose search has a saved
+	// configuration and Damped the cells damped so far, both in ascending
+	// cell order. The global fields above are then empty.
+	Local   bool
+	Watched []CellSearch
+	Damped  []CellDamp
+}
+
+// CellSearch is one watched cell's search (SPEC §5.7) at a checkpoint.
+type CellSearch struct {
+	Cell    uint32
+	R, C    uint64        // its last input tick r (0 if none) and its checkpoint c ≥ r
+	Touched []uint32      // its domains that received a message since c, ascending
+	Words   []uint64      // their states at c, spans back to back
+	Msgs    []trace.Entry // its messages pending at c, ≺ order; Tick is the due tick − c
+}
+
+// CellDamp is a cell damped during the run (SPEC §5.7).
+type CellDamp struct {
+	Cell   uint32
+	Silent bool   // no input tick since: the cell's search waits for one
+	Tick   uint64 // the last boundary it was damped at
 }
 
 // checkpoint fills cp from the run at the boundary of r.tick (after its
@@ -53,6 +78,11 @@ func (r *run) checkpoint(cp *Checkpoint) {
 	for _, sh := range r.shards {
 		cp.Pending = append(cp.Pending, sh.stream[x]...)
 	}
+	if r.loc.on {
+		r.loc.checkpoint(r, cp)
+		return
+	}
+	cp.Local = false
 	det := &r.det
 	cp.Detect, cp.Found = det.on, det.found
 	cp.SavedTick, cp.NextCheck = det.savedTick, det.checkpoint
@@ -99,6 +129,12 @@ func CheckRestore(w Workload, cp *Checkpoint) error {
 		if i > 0 && e.Src < cp.Pending[i-1].Src {
 			return fmt.Errorf("checkpoint's pending messages are not in ≺ order at %d", i)
 		}
+	}
+	if cp.Local {
+		return checkRestoreLocal(w, cp)
+	}
+	if len(cp.Watched)+len(cp.Damped) != 0 {
+		return errors.New("checkpoint has local detector state but no local detector")
 	}
 	if !cp.Detect {
 		if len(cp.Touched)+len(cp.SavedWords)+len(cp.SavedMsgs) != 0 {
@@ -148,6 +184,10 @@ func (r *run) restore(cp *Checkpoint) {
 	r.base[0] = 0
 	for p := 1; p < len(r.base); p++ {
 		r.base[p] = r.n
+	}
+	if cp.Local {
+		r.loc.restore(r, cp)
+		return
 	}
 	det := &r.det
 	det.found = cp.Found

@@ -295,8 +295,15 @@ func Run(w Workload, cfg Config) (Result, error) {
 	r.det.init(r, !cfg.NoDetect && cfg.Detect == DetectGlobal)
 	if cfg.Resume != nil {
 		err := CheckRestore(w, cfg.Resume)
-		if err == nil && cfg.Resume.Detect && cfg.NoDetect {
+		cp := cfg.Resume
+		switch {
+		case err != nil:
+		case cp.Detect && cfg.NoDetect:
 			err = errors.New("the checkpoint has a running oscillation detector and the run disables it")
+		case cp.Local != (cfg.Detect == DetectLocal && !cfg.NoDetect):
+			err = errors.New("the checkpoint's oscillation detector (global or local) is not the run's")
+		case cp.Local && cp.Found != nil && !cfg.Damp:
+			err = errors.New("the checkpoint has damped cells and the run halts on oscillation")
 		}
 		if err != nil {
 			return Result{}, fmt.Errorf("engine: resume: %w", err)

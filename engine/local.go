@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"errors"
+	"fmt"
 	"slices"
 	"sync/atomic"
 
@@ -435,4 +437,139 @@ func (r *run) dropDamped(stamp uint32, x int) {
 	}
 	r.base[len(r.shards)] = n
 	r.n = n
+}
+
+// checkpoint fills cp's detector fields with the local detector's state,
+// in canonical form: cells ascending, each search's touched domains
+// ascending with their saved states in that order (a record keeps them in
+// order of first receipt, which no result depends on).
+func (L *localDet) checkpoint(r *run, cp *Checkpoint) {
+	cp.Local, cp.Detect, cp.Found = true, true, L.found
+	cp.SavedTick, cp.NextCheck = 0, 0
+	cp.Touched, cp.SavedWords, cp.SavedMsgs = cp.Touched[:0], cp.SavedWords[:0], cp.SavedMsgs[:0]
+	cp.Damped = cp.Damped[:0]
+	for k, at := range L.dampedAt {
+		if at != 0 {
+			cp.Damped = append(cp.Damped, CellDamp{Cell: uint32(k), Silent: L.lastInput[k] < at, Tick: uint64(at - 1)})
+		}
+	}
+	slices.Sort(L.watched) // no result depends on the list's order
+	n := len(L.watched)
+	if cap(cp.Watched) < n {
+		cp.Watched = append(cp.Watched[:cap(cp.Watched)], make([]CellSearch, n-cap(cp.Watched))...)
+	}
+	cp.Watched = cp.Watched[:n]
+	for i, k := range L.watched {
+		rec := &L.recs[L.watch[k]-1]
+		cs := &cp.Watched[i]
+		cs.Cell, cs.R, cs.C = k, rec.r, rec.c
+		cs.Touched = append(cs.Touched[:0], rec.touched...)
+		slices.Sort(cs.Touched)
+		cs.Words = cs.Words[:0]
+		for _, d := range cs.Touched {
+			off := 0
+			for _, e := range rec.touched {
+				_, n := r.wl.Span(e)
+				if e == d {
+					cs.Words = append(cs.Words, rec.words[off:off+n]...)
+					break
+				}
+				off += n
+			}
+		}
+		cs.Msgs = append(cs.Msgs[:0], rec.msgs...)
+	}
+}
+
+// checkRestore checks the local detector's fields of cp against w.
+func checkRestoreLocal(w Workload, cp *Checkpoint) error {
+	if len(cp.Touched)+len(cp.SavedWords)+len(cp.SavedMsgs) != 0 || cp.SavedTick != 0 || cp.NextCheck != 0 {
+		return errors.New("checkpoint of a local detector has global detector state")
+	}
+	if !cp.Detect {
+		return errors.New("checkpoint of a local detector that does not run")
+	}
+	cl, err := newCellLayout(w, w.Domains())
+	if err != nil {
+		return err
+	}
+	cells := cl.cells()
+	if (cp.Found == nil) != (len(cp.Damped) == 0) || cp.Found != nil && (cp.Found.Cells != uint64(len(cp.Damped)) || cp.Found.Tick > cp.Tick) {
+		return errors.New("checkpoint's found cycle does not match its damped cells")
+	}
+	for i, cd := range cp.Damped {
+		if cd.Cell >= cells || i > 0 && cd.Cell <= cp.Damped[i-1].Cell || cd.Tick > cp.Tick || cd.Tick < cp.Found.Tick {
+			return fmt.Errorf("checkpoint's damped cell %d (tick %d) is out of order or range", cd.Cell, cd.Tick)
+		}
+	}
+	for i := range cp.Watched {
+		cs := &cp.Watched[i]
+		if cs.Cell >= cells || i > 0 && cs.Cell <= cp.Watched[i-1].Cell {
+			return fmt.Errorf("checkpoint's watched cell %d is out of order or range", cs.Cell)
+		}
+		lo, hi := cl.starts[cs.Cell], cl.starts[cs.Cell+1]
+		if cs.C > cp.Tick || cs.R > cs.C || !isCheckpointAfter(cs.C, cs.R) || len(cs.Msgs) == 0 {
+			return fmt.Errorf("checkpoint's search of cell %d (r %d, c %d) does not fit tick %d", cs.Cell, cs.R, cs.C, cp.Tick)
+		}
+		words := 0
+		for j, d := range cs.Touched {
+			if d < lo || d >= hi || j > 0 && d <= cs.Touched[j-1] {
+				return fmt.Errorf("checkpoint's search of cell %d: touched domains are not ascending domains of the cell", cs.Cell)
+			}
+			_, n := w.Span(d)
+			words += n
+		}
+		if words != len(cs.Words) {
+			return fmt.Errorf("checkpoint's search of cell %d has %d saved words, want %d", cs.Cell, len(cs.Words), words)
+		}
+		for j := range cs.Msgs {
+			e := &cs.Msgs[j]
+			if e.Src < lo || e.Src >= hi || e.Dst < lo || e.Dst >= hi || e.Tick != 0 || e.Reserved != 0 ||
+				j > 0 && e.Src < cs.Msgs[j-1].Src {
+				return fmt.Errorf("checkpoint's search of cell %d: message %d is not an internal message in ≺ order", cs.Cell, j)
+			}
+		}
+	}
+	return nil
+}
+
+// restore sets the local detector to cp's (checked by checkRestoreLocal).
+// The marks the next boundary reads are rebuilt: the input ticks of cp.Tick
+// from its pending messages, the receipts since each search's checkpoint
+// from its touched domains.
+func (L *localDet) restore(r *run, cp *Checkpoint) {
+	ts := uint32(cp.Tick + 1)
+	for i := range cp.Pending {
+		e := &cp.Pending[i]
+		if k := L.of[e.Dst]; k != L.of[e.Src] {
+			L.lastInput[k] = ts
+		}
+	}
+	if cp.Found != nil {
+		f := *cp.Found
+		L.found = &f
+	}
+	for _, cd := range cp.Damped {
+		L.dampedAt[cd.Cell] = uint32(cd.Tick + 1)
+		if !cd.Silent {
+			L.lastInput[cd.Cell] = max(L.lastInput[cd.Cell], uint32(cd.Tick+2))
+		}
+	}
+	L.damped = uint64(len(cp.Damped))
+	for i := range cp.Watched {
+		cs := &cp.Watched[i]
+		rec := L.alloc(cs.Cell)
+		rec.r, rec.c = cs.R, cs.C
+		rec.touched = append(rec.touched[:0], cs.Touched...)
+		rec.words = append(rec.words[:0], cs.Words...)
+		rec.msgs = append(rec.msgs[:0], cs.Msgs...)
+		rec.n, rec.fp = uint32(len(rec.msgs)), 0
+		for j := range rec.msgs {
+			rec.fp += msgHash(rec.msgs[j].Tick, &rec.msgs[j])
+		}
+		for _, d := range rec.touched {
+			L.recv[d] = uint32(rec.c + 1)
+		}
+		L.watched = append(L.watched, cs.Cell)
+	}
 }

@@ -232,6 +232,49 @@ func (w *instance) Span(d uint32) (off, n int) {
 	return int(e.w0 + g*e.stride + s.off), int(w.typeSize[s.mem.typ])
 }
 
+// CellOf gives a program's cells for local oscillation detection (SPEC
+// §5.7): each instance of a group of `domains` is a cell, and every other
+// domain (a plain member, or one of a member array) is its own cell.
+func (w *instance) CellOf(cells []uint32) {
+	var d uint64
+	k := uint32(0)
+	for i := range w.ents {
+		e := &w.ents[i]
+		for g := uint64(0); g < e.count; g++ {
+			for j := uint64(0); j < e.per; j++ {
+				cells[d] = k
+				d++
+				if !e.e.group {
+					k++
+				}
+			}
+			if e.e.group {
+				k++
+			}
+		}
+	}
+	for ; d < uint64(len(cells)); d++ { // a program that failed to link: one domain
+		cells[d] = k
+	}
+}
+
+// DomainName names domain d as the program declares it: "driver",
+// "bank[2]", "group[1].reg", "group[1].ctl[0]".
+func (w *instance) DomainName(d uint32) string {
+	if w.ents == nil {
+		return fmt.Sprint(d)
+	}
+	e, g, s := w.locate(uint64(d))
+	name := s.mem.name
+	if s.mem.countReg >= 0 {
+		name = fmt.Sprintf("%s[%d]", name, s.m)
+	}
+	if e.e.group {
+		name = fmt.Sprintf("%s[%d].%s", e.e.name, g, name)
+	}
+	return name
+}
+
 func (w *instance) Boots(d uint32) bool {
 	if w.err != nil {
 		return d == 0 // a link or init fault: one domain boots, its delivery reports the fault

@@ -267,7 +267,7 @@ func (req *Request) options(snapOpts *snapshot.Options) (snapshot.Options, error
 	if req.Opts != nil {
 		o, g := *req.Opts, *snapOpts
 		if o.MaxTicks != g.MaxTicks || o.MaxMsgs != g.MaxMsgs || o.Damp != g.Damp || o.NoDetect != g.NoDetect || o.Local != g.Local {
-			return g, errors.New("the given budgets or --on-oscillation differ from the run's (in its snapshots); omit them")
+			return g, errors.New("the given budgets, --on-oscillation or --detect differ from the run's (in its snapshots); omit them")
 		}
 	}
 	return *snapOpts, nil

@@ -169,9 +169,22 @@ func WriteOptions(dir string, o Options, durable bool) error {
 	return nil
 }
 
+// optionsFormat is the options line; format 1 (written before --detect
+// existed) is the same without detect= and is read as detect=global.
+const (
+	optionsFormat  = "lexbench-options/2 max-ticks=%d max-msgs=%d damp=%d no-detect=%d detect=%s snapshot-every=%d sync=%s"
+	optionsFormat1 = "lexbench-options/1 max-ticks=%d max-msgs=%d damp=%d no-detect=%d snapshot-every=%d sync=%s"
+)
+
 func optionsText(o Options) string {
-	return fmt.Sprintf("lexbench-options/1 max-ticks=%d max-msgs=%d damp=%d no-detect=%d snapshot-every=%d sync=%s",
-		o.MaxTicks, o.MaxMsgs, b2u(o.Damp), b2u(o.NoDetect), o.SnapshotEvery, o.Sync)
+	return fmt.Sprintf(optionsFormat, o.MaxTicks, o.MaxMsgs, b2u(o.Damp), b2u(o.NoDetect), detectName(o.Local), o.SnapshotEvery, o.Sync)
+}
+
+func detectName(local bool) string {
+	if local {
+		return "local"
+	}
+	return "global"
 }
 
 // ReadOptions reads the options file of dir; a missing file is (nil, nil).
@@ -191,13 +204,26 @@ func ReadOptions(dir string) (*Options, error) {
 	}
 	var o Options
 	var damp, noDetect uint64
-	var sync string
-	if _, err := fmt.Sscanf(s[:i], "lexbench-options/1 max-ticks=%d max-msgs=%d damp=%d no-detect=%d snapshot-every=%d sync=%s",
-		&o.MaxTicks, &o.MaxMsgs, &damp, &noDetect, &o.SnapshotEvery, &sync); err != nil {
+	var detect, sync string
+	line := s[:i]
+	if strings.HasPrefix(line, "lexbench-options/1 ") {
+		detect = "global"
+		_, err = fmt.Sscanf(line, optionsFormat1, &o.MaxTicks, &o.MaxMsgs, &damp, &noDetect, &o.SnapshotEvery, &sync)
+	} else {
+		_, err = fmt.Sscanf(line, optionsFormat, &o.MaxTicks, &o.MaxMsgs, &damp, &noDetect, &detect, &o.SnapshotEvery, &sync)
+	}
+	if err != nil || detect != "global" && detect != "local" {
 		return nil, bad
 	}
-	o.Damp, o.NoDetect = damp == 1, noDetect == 1
-	if o.Sync, err = mmap.ParseSync(sync); err != nil || optionsText(o) != s[:i] {
+	o.Damp, o.NoDetect, o.Local = damp == 1, noDetect == 1, detect == "local"
+	if o.Sync, err = mmap.ParseSync(sync); err != nil {
+		return nil, bad
+	}
+	want := optionsText(o)
+	if strings.HasPrefix(line, "lexbench-options/1 ") {
+		want = fmt.Sprintf(optionsFormat1, o.MaxTicks, o.MaxMsgs, damp, noDetect, o.SnapshotEvery, o.Sync)
+	}
+	if want != line {
 		return nil, bad
 	}
 	return &o, nil

@@ -21,7 +21,7 @@
 //
 //	header (64 bytes)
 //	    0   [8]byte magic "LEXSNAP1"
-//	    8   u32     version = 1
+//	    8   u32     version = 2
 //	    12  u32     zero
 //	    16  u64     tick
 //	    24  u64     body length L
@@ -31,16 +31,23 @@
 //	body (L bytes, 8-aligned fields)
 //	    u64 params length P, P bytes of params text, zero padding to 8
 //	    options: i64 max-ticks (-1 none), i64 max-msgs (-1 none),
-//	             u64 flags (1 damp, 2 no-detect), u64 snapshot-every, u64 sync
+//	             u64 flags (1 damp, 2 no-detect, 4 detect local), u64 snapshot-every, u64 sync
 //	    i64 journal size (the offset where the checkpoint's blocks end)
 //	    u64 prev, blocks, entries, msgs, dropped
 //	    u64 last count | last tick << 32
-//	    u64 detector flags (1 running, 2 found)
-//	    u64 found tick, period, domains (zero unless found)
+//	    u64 detector flags (1 running, 2 found, 4 local)
+//	    u64 found tick, period, domains, cells (zero unless found)
 //	    u64 saved tick, next checkpoint
 //	    u64 counts: words, pending, touched, saved words, saved msgs
 //	    words (8 bytes each), pending (32-byte SPEC §3 entries),
 //	    touched (u32 each, zero padding to 8), saved words, saved msgs
+//	local detector (SPEC §5.7; empty unless detector flag 4):
+//	    u64 counts: damped cells, watched cells
+//	    per damped cell: u32 cell, u32 silent (0 or 1), u64 tick
+//	    per watched cell: u32 cell, u32 touched count T, u64 r, u64 c,
+//	        u64 words count W, u64 msgs count M, T u32 domains (zero
+//	        padding to 8), W words, M msgs (32-byte entries; tick is the
+//	        due tick − c)
 //
 // Decode checks the header hash, the body length against the file, the
 // body hash, then every count against the bytes left before it sizes
@@ -65,7 +72,7 @@ import (
 var Magic = [8]byte{'L', 'E', 'X', 'S', 'N', 'A', 'P', '1'}
 
 const (
-	version    = 1
+	version    = 2
 	headerSize = 64
 )
 
@@ -117,10 +124,11 @@ func Encode(dst []byte, s *Snapshot) []byte {
 	if cp.Found != nil {
 		f = *cp.Found
 	}
-	u(b2u(cp.Detect) | b2u(cp.Found != nil)<<1)
+	u(b2u(cp.Detect) | b2u(cp.Found != nil)<<1 | b2u(cp.Local)<<2)
 	u(f.Tick)
 	u(f.Period)
 	u(f.Domains)
+	u(f.Cells)
 	u(cp.SavedTick)
 	u(cp.NextCheck)
 	u(uint64(len(cp.Words)))
@@ -143,6 +151,30 @@ func Encode(dst []byte, s *Snapshot) []byte {
 	}
 	for i := range cp.SavedMsgs {
 		dst = trace.AppendEntry(dst, &cp.SavedMsgs[i])
+	}
+	u(uint64(len(cp.Damped)))
+	u(uint64(len(cp.Watched)))
+	for _, cd := range cp.Damped {
+		u(uint64(cd.Cell) | b2u(cd.Silent)<<32)
+		u(cd.Tick)
+	}
+	for i := range cp.Watched {
+		cs := &cp.Watched[i]
+		u(uint64(cs.Cell) | uint64(len(cs.Touched))<<32)
+		u(cs.R)
+		u(cs.C)
+		u(uint64(len(cs.Words)))
+		u(uint64(len(cs.Msgs)))
+		for _, d := range cs.Touched {
+			dst = binary.LittleEndian.AppendUint32(dst, d)
+		}
+		dst = pad8(dst, start)
+		for _, w := range cs.Words {
+			u(w)
+		}
+		for j := range cs.Msgs {
+			dst = trace.AppendEntry(dst, &cs.Msgs[j])
+		}
 	}
 	h := dst[start : start+headerSize]
 	body := dst[start+headerSize:]
@@ -286,13 +318,13 @@ func Decode(b []byte) (*Snapshot, error) {
 	cp.LastCount, cp.LastTick = uint32(last), uint32(last>>32)
 	det := d.u64()
 	var f engine.Oscillation
-	f.Tick, f.Period, f.Domains = d.u64(), d.u64(), d.u64()
+	f.Tick, f.Period, f.Domains, f.Cells = d.u64(), d.u64(), d.u64(), d.u64()
 	cp.SavedTick, cp.NextCheck = d.u64(), d.u64()
 	if d.err != nil {
 		return nil, d.err
 	}
 	switch {
-	case flags > 7 || det > 3:
+	case flags > 7 || det > 7:
 		return nil, errors.New("unknown flags")
 	case s.Opts.MaxTicks < -1 || s.Opts.MaxMsgs < -1:
 		return nil, errors.New("budget out of range")
@@ -301,7 +333,7 @@ func Decode(b []byte) (*Snapshot, error) {
 	case s.JournalSize < 0:
 		return nil, errors.New("journal size out of range")
 	}
-	cp.Detect = det&1 != 0
+	cp.Detect, cp.Local = det&1 != 0, det&4 != 0
 	if det&2 != 0 {
 		cp.Found = &f
 	} else if f != (engine.Oscillation{}) {
@@ -325,7 +357,7 @@ func Decode(b []byte) (*Snapshot, error) {
 		}
 		total += n
 	}
-	if total != uint64(len(d.b)) {
+	if total > uint64(len(d.b)) {
 		return nil, fmt.Errorf("counts need %d bytes, the body has %d left", total, len(d.b))
 	}
 	cp.Words = words(d.bytes(nWords * 8))
@@ -342,10 +374,64 @@ func Decode(b []byte) (*Snapshot, error) {
 	}
 	cp.SavedWords = words(d.bytes(nSaved * 8))
 	cp.SavedMsgs = entries(d.bytes(nSavedMsgs * trace.EntrySize))
+	d.local(cp)
 	if d.err != nil {
 		return nil, d.err
 	}
+	if len(d.b) != 0 {
+		return nil, fmt.Errorf("%d bytes after the last section", len(d.b))
+	}
+	if !cp.Local && len(cp.Damped)+len(cp.Watched) != 0 {
+		return nil, errors.New("local detector state without the local detector flag")
+	}
 	return s, nil
+}
+
+// local reads the local detector's section (SPEC §5.7) into cp.
+func (d *decoder) local(cp *engine.Checkpoint) {
+	nDamped := d.count(16, "damped cells")
+	nWatched := d.count(40, "watched cells")
+	if d.err != nil {
+		return
+	}
+	if nDamped > 0 {
+		cp.Damped = make([]engine.CellDamp, nDamped)
+	}
+	for i := range cp.Damped {
+		x := d.u64()
+		if x>>32 > 1 {
+			d.fail("damped cell flags out of range")
+		}
+		cp.Damped[i] = engine.CellDamp{Cell: uint32(x), Silent: x>>32 == 1, Tick: d.u64()}
+	}
+	if nWatched > 0 {
+		cp.Watched = make([]engine.CellSearch, nWatched)
+	}
+	for i := range cp.Watched {
+		cs := &cp.Watched[i]
+		x := d.u64()
+		cs.Cell, cs.R, cs.C = uint32(x), d.u64(), d.u64()
+		nTouched, nWords, nMsgs := x>>32, d.u64(), d.u64()
+		tb := d.bytes((nTouched*4 + 7) / 8 * 8)
+		if d.err != nil {
+			return
+		}
+		cs.Touched = make([]uint32, nTouched)
+		for j := range cs.Touched {
+			cs.Touched[j] = binary.LittleEndian.Uint32(tb[4*j:])
+		}
+		for _, c := range tb[4*nTouched:] {
+			if c != 0 {
+				d.fail("touched padding is not zero")
+			}
+		}
+		if nWords > uint64(len(d.b))/8 || nMsgs > uint64(len(d.b))/trace.EntrySize {
+			d.fail(fmt.Sprintf("watched cell %d: counts exceed the body", cs.Cell))
+			return
+		}
+		cs.Words = words(d.bytes(nWords * 8))
+		cs.Msgs = entries(d.bytes(nMsgs * trace.EntrySize))
+	}
 }
 
 func words(b []byte) []uint64 {

@@ -3,6 +3,7 @@ package snapshot_test
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -32,6 +33,22 @@ func sample() *snapshot.Snapshot {
 	}
 }
 
+// sampleLocal is a snapshot of a run with --detect local and damp: a
+// damped cell, one silent, and two watched searches.
+func sampleLocal() *snapshot.Snapshot {
+	s := sample()
+	s.Opts.Local = true
+	cp := &s.CP
+	cp.SavedTick, cp.NextCheck, cp.Touched, cp.SavedWords, cp.SavedMsgs = 0, 0, []uint32{}, []uint64{}, []trace.Entry{}
+	cp.Local, cp.Found = true, &engine.Oscillation{Tick: 9, Period: 2, Domains: 1, Cells: 2}
+	cp.Damped = []engine.CellDamp{{Cell: 1, Tick: 9}, {Cell: 3, Silent: true, Tick: 12}}
+	cp.Watched = []engine.CellSearch{
+		{Cell: 2, R: 10, C: 11, Touched: []uint32{2}, Words: []uint64{5}, Msgs: []trace.Entry{{Src: 2, Dst: 2, Kind: 3, A: 1}}},
+		{Cell: 4, R: 0, C: 7, Touched: []uint32{4, 5, 6}, Words: []uint64{1, 2, 3}, Msgs: []trace.Entry{{Src: 4, Dst: 6}, {Src: 6, Dst: 5, B: 9}}},
+	}
+	return s
+}
+
 func TestEncodeDecodeRoundTrip(t *testing.T) {
 	for _, found := range []bool{false, true} {
 		s := sample()
@@ -50,10 +67,21 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 			t.Fatalf("Tick: %d %v", tick, err)
 		}
 	}
+	s := sampleLocal()
+	got, err := snapshot.Decode(snapshot.Encode(nil, s))
+	if err != nil || !reflect.DeepEqual(got, s) {
+		t.Fatalf("local round trip: %v\n got %+v\nwant %+v", err, got, s)
+	}
 }
 
 func TestEveryByteFlipAndEveryTruncationIsAnError(t *testing.T) {
-	b := snapshot.Encode(nil, sample())
+	for _, s := range []*snapshot.Snapshot{sample(), sampleLocal()} {
+		checkDamage(t, snapshot.Encode(nil, s))
+	}
+}
+
+func checkDamage(t *testing.T, b []byte) {
+	t.Helper()
 	for i := range b {
 		for _, bit := range []byte{1, 0x80} {
 			c := bytes.Clone(b)
@@ -114,13 +142,23 @@ func TestOptionsFileRoundTripAndDamage(t *testing.T) {
 	if o, err := snapshot.ReadOptions(dir); o != nil || err != nil {
 		t.Fatalf("missing file: %v %v", o, err)
 	}
-	want := snapshot.Options{MaxTicks: 5, MaxMsgs: -1, NoDetect: true, SnapshotEvery: 100, Sync: mmap.SyncNone}
-	if err := snapshot.WriteOptions(dir, want, false); err != nil {
-		t.Fatal(err)
+	for _, want := range []snapshot.Options{
+		{MaxTicks: 5, MaxMsgs: -1, Local: true, Damp: true, SnapshotEvery: 1, Sync: mmap.SyncEnd},
+		{MaxTicks: 5, MaxMsgs: -1, NoDetect: true, SnapshotEvery: 100, Sync: mmap.SyncNone},
+	} {
+		if err := snapshot.WriteOptions(dir, want, false); err != nil {
+			t.Fatal(err)
+		}
+		got, err := snapshot.ReadOptions(dir)
+		if err != nil || *got != want {
+			t.Fatalf("%+v %v, want %+v", got, err, want)
+		}
 	}
-	got, err := snapshot.ReadOptions(dir)
-	if err != nil || *got != want {
-		t.Fatalf("%+v %v", got, err)
+	// format 1, written before --detect: read as global detection
+	line := "lexbench-options/1 max-ticks=-1 max-msgs=7 damp=1 no-detect=0 snapshot-every=3 sync=none"
+	os.WriteFile(filepath.Join(dir, "options"), []byte(fmt.Sprintf("%s xxh=%016x\n", line, xxhash.Sum64String(line))), 0o644)
+	if got, err := snapshot.ReadOptions(dir); err != nil || *got != (snapshot.Options{MaxTicks: -1, MaxMsgs: 7, Damp: true, SnapshotEvery: 3, Sync: mmap.SyncNone}) {
+		t.Fatalf("format 1: %+v %v", got, err)
 	}
 	path := filepath.Join(dir, "options")
 	b, _ := os.ReadFile(path)
@@ -139,7 +177,7 @@ func TestOptionsFileRoundTripAndDamage(t *testing.T) {
 func seal(tick uint64, body []byte) []byte {
 	h := make([]byte, 64, 64+len(body))
 	copy(h, "LEXSNAP1")
-	binary.LittleEndian.PutUint32(h[8:], 1)
+	binary.LittleEndian.PutUint32(h[8:], 2)
 	binary.LittleEndian.PutUint64(h[16:], tick)
 	binary.LittleEndian.PutUint64(h[24:], uint64(len(body)))
 	binary.LittleEndian.PutUint64(h[32:], xxhash.Sum64(body))
@@ -155,6 +193,9 @@ func FuzzDecode(f *testing.F) {
 	full := snapshot.Encode(nil, sample())
 	f.Add(full)
 	f.Add(full[64:])
+	local := snapshot.Encode(nil, sampleLocal())
+	f.Add(local)
+	f.Add(local[64:])
 	f.Add([]byte("LEXSNAP1"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for _, in := range [][]byte{b, seal(14, b)} {

@@ -15,6 +15,12 @@ func cloneCheckpoint(cp *engine.Checkpoint) *engine.Checkpoint {
 	c.Touched = slices.Clone(cp.Touched)
 	c.SavedWords = slices.Clone(cp.SavedWords)
 	c.SavedMsgs = slices.Clone(cp.SavedMsgs)
+	c.Damped = slices.Clone(cp.Damped)
+	c.Watched = slices.Clone(cp.Watched)
+	for i := range c.Watched {
+		w := &c.Watched[i]
+		w.Touched, w.Words, w.Msgs = slices.Clone(w.Touched), slices.Clone(w.Words), slices.Clone(w.Msgs)
+	}
 	if cp.Found != nil {
 		f := *cp.Found
 		c.Found = &f
@@ -25,13 +31,13 @@ func cloneCheckpoint(cp *engine.Checkpoint) *engine.Checkpoint {
 func checkpoints(t *testing.T, c runCase, shards int, every uint64) (engine.Result, []*engine.Checkpoint) {
 	t.Helper()
 	var cps []*engine.Checkpoint
-	res, err := engine.Run(c.spec.New(c.p), engine.Config{
-		Params: c.spec.Text(c.p), Shards: shards, MaxTicks: -1, MaxMsgs: c.maxMsgs, Damp: c.damp,
-		SnapshotEvery: every,
-		Snapshot: func(cp *engine.Checkpoint) error {
-			cps = append(cps, cloneCheckpoint(cp))
-			return nil
-		}})
+	cfg := c.config(shards)
+	cfg.SnapshotEvery = every
+	cfg.Snapshot = func(cp *engine.Checkpoint) error {
+		cps = append(cps, cloneCheckpoint(cp))
+		return nil
+	}
+	res, err := engine.Run(c.spec.New(c.p), cfg)
 	if err != nil {
 		t.Fatalf("%s --shards %d: %v", c, shards, err)
 	}
@@ -65,8 +71,9 @@ func TestResumeFromEveryCheckpointEqualsTheUninterruptedRun(t *testing.T) {
 		for i := 0; i < len(cps); i += step {
 			cp := cps[i]
 			for _, s := range []int{1, 2} {
-				got, err := engine.Run(c.spec.New(c.p), engine.Config{
-					Params: c.spec.Text(c.p), Shards: s, MaxTicks: -1, MaxMsgs: c.maxMsgs, Damp: c.damp, Resume: cp})
+				cfg := c.config(s)
+				cfg.Resume = cp
+				got, err := engine.Run(c.spec.New(c.p), cfg)
 				if err != nil {
 					t.Fatalf("%s: resume at tick %d, shards %d: %v", c, cp.Tick, s, err)
 				}

@@ -16,6 +16,7 @@ type runCase struct {
 	p       workloads.Params
 	maxMsgs int64
 	damp    bool
+	local   bool // --detect local
 }
 
 func (c runCase) String() string {
@@ -27,7 +28,18 @@ func (c runCase) String() string {
 	if c.damp {
 		s += " --on-oscillation damp"
 	}
+	if c.local {
+		s += " --detect local"
+	}
 	return s
+}
+
+func (c runCase) config(shards int) engine.Config {
+	cfg := engine.Config{Params: c.spec.Text(c.p), Shards: shards, MaxTicks: -1, MaxMsgs: c.maxMsgs, Damp: c.damp}
+	if c.local {
+		cfg.Detect = engine.DetectLocal
+	}
+	return cfg
 }
 
 func runEngine(t *testing.T, c runCase, shards int) engine.Result {
@@ -38,8 +50,7 @@ func runEngine(t *testing.T, c runCase, shards int) engine.Result {
 func runEngineW(t *testing.T, c runCase, shards int) (engine.Result, workloads.Workload) {
 	t.Helper()
 	w := c.spec.New(c.p)
-	res, err := engine.Run(w, engine.Config{
-		Params: c.spec.Text(c.p), Shards: shards, MaxTicks: -1, MaxMsgs: c.maxMsgs, Damp: c.damp})
+	res, err := engine.Run(w, c.config(shards))
 	if err != nil {
 		t.Fatalf("lexbench %s --shards %d: %v", c, shards, err)
 	}
@@ -70,6 +81,30 @@ func cases() []runCase {
 	add("oscillation", 2000, 12, 512, 1, 1)
 	cs = append(cs, runCase{spec: &workloads.OscillationSpec, p: workloads.Params{N: 3000, Seed: 13, Batch: 64, K: [2]uint64{50, 5}}, maxMsgs: -1, damp: true})
 	cs = append(cs, runCase{spec: &workloads.StormSpec, p: workloads.Params{N: 40_000, Seed: 14, Batch: 300, K: [2]uint64{4, 100}}, maxMsgs: 5000})
+	return append(cs, localCases()...)
+}
+
+// localCases run with --detect local (SPEC §5.7): every workload, halt and
+// damp, with parameters where cells oscillate while the driver still runs,
+// where they all oscillate at once, and where none does.
+func localCases() []runCase {
+	var cs []runCase
+	add := func(name string, n, seed, batch, k0, k1 uint64, damp bool, maxMsgs int64) {
+		s := workloads.Lookup(name)
+		cs = append(cs, runCase{spec: s, p: workloads.Params{N: n, Seed: seed, Batch: batch, K: [2]uint64{k0, k1}},
+			maxMsgs: maxMsgs, damp: damp, local: true})
+	}
+	for _, damp := range []bool{false, true} {
+		add("oscillation", 3000, 10, 16, 300, 3, damp, -1)
+		add("oscillation", 2000, 12, 512, 1, 1, damp, -1)
+		add("oscillation", 4000, 15, 7, 40, 2, damp, -1)
+		add("oscillation", 800, 16, 4096, 64, 4, damp, -1)
+		add("sync", 3000, 6, 5, 7, 4, damp, -1)
+		add("conflict", 5000, 8, 33, 50, 3, damp, -1)
+	}
+	add("oscillation", 20_000, 17, 64, 500, 4, true, 30_000) // a budget ends a damped run
+	add("banking", 5000, 2, 7, 3, 2, false, -1)
+	add("storm", 7000, 3, 100, 3, 17, true, -1)
 	return cs
 }
 
@@ -91,11 +126,14 @@ func TestShardCountDoesNotChangeTrace(t *testing.T) {
 func TestEngineMatchesReferenceModel(t *testing.T) {
 	for _, c := range cases() {
 		ref := refmodel.Run(refmodel.Params{Workload: c.spec.Name, N: c.p.N, Seed: c.p.Seed, Batch: c.p.Batch,
-			K1: c.p.K[0], K2: c.p.K[1], MaxTicks: -1, MaxMsgs: c.maxMsgs, Damp: c.damp})
+			K1: c.p.K[0], K2: c.p.K[1], MaxTicks: -1, MaxMsgs: c.maxMsgs, Damp: c.damp, Local: c.local})
 		got, w := runEngineW(t, c, 2)
 		osc := ""
 		if o := got.Oscillation; o != nil {
 			osc = fmt.Sprintf("tick=%d period=%d domains=%d", o.Tick, o.Period, o.Domains)
+			if c.local {
+				osc += fmt.Sprintf(" cells=%d", o.Cells)
+			}
 		}
 		if got.Trace != ref.Trace || got.State != ref.State || got.Outcome.String() != ref.Outcome ||
 			got.Ticks != ref.Ticks || got.Msgs != ref.Msgs || osc != ref.Oscillation || got.Blocks != ref.Blocks {
@@ -107,7 +145,7 @@ func TestEngineMatchesReferenceModel(t *testing.T) {
 		for _, f := range w.Figures() {
 			figs = append(figs, fmt.Sprintf("%s: %d", f.Name, f.Value))
 		}
-		if c.damp {
+		if c.damp && (!c.local || got.Oscillation != nil) {
 			figs = append(figs, fmt.Sprintf("dropped: %d", got.Dropped))
 		}
 		if fmt.Sprint(figs) != fmt.Sprint(ref.Figures) {

@@ -24,6 +24,10 @@ func TestProgramsMatchGoldenRows(t *testing.T) {
 	checkGoldenRows(t, func(r goldenRow) []string { return lxmArgs(r.args) })
 }
 
+func TestProgramsMatchGoldenRowsAcrossShardCounts(t *testing.T) {
+	checkGoldenRowsAcrossShardCounts(t, func(r goldenRow) []string { return lxmArgs(r.args) })
+}
+
 func TestProgramsCheckAndDisasm(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(lxmDir, "*.lxm"))
 	if len(files) < 6 {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/lexbench/lexbench/engine"
 	"github.com/lexbench/lexbench/recovery"
 	"github.com/lexbench/lexbench/snapshot"
 )
@@ -19,6 +20,7 @@ type recoverFlags struct {
 	shards            number
 	maxTicks, maxMsgs number
 	onOscillation     string
+	detect            string
 	json              bool
 }
 
@@ -31,6 +33,7 @@ func newRecoverFlagSet(cmd string, f *recoverFlags) *pflag.FlagSet {
 	fs.Var(&f.maxTicks, "max-ticks", "the run's --max-ticks, if it had one and left no snapshot")
 	fs.Var(&f.maxMsgs, "max-msgs", "the run's --max-msgs, if it had one and left no snapshot")
 	fs.StringVar(&f.onOscillation, "on-oscillation", "", "the run's --on-oscillation (halt | damp), if it left no snapshot")
+	fs.StringVar(&f.detect, "detect", "", "the run's --detect (global | local), if it left no snapshot")
 	fs.BoolVar(&f.json, "json", false, "print the result as one JSON object")
 	return fs
 }
@@ -66,8 +69,12 @@ func parseRecover(cmd string, args []string, stdout io.Writer) (recovery.Request
 	if err != nil {
 		return bad("%s", err)
 	}
+	detect, err := parseDetect(cmp.Or(f.detect, "global"))
+	if err != nil {
+		return bad("%s", err)
+	}
 	req := recovery.Request{Journal: fs.Arg(0), Shards: int(f.shards.v)}
-	if f.maxTicks.set || f.maxMsgs.set || f.onOscillation != "" {
+	if f.maxTicks.set || f.maxMsgs.set || f.onOscillation != "" || f.detect != "" {
 		o := snapshot.DefaultOptions()
 		if f.maxTicks.set {
 			o.MaxTicks = int64(f.maxTicks.v)
@@ -75,7 +82,7 @@ func parseRecover(cmd string, args []string, stdout io.Writer) (recovery.Request
 		if f.maxMsgs.set {
 			o.MaxMsgs = int64(f.maxMsgs.v)
 		}
-		o.Damp = damp
+		o.Damp, o.Local = damp, detect == engine.DetectLocal
 		req.Opts = &o
 	}
 	return req, &f, false, nil
@@ -107,7 +114,7 @@ func cmdResume(args []string, stdout io.Writer) (int, error) {
 			rep.Kept, rep.Cut, torn, rep.Checked, rep.Result.Ticks-rep.From)
 	}
 	out := &output{w: stdout, spec: rep.Spec, params: rep.Params, shards: req.Shards, n: rep.P.N, json: f.json,
-		damp: rep.Opts.Damp, snaps: rep.Snaps, before: rep.Before}
+		damp: rep.Opts.Damp, local: rep.Opts.Local, snaps: rep.Snaps, before: rep.Before}
 	out.result(true, rep.Workload, rep.Result, rep.Elapsed, 0)
 	return exitCode(rep.Spec, rep.Result), nil
 }
@@ -129,7 +136,8 @@ func cmdReplay(args []string, stdout io.Writer) (int, error) {
 	}
 	res := rep.Result
 	if f.json {
-		out := &output{w: stdout, spec: rep.Spec, params: rep.Params, shards: req.Shards, n: rep.P.N, json: true, damp: rep.Opts.Damp}
+		out := &output{w: stdout, spec: rep.Spec, params: rep.Params, shards: req.Shards, n: rep.P.N, json: true,
+			damp: rep.Opts.Damp, local: rep.Opts.Local}
 		out.result(true, rep.Workload, res, time.Since(start), 0)
 		return exitOK, nil
 	}

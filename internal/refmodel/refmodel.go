@@ -30,6 +30,7 @@ type Params struct {
 	K1, K2            uint64 // the workload's two keys, in SPEC §5 order
 	MaxTicks, MaxMsgs int64  // -1 = no limit
 	Damp              bool   // --on-oscillation=damp
+	Local             bool   // --detect local (§5.7)
 }
 
 // keys are the names and defaults of each workload's two keys (SPEC §5).
@@ -213,6 +214,13 @@ func Run(p Params) Result {
 		oscLine    string
 	)
 
+	// Local detection (§5.7): one search per cell.
+	var searches []cellSearch
+	damped := map[int]bool{} // distinct cells damped
+	if p.Local {
+		searches = make([]cellSearch, cellOf(p, uint32(w.domains()-1))+1)
+	}
+
 	var msgs, dropped uint64
 	var outcome string
 	var t uint64
@@ -221,7 +229,11 @@ loop:
 		// Tick boundary t: quiescence, budgets, oscillation, in that order.
 		if len(pending) == 0 {
 			switch {
-			case detected:
+			case p.Local && !w.goals():
+				outcome = "violated"
+			case p.Local && len(damped) > 0:
+				outcome = "damped"
+			case detected && !p.Local:
 				outcome = "damped"
 			case w.goals():
 				outcome = "converged"
@@ -242,7 +254,50 @@ loop:
 		slices.SortStableFunc(pending, func(x, y message) int {
 			return cmp.Or(cmp.Compare(x.src, y.src), cmp.Compare(x.seq, y.seq))
 		})
-		if !detected {
+		if p.Local {
+			confs, input, hasMsgs := localConfs(p, w, pending, t)
+			var hits []int
+			for k := range searches {
+				s := &searches[k]
+				if input[k] {
+					*s = cellSearch{r: t, saved: confs[k], savedTick: t, receivers: map[uint32]bool{}}
+					continue
+				}
+				if s.silent {
+					continue
+				}
+				if t > s.r && hasMsgs[k] && slices.Equal(confs[k], s.saved) {
+					hits = append(hits, k)
+				} else if isCheckpoint(t - s.r) {
+					s.saved, s.savedTick, s.receivers = confs[k], t, map[uint32]bool{}
+				}
+			}
+			if len(hits) > 0 {
+				if !detected {
+					detected = true
+					s := &searches[hits[0]]
+					oscLine = fmt.Sprintf("tick=%d period=%d domains=%d", t, t-s.savedTick, len(s.receivers))
+				}
+				if !p.Damp {
+					oscLine += fmt.Sprintf(" cells=%d", len(hits))
+					outcome = "oscillating"
+					break loop
+				}
+				hit := map[int]bool{}
+				for _, k := range hits {
+					hit[k], damped[k], searches[k].silent = true, true, true
+				}
+				kept := pending[:0]
+				for _, m := range pending {
+					if k := cellOf(p, m.src); hit[k] && cellOf(p, m.dst) == k {
+						dropped++
+						continue
+					}
+					kept = append(kept, m)
+				}
+				pending = kept
+			}
+		} else if !detected {
 			c := configuration(w, pending)
 			if t > 0 && slices.Equal(c, saved) {
 				detected = true
@@ -265,12 +320,14 @@ loop:
 			if m.tick != uint32(t) {
 				panic(fmt.Sprintf("refmodel: message for tick %d pending at tick %d", m.tick, t))
 			}
-			if detected && oscDomains[m.dst] {
+			if detected && !p.Local && oscDomains[m.dst] {
 				dropped++
 				continue
 			}
 			msgs++
-			if !detected {
+			if p.Local {
+				searches[cellOf(p, m.dst)].receivers[m.dst] = true
+			} else if !detected {
 				receivers[m.dst] = true
 			}
 			entries = append(entries, trace.Entry{
@@ -297,7 +354,11 @@ loop:
 	}
 
 	figures := w.figures()
-	if p.Damp && p.Workload == "oscillation" {
+	if p.Local && p.Damp && len(damped) > 0 {
+		// §5.7: `dropped:` is printed whenever the oscillation line is
+		oscLine += fmt.Sprintf(" cells=%d", len(damped))
+		figures = append(figures, fmt.Sprintf("dropped: %d", dropped))
+	} else if !p.Local && p.Damp && p.Workload == "oscillation" {
 		figures = append(figures, fmt.Sprintf("dropped: %d", dropped))
 	}
 	return Result{

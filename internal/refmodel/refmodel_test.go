@@ -76,6 +76,17 @@ func parseArgs(args string) (Params, error) {
 			i++
 			val = f[i]
 		}
+		if name == "detect" {
+			switch val {
+			case "global":
+				p.Local = false
+			case "local":
+				p.Local = true
+			default:
+				return p, fmt.Errorf("bad --detect %q", val)
+			}
+			continue
+		}
 		if name == "on-oscillation" {
 			switch val {
 			case "halt":
@@ -148,6 +159,9 @@ func readGolden(t *testing.T) []goldenRow {
 					r.extra = append(r.extra, e)
 				}
 			}
+		}
+		if usesFaults(r.args) {
+			continue // §7 rows: the fault layer (branch faults) brings their flags and tests
 		}
 		rows = append(rows, r)
 	}
@@ -314,4 +328,15 @@ func TestWorkloadsConvergeOverSeeds(t *testing.T) {
 			}
 		}
 	}
+}
+
+// usesFaults reports whether a row's args use the fault flags of SPEC §7.
+func usesFaults(args string) bool {
+	for _, f := range strings.Fields(args) {
+		switch f {
+		case "--drop", "--dup", "--delay", "--max-delay", "--fault-seed":
+			return true
+		}
+	}
+	return false
 }
