@@ -139,63 +139,129 @@ func msgHash(rel uint32, e *trace.Entry) uint64 {
 // of cells and the fingerprints and receivers of internal messages. With
 // more than one shard, input marks of one cell may come from several
 // shards (atomically); everything else is written by the cell's owner.
+//
+// A domain's emissions are consecutive in es, so the loop runs per src
+// with few live variables; internal messages, rare outside fights, take a
+// call.
 func (L *localDet) scan(sh *shard, es []trace.Entry, nd uint32, shared bool) (unsorted bool, bad int) {
-	of, li, act, rv := L.of, L.lastInput, L.act, L.recv
+	of, li := L.of[:nd], L.lastInput
 	stamp := sh.out.tick + 1
-	acts, recvs := sh.acts[:0], sh.recvs[:0]
-	last, lastSrc, lastDst := uint32(0), ^uint32(0), ^uint32(0)
-	sc, kd := noCell, uint32(0)
-	internal := false
+	sh.acts, sh.recvs = sh.acts[:0], sh.recvs[:0]
 	bad = -1
-	for i := range es {
-		e := &es[i]
-		src, d := e.Src, e.Dst
+	last := uint32(0)
+	for i := 0; i < len(es); {
+		src := es[i].Src
 		unsorted = unsorted || src < last
 		last = src
-		if src != lastSrc {
-			lastSrc, lastDst, sc = src, ^uint32(0), noCell
-			if src < nd {
-				sc = of[src]
+		sc := noCell
+		if src < nd {
+			sc = of[src]
+		}
+		lastDst := ^uint32(0)
+		j := i
+		for {
+			if shared {
+				j, lastDst = markInputsShared(es, j, src, sc, lastDst, of, li, stamp)
+			} else {
+				j, lastDst = markInputs(es, j, src, sc, lastDst, of, li, stamp)
+			}
+			if j == len(es) || es[j].Src != src {
+				break
+			}
+			if d := es[j].Dst; d >= nd {
+				if bad < 0 || src < es[bad].Src {
+					bad = j // the first of the least src: its place in ≺ order
+				}
+				j++
+				continue
+			}
+			// An internal message, and the rest of the run to its dst.
+			d := es[j].Dst
+			for ; j < len(es) && es[j].Src == src && es[j].Dst == d; j++ {
+				L.internal(sh, &es[j], stamp)
 			}
 		}
-		if d != lastDst {
-			if d >= nd {
-				if bad < 0 || src < es[bad].Src {
-					bad = i // the first of the least src: its place in ≺ order
-				}
-				continue
-			}
-			lastDst = d
-			kd = of[d]
-			internal = kd == sc
-			if !internal {
-				if !shared {
-					li[kd] = stamp
-				} else if atomic.LoadUint32(&li[kd]) != stamp {
-					atomic.StoreUint32(&li[kd], stamp)
-				}
-				continue
-			}
-			if p := rv[d]; p != stamp {
-				recvs = append(recvs, recvMark{d, p})
-				rv[d] = stamp
-			}
-		} else if !internal {
+		i = j
+	}
+	return unsorted, bad
+}
+
+// markInputs marks the input ticks of the messages es[j:] of src (in cell
+// sc) whose dst is in another cell, up to the end of src's run, a dst out
+// of range or an internal message, and returns where it stopped. It is a
+// leaf function, not inlined, so that its loop stays in registers.
+//
+//go:noinline
+func markInputs(es []trace.Entry, j int, src, sc, lastDst uint32, of, li []uint32, stamp uint32) (int, uint32) {
+	for ; j < len(es); j++ {
+		e := &es[j]
+		d := e.Dst
+		if e.Src != src {
+			break
+		}
+		if d == lastDst {
 			continue
 		}
-		a := act[kd]
-		j := a & actIndex
-		if uint32(a>>actShift) != stamp {
-			j = uint64(len(acts))
-			acts = append(acts, cellAct{cell: kd})
-			act[kd] = uint64(stamp)<<actShift | j
+		if d >= uint32(len(of)) {
+			break
 		}
-		c := &acts[j]
-		c.n++
-		c.fp += msgHash(0, e)
+		kd := of[d]
+		if kd == sc {
+			break
+		}
+		lastDst = d
+		li[kd] = stamp
 	}
-	sh.acts, sh.recvs = acts, recvs
-	return unsorted, bad
+	return j, lastDst
+}
+
+// markInputsShared is markInputs when several shards may mark one cell.
+//
+//go:noinline
+func markInputsShared(es []trace.Entry, j int, src, sc, lastDst uint32, of, li []uint32, stamp uint32) (int, uint32) {
+	for ; j < len(es); j++ {
+		e := &es[j]
+		d := e.Dst
+		if e.Src != src {
+			break
+		}
+		if d == lastDst {
+			continue
+		}
+		if d >= uint32(len(of)) {
+			break
+		}
+		kd := of[d]
+		if kd == sc {
+			break
+		}
+		lastDst = d
+		if atomic.LoadUint32(&li[kd]) != stamp {
+			atomic.StoreUint32(&li[kd], stamp)
+		}
+	}
+	return j, lastDst
+}
+
+// internal marks an internal message e, delivered at the tick of stamp: it
+// adds e to its cell's fingerprint and marks its receiver's first receipt.
+func (L *localDet) internal(sh *shard, e *trace.Entry, stamp uint32) {
+	d := e.Dst
+	if p := L.recv[d]; p != stamp {
+		sh.recvs = append(sh.recvs, recvMark{d, p})
+		L.recv[d] = stamp
+	}
+	k := L.of[d]
+	a := L.act[k]
+	j := a & actIndex
+	if uint32(a>>actShift) != stamp {
+		j = uint64(len(sh.acts))
+		sh.acts = append(sh.acts, cellAct{cell: k})
+		L.act[k] = uint64(stamp)<<actShift | j
+	}
+	c := &sh.acts[j]
+	c.n++
+	c.fp += msgHash(0, e)
 }
 
 // isCheckpointAfter reports whether t is a checkpoint r + 2^k − 1.

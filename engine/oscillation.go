@@ -1,10 +1,6 @@
 package engine
 
-import (
-	"slices"
-
-	"github.com/lexbench/lexbench/trace"
-)
+import "github.com/lexbench/lexbench/trace"
 
 // Oscillation detection (SPEC §5.6) is Brent's cycle search over the tick
 // configurations C(t) = (every domain's state, the messages of tick t).
@@ -140,7 +136,7 @@ func (det *detector) confirm(r *run, t uint64) bool {
 	for _, sh := range r.shards {
 		for _, d := range sh.touched {
 			off, n := r.wl.Span(d)
-			if !slices.Equal(r.words[off:off+n], det.saved[off:off+n]) {
+			if !sameState(r.proj, d, r.words[off:off+n], det.saved[off:off+n]) {
 				return false
 			}
 		}

@@ -219,16 +219,27 @@ func TestAllocationsDoNotGrowWithN(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are meaningless under the race detector")
 	}
-	for _, name := range []string{"banking", "storm", "sync", "conflict"} {
+	for _, name := range []string{"banking", "storm", "sync", "conflict", "oscillation"} {
 		spec := workloads.Lookup(name)
-		for _, s := range []int{1, 2} {
-			small, large := spec.Defaults(), spec.Defaults()
-			small.N, large.N = 100_000, 1_000_000
-			a1, b1 := heapAfter(t, runCase{spec: spec, p: small, maxMsgs: -1}, s)
-			a2, b2 := heapAfter(t, runCase{spec: spec, p: large, maxMsgs: -1}, s)
-			if a2 > a1+100 || b2 > b1+1<<20 {
-				t.Errorf("%s --shards %d: n=1e5 %d allocs %d bytes; n=1e6 %d allocs %d bytes (want < 100 allocs and < 1 MiB more)",
-					name, s, a1, b1, a2, b2)
+		for _, local := range []bool{false, true} {
+			if name == "oscillation" && !local {
+				continue // global detection ends it when the driver is done
+			}
+			for _, s := range []int{1, 2} {
+				small, large := spec.Defaults(), spec.Defaults()
+				small.N, large.N = 100_000, 1_000_000
+				if name == "oscillation" {
+					// cells fight, are damped and wake while the driver runs
+					small.Batch, large.Batch = 64, 64
+				}
+				c1 := runCase{spec: spec, p: small, maxMsgs: -1, local: local, damp: local}
+				c2 := runCase{spec: spec, p: large, maxMsgs: -1, local: local, damp: local}
+				a1, b1 := heapAfter(t, c1, s)
+				a2, b2 := heapAfter(t, c2, s)
+				if a2 > a1+100 || b2 > b1+1<<20 {
+					t.Errorf("%s --shards %d: n=1e5 %d allocs %d bytes; n=1e6 %d allocs %d bytes (want < 100 allocs and < 1 MiB more)",
+						c2, s, a1, b1, a2, b2)
+				}
 			}
 		}
 	}

@@ -231,9 +231,8 @@ func cmdRun(spec *workloads.Spec, args []string, stdout, stderr io.Writer) (int,
 		out.snaps = snaps
 		w := spec.New(p) // a fresh workload per run
 		prog := newProgress(stderr, w, p.N)
-		cfg.Progress = prog.update
-		cells := &cellReport{w: stderr, wl: w, prog: prog, print: i == 0, json: f.json}
-		cfg.OnCell = cells.add
+		cells := newCellReport(stderr, w, prog, i == 0, f.json)
+		cfg.Progress, cfg.OnCell = cells.progress, cells.add
 		out.cells = cells
 		var ms0, ms1 runtime.MemStats
 		runtime.GC()
@@ -248,6 +247,7 @@ func cmdRun(spec *workloads.Spec, args []string, stdout, stderr io.Writer) (int,
 		}
 		elapsed := time.Since(start)
 		prog.done()
+		cells.flush()
 		if err != nil {
 			return exitBadInput, err
 		}

@@ -75,26 +75,26 @@ type cellSearch struct {
 // localConfs returns C_K(t) of every cell K, flattened: the states of K's
 // domains in id order, then (tick − t, src, dst, kind, a, b) of each of its
 // pending messages in ≺ order; and whether t is an input tick of K.
-func localConfs(p Params, w world, pending []message, t uint64) (confs [][]uint64, input []bool, hasMsgs []bool) {
-	n := cellOf(p, uint32(w.domains()-1)) + 1
+func localConfs(lay layout, w world, pending []message, t uint64) (confs [][]uint64, input []bool, hasMsgs []bool) {
+	n := lay.cell(uint32(w.domains()-1)) + 1
 	confs = make([][]uint64, n)
 	input = make([]bool, n)
 	hasMsgs = make([]bool, n)
 	state := w.canonical()
 	for d := 0; d < w.domains(); d++ {
-		sz := stateSize(p, uint32(d))
-		k := cellOf(p, uint32(d))
-		confs[k] = append(confs[k], state[:sz]...)
+		sz := lay.size(uint32(d))
+		k := lay.cell(uint32(d))
+		confs[k] = lay.appendKept(confs[k], uint32(d), state[:sz])
 		state = state[sz:]
 	}
 	if len(state) != 0 {
 		panic("refmodel: state sizes do not add up to the canonical state")
 	}
 	for _, m := range pending {
-		k := cellOf(p, m.dst)
+		k := lay.cell(m.dst)
 		confs[k] = append(confs[k], uint64(m.tick)-t, uint64(m.src), uint64(m.dst), uint64(m.kind), m.a, m.b)
 		hasMsgs[k] = true
-		if uint64(m.tick) == t && cellOf(p, m.src) != k {
+		if uint64(m.tick) == t && lay.cell(m.src) != k {
 			input[k] = true
 		}
 	}

@@ -165,12 +165,19 @@ func newWorld(p Params) world {
 // isCheckpoint reports whether t = 2^k − 1 for some k ≥ 0.
 func isCheckpoint(t uint64) bool { return (t+1)&t == 0 }
 
-// configuration is C(t) of §5.6 flattened: the canonical state followed by
-// (src, dst, kind, a, b) of every pending message in ≺ order. The state part
-// has a fixed length per run and every message adds exactly five words, so
-// two configurations are equal exactly when their flattenings are.
-func configuration(w world, pending []message) []uint64 {
-	c := w.canonical()
+// configuration is C(t) of §5.6 flattened: the canonical state (the words
+// detection compares) followed by (src, dst, kind, a, b) of every pending
+// message in ≺ order. The state part has a fixed length per run and every
+// message adds exactly five words, so two configurations are equal exactly
+// when their flattenings are.
+func configuration(w world, lay layout, pending []message) []uint64 {
+	var c []uint64
+	state := w.canonical()
+	for d := 0; d < w.domains(); d++ {
+		sz := lay.size(uint32(d))
+		c = lay.appendKept(c, uint32(d), state[:sz])
+		state = state[sz:]
+	}
 	for _, m := range pending {
 		c = append(c, uint64(m.src), uint64(m.dst), uint64(m.kind), m.a, m.b)
 	}
@@ -189,7 +196,43 @@ func stateHash(w world) uint64 {
 // Run executes p sequentially and returns its result.
 func Run(p Params) Result {
 	p.validate()
-	w := newWorld(p)
+	lay := layout{
+		cell: func(d uint32) int { return cellOf(p, d) },
+		size: func(d uint32) int { return stateSize(p, d) },
+	}
+	return run(newWorld(p), lay, options{params: p.Text(), maxTicks: p.MaxTicks, maxMsgs: p.MaxMsgs,
+		damp: p.Damp, local: p.Local, droppedFigure: p.Workload == "oscillation"})
+}
+
+// options are a run's controls (§1, §5.6, §5.7).
+type options struct {
+	params            string
+	maxTicks, maxMsgs int64
+	damp, local       bool
+	// droppedFigure: under global damp, `dropped:` is printed even
+	// without an oscillation (the oscillation workload, §5.5)
+	droppedFigure bool
+}
+
+// layout is how detection sees the domains: the cell of each (§5.7), the
+// size of its canonical state, and which words detection compares (all if
+// kept is nil).
+type layout struct {
+	cell func(d uint32) int
+	size func(d uint32) int
+	kept func(d uint32, i int) bool
+}
+
+func (l layout) appendKept(c []uint64, d uint32, words []uint64) []uint64 {
+	for i, v := range words {
+		if l.kept == nil || l.kept(d, i) {
+			c = append(c, v)
+		}
+	}
+	return c
+}
+
+func run(w world, lay layout, p options) Result {
 
 	seqs := make([]uint64, w.domains()) // next seq per src
 	var pending []message
@@ -199,7 +242,7 @@ func Run(p Params) Result {
 	}
 
 	// Journal chain.
-	params := p.Text()
+	params := p.params
 	lastHash := trace.ParamsHash(params)
 	var blocks uint64
 	var scratch []byte
@@ -217,8 +260,8 @@ func Run(p Params) Result {
 	// Local detection (§5.7): one search per cell.
 	var searches []cellSearch
 	damped := map[int]bool{} // distinct cells damped
-	if p.Local {
-		searches = make([]cellSearch, cellOf(p, uint32(w.domains()-1))+1)
+	if p.local {
+		searches = make([]cellSearch, lay.cell(uint32(w.domains()-1))+1)
 	}
 
 	var msgs, dropped uint64
@@ -229,11 +272,11 @@ loop:
 		// Tick boundary t: quiescence, budgets, oscillation, in that order.
 		if len(pending) == 0 {
 			switch {
-			case p.Local && !w.goals():
+			case p.local && !w.goals():
 				outcome = "violated"
-			case p.Local && len(damped) > 0:
+			case p.local && len(damped) > 0:
 				outcome = "damped"
-			case detected && !p.Local:
+			case detected && !p.local:
 				outcome = "damped"
 			case w.goals():
 				outcome = "converged"
@@ -242,11 +285,11 @@ loop:
 			}
 			break loop
 		}
-		if p.MaxTicks >= 0 && t >= uint64(p.MaxTicks) {
+		if p.maxTicks >= 0 && t >= uint64(p.maxTicks) {
 			outcome = "budget"
 			break loop
 		}
-		if p.MaxMsgs >= 0 && msgs >= uint64(p.MaxMsgs) {
+		if p.maxMsgs >= 0 && msgs >= uint64(p.maxMsgs) {
 			outcome = "budget"
 			break loop
 		}
@@ -254,8 +297,8 @@ loop:
 		slices.SortStableFunc(pending, func(x, y message) int {
 			return cmp.Or(cmp.Compare(x.src, y.src), cmp.Compare(x.seq, y.seq))
 		})
-		if p.Local {
-			confs, input, hasMsgs := localConfs(p, w, pending, t)
+		if p.local {
+			confs, input, hasMsgs := localConfs(lay, w, pending, t)
 			var hits []int
 			for k := range searches {
 				s := &searches[k]
@@ -278,7 +321,7 @@ loop:
 					s := &searches[hits[0]]
 					oscLine = fmt.Sprintf("tick=%d period=%d domains=%d", t, t-s.savedTick, len(s.receivers))
 				}
-				if !p.Damp {
+				if !p.damp {
 					oscLine += fmt.Sprintf(" cells=%d", len(hits))
 					outcome = "oscillating"
 					break loop
@@ -289,7 +332,7 @@ loop:
 				}
 				kept := pending[:0]
 				for _, m := range pending {
-					if k := cellOf(p, m.src); hit[k] && cellOf(p, m.dst) == k {
+					if k := lay.cell(m.src); hit[k] && lay.cell(m.dst) == k {
 						dropped++
 						continue
 					}
@@ -298,12 +341,12 @@ loop:
 				pending = kept
 			}
 		} else if !detected {
-			c := configuration(w, pending)
+			c := configuration(w, lay, pending)
 			if t > 0 && slices.Equal(c, saved) {
 				detected = true
 				oscDomains = receivers
 				oscLine = fmt.Sprintf("tick=%d period=%d domains=%d", t, t-savedTick, len(oscDomains))
-				if !p.Damp {
+				if !p.damp {
 					outcome = "oscillating"
 					break loop
 				}
@@ -320,13 +363,13 @@ loop:
 			if m.tick != uint32(t) {
 				panic(fmt.Sprintf("refmodel: message for tick %d pending at tick %d", m.tick, t))
 			}
-			if detected && !p.Local && oscDomains[m.dst] {
+			if detected && !p.local && oscDomains[m.dst] {
 				dropped++
 				continue
 			}
 			msgs++
-			if p.Local {
-				searches[cellOf(p, m.dst)].receivers[m.dst] = true
+			if p.local {
+				searches[lay.cell(m.dst)].receivers[m.dst] = true
 			} else if !detected {
 				receivers[m.dst] = true
 			}
@@ -354,11 +397,11 @@ loop:
 	}
 
 	figures := w.figures()
-	if p.Local && p.Damp && len(damped) > 0 {
+	if p.local && p.damp && len(damped) > 0 {
 		// §5.7: `dropped:` is printed whenever the oscillation line is
 		oscLine += fmt.Sprintf(" cells=%d", len(damped))
 		figures = append(figures, fmt.Sprintf("dropped: %d", dropped))
-	} else if !p.Local && p.Damp && p.Workload == "oscillation" {
+	} else if !p.local && p.damp && p.droppedFigure {
 		figures = append(figures, fmt.Sprintf("dropped: %d", dropped))
 	}
 	return Result{
