@@ -590,7 +590,7 @@ func checkRestoreLocal(w Workload, cp *Checkpoint) error {
 		}
 		for j := range cs.Msgs {
 			e := &cs.Msgs[j]
-			if e.Src < lo || e.Src >= hi || e.Dst < lo || e.Dst >= hi || e.Tick != 0 || e.Reserved != 0 ||
+			if e.Src < lo || e.Src >= hi || e.Dst < lo || e.Dst >= hi || e.Tick != 0 || e.Flags != 0 ||
 				j > 0 && e.Src < cs.Msgs[j-1].Src {
 				return fmt.Errorf("checkpoint's search of cell %d: message %d is not an internal message in ≺ order", cs.Cell, j)
 			}

@@ -124,13 +124,13 @@ type plainMsg struct {
 	a        uint64
 }
 
-// simulate runs def plainly (no detection) and reports whether the run
+// simulatePlain runs def plainly (no detection) and reports whether the run
 // quiesces and which cells' projected configurations repeat after their
 // last input: C_K(h) = C_K(c) for some earlier c ≥ r_K(h) with a message
 // pending to K at h, compared against every configuration since the
 // input, not only Brent's checkpoints. It is independent of the engine
 // and of the reference model's Brent search.
-func simulate(t *rapid.T, def *sysDef) (quiesces bool, repeats []bool) {
+func simulatePlain(t *rapid.T, def *sysDef) (quiesces bool, repeats []bool) {
 	cells := def.cells()
 	n, W := len(cells), def.words
 	st := make([]uint64, n*W)
@@ -212,7 +212,7 @@ func TestLocalDetectionOfClosedCellsIsExact(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		s := genRandSys(t, 1)
 		def := s.def()
-		quiesces, repeats := simulate(t, def)
+		quiesces, repeats := simulatePlain(t, def)
 		nRepeat := 0
 		for _, r := range repeats {
 			if r {

@@ -348,7 +348,7 @@ func TestResumeMidSearchGivesTheUninterruptedResult(t *testing.T) {
 	c := localCfg(2, true)
 	c.SnapshotEvery = 1
 	c.Snapshot = func(cp *engine.Checkpoint) error {
-		cps = append(cps, cloneCP(cp))
+		cps = append(cps, cloneLocalCP(cp))
 		return nil
 	}
 	runSys(t, def, c)
@@ -376,7 +376,7 @@ func TestResumeMidSearchGivesTheUninterruptedResult(t *testing.T) {
 	}
 }
 
-func cloneCP(cp *engine.Checkpoint) *engine.Checkpoint {
+func cloneLocalCP(cp *engine.Checkpoint) *engine.Checkpoint {
 	c := *cp
 	c.Words, c.Pending = slices.Clone(cp.Words), slices.Clone(cp.Pending)
 	c.Damped, c.Watched = slices.Clone(cp.Damped), slices.Clone(cp.Watched)

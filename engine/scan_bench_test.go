@@ -48,7 +48,7 @@ func BenchmarkScan(b *testing.B) {
 					if L.on {
 						L.scan(sh, c.es, d, false)
 					} else {
-						r.scanOutput(sh, c.es)
+						r.scanOutput(sh, c.es, false)
 					}
 				}
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(c.es)), "ns/msg")

@@ -21,7 +21,7 @@
 //
 //	header (64 bytes)
 //	    0   [8]byte magic "LEXSNAP1"
-//	    8   u32     version = 2
+//	    8   u32     version = 3
 //	    12  u32     zero
 //	    16  u64     tick
 //	    24  u64     body length L
@@ -34,6 +34,7 @@
 //	             u64 flags (1 damp, 2 no-detect, 4 detect local), u64 snapshot-every, u64 sync
 //	    i64 journal size (the offset where the checkpoint's blocks end)
 //	    u64 prev, blocks, entries, msgs, dropped
+//	    u64 fault decisions: dropped, duplicated, delayed (SPEC §7)
 //	    u64 last count | last tick << 32
 //	    u64 detector flags (1 running, 2 found, 4 local)
 //	    u64 found tick, period, domains, cells (zero unless found)
@@ -48,6 +49,17 @@
 //	        u64 words count W, u64 msgs count M, T u32 domains (zero
 //	        padding to 8), W words, M msgs (32-byte entries; tick is the
 //	        due tick − c)
+//
+// Pending is every message in flight in ≺ order, late ones included
+// (SPEC §1), each entry with its due tick and its fault flags; saved msgs
+// likewise for the detector's saved tick. So the file is the same
+// whatever the shard count of the run that wrote it.
+//
+// Version 2 added the late messages and the fault counters, version 3 the
+// local detector (the cells count of a found cycle and the local section).
+// A file of an older version is refused with "unsupported version N", so
+// resume passes over it as over any unusable snapshot (to an older one, or
+// the run's start).
 //
 // Decode checks the header hash, the body length against the file, the
 // body hash, then every count against the bytes left before it sizes
@@ -72,7 +84,7 @@ import (
 var Magic = [8]byte{'L', 'E', 'X', 'S', 'N', 'A', 'P', '1'}
 
 const (
-	version    = 2
+	version    = 3
 	headerSize = 64
 )
 
@@ -119,6 +131,9 @@ func Encode(dst []byte, s *Snapshot) []byte {
 	u(cp.Entries)
 	u(cp.Msgs)
 	u(cp.Dropped)
+	u(cp.Faults.Dropped)
+	u(cp.Faults.Duplicated)
+	u(cp.Faults.Delayed)
 	u(uint64(cp.LastCount) | uint64(cp.LastTick)<<32)
 	var f engine.Oscillation
 	if cp.Found != nil {
@@ -314,6 +329,7 @@ func Decode(b []byte) (*Snapshot, error) {
 	s.Opts.Sync = mmap.Sync(d.u64())
 	s.JournalSize = int64(d.u64())
 	cp.Prev, cp.Blocks, cp.Entries, cp.Msgs, cp.Dropped = d.u64(), d.u64(), d.u64(), d.u64(), d.u64()
+	cp.Faults.Dropped, cp.Faults.Duplicated, cp.Faults.Delayed = d.u64(), d.u64(), d.u64()
 	last := d.u64()
 	cp.LastCount, cp.LastTick = uint32(last), uint32(last>>32)
 	det := d.u64()
