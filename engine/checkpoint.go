@@ -51,9 +51,17 @@ type Checkpoint struct {
 	// goes on after it), Watched are the cells whose search has a saved
 	// configuration and Damped the cells damped so far, both in ascending
 	// cell order. The global fields above are then empty.
+	// With a TickEnder, Inputs lists every cell's last input tick.
 	Local   bool
 	Watched []CellSearch
 	Damped  []CellDamp
+	Inputs  []CellInput
+}
+
+// CellInput is a cell's last input tick (SPEC §5.7).
+type CellInput struct {
+	Cell uint32
+	Tick uint64
 }
 
 // CellSearch is one watched cell's search (SPEC §5.7) at a checkpoint.
@@ -61,7 +69,7 @@ type CellSearch struct {
 	Cell    uint32
 	R, C    uint64        // its last input tick r (0 if none) and its checkpoint c ≥ r
 	Touched []uint32      // its domains that received a message since c, ascending
-	Words   []uint64      // their states at c, spans back to back
+	Words   []uint64      // their states at c, spans back to back; with a TickEnder, every domain's of the cell
 	Msgs    []trace.Entry // its messages pending at c, ≺ order; Tick is the due tick − c
 }
 
@@ -140,7 +148,7 @@ func CheckRestore(w Workload, cp *Checkpoint) error {
 	if cp.Local {
 		return checkRestoreLocal(w, cp)
 	}
-	if len(cp.Watched)+len(cp.Damped) != 0 {
+	if len(cp.Watched)+len(cp.Damped)+len(cp.Inputs) != 0 {
 		return errors.New("checkpoint has local detector state but no local detector")
 	}
 	if !cp.Detect {

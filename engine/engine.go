@@ -920,8 +920,7 @@ func (r *run) boundary() {
 		// After a damped cycle, a TickEnder may emit without receiving:
 		// its messages to the cycle's domains are dropped too (SPEC
 		// §5.6: every message addressed to an oscillating domain from h on).
-		det := &r.det
-		r.dropPending(func(d uint32) bool { return det.stamp[d] == det.epoch })
+		r.dropPending(func(r *run, e *trace.Entry) bool { return r.det.stamp[e.Dst] == r.det.epoch })
 	}
 	if r.det.on && r.det.check(r, t) {
 		if !r.cfg.Damp {
@@ -948,9 +947,10 @@ func (r *run) boundary() {
 }
 
 // dropPending drops the pending messages (of this tick and late ones)
-// addressed to a domain drop reports (nil: all) and counts them in
-// Dropped. The order of the others is kept.
-func (r *run) dropPending(drop func(d uint32) bool) {
+// that drop reports (nil: all) and counts them in Dropped. The order of
+// the others is kept. drop gets the run so that it need not capture
+// anything (a func literal that captures nothing does not allocate).
+func (r *run) dropPending(drop func(r *run, e *trace.Entry) bool) {
 	x := slot(r.tick)
 	n := 0
 	for p, sh := range r.shards {
@@ -958,7 +958,7 @@ func (r *run) dropPending(drop func(d uint32) bool) {
 		w := 0
 		if drop != nil {
 			for k := range es {
-				if !drop(es[k].Dst) {
+				if !drop(r, &es[k]) {
 					es[w] = es[k]
 					w++
 				}
@@ -970,7 +970,7 @@ func (r *run) dropPending(drop func(d uint32) bool) {
 		if drop == nil {
 			r.dropped += uint64(sh.late.clear())
 		} else {
-			r.dropped += uint64(sh.late.filter(drop))
+			r.dropped += uint64(sh.late.filter(r, drop))
 		}
 		r.base[p] = n
 		n += w

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"cmp"
 	"fmt"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -22,6 +23,11 @@ import (
 // domain's second word counts its receipts; it never influences anything,
 // and when counter is set the projection leaves it out (when not, it stays
 // 0).
+//
+// Extended systems (late) also have timers (a domain's message may be due
+// up to 2 ticks late), late inputs (the driver's up to 3 ticks late), and
+// may be a TickEnder: at the end of every tick a domain in some states
+// moves to another and may emit, without receiving anything.
 type randSys struct {
 	sizes   []int
 	m, p    uint64
@@ -29,26 +35,36 @@ type randSys struct {
 	boots   []uint32
 	inputs  []randInput
 	table   [][]randEntry // per domain, indexed by x*p + a%p
+	ends    [][]randEntry // per domain, indexed by x: end-of-tick work if ender
+	ender   bool
 }
 
 type randInput struct {
-	tick uint64 // due tick (≥ 1)
-	dst  uint32
-	a    uint64
+	tick  uint64 // tick of the driver's emission + 1 (≥ 1)
+	dst   uint32
+	a     uint64
+	delay uint64
 }
 
 type randEntry struct {
-	next uint64
-	emit int // index of the target in the cell, -1: none
-	a    uint64
+	act   bool // end-of-tick work: whether the domain acts in this state
+	next  uint64
+	emit  int // index of the target in the cell, -1: none
+	a     uint64
+	delay uint64
 }
 
-func genRandSys(t *rapid.T, maxInputTick uint64) *randSys {
+func genRandSys(t *rapid.T, maxInputTick uint64, late bool) *randSys {
 	s := &randSys{
 		sizes:   []int{1},
 		m:       rapid.Uint64Range(1, 4).Draw(t, "m"),
 		p:       rapid.Uint64Range(1, 3).Draw(t, "p"),
 		counter: rapid.Bool().Draw(t, "counter"),
+	}
+	maxDelay, maxInputDelay := uint64(0), uint64(0)
+	if late {
+		maxDelay, maxInputDelay = 2, 3
+		s.ender = rapid.Bool().Draw(t, "ender")
 	}
 	for range rapid.IntRange(1, 5).Draw(t, "cells") {
 		s.sizes = append(s.sizes, rapid.IntRange(1, 3).Draw(t, "size"))
@@ -56,6 +72,9 @@ func genRandSys(t *rapid.T, maxInputTick uint64) *randSys {
 	def := s.def()
 	cells := def.cells()
 	s.table = make([][]randEntry, len(cells))
+	if s.ender {
+		s.ends = make([][]randEntry, len(cells))
+	}
 	for d := 1; d < len(cells); d++ {
 		if rapid.Bool().Draw(t, "boots") {
 			s.boots = append(s.boots, uint32(d))
@@ -63,17 +82,30 @@ func genRandSys(t *rapid.T, maxInputTick uint64) *randSys {
 		size := s.sizes[cells[d]]
 		for range s.m * s.p {
 			s.table[d] = append(s.table[d], randEntry{
-				next: rapid.Uint64Range(0, s.m-1).Draw(t, "next"),
-				emit: rapid.IntRange(-1, size-1).Draw(t, "emit"),
-				a:    rapid.Uint64Range(0, s.p-1).Draw(t, "a"),
+				next:  rapid.Uint64Range(0, s.m-1).Draw(t, "next"),
+				emit:  rapid.IntRange(-1, size-1).Draw(t, "emit"),
+				a:     rapid.Uint64Range(0, s.p-1).Draw(t, "a"),
+				delay: rapid.Uint64Range(0, maxDelay).Draw(t, "delay"),
 			})
+		}
+		if s.ender {
+			for range s.m {
+				s.ends[d] = append(s.ends[d], randEntry{
+					act:   rapid.IntRange(0, 3).Draw(t, "act") == 0,
+					next:  rapid.Uint64Range(0, s.m-1).Draw(t, "next"),
+					emit:  rapid.IntRange(-1, size-1).Draw(t, "emit"),
+					a:     rapid.Uint64Range(0, s.p-1).Draw(t, "a"),
+					delay: rapid.Uint64Range(0, maxDelay).Draw(t, "delay"),
+				})
+			}
 		}
 	}
 	for range rapid.IntRange(0, 6).Draw(t, "inputs") {
 		s.inputs = append(s.inputs, randInput{
-			tick: rapid.Uint64Range(1, maxInputTick).Draw(t, "tick"),
-			dst:  uint32(rapid.IntRange(1, len(cells)-1).Draw(t, "dst")),
-			a:    rapid.Uint64Range(0, s.p-1).Draw(t, "a"),
+			tick:  rapid.Uint64Range(1, maxInputTick).Draw(t, "tick"),
+			dst:   uint32(rapid.IntRange(1, len(cells)-1).Draw(t, "dst")),
+			a:     rapid.Uint64Range(0, s.p-1).Draw(t, "a"),
+			delay: rapid.Uint64Range(0, maxInputDelay).Draw(t, "delay"),
 		})
 	}
 	return s
@@ -89,18 +121,18 @@ func (s *randSys) def() *sysDef {
 	for d := len(cells) - 1; d >= 0; d-- {
 		first[cells[d]] = uint32(d)
 	}
-	def.step = func(d uint32, st []uint64, src uint32, kind trace.Kind, a uint64, emit func(uint32, uint64)) {
+	def.step = func(d uint32, st []uint64, src uint32, kind trace.Kind, a uint64, emit func(uint32, uint64, uint64)) {
 		if d == 0 {
 			st[0]++
 			more := false
 			for _, in := range s.inputs {
 				if in.tick == st[0] {
-					emit(in.dst, in.a)
+					emit(in.dst, in.a, in.delay)
 				}
 				more = more || in.tick > st[0]
 			}
 			if more {
-				emit(0, 0)
+				emit(0, 0, 0)
 			}
 			return
 		}
@@ -110,7 +142,22 @@ func (s *randSys) def() *sysDef {
 			st[1]++
 		}
 		if e.emit >= 0 {
-			emit(first[cells[d]]+uint32(e.emit), e.a)
+			emit(first[cells[d]]+uint32(e.emit), e.a, e.delay)
+		}
+	}
+	if s.ender {
+		def.end = func(d uint32, st []uint64, emit func(uint32, uint64, uint64)) {
+			if d == 0 {
+				return
+			}
+			e := s.ends[d][st[0]]
+			if !e.act {
+				return
+			}
+			st[0] = e.next
+			if e.emit >= 0 {
+				emit(first[cells[d]]+uint32(e.emit), e.a, e.delay)
+			}
 		}
 	}
 	return def
@@ -190,7 +237,10 @@ func simulatePlain(t *rapid.T, def *sysDef) (quiesces bool, repeats []bool) {
 			if m.boot {
 				kind = trace.KindTick
 			}
-			def.step(m.dst, st[int(m.dst)*W:int(m.dst+1)*W], m.src, kind, m.a, func(dst uint32, a uint64) {
+			def.step(m.dst, st[int(m.dst)*W:int(m.dst+1)*W], m.src, kind, m.a, func(dst uint32, a, delay uint64) {
+				if delay != 0 {
+					t.Fatalf("the plain simulation has no late messages")
+				}
 				next = append(next, plainMsg{src: src, dst: dst, seq: seqs[src], a: a})
 				seqs[src]++
 			})
@@ -210,7 +260,7 @@ func simulatePlain(t *rapid.T, def *sysDef) (quiesces bool, repeats []bool) {
 // count.
 func TestLocalDetectionOfClosedCellsIsExact(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		s := genRandSys(t, 1)
+		s := genRandSys(t, 1, false)
 		def := s.def()
 		quiesces, repeats := simulatePlain(t, def)
 		nRepeat := 0
@@ -251,15 +301,16 @@ func TestLocalDetectionOfClosedCellsIsExact(t *testing.T) {
 }
 
 // TestLocalDetectionMatchesTheReferenceModel: random systems with inputs
-// over several ticks (so cells restart, and are damped and woken), halt
-// and damp, at a random shard count, equal the reference model.
+// over several ticks (so cells restart, and are damped and woken), timers
+// and late inputs (SPEC §1), and end-of-tick work (a TickEnder), halt and
+// damp, at a random shard count, equal the reference model.
 func TestLocalDetectionMatchesTheReferenceModel(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		def := genRandSys(t, 12).def()
+		def := genRandSys(t, 12, rapid.Bool().Draw(t, "late")).def()
 		shards := rapid.IntRange(1, 7).Draw(t, "shards")
 		for _, damp := range []bool{false, true} {
 			c := localCfg(shards, damp)
-			c.MaxTicks = 5000
+			c.MaxTicks = 600
 			r := runRandCfg(t, def, c)
 			if msg := compareRef(def, c, r); msg != "" {
 				t.Fatalf("%s", msg)
@@ -286,8 +337,51 @@ func runRandCfg(t *rapid.T, def *sysDef, c engine.Config) sysRun {
 		r.events = append(r.events, e)
 	}
 	var err error
-	if r.res, err = engine.Run(r.wl, c); err != nil {
+	if r.res, err = engine.Run(r.wl.workload(), c); err != nil {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// TestLocalCheckpointsAreCanonicalAndResumeExactly: random systems (timers,
+// late inputs, TickEnders, halt and damp) checkpointed at every tick give
+// the same checkpoints at shards 1 and 3, and a run resumed from any of
+// them, at any shard count, ends exactly as the uninterrupted run.
+func TestLocalCheckpointsAreCanonicalAndResumeExactly(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		def := genRandSys(t, 12, rapid.Bool().Draw(t, "late")).def()
+		damp := rapid.Bool().Draw(t, "damp")
+		c := localCfg(1, damp)
+		c.MaxTicks = 300
+		want := runRandCfg(t, def, c).res
+		var cps [2][]*engine.Checkpoint
+		for i, s := range []int{1, 3} {
+			cc := localCfg(s, damp)
+			cc.MaxTicks, cc.SnapshotEvery = 300, 1
+			cc.Snapshot = func(cp *engine.Checkpoint) error {
+				cps[i] = append(cps[i], cloneLocalCP(cp))
+				return nil
+			}
+			runRandCfg(t, def, cc)
+		}
+		if !reflect.DeepEqual(cps[0], cps[1]) {
+			t.Fatalf("checkpoints differ between shards 1 and 3")
+		}
+		for _, cp := range cps[0] {
+			if err := engine.CheckRestore(newSysWL(def).workload(), cp); err != nil {
+				t.Fatalf("checkpoint at tick %d rejected: %v", cp.Tick, err)
+			}
+		}
+		if len(cps[0]) == 0 {
+			return
+		}
+		cp := cps[0][rapid.IntRange(0, len(cps[0])-1).Draw(t, "checkpoint")]
+		rc := localCfg(rapid.IntRange(1, 7).Draw(t, "shards"), damp)
+		rc.MaxTicks, rc.Resume = 300, cp
+		got := runRandCfg(t, def, rc).res
+		got.Words, want.Words = nil, nil
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("resume at tick %d: %+v, want %+v", cp.Tick, got, want)
+		}
+	})
 }

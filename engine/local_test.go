@@ -20,7 +20,11 @@ type sysDef struct {
 	words int
 	boots []uint32
 	kept  func(d uint32, i int) bool // nil: detection compares every word
-	step  func(d uint32, st []uint64, src uint32, kind trace.Kind, a uint64, emit func(dst uint32, a uint64))
+	// step is a domain's transition, end (if set) its end-of-tick work
+	// (a TickEnder); emit sends a Data due delay ticks after the next
+	// tick (delay > 0: a late message).
+	step func(d uint32, st []uint64, src uint32, kind trace.Kind, a uint64, emit func(dst uint32, a, delay uint64))
+	end  func(d uint32, st []uint64, emit func(dst uint32, a, delay uint64))
 }
 
 func (s *sysDef) domains() int {
@@ -87,9 +91,23 @@ func (w *sysWL) Deliver(out *engine.Outbox, msgs []trace.Entry) {
 		m := &msgs[i]
 		d, W := m.Dst, w.def.words
 		w.log[d] = append(w.log[d], *m)
-		w.def.step(d, w.st[int(d)*W:int(d+1)*W], m.Src, m.Kind, m.A, func(dst uint32, a uint64) {
-			out.Emit(d, dst, trace.KindData, a, 0)
-		})
+		w.def.step(d, w.st[int(d)*W:int(d+1)*W], m.Src, m.Kind, m.A, emitter(out, d))
+	}
+}
+
+func emitter(out *engine.Outbox, src uint32) func(dst uint32, a, delay uint64) {
+	return func(dst uint32, a, delay uint64) {
+		out.EmitAt(src, dst, trace.KindData, a, 0, uint64(out.Tick())+delay)
+	}
+}
+
+// sysEnder is a sysWL with end-of-tick work.
+type sysEnder struct{ *sysWL }
+
+func (w sysEnder) EndTick(out *engine.Outbox) {
+	W := w.def.words
+	for d := out.Lo(); d < out.Hi(); d++ {
+		w.def.end(d, w.st[int(d)*W:int(d+1)*W], emitter(out, d))
 	}
 }
 
@@ -98,19 +116,28 @@ func (s *sysDef) ref(o refmodel.Options) refmodel.Result {
 	n, W := s.domains(), s.words
 	st := make([]uint64, n*W)
 	cells := s.cells()
+	var end func(d uint32, emit func(uint32, uint16, uint64, uint64, uint64))
+	if s.end != nil {
+		end = func(d uint32, emit func(uint32, uint16, uint64, uint64, uint64)) {
+			s.end(d, st[int(d)*W:int(d+1)*W], func(to uint32, a, delay uint64) {
+				emit(to, uint16(trace.KindData), a, 0, delay)
+			})
+		}
+	}
 	return refmodel.RunSystem(refmodel.System{
 		Domains: n,
 		Boots:   s.boots,
-		Deliver: func(src, dst uint32, kind uint16, a, b uint64, emit func(uint32, uint16, uint64, uint64)) {
-			s.step(dst, st[int(dst)*W:int(dst+1)*W], src, trace.Kind(kind), a, func(to uint32, a uint64) {
-				emit(to, uint16(trace.KindData), a, 0)
+		Deliver: func(src, dst uint32, kind uint16, a, b uint64, emit func(uint32, uint16, uint64, uint64, uint64)) {
+			s.step(dst, st[int(dst)*W:int(dst+1)*W], src, trace.Kind(kind), a, func(to uint32, a, delay uint64) {
+				emit(to, uint16(trace.KindData), a, 0, delay)
 			})
 		},
-		State: func() []uint64 { return slices.Clone(st) },
-		Size:  func(uint32) int { return W },
-		Cell:  func(d uint32) int { return int(cells[d]) },
-		Kept:  s.kept,
-		Goals: func() bool { return true },
+		EndTick: end,
+		State:   func() []uint64 { return slices.Clone(st) },
+		Size:    func(uint32) int { return W },
+		Cell:    func(d uint32) int { return int(cells[d]) },
+		Kept:    s.kept,
+		Goals:   func() bool { return true },
 	}, o)
 }
 
@@ -129,11 +156,19 @@ func runSys(t *testing.T, def *sysDef, c engine.Config) sysRun {
 		r.events = append(r.events, e)
 	}
 	var err error
-	r.res, err = engine.Run(r.wl, c)
+	r.res, err = engine.Run(r.wl.workload(), c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// workload is w, with end-of-tick work if its system has some.
+func (w *sysWL) workload() engine.Workload {
+	if w.def.end != nil {
+		return sysEnder{w}
+	}
+	return w
 }
 
 func localCfg(shards int, damp bool) engine.Config {
@@ -200,23 +235,23 @@ func pingPong(stop, wake uint64, fighters bool, counter bool) *sysDef {
 	if counter {
 		def.kept = func(d uint32, i int) bool { return d == 0 || d == 3 || i == 0 }
 	}
-	def.step = func(d uint32, st []uint64, src uint32, kind trace.Kind, a uint64, emit func(uint32, uint64)) {
+	def.step = func(d uint32, st []uint64, src uint32, kind trace.Kind, a uint64, emit func(uint32, uint64, uint64)) {
 		switch d {
 		case 0:
 			st[0]++
 			n := st[0]
-			emit(3, n)
+			emit(3, n, 0)
 			if n == wake {
-				emit(1, 7)
+				emit(1, 7, 0)
 			}
 			if n < stop {
-				emit(0, 0)
+				emit(0, 0, 0)
 			}
 		case 1, 2:
 			if counter {
 				st[1]++
 			}
-			emit(3-d, 5)
+			emit(3-d, 5, 0)
 		case 3:
 			st[0] += a
 		}
@@ -379,7 +414,7 @@ func TestResumeMidSearchGivesTheUninterruptedResult(t *testing.T) {
 func cloneLocalCP(cp *engine.Checkpoint) *engine.Checkpoint {
 	c := *cp
 	c.Words, c.Pending = slices.Clone(cp.Words), slices.Clone(cp.Pending)
-	c.Damped, c.Watched = slices.Clone(cp.Damped), slices.Clone(cp.Watched)
+	c.Damped, c.Watched, c.Inputs = slices.Clone(cp.Damped), slices.Clone(cp.Watched), slices.Clone(cp.Inputs)
 	for i := range c.Watched {
 		w := &c.Watched[i]
 		w.Touched, w.Words, w.Msgs = slices.Clone(w.Touched), slices.Clone(w.Words), slices.Clone(w.Msgs)
@@ -396,8 +431,59 @@ func TestBadCellsAreAnError(t *testing.T) {
 	for _, cells := range [][]uint32{{1, 1, 1, 2}, {0, 2, 2, 3}, {0, 1, 0, 1}} {
 		w := newSysWL(def)
 		w.cells = cells
-		if _, err := engine.Run(w, localCfg(1, false)); err == nil {
+		if _, err := engine.Run(w.workload(), localCfg(1, false)); err == nil {
 			t.Errorf("cells %v accepted", cells)
+		}
+	}
+}
+
+// TestCheckRestoreRejectsDamagedLocalState: a local checkpoint whose
+// detector fields do not fit the workload or each other is an error, never
+// a panic or a wrong run.
+func TestCheckRestoreRejectsDamagedLocalState(t *testing.T) {
+	def := pingPong(80, 50, true, false)
+	var good *engine.Checkpoint
+	c := localCfg(1, true)
+	c.SnapshotEvery = 1
+	c.Snapshot = func(cp *engine.Checkpoint) error {
+		if good == nil && len(cp.Damped) > 0 && len(cp.Watched) > 0 {
+			good = cloneLocalCP(cp)
+		}
+		return nil
+	}
+	runSys(t, def, c)
+	if good == nil {
+		t.Fatal("no checkpoint with a damped cell and a search")
+	}
+	w := newSysWL(def).workload()
+	if err := engine.CheckRestore(w, good); err != nil {
+		t.Fatalf("good checkpoint rejected: %v", err)
+	}
+	for i, damage := range []func(cp *engine.Checkpoint){
+		func(cp *engine.Checkpoint) { cp.Watched[0].Cell = 9 },
+		func(cp *engine.Checkpoint) { cp.Watched[0].C = cp.Tick + 1 },
+		func(cp *engine.Checkpoint) { cp.Watched[0].C = cp.Watched[0].R + 2 },
+		func(cp *engine.Checkpoint) { cp.Watched[0].Words = append(cp.Watched[0].Words, 0) },
+		func(cp *engine.Checkpoint) { cp.Watched[0].Touched = []uint32{3} }, // a domain of another cell
+		func(cp *engine.Checkpoint) { cp.Watched[0].Msgs[0].Dst = 3 },       // outside the cell
+		func(cp *engine.Checkpoint) { cp.Watched[0].Msgs[0].Src = 3 },       // due now from outside
+		func(cp *engine.Checkpoint) { cp.Watched[0].Msgs = nil },
+		func(cp *engine.Checkpoint) { cp.Damped = nil },
+		func(cp *engine.Checkpoint) { cp.Damped[0].Tick = cp.Tick + 1 },
+		func(cp *engine.Checkpoint) { cp.Found.Cells = 7 },
+		func(cp *engine.Checkpoint) { cp.Inputs = []engine.CellInput{{Cell: 1, Tick: 2}} }, // not a TickEnder
+		func(cp *engine.Checkpoint) { cp.SavedTick = 1 },
+		func(cp *engine.Checkpoint) { cp.Local = false },
+	} {
+		cp := cloneLocalCP(good)
+		damage(cp)
+		if err := engine.CheckRestore(w, cp); err == nil && cp.Local {
+			t.Errorf("damage %d accepted", i)
+		}
+		rc := localCfg(2, true)
+		rc.Resume = cp
+		if _, err := engine.Run(newSysWL(def).workload(), rc); err == nil {
+			t.Errorf("damage %d: the resumed run did not fail", i)
 		}
 	}
 }

@@ -43,8 +43,9 @@
 //	    words (8 bytes each), pending (32-byte SPEC §3 entries),
 //	    touched (u32 each, zero padding to 8), saved words, saved msgs
 //	local detector (SPEC §5.7; empty unless detector flag 4):
-//	    u64 counts: damped cells, watched cells
+//	    u64 counts: damped cells, watched cells, input ticks
 //	    per damped cell: u32 cell, u32 silent (0 or 1), u64 tick
+//	    per input tick (a TickEnder's cells): u32 cell, u32 zero, u64 tick
 //	    per watched cell: u32 cell, u32 touched count T, u64 r, u64 c,
 //	        u64 words count W, u64 msgs count M, T u32 domains (zero
 //	        padding to 8), W words, M msgs (32-byte entries; tick is the
@@ -169,9 +170,14 @@ func Encode(dst []byte, s *Snapshot) []byte {
 	}
 	u(uint64(len(cp.Damped)))
 	u(uint64(len(cp.Watched)))
+	u(uint64(len(cp.Inputs)))
 	for _, cd := range cp.Damped {
 		u(uint64(cd.Cell) | b2u(cd.Silent)<<32)
 		u(cd.Tick)
+	}
+	for _, in := range cp.Inputs {
+		u(uint64(in.Cell))
+		u(in.Tick)
 	}
 	for i := range cp.Watched {
 		cs := &cp.Watched[i]
@@ -397,7 +403,7 @@ func Decode(b []byte) (*Snapshot, error) {
 	if len(d.b) != 0 {
 		return nil, fmt.Errorf("%d bytes after the last section", len(d.b))
 	}
-	if !cp.Local && len(cp.Damped)+len(cp.Watched) != 0 {
+	if !cp.Local && len(cp.Damped)+len(cp.Watched)+len(cp.Inputs) != 0 {
 		return nil, errors.New("local detector state without the local detector flag")
 	}
 	return s, nil
@@ -407,6 +413,7 @@ func Decode(b []byte) (*Snapshot, error) {
 func (d *decoder) local(cp *engine.Checkpoint) {
 	nDamped := d.count(16, "damped cells")
 	nWatched := d.count(40, "watched cells")
+	nInputs := d.count(16, "input ticks")
 	if d.err != nil {
 		return
 	}
@@ -419,6 +426,16 @@ func (d *decoder) local(cp *engine.Checkpoint) {
 			d.fail("damped cell flags out of range")
 		}
 		cp.Damped[i] = engine.CellDamp{Cell: uint32(x), Silent: x>>32 == 1, Tick: d.u64()}
+	}
+	if nInputs > 0 {
+		cp.Inputs = make([]engine.CellInput, nInputs)
+	}
+	for i := range cp.Inputs {
+		x := d.u64()
+		if x>>32 != 0 {
+			d.fail("input tick padding is not zero")
+		}
+		cp.Inputs[i] = engine.CellInput{Cell: uint32(x), Tick: d.u64()}
 	}
 	if nWatched > 0 {
 		cp.Watched = make([]engine.CellSearch, nWatched)

@@ -37,7 +37,7 @@ func sample() *snapshot.Snapshot {
 }
 
 // sampleLocal is a snapshot of a run with --detect local and damp: a
-// damped cell, one silent, and two watched searches.
+// damped cell, one silent, two watched searches and two input ticks.
 func sampleLocal() *snapshot.Snapshot {
 	s := sample()
 	s.Opts.Local = true
@@ -45,6 +45,7 @@ func sampleLocal() *snapshot.Snapshot {
 	cp.SavedTick, cp.NextCheck, cp.Touched, cp.SavedWords, cp.SavedMsgs = 0, 0, []uint32{}, []uint64{}, []trace.Entry{}
 	cp.Local, cp.Found = true, &engine.Oscillation{Tick: 9, Period: 2, Domains: 1, Cells: 2}
 	cp.Damped = []engine.CellDamp{{Cell: 1, Tick: 9}, {Cell: 3, Silent: true, Tick: 12}}
+	cp.Inputs = []engine.CellInput{{Cell: 1, Tick: 10}, {Cell: 5, Tick: 2}}
 	cp.Watched = []engine.CellSearch{
 		{Cell: 2, R: 10, C: 11, Touched: []uint32{2}, Words: []uint64{5}, Msgs: []trace.Entry{{Src: 2, Dst: 2, Kind: 3, A: 1}}},
 		{Cell: 4, R: 0, C: 7, Touched: []uint32{4, 5, 6}, Words: []uint64{1, 2, 3}, Msgs: []trace.Entry{{Src: 4, Dst: 6}, {Src: 6, Dst: 5, B: 9}}},

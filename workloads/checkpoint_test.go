@@ -15,7 +15,7 @@ func cloneCheckpoint(cp *engine.Checkpoint) *engine.Checkpoint {
 	c.Touched = slices.Clone(cp.Touched)
 	c.SavedWords = slices.Clone(cp.SavedWords)
 	c.SavedMsgs = slices.Clone(cp.SavedMsgs)
-	c.Damped = slices.Clone(cp.Damped)
+	c.Damped, c.Inputs = slices.Clone(cp.Damped), slices.Clone(cp.Inputs)
 	c.Watched = slices.Clone(cp.Watched)
 	for i := range c.Watched {
 		w := &c.Watched[i]

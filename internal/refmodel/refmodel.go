@@ -166,11 +166,11 @@ func newWorld(p Params) world {
 func isCheckpoint(t uint64) bool { return (t+1)&t == 0 }
 
 // configuration is C(t) of §5.6 flattened: the canonical state (the words
-// detection compares) followed by (src, dst, kind, a, b) of every pending
+// detection compares) followed by (tick − t, src, dst, kind, a, b) of every pending
 // message in ≺ order. The state part has a fixed length per run and every
-// message adds exactly five words, so two configurations are equal exactly
+// message adds exactly six words, so two configurations are equal exactly
 // when their flattenings are.
-func configuration(w world, lay layout, pending []message) []uint64 {
+func configuration(w world, lay layout, pending []message, t uint64) []uint64 {
 	var c []uint64
 	state := w.canonical()
 	for d := 0; d < w.domains(); d++ {
@@ -179,7 +179,7 @@ func configuration(w world, lay layout, pending []message) []uint64 {
 		state = state[sz:]
 	}
 	for _, m := range pending {
-		c = append(c, uint64(m.src), uint64(m.dst), uint64(m.kind), m.a, m.b)
+		c = append(c, uint64(m.tick)-t, uint64(m.src), uint64(m.dst), uint64(m.kind), m.a, m.b)
 	}
 	return c
 }
@@ -233,6 +233,7 @@ func (l layout) appendKept(c []uint64, d uint32, words []uint64) []uint64 {
 }
 
 func run(w world, lay layout, p options) Result {
+	lw, _ := w.(lateWorld)
 
 	seqs := make([]uint64, w.domains()) // next seq per src
 	var pending []message
@@ -270,7 +271,8 @@ func run(w world, lay layout, p options) Result {
 loop:
 	for ; ; t++ {
 		// Tick boundary t: quiescence, budgets, oscillation, in that order.
-		if len(pending) == 0 {
+		// With end-of-tick work, tick 0 always runs.
+		if len(pending) == 0 && (t > 0 || lw == nil || !lw.ends()) {
 			switch {
 			case p.local && !w.goals():
 				outcome = "violated"
@@ -293,9 +295,9 @@ loop:
 			outcome = "budget"
 			break loop
 		}
-		// ≺ within one tick is (src, seq).
+		// ≺ is (tick, src, seq); Q holds late messages too (§1).
 		slices.SortStableFunc(pending, func(x, y message) int {
-			return cmp.Or(cmp.Compare(x.src, y.src), cmp.Compare(x.seq, y.seq))
+			return cmp.Or(cmp.Compare(x.tick, y.tick), cmp.Compare(x.src, y.src), cmp.Compare(x.seq, y.seq))
 		})
 		if p.local {
 			confs, input, hasMsgs := localConfs(lay, w, pending, t)
@@ -341,7 +343,7 @@ loop:
 				pending = kept
 			}
 		} else if !detected {
-			c := configuration(w, lay, pending)
+			c := configuration(w, lay, pending, t)
 			if t > 0 && slices.Equal(c, saved) {
 				detected = true
 				oscDomains = receivers
@@ -356,12 +358,24 @@ loop:
 			}
 		}
 
-		// Deliver tick t in ≺ order.
+		// Deliver tick t in ≺ order; late messages stay in Q.
 		var next []message
 		var entries []trace.Entry
+		emitFrom := func(src uint32) func(dst uint32, kind uint16, a, b, delay uint64) {
+			return func(dst uint32, kind uint16, a, b, delay uint64) {
+				next = append(next, message{
+					tick: uint32(t + 1 + delay), src: src, dst: dst, seq: seqs[src], kind: kind, a: a, b: b,
+				})
+				seqs[src]++
+			}
+		}
 		for _, m := range pending {
-			if m.tick != uint32(t) {
+			if m.tick < uint32(t) {
 				panic(fmt.Sprintf("refmodel: message for tick %d pending at tick %d", m.tick, t))
+			}
+			if m.tick > uint32(t) {
+				next = append(next, m)
+				continue
 			}
 			if detected && !p.local && oscDomains[m.dst] {
 				dropped++
@@ -376,6 +390,10 @@ loop:
 			entries = append(entries, trace.Entry{
 				Tick: m.tick, Src: m.src, Dst: m.dst, Kind: m.kind, A: m.a, B: m.b,
 			})
+			if lw != nil {
+				lw.deliverAt(m, emitFrom(m.dst))
+				continue
+			}
 			src := m.dst
 			w.deliver(m, func(dst uint32, kind uint16, a, b uint64) {
 				next = append(next, message{
@@ -383,6 +401,11 @@ loop:
 				})
 				seqs[src]++
 			})
+		}
+		if lw != nil && lw.ends() {
+			for d := 0; d < w.domains(); d++ {
+				lw.endTick(uint32(d), emitFrom(uint32(d)))
+			}
 		}
 
 		// Journal tick t: blocks of at most 4096 entries, chained.
