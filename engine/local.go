@@ -102,8 +102,7 @@ type recvMark struct{ d, prev uint32 }
 // and the configuration C_K(c) as far as it can still differ.
 type cellRec struct {
 	cell    uint32
-	valid   bool   // c is set: a checkpoint was reached since r
-	seen    uint32 // stamp of the last boundary that visited the cell
+	valid   bool // c is set: a checkpoint was reached since r
 	r, c    uint64
 	n       uint32        // messages pending at c
 	fp      uint64        // their fingerprint

@@ -32,7 +32,22 @@ func (L *localDet) check(r *run, t uint64) bool {
 	x := slot(t)
 	L.gatherLate(r)
 	L.hits = L.hits[:0]
+	// Watched cells that will not be visited (idle, or only inputs
+	// pending) end or restart their search first, so that their records
+	// are free for the cells visited now. With a TickEnder an idle cell
+	// can act again without an input: its saved configuration stays
+	// matchable until its next checkpoint (where it has nothing pending).
 	next := L.next[:0]
+	for _, k := range L.watched {
+		if uint32(L.act[k]>>actShift) == ts || L.hasInternalLate(k) {
+			continue // visited below
+		}
+		if rec := &L.recs[L.watch[k]-1]; L.full && L.lastInput[k] != ts && rec.valid && !isCheckpointAfter(t, rec.r) {
+			next = append(next, k)
+			continue
+		}
+		L.release(k)
+	}
 	for _, sh := range r.shards {
 		for i := range sh.acts {
 			a := &sh.acts[i]
@@ -52,27 +67,24 @@ func (L *localDet) check(r *run, t uint64) bool {
 		}
 		i = j
 	}
-	for _, k := range L.watched {
-		w := L.watch[k]
-		if w == 0 || L.recs[w-1].seen == ts {
-			continue // released or visited
-		}
-		// Not visited: idle, or only inputs pending. Its search ends or
-		// restarts, except that with a TickEnder an idle cell can act
-		// again without an input: its saved configuration is matchable
-		// until its next checkpoint (where it has nothing pending).
-		if rec := &L.recs[w-1]; L.full && L.lastInput[k] != ts && rec.valid && !isCheckpointAfter(t, rec.r) {
-			next = append(next, k)
-			continue
-		}
-		L.release(k)
-	}
 	L.watched, L.next = next, L.watched
 	if len(L.hits) > 0 && L.oscillate(r, t) {
 		return true
 	}
 	if !L.full {
 		L.copyOnReceipt(r)
+	}
+	return false
+}
+
+// hasInternalLate reports whether cell k has a late message from one of
+// its own domains pending (gatherLate's list).
+func (L *localDet) hasInternalLate(k uint32) bool {
+	lo, hi := L.lateOf(k)
+	for _, key := range L.lateKeys[lo:hi] {
+		if L.of[L.late[uint32(key)].Src] == k {
+			return true
+		}
 	}
 	return false
 }
@@ -125,7 +137,7 @@ func (L *localDet) visit(r *run, t uint64, x int, k uint32, n uint32, fp uint64,
 		// TickEnder this is the boundary right after the input, a
 		// checkpoint; with one, an idle cell may have acted, and until
 		// its next checkpoint no saved configuration can match.
-		rec = L.alloc(k)
+		rec = L.alloc(r, k)
 		if li := L.lastInput[k]; li > 0 {
 			rec.r = uint64(li - 1)
 		}
@@ -134,7 +146,6 @@ func (L *localDet) visit(r *run, t uint64, x int, k uint32, n uint32, fp uint64,
 		if rec.valid && (n == rec.n && fp == rec.fp || r.cfg.forceCandidate) {
 			L.candidates++
 			if L.confirm(r, rec, t, x, lo, hi) {
-				rec.seen = ts
 				L.hits = append(L.hits, k)
 				return next
 			}
@@ -143,22 +154,28 @@ func (L *localDet) visit(r *run, t uint64, x int, k uint32, n uint32, fp uint64,
 	if isCheckpointAfter(t, rec.r) {
 		L.save(r, rec, t, x, n, fp, lo, hi)
 	}
-	rec.seen = ts
 	return append(next, k)
 }
 
-func (L *localDet) alloc(k uint32) *cellRec {
+// alloc gives cell k a record: a free one (its buffers are reused), else
+// a new one whose buffers fit the cell (one allocation each).
+func (L *localDet) alloc(r *run, k uint32) *cellRec {
 	var i uint32
 	if n := len(L.free); n > 0 {
 		i = L.free[n-1]
 		L.free = L.free[:n-1]
 	} else {
-		L.recs = append(L.recs, cellRec{})
+		off, end := r.cellWords(k)
+		L.recs = append(L.recs, cellRec{
+			touched: make([]uint32, 0, L.starts[k+1]-L.starts[k]),
+			words:   make([]uint64, 0, end-off),
+			msgs:    make([]trace.Entry, 0, 4),
+		})
 		i = uint32(len(L.recs) - 1)
 	}
 	L.watch[k] = i + 1
 	rec := &L.recs[i]
-	rec.cell, rec.r, rec.valid, rec.seen = k, 0, false, 0
+	rec.cell, rec.r, rec.valid = k, 0, false
 	return rec
 }
 
@@ -518,7 +535,7 @@ func (L *localDet) restore(r *run, cp *Checkpoint) {
 	L.damped = uint64(len(cp.Damped))
 	for i := range cp.Watched {
 		cs := &cp.Watched[i]
-		rec := L.alloc(cs.Cell)
+		rec := L.alloc(r, cs.Cell)
 		rec.r, rec.c, rec.valid = cs.R, cs.C, true
 		rec.touched = rec.touched[:0]
 		if !L.full {
