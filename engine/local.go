@@ -224,7 +224,8 @@ func markInputs(es []trace.Entry, j int, src, sc, lastDst uint32, of, li []uint3
 	return j, lastDst
 }
 
-// markInputsShared is markInputs when several shards may mark one cell.
+// markInputsShared is markInputs when several shards may mark one cell: a
+// loop of its own, so that the one-shard loop pays no atomic operation.
 //
 //go:noinline
 func markInputsShared(es []trace.Entry, j int, src, sc, lastDst uint32, of, li []uint32, stamp uint32) (int, uint32) {

@@ -311,7 +311,7 @@ func TestLocalDetectionMatchesTheReferenceModel(t *testing.T) {
 		for _, damp := range []bool{false, true} {
 			c := localCfg(shards, damp)
 			c.MaxTicks = 600
-			r := runRandCfg(t, def, c)
+			r := runSys(t, def, c)
 			if msg := compareRef(def, c, r); msg != "" {
 				t.Fatalf("%s", msg)
 			}
@@ -322,23 +322,9 @@ func TestLocalDetectionMatchesTheReferenceModel(t *testing.T) {
 func runRand(t *rapid.T, def *sysDef, shards int, damp bool) sysRun {
 	c := localCfg(shards, damp)
 	c.MaxTicks = 20_000
-	r := runRandCfg(t, def, c)
+	r := runSys(t, def, c)
 	if msg := compareRef(def, c, r); msg != "" {
 		t.Fatalf("%s", msg)
-	}
-	return r
-}
-
-func runRandCfg(t *rapid.T, def *sysDef, c engine.Config) sysRun {
-	r := sysRun{wl: newSysWL(def)}
-	c.OnCell = func(ev *engine.CellEvent) {
-		e := *ev
-		e.Domains = slices.Clone(ev.Domains)
-		r.events = append(r.events, e)
-	}
-	var err error
-	if r.res, err = engine.Run(r.wl.workload(), c); err != nil {
-		t.Fatal(err)
 	}
 	return r
 }
@@ -353,16 +339,16 @@ func TestLocalCheckpointsAreCanonicalAndResumeExactly(t *testing.T) {
 		damp := rapid.Bool().Draw(t, "damp")
 		c := localCfg(1, damp)
 		c.MaxTicks = 300
-		want := runRandCfg(t, def, c).res
+		want := runSys(t, def, c).res
 		var cps [2][]*engine.Checkpoint
 		for i, s := range []int{1, 3} {
 			cc := localCfg(s, damp)
 			cc.MaxTicks, cc.SnapshotEvery = 300, 1
 			cc.Snapshot = func(cp *engine.Checkpoint) error {
-				cps[i] = append(cps[i], cloneLocalCP(cp))
+				cps[i] = append(cps[i], cp.Clone())
 				return nil
 			}
-			runRandCfg(t, def, cc)
+			runSys(t, def, cc)
 		}
 		if !reflect.DeepEqual(cps[0], cps[1]) {
 			t.Fatalf("checkpoints differ between shards 1 and 3")
@@ -378,7 +364,7 @@ func TestLocalCheckpointsAreCanonicalAndResumeExactly(t *testing.T) {
 		cp := cps[0][rapid.IntRange(0, len(cps[0])-1).Draw(t, "checkpoint")]
 		rc := localCfg(rapid.IntRange(1, 7).Draw(t, "shards"), damp)
 		rc.MaxTicks, rc.Resume = 300, cp
-		got := runRandCfg(t, def, rc).res
+		got := runSys(t, def, rc).res
 		got.Words, want.Words = nil, nil
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("resume at tick %d: %+v, want %+v", cp.Tick, got, want)

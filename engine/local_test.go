@@ -147,7 +147,13 @@ type sysRun struct {
 	events []engine.CellEvent
 }
 
-func runSys(t *testing.T, def *sysDef, c engine.Config) sysRun {
+// tb is what the helpers need of a *testing.T or a *rapid.T.
+type tb interface {
+	Helper()
+	Fatal(args ...any)
+}
+
+func runSys(t tb, def *sysDef, c engine.Config) sysRun {
 	t.Helper()
 	r := sysRun{wl: newSysWL(def)}
 	c.OnCell = func(ev *engine.CellEvent) {
@@ -156,8 +162,7 @@ func runSys(t *testing.T, def *sysDef, c engine.Config) sysRun {
 		r.events = append(r.events, e)
 	}
 	var err error
-	r.res, err = engine.Run(r.wl.workload(), c)
-	if err != nil {
+	if r.res, err = engine.Run(r.wl.workload(), c); err != nil {
 		t.Fatal(err)
 	}
 	return r
@@ -383,7 +388,7 @@ func TestResumeMidSearchGivesTheUninterruptedResult(t *testing.T) {
 	c := localCfg(2, true)
 	c.SnapshotEvery = 1
 	c.Snapshot = func(cp *engine.Checkpoint) error {
-		cps = append(cps, cloneLocalCP(cp))
+		cps = append(cps, cp.Clone())
 		return nil
 	}
 	runSys(t, def, c)
@@ -411,21 +416,6 @@ func TestResumeMidSearchGivesTheUninterruptedResult(t *testing.T) {
 	}
 }
 
-func cloneLocalCP(cp *engine.Checkpoint) *engine.Checkpoint {
-	c := *cp
-	c.Words, c.Pending = slices.Clone(cp.Words), slices.Clone(cp.Pending)
-	c.Damped, c.Watched, c.Inputs = slices.Clone(cp.Damped), slices.Clone(cp.Watched), slices.Clone(cp.Inputs)
-	for i := range c.Watched {
-		w := &c.Watched[i]
-		w.Touched, w.Words, w.Msgs = slices.Clone(w.Touched), slices.Clone(w.Words), slices.Clone(w.Msgs)
-	}
-	if cp.Found != nil {
-		f := *cp.Found
-		c.Found = &f
-	}
-	return &c
-}
-
 func TestBadCellsAreAnError(t *testing.T) {
 	def := pingPong(10, 0, true, false)
 	for _, cells := range [][]uint32{{1, 1, 1, 2}, {0, 2, 2, 3}, {0, 1, 0, 1}} {
@@ -447,7 +437,7 @@ func TestCheckRestoreRejectsDamagedLocalState(t *testing.T) {
 	c.SnapshotEvery = 1
 	c.Snapshot = func(cp *engine.Checkpoint) error {
 		if good == nil && len(cp.Damped) > 0 && len(cp.Watched) > 0 {
-			good = cloneLocalCP(cp)
+			good = cp.Clone()
 		}
 		return nil
 	}
@@ -475,7 +465,7 @@ func TestCheckRestoreRejectsDamagedLocalState(t *testing.T) {
 		func(cp *engine.Checkpoint) { cp.SavedTick = 1 },
 		func(cp *engine.Checkpoint) { cp.Local = false },
 	} {
-		cp := cloneLocalCP(good)
+		cp := good.Clone()
 		damage(cp)
 		if err := engine.CheckRestore(w, cp); err == nil && cp.Local {
 			t.Errorf("damage %d accepted", i)

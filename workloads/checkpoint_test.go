@@ -8,33 +8,13 @@ import (
 	"github.com/lexbench/lexbench/engine"
 )
 
-func cloneCheckpoint(cp *engine.Checkpoint) *engine.Checkpoint {
-	c := *cp
-	c.Words = slices.Clone(cp.Words)
-	c.Pending = slices.Clone(cp.Pending)
-	c.Touched = slices.Clone(cp.Touched)
-	c.SavedWords = slices.Clone(cp.SavedWords)
-	c.SavedMsgs = slices.Clone(cp.SavedMsgs)
-	c.Damped, c.Inputs = slices.Clone(cp.Damped), slices.Clone(cp.Inputs)
-	c.Watched = slices.Clone(cp.Watched)
-	for i := range c.Watched {
-		w := &c.Watched[i]
-		w.Touched, w.Words, w.Msgs = slices.Clone(w.Touched), slices.Clone(w.Words), slices.Clone(w.Msgs)
-	}
-	if cp.Found != nil {
-		f := *cp.Found
-		c.Found = &f
-	}
-	return &c
-}
-
 func checkpoints(t *testing.T, c runCase, shards int, every uint64) (engine.Result, []*engine.Checkpoint) {
 	t.Helper()
 	var cps []*engine.Checkpoint
 	cfg := c.config(shards)
 	cfg.SnapshotEvery = every
 	cfg.Snapshot = func(cp *engine.Checkpoint) error {
-		cps = append(cps, cloneCheckpoint(cp))
+		cps = append(cps, cp.Clone())
 		return nil
 	}
 	res, err := engine.Run(c.spec.New(c.p), cfg)
@@ -108,7 +88,7 @@ func TestCheckRestoreRejectsInconsistentCheckpoints(t *testing.T) {
 		func(cp *engine.Checkpoint) { cp.LastCount = 0 },
 	}
 	for i, f := range bad {
-		cp := cloneCheckpoint(good)
+		cp := good.Clone()
 		f(cp)
 		if err := engine.CheckRestore(w, cp); err == nil {
 			t.Errorf("damage %d accepted", i)
