@@ -330,8 +330,8 @@ func Run(w Workload, cfg Config) (Result, error) {
 			err = errors.New("the checkpoint has a running oscillation detector and the run disables it")
 		case cfg.Resume.Detect && r.flt.on:
 			err = errors.New("the checkpoint has a running oscillation detector and the run has faults on")
-		case !r.flt.on && cfg.Resume.Faults != (FaultCounts{}):
-			err = errors.New("the checkpoint counts fault decisions and the run has faults off")
+		case !r.flt.on && (cfg.Resume.Faults != (FaultCounts{}) || hasFlags(cfg.Resume.Pending)):
+			err = errors.New("the checkpoint has fault decisions and the run has faults off")
 		}
 		if err != nil {
 			return Result{}, fmt.Errorf("engine: resume: %w", err)
@@ -363,6 +363,16 @@ func (r *run) boot() {
 		r.finishOutput(sh, 0)
 	}
 	r.boundary()
+}
+
+// hasFlags reports whether an entry of es has fault flags.
+func hasFlags(es []trace.Entry) bool {
+	for i := range es {
+		if es[i].Flags != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // bootShard emits a Tick from each booting domain of sh to itself, in id

@@ -49,11 +49,14 @@ func faultCase(x uint64) (runCase, engine.FaultParams, int64) {
 	if !f.On() {
 		f.Delay = 1 + uint32(next()%1000)
 	}
-	budget := int64(-1)
+	budget, maxMsgs := int64(-1), int64(-1)
 	if spec == &workloads.OscillationSpec || next()%4 == 0 {
 		budget = int64(next() % 400) // a faulty oscillation run ends only by a budget
 	}
-	return runCase{spec: spec, p: p, maxMsgs: -1}, f, budget
+	if next()%5 == 0 {
+		maxMsgs = int64(next() % 5000)
+	}
+	return runCase{spec: spec, p: p, maxMsgs: maxMsgs}, f, budget
 }
 
 // TestFaultsMatchTheReferenceModel runs drawn fault profiles on every
@@ -68,14 +71,14 @@ func TestFaultsMatchTheReferenceModel(t *testing.T) {
 		c, f, budget := faultCase(x)
 		c.p.Faults = f
 		ref := refmodel.Run(refmodel.Params{Workload: c.spec.Name, N: c.p.N, Seed: c.p.Seed, Batch: c.p.Batch,
-			K1: c.p.K[0], K2: c.p.K[1], MaxTicks: budget, MaxMsgs: -1,
+			K1: c.p.K[0], K2: c.p.K[1], MaxTicks: budget, MaxMsgs: c.maxMsgs,
 			Drop: uint64(f.Drop), Dup: uint64(f.Dup), Delay: uint64(f.Delay), MaxDelay: uint64(f.MaxDelay),
 			FaultSeed: f.Seed, FaultSeedSet: true})
 		name := fmt.Sprintf("case %d: %s --drop %d --dup %d --delay %d --max-delay %d --fault-seed %d --max-ticks %d",
-			x, c, f.Drop, f.Dup, f.Delay, f.MaxDelay, f.Seed, budget)
+			x, c, f.Drop, f.Dup, f.Delay, f.MaxDelay, f.Seed, budget) // c prints --max-msgs
 		for _, s := range []int{1, 2, 3, 7} {
 			w := c.spec.New(c.p)
-			got, err := engine.Run(w, engine.Config{Params: c.spec.Text(c.p), Shards: s, MaxTicks: budget, MaxMsgs: -1, Faults: f})
+			got, err := engine.Run(w, engine.Config{Params: c.spec.Text(c.p), Shards: s, MaxTicks: budget, MaxMsgs: c.maxMsgs, Faults: f})
 			if err != nil {
 				t.Fatalf("%s --shards %d: %v", name, s, err)
 			}
