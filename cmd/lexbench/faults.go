@@ -75,12 +75,13 @@ func maxInFlight(n number) (int64, error) {
 }
 
 // inFlightBytes is the memory budgeted per message in flight: a pending
-// message is a 32-byte entry, and it can be held in a few buffers at once
-// (the outbox, its sort buffer, the tick's stream, the detector's saved
-// tick, the late queue), so the default bound keeps that well inside the
-// machine's memory: MemTotal / 256 (about 100 million messages on a 24 GiB
-// machine).
-const inFlightBytes = 256
+// message is a 32-byte entry, held in two or three buffers at once (the
+// outbox that becomes the tick's stream, a sort or merge buffer, the
+// detector's saved tick), so the default bound, MemTotal / 128 (about 200
+// million messages on a 24 GiB machine), keeps a run inside the machine's
+// memory while letting e.g. banking -n 1e8 --batch 1e8 (10^8 messages in
+// one tick) run.
+const inFlightBytes = 128
 
 // defaultMaxInFlight is the default in-flight bound, from MemTotal in
 // /proc/meminfo (1 GiB assumed if it cannot be read).
