@@ -80,6 +80,27 @@ type CellDamp struct {
 	Tick   uint64 // the last boundary it was damped at
 }
 
+// Clone returns a deep copy of cp (Config.Snapshot's checkpoint is valid
+// only during the call).
+func (cp *Checkpoint) Clone() *Checkpoint {
+	c := *cp
+	c.Words = slices.Clone(cp.Words)
+	c.Pending = slices.Clone(cp.Pending)
+	c.Touched = slices.Clone(cp.Touched)
+	c.SavedWords = slices.Clone(cp.SavedWords)
+	c.SavedMsgs = slices.Clone(cp.SavedMsgs)
+	c.Damped, c.Inputs, c.Watched = slices.Clone(cp.Damped), slices.Clone(cp.Inputs), slices.Clone(cp.Watched)
+	for i := range c.Watched {
+		w := &c.Watched[i]
+		w.Touched, w.Words, w.Msgs = slices.Clone(w.Touched), slices.Clone(w.Words), slices.Clone(w.Msgs)
+	}
+	if cp.Found != nil {
+		f := *cp.Found
+		c.Found = &f
+	}
+	return &c
+}
+
 // checkpoint fills cp from the run at the boundary of r.tick (after its
 // checks). Buffers of cp are reused.
 func (r *run) checkpoint(cp *Checkpoint) {
@@ -269,22 +290,4 @@ func (r *run) restore(cp *Checkpoint) {
 	}
 	det.savedMsgs = append(det.savedMsgs[:0], cp.SavedMsgs[:now]...)
 	det.savedLate = append(det.savedLate[:0], cp.SavedMsgs[now:]...)
-}
-
-// Clone returns a deep copy of cp: the engine reuses a Checkpoint's
-// buffers from one Snapshot call to the next.
-func (cp *Checkpoint) Clone() *Checkpoint {
-	c := *cp
-	c.Words, c.Pending = slices.Clone(cp.Words), slices.Clone(cp.Pending)
-	c.Touched, c.SavedWords, c.SavedMsgs = slices.Clone(cp.Touched), slices.Clone(cp.SavedWords), slices.Clone(cp.SavedMsgs)
-	c.Damped, c.Inputs, c.Watched = slices.Clone(cp.Damped), slices.Clone(cp.Inputs), slices.Clone(cp.Watched)
-	for i := range c.Watched {
-		w := &c.Watched[i]
-		w.Touched, w.Words, w.Msgs = slices.Clone(w.Touched), slices.Clone(w.Words), slices.Clone(w.Msgs)
-	}
-	if cp.Found != nil {
-		f := *cp.Found
-		c.Found = &f
-	}
-	return &c
 }

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/cespare/xxhash/v2"
@@ -181,7 +183,7 @@ func TestOptionsFileRoundTripAndDamage(t *testing.T) {
 func seal(tick uint64, body []byte) []byte {
 	h := make([]byte, 64, 64+len(body))
 	copy(h, "LEXSNAP1")
-	binary.LittleEndian.PutUint32(h[8:], 3)
+	binary.LittleEndian.PutUint32(h[8:], 3) // the format version
 	binary.LittleEndian.PutUint64(h[16:], tick)
 	binary.LittleEndian.PutUint64(h[24:], uint64(len(body)))
 	binary.LittleEndian.PutUint64(h[32:], xxhash.Sum64(body))
@@ -212,4 +214,35 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestCommittedCorpusDecodes: the FuzzDecode seeds taken from real runs
+// (testdata/fuzz/FuzzDecode/run-*) are snapshots of the current format, so
+// the fuzzer starts from valid files (a format change must renew them).
+func TestCommittedCorpusDecodes(t *testing.T) {
+	names, _ := filepath.Glob("testdata/fuzz/FuzzDecode/run-*")
+	n := 0
+	for _, name := range names {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text, ok := strings.CutPrefix(string(b), "go test fuzz v1\n[]byte(")
+		text, ok2 := strings.CutSuffix(text, ")\n")
+		v, err := strconv.Unquote(text)
+		if !ok || !ok2 || err != nil {
+			t.Fatalf("%s: not a []byte corpus entry: %v", name, err)
+		}
+		in := []byte(v)
+		if strings.HasSuffix(name, "-body") {
+			in = seal(1, in) // the header's tick does not matter for decoding a body
+		}
+		if _, err := snapshot.Decode(in); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		n++
+	}
+	if n < 4 {
+		t.Fatalf("only %d corpus seeds from runs", n)
+	}
 }

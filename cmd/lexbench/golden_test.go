@@ -40,9 +40,6 @@ func readGolden(t *testing.T) []goldenRow {
 				r.extra = append(r.extra, strings.TrimSpace(e))
 			}
 		}
-		if usesFaults(r.args) {
-			continue // §7 rows: the fault layer (branch faults) brings their flags and tests
-		}
 		rows = append(rows, r)
 	}
 	if len(rows) == 0 {
@@ -143,15 +140,4 @@ func checkGoldenRowsAcrossShardCounts(t *testing.T, args func(r goldenRow) []str
 			checkArgs(t, r, append(args(r), "--shards", fmt.Sprint(s)))
 		}
 	}
-}
-
-// usesFaults reports whether a row's args use the fault flags of SPEC §7.
-func usesFaults(args string) bool {
-	for _, f := range strings.Fields(args) {
-		switch f {
-		case "--drop", "--dup", "--delay", "--max-delay", "--fault-seed":
-			return true
-		}
-	}
-	return false
 }

@@ -24,6 +24,9 @@ func TestProgramsMatchGoldenRows(t *testing.T) {
 	checkGoldenRows(t, func(r goldenRow) []string { return lxmArgs(r.args) })
 }
 
+// TestProgramsMatchGoldenRowsAcrossShardCounts: the small rows (fault rows
+// and --detect local rows among them) through the programs at 3, 4 and 7
+// shards too.
 func TestProgramsMatchGoldenRowsAcrossShardCounts(t *testing.T) {
 	checkGoldenRowsAcrossShardCounts(t, func(r goldenRow) []string { return lxmArgs(r.args) })
 }

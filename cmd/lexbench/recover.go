@@ -22,6 +22,7 @@ type recoverFlags struct {
 	onOscillation     string
 	detect            string
 	json              bool
+	maxInFlight       number
 }
 
 func newRecoverFlagSet(cmd string, f *recoverFlags) *pflag.FlagSet {
@@ -35,6 +36,7 @@ func newRecoverFlagSet(cmd string, f *recoverFlags) *pflag.FlagSet {
 	fs.StringVar(&f.onOscillation, "on-oscillation", "", "the run's --on-oscillation (halt | damp), if it left no snapshot")
 	fs.StringVar(&f.detect, "detect", "", "the run's --detect (global | local), if it left no snapshot")
 	fs.BoolVar(&f.json, "json", false, "print the result as one JSON object")
+	addMaxInFlightFlag(fs, &f.maxInFlight)
 	return fs
 }
 
@@ -73,7 +75,11 @@ func parseRecover(cmd string, args []string, stdout io.Writer) (recovery.Request
 	if err != nil {
 		return bad("%s", err)
 	}
-	req := recovery.Request{Journal: fs.Arg(0), Shards: int(f.shards.v)}
+	inFlight, err := maxInFlight(f.maxInFlight)
+	if err != nil {
+		return bad("%s", err)
+	}
+	req := recovery.Request{Journal: fs.Arg(0), Shards: int(f.shards.v), MaxInFlight: inFlight}
 	if f.maxTicks.set || f.maxMsgs.set || f.onOscillation != "" || f.detect != "" {
 		o := snapshot.DefaultOptions()
 		if f.maxTicks.set {
@@ -113,8 +119,9 @@ func cmdResume(args []string, stdout io.Writer) (int, error) {
 		fmt.Fprintf(stdout, "resume-journal: kept %d blocks, cut %d bytes%s, re-checked %d bytes, re-executed %d ticks\n",
 			rep.Kept, rep.Cut, torn, rep.Checked, rep.Result.Ticks-rep.From)
 	}
+	faults := rep.P.Faults.On()
 	out := &output{w: stdout, spec: rep.Spec, params: rep.Params, shards: req.Shards, n: rep.P.N, json: f.json,
-		damp: rep.Opts.Damp, local: rep.Opts.Local, snaps: rep.Snaps, before: rep.Before}
+		damp: rep.Opts.Damp && !faults, local: rep.Opts.Local && !faults, faults: faults, snaps: rep.Snaps, before: rep.Before}
 	out.result(true, rep.Workload, rep.Result, rep.Elapsed, 0)
 	return exitCode(rep.Spec, rep.Result), nil
 }
@@ -136,12 +143,17 @@ func cmdReplay(args []string, stdout io.Writer) (int, error) {
 	}
 	res := rep.Result
 	if f.json {
+		faults := rep.P.Faults.On()
 		out := &output{w: stdout, spec: rep.Spec, params: rep.Params, shards: req.Shards, n: rep.P.N, json: true,
-			damp: rep.Opts.Damp, local: rep.Opts.Local}
+			damp: rep.Opts.Damp && !faults, local: rep.Opts.Local && !faults, faults: faults}
 		out.result(true, rep.Workload, res, time.Since(start), 0)
 		return exitOK, nil
 	}
-	fmt.Fprintf(stdout, "params: %s\ntrace: %016x\nstate: %016x\noutcome: %s\nticks: %d\nmsgs: %d\nblocks: %d\nreplay: identical, %d blocks compared\n",
-		rep.Params, res.Trace, res.State, res.Outcome, res.Ticks, res.Msgs, res.Blocks, res.Blocks)
+	fmt.Fprintf(stdout, "params: %s\ntrace: %016x\nstate: %016x\noutcome: %s\nticks: %d\nmsgs: %d\nblocks: %d\n",
+		rep.Params, res.Trace, res.State, res.Outcome, res.Ticks, res.Msgs, res.Blocks)
+	if rep.P.Faults.On() {
+		fmt.Fprintf(stdout, "faults: %s\n", faultsLine(res.Faults))
+	}
+	fmt.Fprintf(stdout, "replay: identical, %d blocks compared\n", res.Blocks)
 	return exitOK, nil
 }

@@ -23,7 +23,8 @@ import (
 )
 
 // Params are the inputs of a run: the canonical inputs of SPEC §3 plus the
-// run controls that change where a run ends (§1, §5.6).
+// run controls that change where a run ends (§1, §5.6), and the fault
+// injection of §7.
 type Params struct {
 	Workload          string // banking|storm|sync|conflict|oscillation
 	N, Seed, Batch    uint64
@@ -31,6 +32,21 @@ type Params struct {
 	MaxTicks, MaxMsgs int64  // -1 = no limit
 	Damp              bool   // --on-oscillation=damp
 	Local             bool   // --detect local (§5.7)
+
+	Drop, Dup, Delay uint64 // §7 rates in parts per million
+	MaxDelay         uint64 // §7 --max-delay (default 8)
+	FaultSeed        uint64 // §7 --fault-seed, used if FaultSeedSet
+	FaultSeedSet     bool   // else the fault seed is Seed
+}
+
+// faultsOn reports whether §7 fault injection is on.
+func (p Params) faultsOn() bool { return p.Drop+p.Dup+p.Delay > 0 }
+
+func (p Params) fseed() uint64 {
+	if p.FaultSeedSet {
+		return p.FaultSeed
+	}
+	return p.Seed
 }
 
 // keys are the names and defaults of each workload's two keys (SPEC §5).
@@ -61,6 +77,7 @@ func Defaults(workload string) Params {
 		K2:       k.v2,
 		MaxTicks: -1,
 		MaxMsgs:  -1,
+		MaxDelay: 8,
 	}
 }
 
@@ -70,8 +87,12 @@ func (p Params) Text() string {
 	if !ok {
 		panic("refmodel: unknown workload " + p.Workload)
 	}
-	return fmt.Sprintf("lexbench/1 workload=%s n=%d seed=%d batch=%d %s=%d %s=%d",
+	s := fmt.Sprintf("lexbench/1 workload=%s n=%d seed=%d batch=%d %s=%d %s=%d",
 		p.Workload, p.N, p.Seed, p.Batch, k.k1, p.K1, k.k2, p.K2)
+	if p.faultsOn() {
+		s += fmt.Sprintf(" drop=%d dup=%d delay=%d maxdelay=%d fseed=%d", p.Drop, p.Dup, p.Delay, p.MaxDelay, p.fseed())
+	}
+	return s
 }
 
 // validate panics on the values §6 calls bad input.
@@ -79,6 +100,9 @@ func (p Params) validate() {
 	bad := func(what string) { panic("refmodel: invalid params: " + what) }
 	if p.Batch < 1 {
 		bad("batch < 1")
+	}
+	if p.Drop+p.Dup+p.Delay > 1_000_000 || p.faultsOn() && (p.MaxDelay < 1 || p.MaxDelay > 1024) {
+		bad("fault rates above 10^6 ppm or max-delay not in 1..1024")
 	}
 	switch p.Workload {
 	case "banking":
@@ -115,14 +139,18 @@ type Result struct {
 	Figures      []string
 	Oscillation  string // "tick=7 period=4 domains=3" or ""
 	Blocks       uint64 // number of journal blocks
+	// Faults is §7's "dropped=x duplicated=y delayed=z", "" with faults off.
+	Faults string
 }
 
-// Message is one message in flight (SPEC §1).
+// Message is one message in flight (SPEC §1): due at tick, with the §3
+// flags (§7: 1 delayed, 2 the late copy of a duplicate).
 type message struct {
-	tick     uint32
+	tick     uint64
 	src, dst uint32
 	seq      uint64
 	kind     uint16
+	flags    uint16
 	a, b     uint64
 }
 
@@ -179,9 +207,33 @@ func configuration(w world, lay layout, pending []message, t uint64) []uint64 {
 		state = state[sz:]
 	}
 	for _, m := range pending {
-		c = append(c, uint64(m.tick)-t, uint64(m.src), uint64(m.dst), uint64(m.kind), m.a, m.b)
+		c = append(c, m.tick-t, uint64(m.src), uint64(m.dst), uint64(m.kind), m.a, m.b)
 	}
 	return c
+}
+
+// mix64 is the SplitMix64 finalizer of §7.
+func mix64(x uint64) uint64 {
+	x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9
+	x = (x ^ (x >> 27)) * 0x94D049BB133111EB
+	return x ^ (x >> 31)
+}
+
+// faultOf is §7's decision, written out: for the i-th emission of src
+// during tick t-1 it returns "drop", "dup", "delay" or "", and the delay.
+func faultOf(p Params, t uint64, src uint32, i uint64) (string, uint64) {
+	u := mix64(mix64(mix64(p.fseed()+golden*(t+1))^(golden*(uint64(src)+1))) ^ (golden * (i + 1)))
+	r := u % 1_000_000
+	d := 1 + (u/1_000_000)%p.MaxDelay
+	switch {
+	case r < p.Drop:
+		return "drop", d
+	case r < p.Drop+p.Dup:
+		return "dup", d
+	case r < p.Drop+p.Dup+p.Delay:
+		return "delay", d
+	}
+	return "", 0
 }
 
 // stateHash is xxhash64 of the canonical state words as u64 LE (§4).
@@ -201,7 +253,7 @@ func Run(p Params) Result {
 		size: func(d uint32) int { return stateSize(p, d) },
 	}
 	return run(newWorld(p), lay, options{params: p.Text(), maxTicks: p.MaxTicks, maxMsgs: p.MaxMsgs,
-		damp: p.Damp, local: p.Local, droppedFigure: p.Workload == "oscillation"})
+		damp: p.Damp, local: p.Local, droppedFigure: p.Workload == "oscillation", fault: p})
 }
 
 // options are a run's controls (§1, §5.6, §5.7).
@@ -212,6 +264,7 @@ type options struct {
 	// droppedFigure: under global damp, `dropped:` is printed even
 	// without an oscillation (the oscillation workload, §5.5)
 	droppedFigure bool
+	fault         Params // the run's fault parameters (§7; zero: off)
 }
 
 // layout is how detection sees the domains: the cell of each (§5.7), the
@@ -266,6 +319,7 @@ func run(w world, lay layout, p options) Result {
 	}
 
 	var msgs, dropped uint64
+	var nDropped, nDuplicated, nDelayed uint64 // §7 decisions
 	var outcome string
 	var t uint64
 loop:
@@ -299,7 +353,7 @@ loop:
 		slices.SortStableFunc(pending, func(x, y message) int {
 			return cmp.Or(cmp.Compare(x.tick, y.tick), cmp.Compare(x.src, y.src), cmp.Compare(x.seq, y.seq))
 		})
-		if p.local {
+		if p.local && !p.fault.faultsOn() { // §5.7: no detection with faults on
 			confs, input, hasMsgs := localConfs(lay, w, pending, t)
 			var hits []int
 			for k := range searches {
@@ -342,7 +396,7 @@ loop:
 				}
 				pending = kept
 			}
-		} else if !detected {
+		} else if !detected && !p.local && !p.fault.faultsOn() {
 			c := configuration(w, lay, pending, t)
 			if t > 0 && slices.Equal(c, saved) {
 				detected = true
@@ -361,19 +415,20 @@ loop:
 		// Deliver tick t in ≺ order; late messages stay in Q.
 		var next []message
 		var entries []trace.Entry
+		emitted := map[uint32]uint64{} // per src: its emissions during tick t (the §7 index)
 		emitFrom := func(src uint32) func(dst uint32, kind uint16, a, b, delay uint64) {
 			return func(dst uint32, kind uint16, a, b, delay uint64) {
 				next = append(next, message{
-					tick: uint32(t + 1 + delay), src: src, dst: dst, seq: seqs[src], kind: kind, a: a, b: b,
+					tick: t + 1 + delay, src: src, dst: dst, seq: seqs[src], kind: kind, a: a, b: b,
 				})
 				seqs[src]++
 			}
 		}
 		for _, m := range pending {
-			if m.tick < uint32(t) {
+			if m.tick < t {
 				panic(fmt.Sprintf("refmodel: message for tick %d pending at tick %d", m.tick, t))
 			}
-			if m.tick > uint32(t) {
+			if m.tick > t {
 				next = append(next, m)
 				continue
 			}
@@ -388,7 +443,7 @@ loop:
 				receivers[m.dst] = true
 			}
 			entries = append(entries, trace.Entry{
-				Tick: m.tick, Src: m.src, Dst: m.dst, Kind: m.kind, A: m.a, B: m.b,
+				Tick: uint32(m.tick), Src: m.src, Dst: m.dst, Kind: m.kind, Flags: m.flags, A: m.a, B: m.b,
 			})
 			if lw != nil {
 				lw.deliverAt(m, emitFrom(m.dst))
@@ -396,10 +451,26 @@ loop:
 			}
 			src := m.dst
 			w.deliver(m, func(dst uint32, kind uint16, a, b uint64) {
-				next = append(next, message{
-					tick: uint32(t + 1), src: src, dst: dst, seq: seqs[src], kind: kind, a: a, b: b,
-				})
+				e := message{tick: t + 1, src: src, dst: dst, seq: seqs[src], kind: kind, a: a, b: b}
 				seqs[src]++
+				i := emitted[src]
+				emitted[src]++
+				if p.fault.faultsOn() && src != dst {
+					switch f, d := faultOf(p.fault, t+1, src, i); f {
+					case "drop":
+						nDropped++
+						return
+					case "dup":
+						nDuplicated++
+						c := e
+						c.tick, c.flags = t+1+d, 2
+						next = append(next, c)
+					case "delay":
+						nDelayed++
+						e.tick, e.flags = t+1+d, 1
+					}
+				}
+				next = append(next, e)
 			})
 		}
 		if lw != nil && lw.ends() {
@@ -424,8 +495,12 @@ loop:
 		// §5.7: `dropped:` is printed whenever the oscillation line is
 		oscLine += fmt.Sprintf(" cells=%d", len(damped))
 		figures = append(figures, fmt.Sprintf("dropped: %d", dropped))
-	} else if !p.local && p.damp && p.droppedFigure {
+	} else if !p.local && p.damp && p.droppedFigure && !p.fault.faultsOn() {
 		figures = append(figures, fmt.Sprintf("dropped: %d", dropped))
+	}
+	faults := ""
+	if p.fault.faultsOn() {
+		faults = fmt.Sprintf("dropped=%d duplicated=%d delayed=%d", nDropped, nDuplicated, nDelayed)
 	}
 	return Result{
 		Trace:       lastHash,
@@ -436,5 +511,6 @@ loop:
 		Figures:     figures,
 		Oscillation: oscLine,
 		Blocks:      blocks,
+		Faults:      faults,
 	}
 }

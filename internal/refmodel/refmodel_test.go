@@ -117,6 +117,16 @@ func parseArgs(args string) (Params, error) {
 			p.MaxTicks = int64(v)
 		case "max-msgs":
 			p.MaxMsgs = int64(v)
+		case "drop":
+			p.Drop = v
+		case "dup":
+			p.Dup = v
+		case "delay":
+			p.Delay = v
+		case "max-delay":
+			p.MaxDelay = v
+		case "fault-seed":
+			p.FaultSeed, p.FaultSeedSet = v, true
 		default:
 			return p, fmt.Errorf("unknown flag %q", name)
 		}
@@ -160,9 +170,6 @@ func readGolden(t *testing.T) []goldenRow {
 				}
 			}
 		}
-		if usesFaults(r.args) {
-			continue // §7 rows: the fault layer (branch faults) brings their flags and tests
-		}
 		rows = append(rows, r)
 	}
 	if err := sc.Err(); err != nil {
@@ -183,6 +190,9 @@ func (r Result) lines() []string {
 	l = append(l, r.Figures...)
 	if r.Oscillation != "" {
 		l = append(l, "oscillation: "+r.Oscillation)
+	}
+	if r.Faults != "" {
+		l = append(l, "faults: "+r.Faults)
 	}
 	return l
 }
@@ -328,15 +338,4 @@ func TestWorkloadsConvergeOverSeeds(t *testing.T) {
 			}
 		}
 	}
-}
-
-// usesFaults reports whether a row's args use the fault flags of SPEC §7.
-func usesFaults(args string) bool {
-	for _, f := range strings.Fields(args) {
-		switch f {
-		case "--drop", "--dup", "--delay", "--max-delay", "--fault-seed":
-			return true
-		}
-	}
-	return false
 }
