@@ -10,7 +10,9 @@ import (
 // BenchmarkScan measures finishOutput's pass over an outbox per message,
 // under global and local detection, for a storm-like tick (one producer
 // emitting 4096 messages to 1024 consumers, its own cell each) and a
-// banking-like one (4096 messages to one bank, then the driver's Tick).
+// banking-like one (4096 messages to one bank, then the driver's Tick);
+// local-shared is the scan of a run with several shards (atomic input
+// marks).
 func BenchmarkScan(b *testing.B) {
 	const d = 1 + 1024
 	storm := make([]trace.Entry, 4097)
@@ -29,13 +31,14 @@ func BenchmarkScan(b *testing.B) {
 		name string
 		es   []trace.Entry
 	}{{"storm", storm}, {"banking", banking}} {
-		for _, detect := range []string{"global", "local"} {
+		for _, detect := range []string{"global", "local", "local-shared"} {
 			b.Run(fmt.Sprintf("tick=%s/detect=%s", c.name, detect), func(b *testing.B) {
 				sh := &shard{}
 				r := &run{d: d, shards: []*shard{sh}}
 				r.det.on, r.det.stamp, r.det.epoch = detect == "global", make([]uint32, d), 1
 				L := &r.loc
-				L.on = detect == "local"
+				L.on = detect != "global"
+				shared := detect == "local-shared"
 				L.cellLayout = &cellLayout{of: make([]uint32, d)}
 				for i := range L.of {
 					L.of[i] = uint32(i)
@@ -46,7 +49,7 @@ func BenchmarkScan(b *testing.B) {
 				for i := 0; i < b.N; i++ {
 					sh.out.tick = uint32(i)
 					if L.on {
-						L.scan(sh, c.es, d, false)
+						L.scan(sh, c.es, d, shared)
 					} else {
 						r.scanOutput(sh, c.es, false)
 					}
