@@ -49,6 +49,15 @@
 // At a checkpoint (log2 of the ticks run) only the touched domains are
 // copied into the saved state. Memory: one arena copy plus one tick of
 // messages. Details and the proof obligations are in oscillation.go.
+//
+// With Config.Detect = DetectLocal the engine runs SPEC §5.7 instead: one
+// search per cell (Celled; a contiguous id range, fixed by the workload),
+// restarted after each input from outside the cell, so a fight is found
+// while the rest of the system still works, and damp drops only the
+// fighting cell's own messages. Shard cuts are aligned to cells. It pays
+// per message only the cell of the dst in the outbox pass, and per
+// boundary only for cells with an internal message pending; see local.go
+// and localsearch.go.
 package engine
 
 import (
