@@ -100,6 +100,15 @@ type Config struct {
 	// Progress, if set, is called at every tick boundary from the serial
 	// section with the boundary's tick and the messages delivered so far.
 	Progress func(tick uint64, msgs uint64)
+	// OnFault, if set, is called for every fault decision that faults a
+	// message (SPEC §7: dropped, duplicated, delayed), at the boundary of
+	// the tick the message was emitted for (boundary t for the messages
+	// emitted during tick t−1), before that boundary's checks, from the
+	// serial section, in emission order: by src, then seq. So the calls
+	// are the same at every shard count, and a run that ends at boundary t
+	// reports every decision it counted in Result.Faults. ev is valid
+	// only during the call. Unset, the fault layer records nothing.
+	OnFault func(ev *FaultEvent)
 	// BeforeGoals, if set, is called with the arena before the goals are
 	// evaluated (a test hook for goal checks).
 	BeforeGoals func(words []uint64)
@@ -280,7 +289,9 @@ type shard struct {
 	// emissions not delivered at the next tick; its faulted emissions).
 	gone    []int32
 	faulted []faultAt
-	_       [64]byte
+	// faultLog: the fault decisions of the tick, for Config.OnFault.
+	faultLog []FaultEvent
+	_        [64]byte
 }
 
 type run struct {
@@ -715,7 +726,7 @@ func (r *run) sortOut(sh *shard, es []trace.Entry, t uint64, gone []int32) []int
 		if faults && m.Src != m.Dst {
 			// SPEC §7: u, then r = u % 10^6 against the cumulative rates.
 			if u := mix(srcMix ^ (golden * (i + 1))); u%FaultRateMax < fl.delayEnd {
-				if r.fault(sh, m, u, t) {
+				if r.fault(sh, m, u, t, i) {
 					gone = append(gone, int32(k)) // dropped or delayed
 					continue
 				}
@@ -765,8 +776,13 @@ func (r *run) decideFaults(sh *shard, es []trace.Entry, t uint64, gone []int32) 
 			n++
 		}
 	}
+	obs := srcRun{start: -1}
 	for _, f := range ev[:n] {
-		if r.fault(sh, &es[f.k], f.u, t) {
+		var i uint64
+		if r.cfg.OnFault != nil {
+			i = obs.index(es, int(f.k))
+		}
+		if r.fault(sh, &es[f.k], f.u, t, i) {
 			gone = append(gone, f.k)
 		}
 	}
@@ -811,9 +827,10 @@ func assemble(out, es []trace.Entry, gone []int32, late []trace.Entry) []trace.E
 }
 
 // fault applies the decision u (one that faults, SPEC §7) to m, emitted
-// during tick t-1 and due at m.Tick: a duplicate's copy goes to the late
-// queue and m stays; a dropped or delayed m leaves the stream (true).
-func (r *run) fault(sh *shard, m *trace.Entry, u, t uint64) bool {
+// during tick t-1 as its src's i-th message and due at m.Tick: a
+// duplicate's copy goes to the late queue and m stays; a dropped or
+// delayed m leaves the stream (true). i is used only by Config.OnFault.
+func (r *run) fault(sh *shard, m *trace.Entry, u, t, i uint64) bool {
 	fl := &r.flt
 	due := uint64(m.Tick)
 	if m.Tick == uint32(t) {
@@ -823,15 +840,24 @@ func (r *run) fault(sh *shard, m *trace.Entry, u, t uint64) bool {
 	switch rate := u % FaultRateMax; {
 	case rate < fl.drop:
 		sh.fc.Dropped++
+		if r.cfg.OnFault != nil {
+			sh.recordFault(m, i, due, FaultDropped, 0)
+		}
 		return true
 	case rate < fl.dupEnd:
 		sh.fc.Duplicated++
+		if r.cfg.OnFault != nil {
+			sh.recordFault(m, i, due, FaultDuplicated, due+d)
+		}
 		c := *m
 		c.Flags = trace.FlagCopy
 		r.lateInsert(sh, &c, due+d, t)
 		return false
 	}
 	sh.fc.Delayed++
+	if r.cfg.OnFault != nil {
+		sh.recordFault(m, i, due, FaultDelayed, due+d)
+	}
 	c := *m
 	c.Flags = trace.FlagDelayed
 	r.lateInsert(sh, &c, due+d, t)
@@ -1007,6 +1033,9 @@ func (r *run) boundary() {
 	r.n = n
 	if r.cfg.Progress != nil {
 		r.cfg.Progress(t, r.msgs)
+	}
+	if r.cfg.OnFault != nil {
+		r.reportFaults()
 	}
 	if err := r.firstFault(); err != nil {
 		r.err = err
