@@ -1,7 +1,6 @@
 package workloads
 
 import (
-	"fmt"
 	"github.com/lexbench/lexbench/internal/divisor"
 
 	"github.com/lexbench/lexbench/engine"
@@ -120,7 +119,7 @@ func (w *Storm) delivered() uint64 {
 
 func (w *Storm) Goals() error {
 	if got := w.delivered(); got != w.p.N {
-		return fmt.Errorf("consumers: counts sum to %d, want n = %d", got, w.p.N)
+		return goalErr("storm.delivered", "consumers: counts sum to %d, want n = %d", got, w.p.N)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package workloads_test
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"strings"
@@ -167,10 +168,14 @@ func TestGoalViolationIsReported(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Outcome != engine.Violated || res.Violation == nil {
+		var ge *workloads.GoalError
+		switch {
+		case res.Outcome != engine.Violated || res.Violation == nil:
 			t.Errorf("%s: corrupted state gave %v, want violated", spec.Name, res.Outcome)
-		} else {
-			t.Logf("%s: %v", spec.Name, res.Violation)
+		case !errors.As(res.Violation, &ge) || !strings.HasPrefix(ge.GoalName(), spec.Name+".") || ge.Error() != ge.Msg:
+			t.Errorf("%s: violation %v does not name a goal of the workload", spec.Name, res.Violation)
+		default:
+			t.Logf("%s: goal %s: %v", spec.Name, ge.GoalName(), res.Violation)
 		}
 	}
 }
