@@ -136,6 +136,11 @@ type Config struct {
 	// and NoDetect have no effect.
 	Faults FaultParams
 
+	// Buffers, if set, lends the run the buffers an earlier run left in
+	// it, and takes this run's back when it ends (many small runs on one
+	// goroutine: lexbench sim).
+	Buffers *Buffers
+
 	forceCandidate bool // test hook: every fingerprint matches
 }
 
@@ -388,6 +393,10 @@ func Run(w Workload, cfg Config) (Result, error) {
 		r.shards[s] = sh
 	}
 	r.base = make([]int, S+1)
+	if cfg.Buffers != nil {
+		cfg.Buffers.lend(r)
+		defer cfg.Buffers.keep(r)
+	}
 	r.prev = trace.ParamsHash(cfg.Params)
 	r.det.init(r, !cfg.NoDetect && !r.flt.on && cfg.Detect == DetectGlobal)
 	if cfg.Resume != nil {

@@ -340,3 +340,54 @@ func TestFaultyRunsResumeFromEveryCheckpoint(t *testing.T) {
 		}
 	})
 }
+
+// TestBuffersDoNotChangeResults: a run given the buffers of earlier runs
+// (other systems, other shard counts, runs ended by a budget with
+// messages pending, with faults or with oscillation detection) ends
+// exactly as a run given none.
+func TestBuffersDoNotChangeResults(t *testing.T) {
+	var buf engine.Buffers
+	rapid.Check(t, func(t *rapid.T) {
+		s := genNetSys(t)
+		if !rapid.Bool().Draw(t, "faults") {
+			s.faults = engine.FaultParams{} // detection runs
+		}
+		def := s.def()
+		shards := rapid.IntRange(1, 7).Draw(t, "shards")
+		want := runNet(t, s, def, shards, nil)
+		for range 2 {
+			got := runNet(t, s, def, shards, func(c *engine.Config) { c.Buffers = &buf })
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("shards %d with kept buffers: %+v (%d events), without: %+v (%d events)", shards, got.res, len(got.events), want.res, len(want.events))
+			}
+		}
+	})
+}
+
+// TestBuffersDoNotChangeDetection: random systems that often cycle
+// (closed cells, timers, end-of-tick work), under global oscillation
+// detection, halt and damp, end exactly the same with the buffers of
+// earlier runs as without.
+func TestBuffersDoNotChangeDetection(t *testing.T) {
+	var buf engine.Buffers
+	oscillated := 0
+	rapid.Check(t, func(t *rapid.T) {
+		def := genRandSys(t, 12, rapid.Bool().Draw(t, "late")).def()
+		c := cfg(rapid.IntRange(1, 7).Draw(t, "shards"))
+		c.MaxTicks, c.Damp = 300, rapid.Bool().Draw(t, "damp")
+		want := runSys(t, def, c).res
+		c.Buffers = &buf
+		for range 2 {
+			got := runSys(t, def, c).res
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("with kept buffers: %+v %+v, without: %+v %+v", got, got.Oscillation, want, want.Oscillation)
+			}
+		}
+		if want.Oscillation != nil {
+			oscillated++
+		}
+	})
+	if oscillated == 0 {
+		t.Fatal("no system oscillated: the property says nothing about detection")
+	}
+}

@@ -54,9 +54,9 @@ func (det *detector) init(r *run, on bool) {
 	if !on {
 		return
 	}
-	det.stamp = make([]uint32, r.d)
+	det.stamp = zeroed(det.stamp, int(r.d)) // kept buffers (Buffers) or new
 	det.epoch = 1
-	det.saved = make([]uint64, len(r.words))
+	det.saved = zeroed(det.saved, len(r.words))
 }
 
 // mark stamps the receivers of msgs.
