@@ -1,7 +1,9 @@
 package lang
 
 // The syntax tree. Nodes are small structs with a kind tag rather than one
-// type per node: the checker and compiler switch on the tag.
+// type per node: the resolver and code generation switch on the tag. The
+// parser fills the syntax fields; the resolver (resolve.go) fills the
+// annotations below them, which code generation (codegen.go) reads.
 
 type exprKind uint8
 
@@ -24,6 +26,14 @@ type Expr struct {
 	Val  uint64
 	X, Y *Expr
 	Args []*Expr
+
+	// Annotations, set by the resolver.
+	T      vtype     // the expression's type
+	OT     vtype     // a comparison: the type its operands are compared as
+	Static bool      // computed once per run (keys, n, seed, batch, numbers)
+	Local  *localVar // eName: the local variable it names
+	Field  *field    // eName, eIndex: a field of the domain; eField: the field read
+	Mem    *member   // eCall: the id function called; eField: the domain's member
 }
 
 type stmtKind uint8
@@ -53,6 +63,10 @@ type Stmt struct {
 	Body   []*Stmt
 	Else   []*Stmt
 	Text   string // assert: the source text of X
+
+	// Annotations, set by the resolver.
+	Local *localVar // let, for, forall: the variable declared
+	Ent   *entry    // forall: the entry iterated
 }
 
 // Handler is `on Kind(a, b) { … }`, or a type's `init { … }` (Kind "").

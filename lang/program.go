@@ -49,6 +49,7 @@ type kindInfo struct {
 
 // dtype is a domain type.
 type dtype struct {
+	decl     *TypeDecl
 	name     string
 	fields   []*field
 	rng      *field
@@ -59,31 +60,35 @@ type dtype struct {
 
 // field is a state field; an array if lenReg >= 0.
 type field struct {
-	id     int
-	typ    *dtype
-	name   string
-	signed bool
-	lenReg int // global register holding the array length, -1 for a scalar
+	id      int
+	typ     *dtype
+	name    string
+	signed  bool
+	lenExpr *Expr // the array length, nil for a scalar
+	lenReg  int   // global register holding the array length, -1 for a scalar
 }
 
 // member is a named run of domains of one type inside an entry.
 type member struct {
-	name      string
-	typ       *dtype
-	entry     *entry
-	idx       int // index in entry.members
-	countReg  int // global register of the count, -1: one
-	boots     bool
-	weightReg int // global register of the weight, -1: 1
+	name       string
+	typ        *dtype
+	entry      *entry
+	idx        int   // index in entry.members
+	countExpr  *Expr // nil: one
+	countReg   int   // global register of the count, -1: one
+	boots      bool
+	weightExpr *Expr // nil: 1
+	weightReg  int   // global register of the weight, -1: 1
 }
 
 // entry is a line of `domains`: count groups of its members (count 1 and
 // one member for a plain member line).
 type entry struct {
-	name     string
-	countReg int // -1: one
-	group    bool
-	members  []*member
+	name      string
+	countExpr *Expr // nil: one
+	countReg  int   // -1: one
+	group     bool
+	members   []*member
 }
 
 type constInit struct {
@@ -94,6 +99,7 @@ type constInit struct {
 type region struct {
 	start int
 	name  string // e.g. "Bank.on Transfer", "goal balances"
+	ctx   ctxKind
 }
 
 type block struct {
