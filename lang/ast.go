@@ -26,6 +26,8 @@ type Expr struct {
 	Val  uint64
 	X, Y *Expr
 	Args []*Expr
+	// Start, End: the expression's source text is src[Start:End]
+	Start, End int32
 
 	// Annotations, set by the resolver.
 	T      vtype     // the expression's type
@@ -62,7 +64,7 @@ type Stmt struct {
 	X, Y   *Expr
 	Body   []*Stmt
 	Else   []*Stmt
-	Text   string // assert: the source text of X
+	Text   string // assert: the source text of X, as written
 
 	// Annotations, set by the resolver.
 	Local *localVar // let, for, forall: the variable declared
@@ -136,11 +138,37 @@ type Block struct {
 	Body []*Stmt
 }
 
+// ConstDecl is `const NAME [: TYPE] = EXPR`.
+type ConstDecl struct {
+	Pos  Pos
+	Name string
+	Type string // "" if inferred
+	X    *Expr
+}
+
+// Param is a function parameter.
+type Param struct {
+	Pos  Pos
+	Name string
+	Type string
+}
+
+// FuncDecl is `fn NAME(PARAMS) -> TYPE { … }`: a pure function.
+type FuncDecl struct {
+	Pos    Pos
+	Name   string
+	Params []Param
+	Result string
+	Body   []*Stmt
+}
+
 // File is a parsed program.
 type File struct {
 	Name       string
 	NamePos    Pos
 	Keys       []*KeyDecl
+	Consts     []*ConstDecl
+	Funcs      []*FuncDecl
 	Kinds      []*KindDecl
 	Budget     *Expr
 	Types      []*TypeDecl

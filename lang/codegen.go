@@ -79,6 +79,17 @@ type codegen struct {
 	inStatic bool
 	b        bodyBuf
 	cands    []loopCand // loops of all bodies, in program code indexes
+	frames   []frame    // the functions being inlined, innermost last
+	// explaining: the expression being generated is an explanation, whose
+	// sub-expressions are noted (opNote) at their index in notes
+	explaining bool
+	notes      map[*Expr]int
+}
+
+// frame is a function call being inlined: its result register and the
+// label after its body.
+type frame struct {
+	ret, end int
 }
 
 func newCodegen(r *resolver) *codegen {
@@ -95,18 +106,13 @@ func newCodegen(r *resolver) *codegen {
 	}
 }
 
-// declare lays out the globals: the keys, n, seed, batch, the constants 0
+// declare lays out the globals: the keys (255 down), n, seed, batch, the constants 0
 // and 1, then the static expressions of the declarations (budget, array
 // lengths, counts, weights), in declaration order.
 func (c *codegen) declare() {
 	p, f := c.p, c.r.f
-	for i, k := range f.Keys {
-		if i < 2 {
-			c.globals[k.Name] = c.newGlobal()
-		}
-	}
-	for len(c.globals) < 2 { // placeholders so the layout of globals is fixed
-		c.globals[fmt.Sprintf("$key%d", len(c.globals))] = c.newGlobal()
+	for _, k := range p.Keys { // the first globals: link sets them
+		c.globals[k.Name] = c.newGlobal()
 	}
 	for _, n := range []string{"n", "seed", "batch"} {
 		c.globals[n] = c.newGlobal()
@@ -409,12 +415,19 @@ func (c *codegen) stmt(s *Stmt) {
 		c.bind(lfail)
 		ai := assertInfo{pos: s.Pos, text: s.Text}
 		for _, v := range c.scope {
-			ai.vars = append(ai.vars, namedReg{v.l.name, uint8(v.reg)})
+			ai.vars = append(ai.vars, namedReg{v.l.name, uint8(v.reg), v.l.t})
 		}
 		c.emit(opFail, 0, 0, 0, uint32(len(c.p.asserts)), s.Pos)
+		ai.subs = c.explain(s.X)
 		c.p.asserts = append(c.p.asserts, ai)
 		c.bind(lok)
 	case sReturn:
+		if n := len(c.frames); n > 0 { // a function's: the result, then its end
+			f := c.frames[n-1]
+			c.expr(s.X, f.ret)
+			c.jump(opJmp, 0, 0, 0, f.end, s.Pos)
+			break
+		}
 		x := c.expr(s.X, -1)
 		c.emit(opRetV, x.reg, 0, 0, 0, s.Pos)
 	case sExpr:
@@ -445,7 +458,7 @@ func (c *codegen) assign(s *Stmt) {
 	if tg.Kind == eName {
 		switch s.Op {
 		case "=":
-			if e := s.X; e.Kind == eBinary && fusable[e.Op] && !e.Static && fieldOperand(e.X) == nil &&
+			if e := s.X; e.Kind == eBinary && c.fusable(e) && !e.Static && fieldOperand(e.X) == nil &&
 				!(e.Y.Static && c.static(e.Y).lit) {
 				// field = x OP y in one instruction
 				x := c.expr(e.X, -1)
@@ -465,7 +478,10 @@ func (c *codegen) assign(s *Stmt) {
 		case "+=", "-=":
 			x := c.expr(s.X, -1)
 			op := opAddF
-			if s.Op == "-=" {
+			switch {
+			case s.Op == "-=" && ft == tU64:
+				op = opSubFC
+			case s.Op == "-=":
 				op = opSubF
 			}
 			c.emit(op, x.reg, 0, 0, uint32(f.id), s.Pos)
@@ -479,18 +495,18 @@ func (c *codegen) assign(s *Stmt) {
 		return
 	}
 	idx := c.expr(tg.X, -1)
-	switch s.Op {
-	case "=":
+	switch {
+	case s.Op == "=":
 		x := c.expr(s.X, -1)
 		c.emit(opStX, x.reg, idx.reg, f.lenReg, uint32(f.id), s.Pos)
-	case "+=", "-=":
+	case s.Op == "+=" || s.Op == "-=" && ft != tU64:
 		x := c.expr(s.X, -1)
 		op := opAddX
 		if s.Op == "-=" {
 			op = opSubX
 		}
 		c.emit(op, x.reg, idx.reg, f.lenReg, uint32(f.id), s.Pos)
-	default:
+	default: // load, operate (a u64 -= checks for wrapping), store
 		t := c.alloc()
 		c.emit(opLdX, t, idx.reg, f.lenReg, uint32(f.id), s.Pos)
 		y := c.expr(s.X, -1)
@@ -522,7 +538,17 @@ func (c *codegen) static(e *Expr) operand {
 	case eInt:
 		res = operand{reg: c.constReg(e.Val), t: tUntyped, lit: true, val: e.Val}
 	case eName:
-		res = operand{reg: c.globals[e.Name], t: tU64}
+		switch k := c.r.consts[e.Name]; {
+		case k != nil:
+			res = c.static(k.x)
+			res.t = k.t
+		case e.Name == "true":
+			res = operand{reg: c.one, t: tBool, lit: true, val: 1}
+		case e.Name == "false":
+			res = operand{reg: c.zero, t: tBool, lit: true, val: 0}
+		default:
+			res = operand{reg: c.globals[e.Name], t: tU64}
+		}
 	default:
 		// the key names the operation and its operands' registers: equal
 		// static expressions share one global, in constant time per node
@@ -565,6 +591,16 @@ func (c *codegen) static(e *Expr) operand {
 // expr generates e. With dst >= 0 the value ends in register dst; with -1
 // it may stay where it is (a variable, a global) or go to a new temporary.
 func (c *codegen) expr(e *Expr, dst int) operand {
+	op := c.expr1(e, dst)
+	if c.explaining {
+		if k, ok := c.notes[e]; ok {
+			c.emit(opNote, k, op.reg, 0, 0, e.Pos)
+		}
+	}
+	return op
+}
+
+func (c *codegen) expr1(e *Expr, dst int) operand {
 	if e.Static {
 		op := c.static(e)
 		if dst >= 0 && dst != op.reg {
@@ -627,7 +663,7 @@ func (c *codegen) expr(e *Expr, dst int) operand {
 		case "&&", "||", "==", "!=", "<", "<=", ">", ">=":
 			return c.boolValue(e, target())
 		}
-		if f := fieldOperand(e.X); f != nil && fusable[e.Op] && !(e.Y.Static && c.static(e.Y).lit) {
+		if f := fieldOperand(e.X); f != nil && c.fusable(e) && !c.explaining && !(e.Y.Static && c.static(e.Y).lit) {
 			// field OP y in one instruction: y cannot change the field (only
 			// rng() changes state, and the rng field is not fused)
 			y := c.expr(e.Y, -1)
@@ -665,13 +701,51 @@ func (c *codegen) expr(e *Expr, dst int) operand {
 		if m := e.Mem; m != nil {
 			return c.idCall(e, m, target())
 		}
+		if fn := c.r.funcs[e.Name]; fn != nil {
+			return c.call(e, fn, target())
+		}
 	}
 	c.errs.add(e.Pos, "internal error: unresolved expression")
 	return operand{reg: c.zero, t: tInvalid}
 }
 
+// call inlines a call of fn with its result in r: the arguments are
+// computed into registers the parameters then name (a parameter cannot be
+// assigned, and the body cannot touch the caller's registers, so an
+// argument that is already in a register is not copied).
+func (c *codegen) call(e *Expr, fn *function, r int) operand {
+	args := make([]int, len(e.Args))
+	for i, a := range e.Args {
+		args[i] = c.expr(a, -1).reg
+	}
+	if len(c.frames) >= inlineDepthMax || len(c.b.code) > inlineCodeMax {
+		c.errs.add(e.Pos, "function %s: too much code once calls are inlined", fn.decl.Name)
+		return operand{reg: r, t: fn.result}
+	}
+	scope := len(c.scope)
+	for i, prm := range fn.params {
+		c.declareLocal(prm, args[i])
+	}
+	end := c.newLabel()
+	c.frames = append(c.frames, frame{ret: r, end: end})
+	explaining := c.explaining
+	c.explaining = false // a function's insides are not the explained expression's
+	c.stmts(fn.decl.Body)
+	c.explaining = explaining
+	c.frames = c.frames[:len(c.frames)-1]
+	c.bind(end)
+	c.scope = c.scope[:scope]
+	return operand{reg: r, t: fn.result}
+}
+
+// Bounds of inlining (functions cannot recurse, but can nest).
+const (
+	inlineDepthMax = 64
+	inlineCodeMax  = 1 << 20 // instructions of one body
+)
+
 func (c *codegen) idCall(e *Expr, m *member, r int) operand {
-	if m.entry.countReg >= 0 && m.countReg < 0 && !c.inStatic {
+	if m.entry.countReg >= 0 && m.countReg < 0 && !c.inStatic && !c.explaining {
 		// bank(x % banks): the index is in range by construction, one op
 		if a := e.Args[0]; a.Kind == eBinary && a.Op == "%" && a.Y.Static && c.static(a.Y).reg == m.entry.countReg {
 			x := c.expr(a.X, -1)
@@ -736,7 +810,7 @@ func (c *codegen) call2(e *Expr, args []operand, r int) operand {
 }
 
 var arithOps = map[string][2]opcode{ // register form, immediate form (0: none)
-	"+": {opAdd, opAddI}, "-": {opSub, opSubI}, "*": {opMul, opMulI}, "&": {opAnd, opAndI},
+	"+": {opAdd, opAddI}, "-": {opSub, opSubI}, "-%": {opSub, opSubI}, "*": {opMul, opMulI}, "&": {opAnd, opAndI},
 	"|": {opOr, opOrI}, "^": {opXor, opXorI}, "<<": {opShl, opShlI}, ">>": {opShr, opShrI},
 }
 
@@ -763,8 +837,11 @@ func (c *codegen) arith(op string, r int, x, y operand, t vtype, pos Pos) operan
 		return operand{reg: r, t: t}
 	}
 	ops := arithOps[op]
-	if op == ">>" && signed {
+	switch {
+	case op == ">>" && signed:
 		ops = [2]opcode{opSar, opSarI}
+	case op == "-" && t == tU64: // faults instead of wrapping
+		ops = [2]opcode{opSubC, opSubIC}
 	}
 	if x.lit && x.val < 1<<32 && !y.lit && (op == "+" || op == "*" || op == "&" || op == "|" || op == "^") {
 		x, y = y, x
@@ -816,6 +893,18 @@ func (c *codegen) boolValue(e *Expr, r int) operand {
 			o += 2
 		}
 		c.emit(o, r, a, b, 0, e.Pos)
+		return operand{reg: r, t: tBool}
+	}
+	if c.explaining { // both sides as noted values, short-circuit kept
+		lend := c.newLabel()
+		c.expr(e.X, r)
+		o := opJz
+		if e.Op == "||" {
+			o = opJnz
+		}
+		c.jump(o, 0, r, 0, lend, e.Pos)
+		c.expr(e.Y, r)
+		c.bind(lend)
 		return operand{reg: r, t: tBool}
 	}
 	lf, lend := c.newLabel(), c.newLabel()
@@ -927,8 +1016,17 @@ func (c *codegen) arrayBranch(e *Expr, label int, jumpIf bool) bool {
 	return true
 }
 
-// fusable are the operators with a field form (opFLAdd .., opSFAdd ..).
-var fusable = map[string]bool{"+": true, "-": true, "*": true, "&": true, "|": true, "^": true}
+// fusable reports whether the binary e has a field form (opFLAdd ..,
+// opSFAdd ..): those wrap, so a u64 `-` (which checks) has none.
+func (c *codegen) fusable(e *Expr) bool {
+	switch e.Op {
+	case "+", "-%", "*", "&", "|", "^":
+		return true
+	case "-":
+		return e.T != tU64
+	}
+	return false
+}
 
 // fieldOperand is the field e reads if e is a scalar field of the domain
 // (not its rng field, which rng() changes), else nil.

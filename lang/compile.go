@@ -9,6 +9,7 @@ func Compile(file, src string) (*Program, error) {
 	errs := &ErrorList{File: file}
 	f := parse(src, errs)
 	r := newResolver(file, f, errs)
+	r.src = src
 	r.declare()
 	if len(errs.List) == 0 { // bodies refer to declarations: resolve them once those are sound
 		r.bodies()

@@ -1,8 +1,10 @@
 package lang
 
 import (
+	"errors"
 	"fmt"
 	"github.com/lexbench/lexbench/internal/divisor"
+	"strings"
 
 	"github.com/lexbench/lexbench/workloads"
 )
@@ -91,11 +93,13 @@ func (w *instance) linkErr() error {
 	w.gbase = regsMax - p.nGlobals
 	w.globals = make([]uint64, p.nGlobals)
 	set := func(reg int, v uint64) { w.globals[reg-w.gbase] = v }
-	set(regsMax-1, w.p.K[0])
-	set(regsMax-2, w.p.K[1])
-	set(regsMax-3, w.p.N)
-	set(regsMax-4, w.p.Seed)
-	set(regsMax-5, w.p.Batch)
+	nk := len(p.Keys)
+	for i := range nk {
+		set(regsMax-1-i, w.p.K[i])
+	}
+	set(regsMax-1-nk, w.p.N)
+	set(regsMax-2-nk, w.p.Seed)
+	set(regsMax-3-nk, w.p.Batch)
 	for _, c := range p.consts {
 		set(c.reg, c.val)
 	}
@@ -274,7 +278,7 @@ func (w *instance) Init(words []uint64) {
 				}
 				if t.init >= 0 {
 					rc := runCtx{pc: t.init, base: base, self: d, index: g, member: s.m}
-					w.interp(nil, nil, &rc)
+					w.runOnce(&rc)
 					if rc.err != nil {
 						w.err = rc.err
 						return
@@ -290,41 +294,68 @@ func (w *instance) Figures() []workloads.Figure {
 	for _, f := range w.prog.figures {
 		rc := runCtx{pc: f.pc, block: true}
 		if w.err == nil {
-			w.interp(nil, nil, &rc)
+			w.runOnce(&rc)
 		}
 		figs = append(figs, workloads.Figure{Name: f.name, Value: rc.ret})
 	}
 	return figs
 }
 
-// Goals runs the goals in order; the first failed assert is the violation.
+// failuresMax bounds the failures a violation reports.
+const failuresMax = 10
+
+// Goals runs the goal blocks in order at quiescence. A failed assert does
+// not stop its goal: the run goes on to report up to failuresMax failures
+// in all, each with the value of every sub-expression of its condition.
+// The error's first line is the first failure (the violation).
 func (w *instance) Goals() error {
 	if w.err != nil {
 		return w.err
 	}
+	var lines []string
+	more := false
 	for _, gl := range w.prog.goals {
-		rc := runCtx{pc: gl.pc, block: true}
-		w.interp(nil, nil, &rc)
-		if rc.err != nil {
-			return rc.err
+		var m machine
+		w.start(&m, runCtx{pc: gl.pc, block: true})
+		pc, st := w.exec(&m, gl.pc)
+		for st == execFail {
+			if len(lines) == failuresMax {
+				more = true
+				break
+			}
+			a := &w.prog.asserts[m.r[regRet]]
+			var notes [notesMax]uint64
+			m.notes, m.noted = &notes, 0
+			next, xst := w.exec(&m, pc) // the explanation, up to its endx
+			m.notes = nil
+			what := explanation(a.subs, &notes, m.noted, a.vars, &m.r)
+			if xst != execEndX {
+				what = "(its explanation faulted)"
+			}
+			lines = append(lines, fmt.Sprintf("goal %s: %s:%d:%d: assert %s failed: %s", gl.name, w.prog.File, a.pos.Line, a.pos.Col, a.text, what))
+			if xst != execEndX {
+				break
+			}
+			pc, st = w.exec(&m, next)
 		}
-		if rc.fail >= 0 {
-			a := w.prog.asserts[rc.fail]
-			msg := fmt.Sprintf("goal %s: %s:%d:%d: assert %s failed", gl.name, w.prog.File, a.pos.Line, a.pos.Col, a.text)
-			for i, v := range a.vars {
-				sep := ", "
-				if i == 0 {
-					sep = " ("
-				}
-				msg += fmt.Sprintf("%s%s = %d", sep, v.name, rc.regs[v.reg])
-			}
-			if len(a.vars) > 0 {
-				msg += ")"
-			}
-			return fmt.Errorf("%s", msg)
+		if st == execFault && len(lines) == 0 {
+			return w.faultError(pc-1, 0, false, fmt.Sprintf(m.fault, m.faultArgs...))
+		}
+		if st == execFault {
+			lines = append(lines, "(evaluation stopped there: "+fmt.Sprintf(m.fault, m.faultArgs...)+")")
+			break
+		}
+		if more {
+			break
 		}
 	}
-	return nil
+	if len(lines) == 0 {
+		return nil
+	}
+	if more {
+		lines = append(lines, fmt.Sprintf("(more failures: the first %d are shown)", failuresMax))
+	}
+	return errors.New(strings.Join(lines, "\n"))
 }
 
 // runStatic evaluates the static expressions into the globals.
@@ -345,6 +376,15 @@ func (w *instance) runStatic() error {
 				return fmt.Errorf("%s:%d:%d: division by zero in a static expression", p.File, pos.Line, pos.Col)
 			}
 			v = arith(decOp(ins), x, y)
+		case opSubC, opSubIC:
+			if decOp(ins) == opSubIC {
+				y = uint64(decImm(ins))
+			}
+			if y > x {
+				pos := p.spos[pc]
+				return fmt.Errorf("%s:%d:%d: static expression: "+wrapFault, p.File, pos.Line, pos.Col, x, y)
+			}
+			v = x - y
 		case opAddI, opSubI, opMulI, opAndI, opOrI, opXorI, opShlI, opShrI, opSarI:
 			v = arith(decOp(ins)-(opAddI-opAdd), x, uint64(decImm(ins)))
 		default:

@@ -122,6 +122,14 @@ const (
 	opSFAndR
 	opSFOrR
 	opSFXorR
+	// u64 subtraction that faults when it would wrap below 0 (the `-` of
+	// u64; `-%` and i64's `-` are opSub, opSubI, opSubF: they wrap)
+	opSubC  // a = b - c
+	opSubIC // a = b - imm
+	opSubFC // field[imm] -= a
+	// explanations of a failed assert or invariant (run only after it failed)
+	opNote  // note[a] = b: the value of a sub-expression
+	opEndX  // end of an explanation
 	opWord2 // the second word of a two-word instruction: never executed
 	opCount
 )
@@ -176,7 +184,9 @@ var ops = [opCount]opInfo{
 	opEmitR: {"emit+ret", 0}, opSFAddR: {"sfadd+ret", fField}, opSFSubR: {"sfsub+ret", fField},
 	opSFMulR: {"sfmul+ret", fField}, opSFAndR: {"sfand+ret", fField}, opSFOrR: {"sfor+ret", fField},
 	opSFXorR: {"sfxor+ret", fField},
-	opWord2:  {"word2", 0},
+	opSubC:   {"subc", fStatic}, opSubIC: {"subic", fStatic}, opSubFC: {"subfc", fField},
+	opNote: {"note", 0}, opEndX: {"endx", 0},
+	opWord2: {"word2", 0},
 }
 
 // opNames are the ops' names, for the disassembler and messages.

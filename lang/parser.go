@@ -6,11 +6,12 @@ import "fmt"
 // skips to a likely statement or declaration start, so one run reports
 // every error.
 type parser struct {
-	toks  []token
-	i     int
-	src   string
-	errs  *ErrorList
-	depth int
+	toks    []token
+	i       int
+	src     string
+	errs    *ErrorList
+	depth   int
+	lastEnd int32 // end offset of the last token consumed
 }
 
 // nestingMax bounds the depth of nested expressions and blocks, so a
@@ -27,6 +28,7 @@ func (p *parser) next() token {
 	t := p.toks[p.i]
 	if t.kind != tEOF {
 		p.i++
+		p.lastEnd = t.end
 	}
 	return t
 }
@@ -93,7 +95,7 @@ var keywords = map[string]bool{
 	"workload": true, "key": true, "kind": true, "type": true, "domains": true, "goal": true,
 	"figure": true, "budget": true, "on": true, "init": true, "let": true, "if": true, "else": true,
 	"for": true, "forall": true, "in": true, "while": true, "assert": true, "return": true,
-	"boots": true, "weight": true,
+	"boots": true, "weight": true, "const": true, "fn": true,
 }
 
 // guard runs f; after a bail it skips tokens (at least one) until stop
@@ -122,7 +124,7 @@ func (p *parser) atTopDecl() bool {
 		return false
 	}
 	switch t.text {
-	case "workload", "key", "kind", "type", "domains", "goal", "figure", "budget":
+	case "workload", "key", "kind", "type", "domains", "goal", "figure", "budget", "const", "fn":
 		return true
 	}
 	return false
@@ -143,7 +145,7 @@ func (p *parser) file() *File {
 func (p *parser) topDecl(f *File) {
 	t := p.peek()
 	if t.kind != tIdent {
-		p.fail(t.pos, "expected a declaration (workload, key, kind, budget, type, domains, goal, figure), found %s", describe(t))
+		p.fail(t.pos, "expected a declaration (%s), found %s", declNames, describe(t))
 	}
 	switch t.text {
 	case "workload":
@@ -214,10 +216,41 @@ func (p *parser) topDecl(f *File) {
 		} else {
 			f.Figures = append(f.Figures, b)
 		}
+	case "const":
+		p.next()
+		d := &ConstDecl{Pos: t.pos}
+		d.Name = p.ident("constant name").text
+		if p.accept(":") {
+			d.Type = p.ident("type (u64, i64, bool)").text
+		}
+		p.expect("=")
+		d.X = p.expr()
+		f.Consts = append(f.Consts, d)
+	case "fn":
+		p.next()
+		d := &FuncDecl{Pos: t.pos}
+		d.Name = p.ident("function name").text
+		p.expect("(")
+		for !p.is(")") {
+			n := p.ident("parameter name")
+			p.expect(":")
+			d.Params = append(d.Params, Param{Pos: n.pos, Name: n.text, Type: p.ident("parameter type (u64, i64, bool)").text})
+			if !p.accept(",") {
+				break
+			}
+		}
+		p.expect(")")
+		p.expect("->")
+		d.Result = p.ident("result type (u64, i64, bool)").text
+		d.Body = p.block()
+		f.Funcs = append(f.Funcs, d)
 	default:
-		p.fail(t.pos, "expected a declaration (workload, key, kind, budget, type, domains, goal, figure), found %s", describe(t))
+		p.fail(t.pos, "expected a declaration (%s), found %s", declNames, describe(t))
 	}
 }
+
+// declNames are the declarations, for messages.
+const declNames = "workload, key, const, fn, kind, budget, type, domains, goal, figure"
 
 func (p *parser) typeDecl(pos Pos) *TypeDecl {
 	td := &TypeDecl{Pos: pos}
@@ -269,7 +302,7 @@ func (p *parser) typeItem(td *TypeDecl) {
 			fd.Len = p.expr()
 			p.expect("]")
 		}
-		fd.Type = p.ident("field type (u64, i64, rng)").text
+		fd.Type = p.ident("field type (u64, i64, bool, rng)").text
 		td.Fields = append(td.Fields, fd)
 	}
 }
@@ -363,7 +396,7 @@ func (p *parser) stmt() *Stmt {
 		s.Kind = sLet
 		s.Name = p.ident("variable name").text
 		if p.accept(":") {
-			s.Type = p.ident("type (u64, i64)").text
+			s.Type = p.ident("type (u64, i64, bool)").text
 		}
 		p.expect("=")
 		s.X = p.expr()
@@ -398,9 +431,8 @@ func (p *parser) stmt() *Stmt {
 		s.Body = p.block()
 	case p.accept("assert"):
 		s.Kind = sAssert
-		i0 := p.i
 		s.X = p.expr()
-		s.Text = p.sourceText(i0)
+		s.Text = p.text(s.X)
 	case p.accept("return"):
 		s.Kind = sReturn
 		s.X = p.expr()
@@ -408,7 +440,7 @@ func (p *parser) stmt() *Stmt {
 		x := p.expr()
 		if t := p.peek(); t.kind == tPunct {
 			switch t.text {
-			case "=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>=":
+			case "=", "+=", "-=", "-%=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>=":
 				p.next()
 				s.Kind, s.Target, s.Op = sAssign, x, t.text
 				s.X = p.expr()
@@ -423,24 +455,8 @@ func (p *parser) stmt() *Stmt {
 	return s
 }
 
-// sourceText is the text of tokens [i0, p.i), for messages.
-func (p *parser) sourceText(i0 int) string {
-	var b []byte
-	for k := i0; k < p.i; k++ {
-		if k > i0 {
-			b = append(b, ' ')
-		}
-		t := p.toks[k]
-		if t.kind == tString {
-			b = append(b, '"')
-			b = append(b, t.text...)
-			b = append(b, '"')
-		} else {
-			b = append(b, t.text...)
-		}
-	}
-	return string(b)
-}
+// text is the source text of e, as written.
+func (p *parser) text(e *Expr) string { return p.src[e.Start:e.End] }
 
 // Binary operator precedence (Go's).
 func prec(op string) int {
@@ -451,7 +467,7 @@ func prec(op string) int {
 		return 2
 	case "==", "!=", "<", "<=", ">", ">=":
 		return 3
-	case "+", "-", "|", "^":
+	case "+", "-", "-%", "|", "^":
 		return 4
 	case "*", "/", "%", "<<", ">>", "&":
 		return 5
@@ -467,6 +483,7 @@ func (p *parser) binary(min int) *Expr {
 	if p.depth > nestingMax {
 		p.fail(p.peek().pos, "expression nested too deeply")
 	}
+	start := p.peek().off
 	x := p.unary()
 	for {
 		t := p.peek()
@@ -479,7 +496,7 @@ func (p *parser) binary(min int) *Expr {
 		}
 		p.next()
 		y := p.binary(pr + 1)
-		x = &Expr{Kind: eBinary, Pos: t.pos, Op: t.text, X: x, Y: y}
+		x = &Expr{Kind: eBinary, Pos: t.pos, Op: t.text, X: x, Y: y, Start: start, End: p.lastEnd}
 	}
 }
 
@@ -492,12 +509,24 @@ func (p *parser) unary() *Expr {
 		if p.depth > nestingMax {
 			p.fail(t.pos, "expression nested too deeply")
 		}
-		return &Expr{Kind: eUnary, Pos: t.pos, Op: t.text, X: p.unary()}
+		x := p.unary()
+		return &Expr{Kind: eUnary, Pos: t.pos, Op: t.text, X: x, Start: t.off, End: p.lastEnd}
 	}
-	return p.postfix(p.primary())
+	start := p.peek().off
+	return p.postfix(p.primary(), start)
 }
 
 func (p *parser) primary() *Expr {
+	t := p.peek()
+	paren := p.is("(") // (x): x's own text
+	e := p.primary1()
+	if !paren {
+		e.Start, e.End = t.off, p.lastEnd
+	}
+	return e
+}
+
+func (p *parser) primary1() *Expr {
 	t := p.peek()
 	switch {
 	case t.kind == tInt:
@@ -531,15 +560,16 @@ func (p *parser) primary() *Expr {
 	return nil
 }
 
-func (p *parser) postfix(x *Expr) *Expr {
+func (p *parser) postfix(x *Expr, start int32) *Expr {
 	for p.is(".") {
 		t := p.next()
 		n := p.ident("field name")
-		e := &Expr{Kind: eField, Pos: t.pos, Name: n.text, X: x}
+		e := &Expr{Kind: eField, Pos: t.pos, Name: n.text, X: x, Start: start}
 		if p.accept("[") {
 			e.Y = p.expr()
 			p.expect("]")
 		}
+		e.End = p.lastEnd
 		x = e
 	}
 	return x

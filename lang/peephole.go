@@ -3,6 +3,8 @@ package lang
 // The peephole pass: rewrites of one body's code that look only at
 // neighbouring instructions, after code generation.
 //
+//   - a jump to the next instruction is dropped (the return at the end
+//     of an inlined function's body, an empty else);
 //   - `andi x, y, 0xFFFFFFFF; shri z, y, 32` is `split x, z = y` (one
 //     instruction for the two halves of a packed word), unless the second
 //     is a jump target (peephole, on the body buffer, before assembly);
@@ -12,6 +14,14 @@ package lang
 
 // peephole rewrites the body buffer b; its jumps still name labels.
 func peephole(b *bodyBuf) {
+	for k := 0; k < len(b.fixups); {
+		if f := b.fixups[k]; opcode(b.code[f.at]) == opJmp && b.labels[f.label] == f.at+1 {
+			b.fixups = append(b.fixups[:k], b.fixups[k+1:]...)
+			b.remove(f.at)
+			continue
+		}
+		k++
+	}
 	target := make(map[int]bool, len(b.labels))
 	for _, at := range b.labels {
 		target[at] = true

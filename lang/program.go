@@ -12,8 +12,8 @@ import (
 type Program struct {
 	File  string
 	Name  string
-	Keys  [2]workloads.Key
-	Kinds []kindInfo // sorted by number
+	Keys  []workloads.Key // in declaration order: the params text's order
+	Kinds []kindInfo      // sorted by number
 
 	types   []*dtype
 	fields  []*field // every field of every type; its index is the field id
@@ -63,7 +63,7 @@ type field struct {
 	id      int
 	typ     *dtype
 	name    string
-	signed  bool
+	t       vtype // u64, i64 or bool (an rng field is u64)
 	lenExpr *Expr // the array length, nil for a scalar
 	lenReg  int   // global register holding the array length, -1 for a scalar
 }
@@ -107,15 +107,26 @@ type block struct {
 	pc   int
 }
 
+// assertInfo is an assert of a goal: where, its text as written, the
+// variables in scope and the sub-expressions its explanation notes.
 type assertInfo struct {
 	pos  Pos
 	text string
 	vars []namedReg
+	subs []subExpr
 }
 
 type namedReg struct {
 	name string
 	reg  uint8
+	t    vtype
+}
+
+// subExpr is a sub-expression of an explained condition: its source
+// text and type (for printing its value).
+type subExpr struct {
+	text string
+	t    vtype
 }
 
 // Fixed registers: the message and the receiving domain.

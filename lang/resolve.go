@@ -1,7 +1,9 @@
 package lang
 
 import (
+	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/lexbench/lexbench/trace"
 	"github.com/lexbench/lexbench/workloads"
@@ -23,6 +25,7 @@ const (
 	ctxInit
 	ctxGoal
 	ctxFigure
+	ctxFunc // a function's body
 )
 
 type vtype uint8
@@ -50,6 +53,36 @@ type localVar struct {
 	param    int    // a message parameter: 0 (a) or 1 (b); -1 otherwise
 }
 
+// constant is a named constant: a static expression.
+type constant struct {
+	name string
+	x    *Expr
+	t    vtype // the declared type, else x's (untyped for literals)
+}
+
+// function is a pure function. Calls are inlined (codegen.go), so the
+// call graph must have no cycle.
+type function struct {
+	decl   *FuncDecl
+	params []*localVar
+	result vtype
+	calls  []*function // functions its body calls
+}
+
+// typeOf is the value type named by a declaration's type name, or
+// tInvalid.
+func typeOf(name string) vtype {
+	switch name {
+	case "u64":
+		return tU64
+	case "i64":
+		return tI64
+	case "bool":
+		return tBool
+	}
+	return tInvalid
+}
+
 // specKinds are the message kinds SPEC §5 names, predeclared.
 var specKinds = []kindInfo{
 	{"Tick", trace.KindTick}, {"Transfer", trace.KindTransfer}, {"Data", trace.KindData},
@@ -63,7 +96,7 @@ var specKinds = []kindInfo{
 var reservedNames = map[string]bool{
 	"n": true, "seed": true, "batch": true,
 	"self": true, "index": true, "member": true, "src": true, "emit": true, "rng": true,
-	"min": true, "max": true, "i64": true, "u64": true,
+	"min": true, "max": true, "i64": true, "u64": true, "true": true, "false": true,
 }
 
 // flagNames are the CLI's own flags: a key (which becomes a flag) may not
@@ -73,29 +106,36 @@ var flagNames = map[string]bool{
 	"profile-dir": true, "json": true, "help": true,
 }
 
-// globalNames are the names of the run's parameters in the order of their
-// global registers: the keys, then n, seed, batch.
-const (
-	globalN = iota
-	globalSeed
-	globalBatch
-)
+// keysMax bounds the number of keys (each is a global register).
+const keysMax = 64
 
 // resolver declares and checks a program.
 type resolver struct {
 	p       *Program
 	f       *File
+	src     string
 	errs    *ErrorList
 	kinds   map[string]trace.Kind
 	globals map[string]bool // keys, n, seed, batch
 	types   map[string]*dtype
 	members map[string]*member
 	entries map[string]*entry
+	consts  map[string]*constant
+	funcs   map[string]*function
 
 	// the body being resolved
 	ctx   ctxKind
 	typ   *dtype
+	fn    *function // ctxFunc: the function
 	scope []*localVar
+}
+
+// text is the source text of e, as written.
+func (c *resolver) text(e *Expr) string {
+	if e.Start < 0 || e.End > int32(len(c.src)) || e.Start > e.End {
+		return "?"
+	}
+	return c.src[e.Start:e.End]
 }
 
 func newResolver(file string, f *File, errs *ErrorList) *resolver {
@@ -108,6 +148,8 @@ func newResolver(file string, f *File, errs *ErrorList) *resolver {
 		types:   map[string]*dtype{},
 		members: map[string]*member{},
 		entries: map[string]*entry{},
+		consts:  map[string]*constant{},
+		funcs:   map[string]*function{},
 	}
 }
 
@@ -117,14 +159,10 @@ func (c *resolver) declare() {
 	if f.Name == "" {
 		c.errs.add(Pos{1, 1}, "missing `workload NAME` declaration")
 	}
-	if len(f.Keys) != 2 {
-		pos := Pos{1, 1}
-		if len(f.Keys) > 2 {
-			pos = f.Keys[2].Pos
-		}
-		c.errs.add(pos, "a workload has exactly two keys, found %d", len(f.Keys))
+	if len(f.Keys) > keysMax {
+		c.errs.add(f.Keys[keysMax].Pos, "too many keys: at most %d", keysMax)
 	}
-	for i, k := range f.Keys {
+	for _, k := range f.Keys {
 		switch {
 		case reservedNames[k.Name] || flagNames[k.Name]:
 			c.errs.add(k.Pos, "key name %s is reserved", k.Name)
@@ -135,14 +173,12 @@ func (c *resolver) declare() {
 		case k.Default < k.Min || k.Default > k.Max:
 			c.errs.add(k.Pos, "key %s: default %d is outside %d..%d", k.Name, k.Default, k.Min, k.Max)
 		}
-		if i < 2 {
-			c.globals[k.Name] = true
-			usage := k.Usage
-			if usage == "" {
-				usage = k.Name
-			}
-			p.Keys[i] = workloads.Key{Name: k.Name, Default: k.Default, Min: k.Min, Max: k.Max, Usage: usage}
+		c.globals[k.Name] = true
+		usage := k.Usage
+		if usage == "" {
+			usage = k.Name
 		}
+		p.Keys = append(p.Keys, workloads.Key{Name: k.Name, Default: k.Default, Min: k.Min, Max: k.Max, Usage: usage})
 	}
 	for _, n := range []string{"n", "seed", "batch"} {
 		c.globals[n] = true
@@ -174,6 +210,9 @@ func (c *resolver) declare() {
 	}
 	sort.Slice(p.Kinds, func(i, j int) bool { return p.Kinds[i].Num < p.Kinds[j].Num })
 
+	c.declareConsts()
+	c.declareFuncs()
+
 	if f.Budget != nil {
 		c.staticOf(f.Budget, "budget")
 	}
@@ -194,11 +233,13 @@ func (c *resolver) declare() {
 				continue
 			}
 			seen[fd.Name] = true
-			fl := &field{id: len(p.fields), typ: t, name: fd.Name, lenReg: -1}
+			fl := &field{id: len(p.fields), typ: t, name: fd.Name, lenReg: -1, t: tU64}
 			switch fd.Type {
 			case "u64":
 			case "i64":
-				fl.signed = true
+				fl.t = tI64
+			case "bool":
+				fl.t = tBool
 			case "rng":
 				if fd.Len != nil {
 					c.errs.add(fd.Pos, "type %s: field %s: an rng field cannot be an array", td.Name, fd.Name)
@@ -208,7 +249,7 @@ func (c *resolver) declare() {
 				}
 				t.rng = fl
 			default:
-				c.errs.add(fd.Pos, "type %s: field %s: unknown type %s (want u64, i64, rng)", td.Name, fd.Name, fd.Type)
+				c.errs.add(fd.Pos, "type %s: field %s: unknown type %s (want u64, i64, bool, rng)", td.Name, fd.Name, fd.Type)
 			}
 			if fd.Len != nil {
 				c.staticOf(fd.Len, "array length")
@@ -240,8 +281,8 @@ func (c *resolver) declare() {
 	names := map[string]bool{}
 	claim := func(pos Pos, name string) {
 		switch {
-		case reservedNames[name] || c.globals[name]:
-			c.errs.add(pos, "domains: name %s is reserved or a key", name)
+		case reservedNames[name] || c.globals[name] || c.consts[name] != nil || c.funcs[name] != nil:
+			c.errs.add(pos, "domains: name %s is reserved or a key, constant or function", name)
 		case names[name]:
 			c.errs.add(pos, "domains: name %s declared twice", name)
 		}
@@ -303,9 +344,147 @@ func (c *resolver) staticOf(e *Expr, what string) {
 		c.errs.add(e.Pos, "%s must be computed from keys, n, seed, batch and numbers only", what)
 		return
 	}
-	if c.expr(e); e.T == tI64 {
-		c.errs.add(e.Pos, "%s must be u64, got i64", what)
+	if c.expr(e); e.T == tI64 || e.T == tBool {
+		c.errs.add(e.Pos, "%s must be u64, got %s", what, e.T)
 	}
+}
+
+// declareConsts resolves the constants, in declaration order: each may
+// use the keys, n, seed, batch and the constants declared before it.
+func (c *resolver) declareConsts() {
+	for _, d := range c.f.Consts {
+		switch {
+		case reservedNames[d.Name] || c.globals[d.Name]:
+			c.errs.add(d.Pos, "constant %s: the name is reserved or a key", d.Name)
+			continue
+		case c.consts[d.Name] != nil:
+			c.errs.add(d.Pos, "constant %s declared twice", d.Name)
+			continue
+		}
+		k := &constant{name: d.Name, x: d.X, t: tInvalid}
+		c.ctx, c.typ, c.scope = ctxGoal, nil, nil
+		if !c.isStatic(d.X) {
+			c.errs.add(d.X.Pos, "constant %s must be computed from keys, n, seed, batch, numbers and earlier constants", d.Name)
+		} else {
+			k.t = c.expr(d.X)
+			if d.Type != "" {
+				want := typeOf(d.Type)
+				switch {
+				case want == tInvalid:
+					c.errs.add(d.Pos, "constant %s: unknown type %s (want u64, i64 or bool)", d.Name, d.Type)
+				case k.t != tInvalid && k.t != want && !(k.t == tUntyped && want != tBool):
+					c.errs.add(d.Pos, "type mismatch: cannot initialize constant %s %s with a %s value", d.Name, want, k.t)
+				}
+				k.t = want
+			}
+		}
+		c.consts[d.Name] = k
+	}
+}
+
+// declareFuncs declares the functions, resolves their bodies, and rejects
+// recursion (a function is inlined at each call).
+func (c *resolver) declareFuncs() {
+	var fns []*function
+	for _, d := range c.f.Funcs {
+		switch {
+		case reservedNames[d.Name] || c.globals[d.Name] || c.consts[d.Name] != nil:
+			c.errs.add(d.Pos, "function %s: the name is reserved or a key or constant", d.Name)
+			continue
+		case c.funcs[d.Name] != nil:
+			c.errs.add(d.Pos, "function %s declared twice", d.Name)
+			continue
+		}
+		fn := &function{decl: d, result: typeOf(d.Result)}
+		if fn.result == tInvalid {
+			c.errs.add(d.Pos, "function %s: unknown result type %s (want u64, i64 or bool)", d.Name, d.Result)
+		}
+		for _, prm := range d.Params {
+			t := typeOf(prm.Type)
+			if t == tInvalid {
+				c.errs.add(prm.Pos, "function %s: parameter %s: unknown type %s (want u64, i64 or bool)", d.Name, prm.Name, prm.Type)
+			}
+			fn.params = append(fn.params, &localVar{name: prm.Name, t: t, ro: "a function parameter", param: -1})
+		}
+		c.funcs[d.Name] = fn
+		fns = append(fns, fn)
+	}
+	for _, fn := range fns {
+		c.ctx, c.typ, c.fn, c.scope = ctxFunc, nil, fn, nil
+		seen := map[string]bool{}
+		for i, prm := range fn.decl.Params {
+			if seen[prm.Name] {
+				c.errs.add(prm.Pos, "function %s: parameter %s declared twice", fn.decl.Name, prm.Name)
+			}
+			seen[prm.Name] = true
+			c.declareLocalVar(prm.Pos, fn.params[i])
+		}
+		c.stmts(fn.decl.Body)
+		if !terminates(fn.decl.Body) {
+			c.errs.add(fn.decl.Pos, "function %s: missing return at the end (every path must return a value)", fn.decl.Name)
+		}
+		c.fn = nil
+	}
+	reported := map[*function]bool{}
+	for _, fn := range fns {
+		if path := fn.cycle(); path != nil && !reported[fn] {
+			c.errs.add(fn.decl.Pos, "function %s calls itself (%s): functions are inlined, so they cannot recurse",
+				fn.decl.Name, strings.Join(append(names(path), fn.decl.Name), " → "))
+			for _, g := range path {
+				reported[g] = true
+			}
+		}
+	}
+}
+
+// cycle is a call path from fn back to itself, or nil if there is none.
+func (fn *function) cycle() []*function {
+	var path []*function
+	done := map[*function]bool{}
+	var walk func(g *function) bool
+	walk = func(g *function) bool {
+		if done[g] {
+			return false
+		}
+		path = append(path, g)
+		for _, h := range g.calls {
+			if h == fn || walk(h) {
+				return true
+			}
+		}
+		path = path[:len(path)-1]
+		done[g] = true
+		return false
+	}
+	if !walk(fn) {
+		return nil
+	}
+	return path
+}
+
+func names(fns []*function) []string {
+	var s []string
+	for _, f := range fns {
+		s = append(s, f.decl.Name)
+	}
+	return s
+}
+
+// terminates reports whether a block always ends in a return: its last
+// statement is a return, or an if with an else whose branches both
+// terminate.
+func terminates(ss []*Stmt) bool {
+	if len(ss) == 0 {
+		return false
+	}
+	s := ss[len(ss)-1]
+	switch s.Kind {
+	case sReturn:
+		return true
+	case sIf:
+		return s.Else != nil && terminates(s.Body) && terminates(s.Else)
+	}
+	return false
 }
 
 // bodies resolves every handler, init, goal and figure.
@@ -368,42 +547,38 @@ func (c *resolver) ownField(name string) *field {
 	return nil
 }
 
-func fieldType(f *field) vtype {
-	if f.signed {
-		return tI64
-	}
-	return tU64
-}
+func fieldType(f *field) vtype { return f.t }
 
 func (c *resolver) declareLocal(pos Pos, name string, t vtype, ro string) *localVar {
-	if c.globals[name] || reservedNames[name] || c.members[name] != nil || c.ownField(name) != nil {
-		c.errs.add(pos, "%s shadows a key, builtin, field or domain name", name)
-	}
 	l := &localVar{name: name, t: t, ro: ro, param: -1}
-	c.scope = append(c.scope, l)
+	c.declareLocalVar(pos, l)
 	return l
+}
+
+func (c *resolver) declareLocalVar(pos Pos, l *localVar) {
+	name := l.name
+	if c.globals[name] || reservedNames[name] || c.members[name] != nil || c.ownField(name) != nil ||
+		c.consts[name] != nil || c.funcs[name] != nil {
+		c.errs.add(pos, "%s shadows a key, constant, function, builtin, field or domain name", name)
+	}
+	c.scope = append(c.scope, l)
 }
 
 func (c *resolver) stmt(s *Stmt) {
 	switch s.Kind {
 	case sLet:
 		var want vtype
-		switch s.Type {
-		case "":
-		case "u64":
-			want = tU64
-		case "i64":
-			want = tI64
-		default:
-			c.errs.add(s.Pos, "unknown type %s (want u64 or i64)", s.Type)
-			want = tInvalid
+		if s.Type != "" {
+			if want = typeOf(s.Type); want == tInvalid {
+				c.errs.add(s.Pos, "unknown type %s (want u64, i64 or bool)", s.Type)
+			}
 		}
 		t := c.expr(s.X)
 		switch {
 		case t == tNone:
 			c.errs.add(s.X.Pos, "%s has no value", s.X.Name)
 			t = tInvalid
-		case want != 0 && t != tUntyped && t != tInvalid && want != tInvalid && t != want:
+		case want != 0 && t != tInvalid && want != tInvalid && t != want && !(t == tUntyped && want != tBool):
 			c.errs.add(s.Pos, "type mismatch: cannot initialize %s %s with a %s value", want, s.Name, t)
 		case want != 0:
 			t = want
@@ -451,10 +626,15 @@ func (c *resolver) stmt(s *Stmt) {
 		}
 		c.cond(s.X)
 	case sReturn:
-		if c.ctx != ctxFigure {
-			c.errs.add(s.Pos, "return is allowed only in figures")
+		switch {
+		case c.ctx == ctxFunc:
+			c.want(c.expr(s.X), c.fn.result, s.X.Pos, "the result of "+c.fn.decl.Name)
+		case c.ctx != ctxFigure:
+			c.errs.add(s.Pos, "return is allowed only in figures and functions")
+			c.expr(s.X)
+		default:
+			c.want(c.expr(s.X), tU64, s.X.Pos, "a figure")
 		}
-		c.want(c.expr(s.X), tU64, s.X.Pos, "a figure")
 	case sExpr:
 		if s.X.Name == "emit" {
 			c.emitCall(s.X)
@@ -473,7 +653,7 @@ func (c *resolver) want(x vtype, t vtype, pos Pos, what string) {
 	c.errs.add(pos, "type mismatch: %s must be %s, got %s", what, t, x)
 }
 
-var compound = map[string]string{"+=": "+", "-=": "-", "*=": "*", "/=": "/", "%=": "%", "&=": "&", "|=": "|", "^=": "^", "<<=": "<<", ">>=": ">>"}
+var compound = map[string]string{"+=": "+", "-=": "-", "-%=": "-%", "*=": "*", "/=": "/", "%=": "%", "&=": "&", "|=": "|", "^=": "^", "<<=": "<<", ">>=": ">>"}
 
 func (c *resolver) assign(s *Stmt) {
 	tg := s.Target
@@ -531,7 +711,14 @@ func (c *resolver) assign(s *Stmt) {
 		name += "[…]"
 	}
 	switch s.Op {
-	case "=", "+=", "-=":
+	case "=":
+		c.wantAssign(c.expr(s.X), ft, s.Pos, name)
+	case "+=", "-=":
+		if ft == tBool {
+			c.errs.add(s.Pos, "type mismatch: operator %s is not defined on bool", s.Op)
+			c.expr(s.X)
+			return
+		}
 		c.wantAssign(c.expr(s.X), ft, s.Pos, name)
 	default:
 		c.arith(compound[s.Op], ft, c.expr(s.X), s.Pos)
@@ -557,7 +744,8 @@ func (c *resolver) isStatic(e *Expr) bool {
 	case eInt:
 		return true
 	case eName:
-		return c.globals[e.Name] && c.lookup(e.Name) == nil && c.ownField(e.Name) == nil
+		return (c.globals[e.Name] || c.consts[e.Name] != nil || e.Name == "true" || e.Name == "false") &&
+			c.lookup(e.Name) == nil && c.ownField(e.Name) == nil
 	case eUnary:
 		return e.Op != "!" && c.isStatic(e.X)
 	case eBinary:
@@ -588,7 +776,8 @@ func (c *resolver) staticNode(e *Expr) bool {
 	case eInt:
 		return true
 	case eName:
-		return e.Local == nil && e.Field == nil && c.globals[e.Name]
+		return e.Local == nil && e.Field == nil &&
+			(c.globals[e.Name] || c.consts[e.Name] != nil || e.Name == "true" || e.Name == "false")
 	case eUnary:
 		return e.Op != "!" && e.X.Static
 	case eBinary:
@@ -624,7 +813,12 @@ func (c *resolver) expr1(e *Expr) vtype {
 		if c.globals[e.Name] {
 			return tU64
 		}
+		if k := c.consts[e.Name]; k != nil {
+			return k.t
+		}
 		switch e.Name {
+		case "true", "false":
+			return tBool
 		case "self", "index", "member":
 			if c.ctx == ctxHandler || c.ctx == ctxInit {
 				return tU64
@@ -740,6 +934,9 @@ func (c *resolver) expr1(e *Expr) vtype {
 		if m := c.members[e.Name]; m != nil {
 			return c.idCall(e, m)
 		}
+		if fn := c.funcs[e.Name]; fn != nil {
+			return c.call(e, fn)
+		}
 		c.errs.add(e.Pos, "unknown function %s", e.Name)
 		for _, a := range e.Args {
 			c.expr(a)
@@ -748,6 +945,25 @@ func (c *resolver) expr1(e *Expr) vtype {
 	}
 	c.errs.add(e.Pos, "invalid expression")
 	return tInvalid
+}
+
+// call resolves a call of a function: its arguments must fit the
+// parameters' types.
+func (c *resolver) call(e *Expr, fn *function) vtype {
+	if len(e.Args) != len(fn.params) {
+		c.errs.add(e.Pos, "wrong number of arguments to %s: got %d, want %d", fn.decl.Name, len(e.Args), len(fn.params))
+		for _, a := range e.Args {
+			c.expr(a)
+		}
+		return tInvalid
+	}
+	for i, a := range e.Args {
+		c.want(c.expr(a), fn.params[i].t, a.Pos, fmt.Sprintf("argument %s of %s", fn.params[i].name, fn.decl.Name))
+	}
+	if c.fn != nil {
+		c.fn.calls = append(c.fn.calls, fn)
+	}
+	return fn.result
 }
 
 func (c *resolver) idCall(e *Expr, m *member) vtype {
@@ -782,7 +998,7 @@ func (c *resolver) call2(e *Expr, args []vtype) vtype {
 			c.errs.add(e.Pos, "wrong number of arguments to %s: got %d, want 1", e.Name, len(args))
 			return tInvalid
 		}
-		if args[0] == tBool || args[0] == tNone {
+		if args[0] == tNone {
 			c.errs.add(e.Pos, "cannot convert %s to %s", args[0], e.Name)
 		}
 		if e.Name == "i64" {

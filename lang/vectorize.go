@@ -27,7 +27,7 @@ func vectorizable(body []uint64, mark int) bool {
 		case op == opEmit:
 		case op == opMov, op >= opAdd && op <= opSarI, op == opDivC, op == opModC,
 			op >= opMinU && op <= opLeS, op == opLdF, op == opRng, op == opID, op == opIDMod,
-			op >= opFLAdd && op <= opFLXor:
+			op >= opFLAdd && op <= opFLXor, op == opSubC, op == opSubIC:
 			if int(decA(ins)) < mark {
 				return false
 			}
@@ -48,7 +48,7 @@ func reads(ins uint64, reg int) bool {
 		return a == reg || b == reg || c == reg
 	case op >= opFLAdd && op <= opFLXor:
 		return c == reg
-	case op == opMov || op >= opAddI && op <= opSarI || op == opNeg || op == opBNot || op == opNot ||
+	case op == opMov || op >= opAddI && op <= opSarI || op == opSubIC || op == opNeg || op == opBNot || op == opNot ||
 		op == opDivC || op == opModC || op == opIDMod:
 		return b == reg
 	}
@@ -148,7 +148,7 @@ func (w *instance) buildVprog(d vloopDesc) *vprog {
 			tmp := slot(-1 - len(slots)) // a slot no register names
 			v.fields = append(v.fields, vins{op: opLdF, a: tmp, imm: in.imm})
 			in = vins{op: opAdd + (op - opFLAdd), a: slot(int(decA(ins))), b: tmp, c: slot(int(decC(ins)))}
-		case opMov, opNeg, opBNot, opNot, opAddI, opSubI, opMulI, opAndI, opOrI, opXorI, opShlI, opShrI, opSarI:
+		case opMov, opNeg, opBNot, opNot, opAddI, opSubI, opSubIC, opMulI, opAndI, opOrI, opXorI, opShlI, opShrI, opSarI:
 			in.a, in.b = slot(int(decA(ins))), slot(int(decB(ins)))
 		case opID:
 			in.a, in.b, in.c = slot(int(decA(ins))), slot(int(decB(ins))), slot(int(decC(ins)))

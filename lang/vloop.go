@@ -21,7 +21,8 @@ import (
 //     emission of iteration j at j·E + e, the scalar order;
 //   - a chunk has no side effect until it commits (rng state, emissions,
 //     budget), so when a lane would fault (emit to a nonexistent domain, an
-//     id out of range, a zero divisor) or the budget would run out, the
+//     id out of range, a zero divisor, a u64 subtraction that would wrap)
+//     or the budget would run out, the
 //     chunk is dropped and the scalar code runs from its first iteration,
 //     faulting exactly where it always would.
 
@@ -129,6 +130,20 @@ chunks:
 			case opAddI:
 				for j := range a {
 					a[j] = b[j] + in.imm
+				}
+			case opSubC: // a lane that would wrap: the scalar code reports it
+				for j := range a {
+					if c[j] > b[j] {
+						break chunks
+					}
+					a[j] = b[j] - c[j]
+				}
+			case opSubIC:
+				for j := range a {
+					if in.imm > b[j] {
+						break chunks
+					}
+					a[j] = b[j] - in.imm
 				}
 			case opSubI:
 				for j := range a {

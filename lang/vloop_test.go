@@ -85,7 +85,7 @@ domains {
 			t.Fatal(err)
 		}
 		pr := p.Spec().Defaults()
-		pr.N, pr.Batch, pr.K = 1, c.batch, [2]uint64{10, c.step}
+		pr.N, pr.Batch, pr.K = 1, c.batch, []uint64{10, c.step}
 		_, _, verr, serr := runBoth(t, p, pr, 1)
 		if verr == nil || serr == nil {
 			if c.want != "" || verr != serr {

@@ -16,10 +16,8 @@ type runCtx struct {
 	base                uint64
 	self, index, member uint64
 	ret                 uint64 // figure's value
-	fail                int    // failed assert, -1 if none
 	err                 error
-	regs                [regsMax]uint64 // registers at a failed assert
-	block               bool            // a goal or figure: no domain
+	block               bool // a goal or figure: no domain
 }
 
 // Deliver runs the handlers of msgs. The register file is a local array:
@@ -30,7 +28,7 @@ func (w *instance) Deliver(out *engine.Outbox, msgs []trace.Entry) {
 		out.Fault(0, w.err)
 		return
 	}
-	w.interp(out, msgs, nil)
+	w.interp(out, msgs)
 }
 
 // machine is the interpreter's state for one Deliver call or one-shot
@@ -50,6 +48,10 @@ type machine struct {
 	// a fault: message format and arguments
 	fault     string
 	faultArgs []any
+	// an explanation being run: the noted values, bit k of noted set when
+	// notes[k] was
+	notes *[notesMax]uint64
+	noted uint64
 }
 
 // Status of exec.
@@ -58,35 +60,42 @@ const (
 	execRetV         // retv: the value is in r[regRet]
 	execFail         // an assert failed: its index is in r[regRet]
 	execFault        // m.fault says what
+	execEndX         // an explanation ended
 )
 
 // regRet carries retv's value or fail's assert index back from exec
 // (register 2, src, is unused in goals and figures).
 const regRet = regSrc
 
-// interp is the interpreter. With one == nil it delivers msgs; otherwise
-// it runs one.pc once (init, goal, figure) with the domain given in one.
-func (w *instance) interp(out *engine.Outbox, msgs []trace.Entry, one *runCtx) {
+// start prepares m for a one-shot run (init, goal, figure) with the
+// domain given in one.
+func (w *instance) start(m *machine, one runCtx) {
+	m.w = w
+	copy(m.r[w.gbase:], w.globals)
+	m.base = one.base
+	m.r[regSelf], m.r[regIndex], m.r[regMember] = one.self, one.index, one.member
+	m.budget = w.budget
+}
+
+// runOnce runs one.pc once (an init or a figure) and records its value
+// or fault in one.
+func (w *instance) runOnce(one *runCtx) {
+	var m machine
+	w.start(&m, *one)
+	pc, st := w.exec(&m, one.pc)
+	switch st {
+	case execRetV:
+		one.ret = m.r[regRet]
+	case execFault:
+		one.err = w.faultError(pc-1, m.r[regSelf], !one.block, fmt.Sprintf(m.fault, m.faultArgs...))
+	}
+}
+
+// interp is the interpreter delivering msgs.
+func (w *instance) interp(out *engine.Outbox, msgs []trace.Entry) {
 	var m machine
 	m.w, m.out = w, out
 	copy(m.r[w.gbase:], w.globals)
-	if one != nil {
-		one.fail = -1
-		m.base = one.base
-		m.r[regSelf], m.r[regIndex], m.r[regMember] = one.self, one.index, one.member
-		m.budget = w.budget
-		pc, st := w.exec(&m, one.pc)
-		switch st {
-		case execRetV:
-			one.ret = m.r[regRet]
-		case execFail:
-			one.fail = int(m.r[regRet])
-			one.regs = m.r
-		case execFault:
-			one.err = w.faultError(pc-1, m.r[regSelf], !one.block, fmt.Sprintf(m.fault, m.faultArgs...))
-		}
-		return
-	}
 	m.msgs, m.i, m.lastD = msgs, -1, ^uint64(0)
 	pc := w.nextMsg(&m)
 	if pc < 0 {
@@ -508,6 +517,34 @@ func (w *instance) exec(m *machine, pc int) (int, int) {
 		case opSFXorR:
 			st[base+ins>>32] = r[decB(ins)] ^ r[decC(ins)]
 			goto ret
+		case opSubC:
+			x, y := r[decB(ins)], r[decC(ins)]
+			if y > x {
+				m.fault, m.faultArgs = wrapFault, []any{x, y}
+				return pc, execFault
+			}
+			r[decA(ins)] = x - y
+		case opSubIC:
+			x, y := r[decB(ins)], ins>>32
+			if y > x {
+				m.fault, m.faultArgs = wrapFault, []any{x, y}
+				return pc, execFault
+			}
+			r[decA(ins)] = x - y
+		case opSubFC:
+			p, y := &st[base+ins>>32], r[decA(ins)]
+			if y > *p {
+				m.fault, m.faultArgs = wrapFault, []any{*p, y}
+				return pc, execFault
+			}
+			*p -= y
+		case opNote:
+			if k := decA(ins); m.notes != nil && k < notesMax {
+				m.notes[k] = r[decB(ins)]
+				m.noted |= 1 << k
+			}
+		case opEndX:
+			return pc, execEndX
 		case opSplit:
 			x := r[decB(ins)]
 			r[decA(ins)], r[decC(ins)] = x&0xFFFFFFFF, x>>32
@@ -567,6 +604,9 @@ func (w *instance) exec(m *machine, pc int) (int, int) {
 		base = m.base
 	}
 }
+
+// wrapFault is the fault of a u64 subtraction that would wrap.
+const wrapFault = "u64 subtraction %d - %d would wrap below 0 (compute in i64, or write -%% to wrap on purpose)"
 
 func b2u(b bool) uint64 {
 	if b {

@@ -12,7 +12,8 @@ import (
 	"github.com/lexbench/lexbench/engine"
 )
 
-// Key is one of a workload's two integer parameters (SPEC §5).
+// Key is one of a workload's integer parameters (SPEC §5 gives each
+// native workload two; a program may declare any number).
 type Key struct {
 	Name     string
 	Default  uint64
@@ -23,7 +24,7 @@ type Key struct {
 // Params are a run's inputs (SPEC §3: they form the canonical params text).
 type Params struct {
 	N, Seed, Batch uint64
-	K              [2]uint64 // the workload's keys, in Spec.Keys order
+	K              []uint64 // the workload's keys, in Spec.Keys order
 }
 
 // Figure is a workload result printed as `name: value`.
@@ -42,7 +43,7 @@ type Workload interface {
 // Spec describes a workload: its name, keys, and constructor.
 type Spec struct {
 	Name string
-	Keys [2]Key
+	Keys []Key // in the order of the params text
 	New  func(p Params) Workload
 }
 
@@ -73,13 +74,20 @@ func Names() string {
 
 // Defaults are the spec's default parameters (n = 1e8, seed 1, batch 4096).
 func (s *Spec) Defaults() Params {
-	return Params{N: 100_000_000, Seed: 1, Batch: 4096, K: [2]uint64{s.Keys[0].Default, s.Keys[1].Default}}
+	p := Params{N: 100_000_000, Seed: 1, Batch: 4096, K: make([]uint64, len(s.Keys))}
+	for i, k := range s.Keys {
+		p.K[i] = k.Default
+	}
+	return p
 }
 
 // Validate checks p against the spec's bounds; the error names the flag.
 func (s *Spec) Validate(p Params) error {
 	if p.Batch < 1 {
 		return fmt.Errorf("invalid value %d for --batch: must be at least 1", p.Batch)
+	}
+	if len(p.K) != len(s.Keys) {
+		return fmt.Errorf("%d key values for %d keys", len(p.K), len(s.Keys))
 	}
 	for i, k := range s.Keys {
 		v := p.K[i]
@@ -93,10 +101,15 @@ func (s *Spec) Validate(p Params) error {
 	return nil
 }
 
-// Text is the canonical params text of SPEC §3.
+// Text is the canonical params text of SPEC §3: the keys follow batch in
+// Spec.Keys order (two for every native workload).
 func (s *Spec) Text(p Params) string {
-	return fmt.Sprintf("lexbench/1 workload=%s n=%d seed=%d batch=%d %s=%d %s=%d",
-		s.Name, p.N, p.Seed, p.Batch, s.Keys[0].Name, p.K[0], s.Keys[1].Name, p.K[1])
+	var b strings.Builder
+	fmt.Fprintf(&b, "lexbench/1 workload=%s n=%d seed=%d batch=%d", s.Name, p.N, p.Seed, p.Batch)
+	for i, k := range s.Keys {
+		fmt.Fprintf(&b, " %s=%d", k.Name, p.K[i])
+	}
+	return b.String()
 }
 
 // OpsDone is how many operations the generators have injected so far (for
@@ -121,7 +134,7 @@ func ParseParams(text string) (*Spec, Params, error) {
 	bad := func(what string) (*Spec, Params, error) {
 		return nil, Params{}, fmt.Errorf("params %q: %s", text, what)
 	}
-	if len(f) != 7 || f[0] != "lexbench/1" {
+	if len(f) < 2 || f[0] != "lexbench/1" {
 		return bad("not lexbench/1 params text")
 	}
 	name, ok := strings.CutPrefix(f[1], "workload=")
@@ -132,9 +145,15 @@ func ParseParams(text string) (*Spec, Params, error) {
 	if s == nil {
 		return bad(fmt.Sprintf("unknown workload %q", name))
 	}
-	var v [6]uint64
-	keys := [6]string{"n", "seed", "batch", s.Keys[0].Name, s.Keys[1].Name}
-	for i := range 5 {
+	keys := append([]string{"n", "seed", "batch"}, make([]string, len(s.Keys))...)
+	for i, k := range s.Keys {
+		keys[3+i] = k.Name
+	}
+	if len(f) != 2+len(keys) {
+		return bad(fmt.Sprintf("%d fields, want %d", len(f), 2+len(keys)))
+	}
+	v := make([]uint64, len(keys))
+	for i := range keys {
 		val, ok := strings.CutPrefix(f[2+i], keys[i]+"=")
 		if !ok {
 			return bad(fmt.Sprintf("field %d is not %s=", 3+i, keys[i]))
@@ -145,7 +164,7 @@ func ParseParams(text string) (*Spec, Params, error) {
 		}
 		v[i] = x
 	}
-	p := Params{N: v[0], Seed: v[1], Batch: v[2], K: [2]uint64{v[3], v[4]}}
+	p := Params{N: v[0], Seed: v[1], Batch: v[2], K: v[3:]}
 	if err := s.Validate(p); err != nil {
 		return bad(err.Error())
 	}

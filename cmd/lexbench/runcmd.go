@@ -27,7 +27,7 @@ import (
 // runFlags are the flags of `lexbench <workload>` (SPEC §6).
 type runFlags struct {
 	n, seed, batch      number
-	keys                [2]number
+	keys                []number // the workload's keys, in Spec.Keys order
 	shards              number
 	maxTicks, maxMsgs   number
 	snapshotEvery       number
@@ -54,6 +54,7 @@ func newRunFlagSet(spec *workloads.Spec, f *runFlags) *pflag.FlagSet {
 	fs.VarP(&f.n, "n", "n", "operations the generator injects (1e8, 100M, 100_000_000)")
 	fs.Var(&f.seed, "seed", "PRNG seed (any uint64)")
 	fs.Var(&f.batch, "batch", "operations a driver emits per tick (≥ 1)")
+	f.keys = make([]number, len(spec.Keys))
 	for i, k := range spec.Keys {
 		f.keys[i].v = k.Default
 		fs.Var(&f.keys[i], k.Name, k.Usage)
@@ -92,6 +93,22 @@ func checkRunFlags(shards, maxTicks, maxMsgs number, onOscillation string) (damp
 	return false, fmt.Errorf("invalid value %q for --on-oscillation: want halt or damp", onOscillation)
 }
 
+// keyFlags names the workload's key flags for a message: "--banks and
+// --accounts", "the parameters" when it has none.
+func keyFlags(spec *workloads.Spec) string {
+	var names []string
+	for _, k := range spec.Keys {
+		names = append(names, "--"+k.Name)
+	}
+	switch len(names) {
+	case 0:
+		return "the parameters"
+	case 1:
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
 func flagUsage(spec *workloads.Spec) string {
 	var f runFlags
 	fs := newRunFlagSet(spec, &f)
@@ -114,7 +131,10 @@ func cmdRun(spec *workloads.Spec, args []string, stdout, stderr io.Writer) (int,
 	if fs.NArg() > 0 {
 		return bad("unexpected argument %q", fs.Arg(0))
 	}
-	p := workloads.Params{N: f.n.v, Seed: f.seed.v, Batch: f.batch.v, K: [2]uint64{f.keys[0].v, f.keys[1].v}}
+	p := workloads.Params{N: f.n.v, Seed: f.seed.v, Batch: f.batch.v, K: make([]uint64, len(f.keys))}
+	for i, k := range f.keys {
+		p.K[i] = k.v
+	}
 	if err := spec.Validate(p); err != nil {
 		return bad("%s", err)
 	}
@@ -161,7 +181,7 @@ func cmdRun(spec *workloads.Spec, args []string, stdout, stderr io.Writer) (int,
 	}
 	w := spec.New(p)
 	if w.StateWords() > stateWordsMax || uint64(w.Domains()) > 1<<31 {
-		return bad("--%s and --%s ask for too much state (%d words; at most %d)", spec.Keys[0].Name, spec.Keys[1].Name, w.StateWords(), stateWordsMax)
+		return bad("%s ask for too much state (%d words; at most %d)", keyFlags(spec), w.StateWords(), stateWordsMax)
 	}
 	params := spec.Text(p)
 	cfg := engine.Config{
