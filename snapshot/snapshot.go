@@ -21,7 +21,7 @@
 //
 //	header (64 bytes)
 //	    0   [8]byte magic "LEXSNAP1"
-//	    8   u32     version = 1
+//	    8   u32     version = 2
 //	    12  u32     zero
 //	    16  u64     tick
 //	    24  u64     body length L
@@ -34,6 +34,7 @@
 //	             u64 flags (1 damp, 2 no-detect), u64 snapshot-every, u64 sync
 //	    i64 journal size (the offset where the checkpoint's blocks end)
 //	    u64 prev, blocks, entries, msgs, dropped
+//	    u64 fault decisions: dropped, duplicated, delayed (SPEC §7)
 //	    u64 last count | last tick << 32
 //	    u64 detector flags (1 running, 2 found)
 //	    u64 found tick, period, domains (zero unless found)
@@ -41,6 +42,15 @@
 //	    u64 counts: words, pending, touched, saved words, saved msgs
 //	    words (8 bytes each), pending (32-byte SPEC §3 entries),
 //	    touched (u32 each, zero padding to 8), saved words, saved msgs
+//
+// Pending is every message in flight in ≺ order, late ones included
+// (SPEC §1), each entry with its due tick and its fault flags; saved msgs
+// likewise for the detector's saved tick. So the file is the same
+// whatever the shard count of the run that wrote it.
+//
+// Version 2 added the late messages and the fault counters. A version 1
+// file is refused with "unsupported version 1", so resume passes over it
+// as over any unusable snapshot (to an older one, or the run's start).
 //
 // Decode checks the header hash, the body length against the file, the
 // body hash, then every count against the bytes left before it sizes
@@ -65,7 +75,7 @@ import (
 var Magic = [8]byte{'L', 'E', 'X', 'S', 'N', 'A', 'P', '1'}
 
 const (
-	version    = 1
+	version    = 2
 	headerSize = 64
 )
 
@@ -111,6 +121,9 @@ func Encode(dst []byte, s *Snapshot) []byte {
 	u(cp.Entries)
 	u(cp.Msgs)
 	u(cp.Dropped)
+	u(cp.Faults.Dropped)
+	u(cp.Faults.Duplicated)
+	u(cp.Faults.Delayed)
 	u(uint64(cp.LastCount) | uint64(cp.LastTick)<<32)
 	var f engine.Oscillation
 	if cp.Found != nil {
@@ -281,6 +294,7 @@ func Decode(b []byte) (*Snapshot, error) {
 	s.Opts.Sync = mmap.Sync(d.u64())
 	s.JournalSize = int64(d.u64())
 	cp.Prev, cp.Blocks, cp.Entries, cp.Msgs, cp.Dropped = d.u64(), d.u64(), d.u64(), d.u64(), d.u64()
+	cp.Faults.Dropped, cp.Faults.Duplicated, cp.Faults.Delayed = d.u64(), d.u64(), d.u64()
 	last := d.u64()
 	cp.LastCount, cp.LastTick = uint32(last), uint32(last>>32)
 	det := d.u64()

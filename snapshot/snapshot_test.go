@@ -22,9 +22,12 @@ func sample() *snapshot.Snapshot {
 		JournalSize: 12345,
 		CP: engine.Checkpoint{
 			Tick: 14, Prev: 0xfeedface, Blocks: 13, Entries: 99, Msgs: 99, Dropped: 0, LastCount: 9, LastTick: 13,
-			Words:   []uint64{1, 2, 3, 4, 5},
-			Pending: []trace.Entry{{Tick: 14, Src: 0, Dst: 1, Kind: 1, A: 7, B: 8}, {Tick: 14, Src: 1, Dst: 1, Kind: 0}},
-			Detect:  true, SavedTick: 7, NextCheck: 15,
+			Faults: engine.FaultCounts{Dropped: 3, Duplicated: 4, Delayed: 5},
+			Words:  []uint64{1, 2, 3, 4, 5},
+			// messages of tick 14, then late ones (a delayed one and a duplicate's copy)
+			Pending: []trace.Entry{{Tick: 14, Src: 0, Dst: 1, Kind: 1, A: 7, B: 8}, {Tick: 14, Src: 1, Dst: 1, Kind: 0},
+				{Tick: 16, Src: 0, Dst: 1, Kind: 2, Flags: trace.FlagDelayed, A: 9}, {Tick: 3000, Src: 1, Dst: 0, Kind: 2, Flags: trace.FlagCopy, B: 1}},
+			Detect: true, SavedTick: 7, NextCheck: 15,
 			Touched:    []uint32{1, 2, 3},
 			SavedWords: []uint64{9, 9, 9, 9},
 			SavedMsgs:  []trace.Entry{{Tick: 7, Src: 1, Dst: 2, Kind: 3, A: 1, B: 2}},

@@ -10,7 +10,7 @@
 //	4   u32  src
 //	8   u32  dst
 //	12  u16  kind
-//	14  u16  reserved, 0
+//	14  u16  flags: 0, or with faults (SPEC §7) FlagDelayed / FlagCopy
 //	16  u64  a
 //	24  u64  b
 //
@@ -64,15 +64,27 @@ const (
 
 // Entry is one delivered message in canonical layout. Its in-memory layout
 // equals the on-disk encoding on little-endian machines.
+//
+// Tick is the tick at which the message is (to be) delivered. Flags is 0
+// for every message of a run without faults; with faults (SPEC §7) it is
+// FlagDelayed for a message the fault layer delivered late and FlagCopy
+// for the late copy of a duplicated message (the on-time original has 0).
 type Entry struct {
-	Tick     uint32
-	Src      uint32
-	Dst      uint32
-	Kind     Kind
-	Reserved uint16
-	A        uint64
-	B        uint64
+	Tick  uint32
+	Src   uint32
+	Dst   uint32
+	Kind  Kind
+	Flags uint16
+	A     uint64
+	B     uint64
 }
+
+// Flags of an entry (SPEC §3 offset 14, §7). FlagsMax is the largest valid value.
+const (
+	FlagDelayed uint16 = 1 // delivered late by the fault layer
+	FlagCopy    uint16 = 2 // the late copy of a duplicated message
+	FlagsMax           = FlagCopy
+)
 
 func init() {
 	if unsafe.Sizeof(Entry{}) != EntrySize {
@@ -109,7 +121,7 @@ func AppendEntry(dst []byte, e *Entry) []byte {
 	dst = binary.LittleEndian.AppendUint32(dst, e.Src)
 	dst = binary.LittleEndian.AppendUint32(dst, e.Dst)
 	dst = binary.LittleEndian.AppendUint16(dst, e.Kind)
-	dst = binary.LittleEndian.AppendUint16(dst, e.Reserved)
+	dst = binary.LittleEndian.AppendUint16(dst, e.Flags)
 	dst = binary.LittleEndian.AppendUint64(dst, e.A)
 	dst = binary.LittleEndian.AppendUint64(dst, e.B)
 	return dst
@@ -119,13 +131,13 @@ func AppendEntry(dst []byte, e *Entry) []byte {
 func DecodeEntry(b []byte) Entry {
 	_ = b[EntrySize-1]
 	return Entry{
-		Tick:     binary.LittleEndian.Uint32(b[0:]),
-		Src:      binary.LittleEndian.Uint32(b[4:]),
-		Dst:      binary.LittleEndian.Uint32(b[8:]),
-		Kind:     binary.LittleEndian.Uint16(b[12:]),
-		Reserved: binary.LittleEndian.Uint16(b[14:]),
-		A:        binary.LittleEndian.Uint64(b[16:]),
-		B:        binary.LittleEndian.Uint64(b[24:]),
+		Tick:  binary.LittleEndian.Uint32(b[0:]),
+		Src:   binary.LittleEndian.Uint32(b[4:]),
+		Dst:   binary.LittleEndian.Uint32(b[8:]),
+		Kind:  binary.LittleEndian.Uint16(b[12:]),
+		Flags: binary.LittleEndian.Uint16(b[14:]),
+		A:     binary.LittleEndian.Uint64(b[16:]),
+		B:     binary.LittleEndian.Uint64(b[24:]),
 	}
 }
 

@@ -82,7 +82,7 @@ func encodeJournal(params string, blocks [][]trace.Entry) testJournal {
 			body = le.AppendUint32(body, e.Src)
 			body = le.AppendUint32(body, e.Dst)
 			body = le.AppendUint16(body, e.Kind)
-			body = le.AppendUint16(body, e.Reserved)
+			body = le.AppendUint16(body, e.Flags)
 			body = le.AppendUint64(body, e.A)
 			body = le.AppendUint64(body, e.B)
 		}
