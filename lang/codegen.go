@@ -3,6 +3,8 @@ package lang
 import (
 	"fmt"
 	"sort"
+
+	"github.com/lexbench/lexbench/trace"
 )
 
 // Code generation: the second pass. It walks the resolved syntax tree and
@@ -153,14 +155,20 @@ func (c *codegen) bodies() {
 	p := c.p
 	for i, td := range c.r.f.Types {
 		t := p.types[i]
+		c.model(t)
 		if td.Init != nil {
 			t.init = c.body(ctxInit, t, td.Name+".init", td.Init.Pos, nil, td.Init.Body)
 		}
 		for _, h := range td.Handlers {
-			pc := c.body(ctxHandler, t, td.Name+".on "+h.Kind, h.Pos, h.Params, h.Body)
+			name := td.Name + ".on " + h.Kind
+			if h.Transition {
+				name = td.Name + "." + h.Kind
+			}
+			pc := c.body(ctxHandler, t, name, h.Pos, h.Params, h.Body)
 			t.handlers = append(t.handlers, [2]int{int(c.r.kinds[h.Kind]), pc})
 			t.hname = append(t.hname, h.Kind)
 		}
+		c.strategies(t)
 		sortHandlers(t)
 	}
 	for _, b := range c.r.f.Goals {
@@ -259,15 +267,28 @@ func (c *codegen) jump(op opcode, a, b, cc, label int, pos Pos) {
 
 // body generates one handler, init, goal or figure and returns its pc.
 func (c *codegen) body(ctx ctxKind, t *dtype, name string, pos Pos, params []string, body []*Stmt) int {
+	return c.region(ctx, t, name, func() {
+		if ctx == ctxHandler && len(t.goals) > 0 {
+			c.emit(opMark, 0, 0, 0, 0, pos) // reconcile the domain at the tick's end
+		}
+		c.stmts(body)
+		switch {
+		case ctx == ctxFigure:
+			c.emit(opRetV, c.zero, 0, 0, 0, pos) // a figure that does not return is 0
+		case ctx == ctxHandler && t.inv >= 0:
+			c.emit(opInv, 0, 0, 0, uint32(t.inv), pos) // check the invariants, then ret
+		default:
+			c.emit(opRet, 0, 0, 0, 0, pos)
+		}
+	})
+}
+
+// region generates one region of code (a body, or code the model needs)
+// with gen, and returns its pc.
+func (c *codegen) region(ctx ctxKind, t *dtype, name string, gen func()) int {
 	c.ctx, c.typ, c.scope, c.nextReg = ctx, t, nil, regGlob0
 	c.b = bodyBuf{code: c.b.code[:0], pos: c.b.pos[:0], labels: c.b.labels[:0], fixups: c.b.fixups[:0], patch: c.b.patch[:0], loops: c.b.loops[:0]}
-	c.stmts(body)
-	switch ctx {
-	case ctxFigure:
-		c.emit(opRetV, c.zero, 0, 0, 0, pos) // a figure that does not return is 0
-	default:
-		c.emit(opRet, 0, 0, 0, 0, pos)
-	}
+	gen()
 	peephole(&c.b)
 	pc := c.assemble(name, ctx)
 	retForms(c.p.code[pc:], pc, ctx)
@@ -431,11 +452,16 @@ func (c *codegen) stmt(s *Stmt) {
 		x := c.expr(s.X, -1)
 		c.emit(opRetV, x.reg, 0, 0, 0, s.Pos)
 	case sExpr:
-		if s.X.Name == "emit" {
+		switch s.X.Name {
+		case "emit", "emit_after":
 			c.emitCall(s.X)
-		} else {
+		case "send", "send_high", "send_after":
+			c.sendCall(s.X)
+		default:
 			c.expr(s.X, -1)
 		}
+	case sBlock:
+		c.stmts(s.Body)
 	}
 	c.nextReg = mark
 }
@@ -637,6 +663,10 @@ func (c *codegen) expr1(e *Expr, dst int) operand {
 			return move(operand{reg: map[string]int{"self": regSelf, "index": regIndex, "member": regMember}[e.Name], t: tU64})
 		case "src":
 			return move(operand{reg: regSrc, t: tU64})
+		case "now":
+			r := target()
+			c.emit(opNow, r, 0, 0, 0, e.Pos)
+			return operand{reg: r, t: tU64}
 		}
 	case eIndex:
 		f := e.Field
@@ -981,11 +1011,47 @@ func (c *codegen) cond(e *Expr, label int, jumpIf bool) {
 }
 
 func (c *codegen) emitCall(e *Expr) {
-	kind := c.r.kinds[e.Args[1].Name]
-	dst := c.expr(e.Args[0], -1)
-	a := c.expr(e.Args[2], -1)
-	b := c.expr(e.Args[3], -1)
-	c.emit(opEmit, dst.reg, a.reg, b.reg, uint32(kind), e.Pos)
+	args, k := e.Args, -1
+	if e.Name == "emit_after" {
+		k = c.expr(args[0], -1).reg
+		args = args[1:]
+	}
+	kind := c.r.kinds[args[1].Name]
+	dst := c.expr(args[0], -1)
+	a := c.expr(args[2], -1)
+	b := c.expr(args[3], -1)
+	c.emitMsg(k, dst.reg, a.reg, b.reg, kind, e.Pos)
+}
+
+// emitMsg emits a message, due k = r[k] ticks later if k >= 0.
+func (c *codegen) emitMsg(k, dst, a, b int, kind trace.Kind, pos Pos) {
+	if k < 0 {
+		c.emit(opEmit, dst, a, b, uint32(kind), pos)
+		return
+	}
+	c.emit(opEmitAt, dst, a, b, uint32(kind), pos)
+	c.b.code = append(c.b.code, enc(opWord2, uint8(k), 0, 0, 0))
+	c.b.pos = append(c.b.pos, pos)
+}
+
+// sendCall generates send(Domain, Transition) (send_high: the same) and
+// send_after(k, Domain, Transition): a message with no payload, or the
+// fault the resolver decided (a capability the sender lacks, a transition
+// the destination lacks).
+func (c *codegen) sendCall(e *Expr) {
+	if e.Fault != "" {
+		c.emit(opFault, 0, 0, 0, uint32(len(c.p.faults)), e.Pos)
+		c.p.faults = append(c.p.faults, e.Fault)
+		return
+	}
+	args, k := e.Args, -1
+	if e.Name == "send_after" {
+		k = c.expr(args[0], -1).reg
+		args = args[1:]
+	}
+	dst := c.alloc()
+	c.emit(opID, dst, c.zero, c.zero, uint32(c.idIndex(e.Mem)), e.Pos)
+	c.emitMsg(k, dst, c.zero, c.zero, c.r.kinds[args[1].Name], e.Pos)
 }
 
 // arrayBranch generates `f[i] OP y` (f an array field of the domain, OP

@@ -297,11 +297,11 @@ func TestU64SubtractionThatWouldWrap(t *testing.T) {
 		want               string // a fault, or "" and then out's value in val
 		val                uint64
 	}{
-		{"register", "", "let x = 3\nlet y = 5\nout = x - y", "t.lxm:9:9: domain 0 (t), T.on Tick: u64 subtraction 3 - 5 would wrap below 0 (compute in i64, or write -% to wrap on purpose)", 0},
-		{"immediate", "", "out = out - 1", "t.lxm:7:19: domain 0 (t), T.on Tick: u64 subtraction 0 - 1 would wrap below 0 (compute in i64, or write -% to wrap on purpose)", 0},
-		{"field -=", "", "out -= 2", "t.lxm:7:9: domain 0 (t), T.on Tick: u64 subtraction 0 - 2 would wrap below 0 (compute in i64, or write -% to wrap on purpose)", 0},
-		{"array element -=", "xs: [2]u64", "xs[1] -= 2", "t.lxm:7:9: domain 0 (t), T.on Tick: u64 subtraction 0 - 2 would wrap below 0 (compute in i64, or write -% to wrap on purpose)", 0},
-		{"field = x - y", "z: u64", "z = out - out - 1", "t.lxm:7:23: domain 0 (t), T.on Tick: u64 subtraction 0 - 1 would wrap below 0 (compute in i64, or write -% to wrap on purpose)", 0},
+		{"register", "", "let x = 3\nlet y = 5\nout = x - y", "t.lxm:9:9: tick 0, domain 0 (t), T.on Tick: u64 subtraction 3 - 5 would wrap below 0 (compute in i64, or write -% to wrap on purpose)", 0},
+		{"immediate", "", "out = out - 1", "t.lxm:7:19: tick 0, domain 0 (t), T.on Tick: u64 subtraction 0 - 1 would wrap below 0 (compute in i64, or write -% to wrap on purpose)", 0},
+		{"field -=", "", "out -= 2", "t.lxm:7:9: tick 0, domain 0 (t), T.on Tick: u64 subtraction 0 - 2 would wrap below 0 (compute in i64, or write -% to wrap on purpose)", 0},
+		{"array element -=", "xs: [2]u64", "xs[1] -= 2", "t.lxm:7:9: tick 0, domain 0 (t), T.on Tick: u64 subtraction 0 - 2 would wrap below 0 (compute in i64, or write -% to wrap on purpose)", 0},
+		{"field = x - y", "z: u64", "z = out - out - 1", "t.lxm:7:23: tick 0, domain 0 (t), T.on Tick: u64 subtraction 0 - 1 would wrap below 0 (compute in i64, or write -% to wrap on purpose)", 0},
 		{"no wrap", "", "out = 7\nout -= 2\nout = out - 1", "", 4},
 		{"-% wraps", "", "out = out -% 1", "", ^uint64(0)},
 		{"-%= wraps", "", "out -%= 2", "", ^uint64(1)},

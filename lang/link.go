@@ -22,7 +22,13 @@ const (
 // Spec is the program as a workload of the CLI: its name, keys, and a
 // constructor that links it with parameters.
 func (p *Program) Spec() *workloads.Spec {
-	return &workloads.Spec{Name: p.Name, Keys: p.Keys, New: func(pr workloads.Params) workloads.Workload { return p.link(pr) }}
+	return &workloads.Spec{Name: p.Name, Keys: p.Keys, New: func(pr workloads.Params) workloads.Workload {
+		w := p.link(pr)
+		if p.hasGoals {
+			return goalInstance{w} // reconciles at the end of each tick
+		}
+		return w
+	}}
 }
 
 // slotInst is one domain position of a group.
@@ -67,6 +73,10 @@ type instance struct {
 	vprogs   []*vprog // per vloopDesc; nil: run the loop as scalar code
 	st       []uint64
 	err      error // a link or init fault, reported at the first delivery
+	// the model (goals.go): per domain, the out.Tick() of the last tick it
+	// was marked in; the code trial runs execute
+	stamp     []uint32
+	trialCode []uint64
 }
 
 // defaultBudget is the per-message instruction budget when the program
@@ -133,9 +143,16 @@ func (w *instance) linkErr() error {
 		for _, h := range t.handlers {
 			hi = max(hi, h[0]+1)
 		}
+		stub := int32(-1)
+		if t.stub >= 0 && len(t.goals) > 0 { // every kind makes a goal domain reconcile
+			stub = int32(t.stub)
+			for _, k := range p.Kinds {
+				hi = max(hi, int(k.Num)+1)
+			}
+		}
 		disp := make([]int32, hi)
 		for i := range disp {
-			disp[i] = -1
+			disp[i] = stub
 		}
 		for _, h := range t.handlers {
 			disp[h[0]] = int32(h[1])
@@ -205,7 +222,35 @@ func (w *instance) linkErr() error {
 	for _, v := range p.vloops {
 		w.vprogs = append(w.vprogs, w.buildVprog(v))
 	}
+	if p.hasGoals {
+		w.stamp = make([]uint32, d)
+		w.trialCode = trialCode(w.code)
+	}
 	return nil
+}
+
+// trialCode is a copy of code for trial runs (goals.go): emissions, marks
+// and invariant checks do nothing, loops run as scalar code, so a trial
+// changes only the state it runs on.
+func trialCode(code []uint64) []uint64 {
+	tc := append([]uint64(nil), code...)
+	for pc := 0; pc < len(tc); pc++ {
+		ins := tc[pc]
+		switch op := opcode(ins); op {
+		case opEmit, opMark:
+			tc[pc] = enc(opMov, 0, 0, 0, 0) // r[a] = r[a]: nothing
+		case opEmitR, opInv:
+			tc[pc] = enc(opRet, 0, 0, 0, 0)
+		case opEmitAt:
+			tc[pc] = enc(opJmp, 0, 0, 0, uint32(pc+2)) // over its second word
+		case opVLoop:
+			tc[pc] = ins&0xFFFFFFFF | uint64(vloopNone)<<32
+		}
+		if ops[opcode(ins)].flags&fWord2 != 0 {
+			pc++
+		}
+	}
+	return tc
 }
 
 // locate finds domain d: its entry, group index and slot.
@@ -298,6 +343,9 @@ func (w *instance) Figures() []workloads.Figure {
 		}
 		figs = append(figs, workloads.Figure{Name: f.name, Value: rc.ret})
 	}
+	if w.prog.hasGoals { // the goals the final state passes over (goals.go)
+		figs = append(figs, workloads.Figure{Name: "suppressed", Value: w.suppressedCount()})
+	}
 	return figs
 }
 
@@ -312,7 +360,7 @@ func (w *instance) Goals() error {
 	if w.err != nil {
 		return w.err
 	}
-	var lines []string
+	lines := w.unmet() // domain goals without strategy that do not hold
 	more := false
 	for _, gl := range w.prog.goals {
 		var m machine
@@ -339,7 +387,7 @@ func (w *instance) Goals() error {
 			pc, st = w.exec(&m, next)
 		}
 		if st == execFault && len(lines) == 0 {
-			return w.faultError(pc-1, 0, false, fmt.Sprintf(m.fault, m.faultArgs...))
+			return w.faultError(pc-1, -1, -1, fmt.Sprintf(m.fault, m.faultArgs...))
 		}
 		if st == execFault {
 			lines = append(lines, "(evaluation stopped there: "+fmt.Sprintf(m.fault, m.faultArgs...)+")")

@@ -128,9 +128,16 @@ const (
 	opSubIC // a = b - imm
 	opSubFC // field[imm] -= a
 	// explanations of a failed assert or invariant (run only after it failed)
-	opNote  // note[a] = b: the value of a sub-expression
-	opEndX  // end of an explanation
-	opWord2 // the second word of a two-word instruction: never executed
+	opNote // note[a] = b: the value of a sub-expression
+	opEndX // end of an explanation
+	// the model (goals.go)
+	opMark    // a domain of a goal type received a message: reconcile it at the tick's end
+	opInv     // the transition is done: check the invariants at pc imm (a trial run: ret)
+	opInvFail // invariant imm (of Program.invs) is false
+	opNow     // a = the current tick
+	opEmitAt  // two words: emit(dst r[a], kind imm, r[b], r[c]) due k = r[w2.a] ticks later
+	opFault   // fault with message imm (of Program.faults): a send the prototype refuses
+	opWord2   // the second word of a two-word instruction: never executed
 	opCount
 )
 
@@ -186,6 +193,8 @@ var ops = [opCount]opInfo{
 	opSFXorR: {"sfxor+ret", fField},
 	opSubC:   {"subc", fStatic}, opSubIC: {"subic", fStatic}, opSubFC: {"subfc", fField},
 	opNote: {"note", 0}, opEndX: {"endx", 0},
+	opMark: {"mark", 0}, opInv: {"inv", 0}, opInvFail: {"invfail", 0}, opNow: {"now", 0},
+	opEmitAt: {"emitat", fWord2}, opFault: {"fault", 0},
 	opWord2: {"word2", 0},
 }
 

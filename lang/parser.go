@@ -126,8 +126,30 @@ func (p *parser) atTopDecl() bool {
 	switch t.text {
 	case "workload", "key", "kind", "type", "domains", "goal", "figure", "budget", "const", "fn":
 		return true
+	case "domain": // a contextual keyword: `domain NAME {`
+		return p.at(1).kind == tIdent && p.at(2).text == "{"
 	}
 	return false
+}
+
+// at is the token k ahead (the end-of-file token past the end).
+func (p *parser) at(k int) token {
+	if p.i+k < len(p.toks) {
+		return p.toks[p.i+k]
+	}
+	return p.toks[len(p.toks)-1]
+}
+
+// atItem reports whether a contextual item keyword starts here: `word {`
+// or, with named, `word NAME {`.
+func (p *parser) atItem(word string, named bool) bool {
+	if t := p.peek(); t.kind != tIdent || t.text != word {
+		return false
+	}
+	if named {
+		return p.at(1).kind == tIdent && p.at(2).text == "{"
+	}
+	return p.at(1).text == "{"
 }
 
 func (p *parser) file() *File {
@@ -189,6 +211,11 @@ func (p *parser) topDecl(f *File) {
 	case "type":
 		p.next()
 		f.Types = append(f.Types, p.typeDecl(t.pos))
+	case "domain":
+		p.next()
+		td := p.typeDecl(t.pos)
+		td.Domain = true
+		f.Types = append(f.Types, td)
 	case "domains":
 		p.next()
 		if f.HasDomains {
@@ -257,12 +284,14 @@ func (p *parser) typeDecl(pos Pos) *TypeDecl {
 	td.Name = p.ident("type name").text
 	p.expect("{")
 	for !p.is("}") && p.peek().kind != tEOF {
-		if p.atTopDecl() {
+		if p.atTopDecl() && !p.atItem("goal", true) { // a goal inside a type is the type's
 			p.fail(p.peek().pos, "expected \"}\" to close type %s", td.Name)
 		}
 		p.guard(func() { p.typeItem(td) }, func() bool {
 			return p.is("}") || p.is("on") || p.is("init") || p.atTopDecl() ||
-				p.peek().kind == tIdent && p.toks[p.i+1].text == ":"
+				p.peek().kind == tIdent && p.toks[p.i+1].text == ":" ||
+				p.atItem("state", false) || p.atItem("capability", false) || p.atItem("scope", false) ||
+				p.atItem("goal", true) || p.atItem("invariant", true) || p.atItem("transition", true)
 		})
 		p.accept(";")
 	}
@@ -294,17 +323,169 @@ func (p *parser) typeItem(td *TypeDecl) {
 		p.expect(")")
 		h.Body = p.block()
 		td.Handlers = append(td.Handlers, h)
-	default:
-		fd := &FieldDecl{Pos: t.pos}
-		fd.Name = p.ident("field, init or on").text
-		p.expect(":")
-		if p.accept("[") {
-			fd.Len = p.expr()
-			p.expect("]")
+	case p.atItem("state", false):
+		p.next()
+		p.expect("{")
+		for !p.is("}") && p.peek().kind != tEOF {
+			td.Fields = append(td.Fields, p.field())
+			p.accept(";")
+			p.accept(",")
 		}
-		fd.Type = p.ident("field type (u64, i64, bool, rng)").text
-		td.Fields = append(td.Fields, fd)
+		p.expect("}")
+	case p.atItem("capability", false):
+		p.next()
+		if td.Caps != nil {
+			p.errs.add(t.pos, "type %s: capability declared twice", td.Name)
+		}
+		td.Caps = p.caps(t.pos)
+	case p.atItem("scope", false): // the prototype's scopes: accepted, no effect
+		p.next()
+		p.expect("{")
+		for !p.is("}") && p.peek().kind != tEOF {
+			p.ident("scope (root, domain, goal, transition)")
+			p.accept(",")
+		}
+		p.expect("}")
+	case p.atItem("goal", true):
+		p.next()
+		td.Goals = append(td.Goals, p.goal(t.pos))
+	case p.atItem("invariant", true):
+		p.next()
+		d := &InvDecl{Pos: t.pos, Name: p.ident("invariant name").text}
+		p.expect("{")
+		d.X = p.expr()
+		p.accept(";")
+		p.expect("}")
+		td.Invariants = append(td.Invariants, d)
+	case p.atItem("transition", true):
+		p.next()
+		h := &Handler{Pos: t.pos, Transition: true}
+		h.Kind = p.ident("transition name").text
+		p.expect("{")
+		for !p.is("}") && p.peek().kind != tEOF {
+			switch s := p.peek(); {
+			case p.atItem("capability", false):
+				p.next()
+				if h.Caps != nil {
+					p.errs.add(s.pos, "transition %s: capability declared twice", h.Kind)
+				}
+				h.Caps = p.caps(s.pos)
+			case p.atItem("scope", false):
+				p.next()
+				p.expect("{")
+				for !p.is("}") && p.peek().kind != tEOF {
+					p.ident("scope (root, domain, goal, transition)")
+					p.accept(",")
+				}
+				p.expect("}")
+			case p.is("slice") || p.is("step"):
+				p.accept("slice")
+				p.expect("step")
+				if h.Body != nil {
+					p.errs.add(s.pos, "transition %s: step declared twice", h.Kind)
+				}
+				h.Body = p.block()
+				if h.Body == nil {
+					h.Body = []*Stmt{}
+				}
+			default:
+				p.fail(s.pos, "expected capability, scope or step in transition %s, found %s", h.Kind, describe(s))
+			}
+		}
+		p.expect("}")
+		if h.Body == nil {
+			p.errs.add(t.pos, "transition %s has no step { … }", h.Kind)
+		}
+		td.Handlers = append(td.Handlers, h)
+	default:
+		td.Fields = append(td.Fields, p.field())
 	}
+}
+
+// field: name: [len]type
+func (p *parser) field() *FieldDecl {
+	fd := &FieldDecl{Pos: p.peek().pos}
+	fd.Name = p.ident("field, init, on, state, goal, invariant or transition").text
+	p.expect(":")
+	if p.accept("[") {
+		fd.Len = p.expr()
+		p.expect("]")
+	}
+	fd.Type = p.ident("field type (u64, i64, int, bool, rng)").text
+	return fd
+}
+
+// caps: { messaging, send_to:X, root }
+func (p *parser) caps(pos Pos) *CapDecl {
+	d := &CapDecl{Pos: pos}
+	p.expect("{")
+	for !p.is("}") && p.peek().kind != tEOF {
+		t := p.ident("capability (messaging, send_to:DOMAIN, root)")
+		it := CapItem{Pos: t.pos, Kind: t.text}
+		if p.accept(":") {
+			n := p.peek()
+			if n.kind != tIdent && n.kind != tString {
+				p.fail(n.pos, "expected a domain name after %s:, found %s", t.text, describe(n))
+			}
+			p.next()
+			it.Target = n.text
+		}
+		d.Items = append(d.Items, it)
+		if !p.accept(",") {
+			p.accept(";")
+		}
+	}
+	p.expect("}")
+	return d
+}
+
+// goal: NAME { priority P target EXPR strategy { T1, T2 } }, the parts in
+// any order, `predicate` for `target`.
+func (p *parser) goal(pos Pos) *GoalDecl {
+	g := &GoalDecl{Pos: pos, Priority: 1}
+	g.Name = p.ident("goal name").text
+	p.expect("{")
+	seen := map[string]bool{}
+	for !p.is("}") && p.peek().kind != tEOF {
+		t := p.peek()
+		part := t.text
+		if part == "predicate" {
+			part = "target"
+		}
+		if t.kind == tIdent && seen[part] {
+			p.errs.add(t.pos, "goal %s: %s given twice", g.Name, part)
+		}
+		seen[part] = true
+		switch {
+		case p.accept("priority"):
+			n := p.integer()
+			g.Priority, g.PrioPos = n.val, n.pos
+		case p.accept("target") || p.accept("predicate"):
+			g.Target = p.expr()
+		case p.accept("strategy"):
+			p.expect("{")
+			for !p.is("}") && p.peek().kind != tEOF {
+				n := p.peek()
+				if n.kind != tIdent && n.kind != tString {
+					p.fail(n.pos, "expected a transition name, found %s", describe(n))
+				}
+				p.next()
+				g.Strategy = append(g.Strategy, Ident{n.pos, n.text})
+				if !p.accept(",") {
+					break
+				}
+			}
+			p.expect("}")
+		default:
+			p.fail(t.pos, "expected priority, target or strategy in goal %s, found %s", g.Name, describe(t))
+		}
+		p.accept(";")
+	}
+	p.expect("}")
+	if g.Target == nil {
+		p.errs.add(pos, "goal %s has no target", g.Name)
+	}
+	return g
 }
 
 // entry: name: Type[count] boots weight w  |  name[count] { members }
@@ -532,6 +713,9 @@ func (p *parser) primary1() *Expr {
 	case t.kind == tInt:
 		p.next()
 		return &Expr{Kind: eInt, Pos: t.pos, Val: t.val}
+	case t.kind == tString:
+		p.next()
+		return &Expr{Kind: eString, Pos: t.pos, Name: t.text}
 	case t.kind == tIdent && !keywords[t.text]:
 		p.next()
 		if p.accept("(") {

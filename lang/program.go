@@ -34,6 +34,9 @@ type Program struct {
 	goals    []block
 	figures  []block
 	vloops   []vloopDesc
+	invs     []*invInfo // every invariant, indexed by opInvFail
+	faults   []string   // messages of opFault
+	hasGoals bool       // some type has goals: the workload reconciles (goals.go)
 }
 
 // vloopDesc is a loop whose body runs vectorized (vloop.go).
@@ -56,6 +59,40 @@ type dtype struct {
 	init     int      // pc of init, -1 if none
 	handlers [][2]int // (kind number, pc), ascending kind
 	hname    []string // handler names for messages, parallel to handlers
+
+	// the model: goals in walk order (priority descending, then
+	// declaration order), invariants, capabilities
+	goals    []*goalInfo
+	invs     []*invInfo
+	targets  int // pc of the code computing the goals' targets as a bit mask, -1 if none
+	inv      int // pc of the invariant checks, -1 if none
+	stub     int // a goal type: pc of the handler of kinds it does not handle, -1 if none
+	sendTo   map[string]bool
+	sendRoot bool
+}
+
+// goalInfo is a goal of a domain type (SPEC-independent: the language's
+// model, docs/language.md).
+type goalInfo struct {
+	name     string
+	priority uint64
+	pos      Pos
+	text     string // the target as written
+	target   *Expr
+	strategy []string   // transition names, empty if none
+	kind     trace.Kind // the strategy message's kind
+	explain  int        // pc of the target's explanation
+	subs     []subExpr
+}
+
+// invInfo is an invariant of a domain type.
+type invInfo struct {
+	typ  *dtype
+	name string
+	pos  Pos
+	text string
+	x    *Expr
+	subs []subExpr
 }
 
 // field is a state field; an array if lenReg >= 0.

@@ -25,8 +25,15 @@ const (
 	ctxInit
 	ctxGoal
 	ctxFigure
-	ctxFunc // a function's body
+	ctxFunc   // a function's body
+	ctxTarget // a domain goal's target or an invariant: the domain's fields, read only
 )
+
+// inDomain reports whether the body being resolved runs on one domain of
+// its type (its fields are in scope).
+func (c *resolver) inDomain() bool {
+	return c.ctx == ctxHandler || c.ctx == ctxInit || c.ctx == ctxTarget
+}
 
 type vtype uint8
 
@@ -97,6 +104,7 @@ var reservedNames = map[string]bool{
 	"n": true, "seed": true, "batch": true,
 	"self": true, "index": true, "member": true, "src": true, "emit": true, "rng": true,
 	"min": true, "max": true, "i64": true, "u64": true, "true": true, "false": true,
+	"now": true, "send": true, "send_high": true, "send_after": true, "emit_after": true,
 }
 
 // flagNames are the CLI's own flags: a key (which becomes a flag) may not
@@ -122,12 +130,16 @@ type resolver struct {
 	entries map[string]*entry
 	consts  map[string]*constant
 	funcs   map[string]*function
+	used    map[trace.Kind]string // kind numbers taken
+	// protoShape: the domains are declared with `domain NAME { … }`
+	protoShape bool
 
 	// the body being resolved
-	ctx   ctxKind
-	typ   *dtype
-	fn    *function // ctxFunc: the function
-	scope []*localVar
+	ctx     ctxKind
+	typ     *dtype
+	fn      *function // ctxFunc: the function
+	handler *Handler  // ctxHandler: the handler or transition
+	scope   []*localVar
 }
 
 // text is the source text of e, as written.
@@ -156,7 +168,12 @@ func newResolver(file string, f *File, errs *ErrorList) *resolver {
 // declare records every declaration and checks them.
 func (c *resolver) declare() {
 	f, p := c.f, c.p
-	if f.Name == "" {
+	for _, td := range f.Types {
+		c.protoShape = c.protoShape || td.Domain
+	}
+	if f.Name == "" && c.protoShape {
+		p.Name = workloadName(p.File)
+	} else if f.Name == "" {
 		c.errs.add(Pos{1, 1}, "missing `workload NAME` declaration")
 	}
 	if len(f.Keys) > keysMax {
@@ -205,10 +222,8 @@ func (c *resolver) declare() {
 			used[trace.Kind(k.Num)] = k.Name
 		}
 	}
-	for name, num := range c.kinds {
-		p.Kinds = append(p.Kinds, kindInfo{name, num})
-	}
-	sort.Slice(p.Kinds, func(i, j int) bool { return p.Kinds[i].Num < p.Kinds[j].Num })
+	c.used = used
+	c.declareTransitionKinds()
 
 	c.declareConsts()
 	c.declareFuncs()
@@ -236,10 +251,12 @@ func (c *resolver) declare() {
 			fl := &field{id: len(p.fields), typ: t, name: fd.Name, lenReg: -1, t: tU64}
 			switch fd.Type {
 			case "u64":
-			case "i64":
+			case "i64", "int": // int: the prototype's name
 				fl.t = tI64
 			case "bool":
 				fl.t = tBool
+			case "string":
+				c.errs.add(fd.Pos, "type %s: field %s: string fields are not supported (a domain's state is fixed-size 64-bit words)", td.Name, fd.Name)
 			case "rng":
 				if fd.Len != nil {
 					c.errs.add(fd.Pos, "type %s: field %s: an rng field cannot be an array", td.Name, fd.Name)
@@ -271,11 +288,18 @@ func (c *resolver) declare() {
 			}
 		}
 	}
+	if len(c.errs.List) == 0 {
+		c.declareDomainDecls()
+	}
 
 	// domains
-	if !f.HasDomains {
+	switch {
+	case c.protoShape && f.HasDomains:
+		c.errs.add(f.DomainsPos, "a program declares its domains with `domains { … }` or with `domain NAME { … }`, not both")
+	case c.protoShape:
+	case !f.HasDomains:
 		c.errs.add(Pos{1, 1}, "missing `domains { … }` declaration")
-	} else if len(f.Entries) == 0 {
+	case len(f.Entries) == 0:
 		c.errs.add(f.DomainsPos, "domains: no domains declared")
 	}
 	names := map[string]bool{}
@@ -334,6 +358,11 @@ func (c *resolver) declare() {
 		}
 		gseen[b.Name] = true
 	}
+	c.declareModel()
+	for name, num := range c.kinds {
+		p.Kinds = append(p.Kinds, kindInfo{name, num})
+	}
+	sort.Slice(p.Kinds, func(i, j int) bool { return p.Kinds[i].Num < p.Kinds[j].Num })
 }
 
 // staticOf checks e as a static u64 expression (keys, n, seed, batch,
@@ -495,9 +524,12 @@ func (c *resolver) bodies() {
 			c.body(ctxInit, t, nil, td.Init.Body)
 		}
 		for _, h := range td.Handlers {
+			c.handler = h
 			c.body(ctxHandler, t, h.Params, h.Body)
+			c.handler = nil
 		}
 	}
+	c.resolveModel()
 	for _, b := range c.f.Goals {
 		c.body(ctxGoal, nil, nil, b.Body)
 	}
@@ -536,7 +568,7 @@ func (c *resolver) lookup(name string) *localVar {
 // ownField is the field name of the domain whose handler or init is being
 // resolved, or nil.
 func (c *resolver) ownField(name string) *field {
-	if c.typ == nil || (c.ctx != ctxHandler && c.ctx != ctxInit) {
+	if c.typ == nil || !c.inDomain() {
 		return nil
 	}
 	for _, f := range c.typ.fields {
@@ -636,11 +668,16 @@ func (c *resolver) stmt(s *Stmt) {
 			c.want(c.expr(s.X), tU64, s.X.Pos, "a figure")
 		}
 	case sExpr:
-		if s.X.Name == "emit" {
+		switch s.X.Name {
+		case "emit", "emit_after":
 			c.emitCall(s.X)
-		} else {
+		case "send", "send_high", "send_after":
+			c.sendCall(s.X)
+		default:
 			c.expr(s.X)
 		}
+	case sBlock:
+		c.stmts(s.Body)
 	}
 }
 
@@ -820,10 +857,16 @@ func (c *resolver) expr1(e *Expr) vtype {
 		case "true", "false":
 			return tBool
 		case "self", "index", "member":
-			if c.ctx == ctxHandler || c.ctx == ctxInit {
+			if c.inDomain() {
 				return tU64
 			}
-			c.errs.add(e.Pos, "%s is defined only in handlers and init", e.Name)
+			c.errs.add(e.Pos, "%s is defined only in handlers, init, goals and invariants of a type", e.Name)
+			return tInvalid
+		case "now":
+			if c.ctx == ctxHandler {
+				return tU64
+			}
+			c.errs.add(e.Pos, "now is defined only in handlers")
 			return tInvalid
 		case "src":
 			if c.ctx == ctxHandler {
@@ -836,7 +879,7 @@ func (c *resolver) expr1(e *Expr) vtype {
 			c.errs.add(e.Pos, "%s is a message kind, not a value", e.Name)
 		} else if c.members[e.Name] != nil {
 			c.errs.add(e.Pos, "%s is a domain name: call it for an id, %s(…)", e.Name, e.Name)
-		} else if c.typ != nil && (c.ctx == ctxHandler || c.ctx == ctxInit) {
+		} else if c.typ != nil && c.inDomain() {
 			c.errs.add(e.Pos, "unknown field or variable %s in type %s", e.Name, c.typ.name)
 		} else {
 			c.errs.add(e.Pos, "unknown variable %s", e.Name)
@@ -845,7 +888,7 @@ func (c *resolver) expr1(e *Expr) vtype {
 	case eIndex:
 		f := c.ownField(e.Name)
 		if f == nil {
-			if c.typ != nil && (c.ctx == ctxHandler || c.ctx == ctxInit) {
+			if c.typ != nil && c.inDomain() {
 				c.errs.add(e.Pos, "unknown field %s in type %s", e.Name, c.typ.name)
 			} else {
 				c.errs.add(e.Pos, "unknown array %s (in goals and figures, read fields as entry(i).field)", e.Name)
@@ -892,6 +935,9 @@ func (c *resolver) expr1(e *Expr) vtype {
 		}
 		e.Field, e.Mem = f, m
 		return fieldType(f)
+	case eString:
+		c.errs.add(e.Pos, "a string names a domain or a transition in send(…), and is not a value")
+		return tInvalid
 	case eUnary:
 		return c.unary(e, c.expr(e.X))
 	case eBinary:
@@ -1087,10 +1133,15 @@ func (c *resolver) cond(e *Expr) {
 	}
 }
 
+// emitCall resolves emit(dst, Kind, a, b) and emit_after(k, dst, Kind, a, b).
 func (c *resolver) emitCall(e *Expr) {
 	e.T = tNone
-	if len(e.Args) != 4 {
-		c.errs.add(e.Pos, "wrong number of arguments to emit: got %d, want 4 (dst, Kind, a, b)", len(e.Args))
+	args, want, shape := e.Args, 4, "dst, Kind, a, b"
+	if e.Name == "emit_after" {
+		want, shape = 5, "k, dst, Kind, a, b"
+	}
+	if len(args) != want {
+		c.errs.add(e.Pos, "wrong number of arguments to %s: got %d, want %d (%s)", e.Name, len(e.Args), want, shape)
 		for _, a := range e.Args {
 			if a.Kind != eName {
 				c.expr(a)
@@ -1099,15 +1150,19 @@ func (c *resolver) emitCall(e *Expr) {
 		return
 	}
 	if c.ctx != ctxHandler {
-		c.errs.add(e.Pos, "emit is allowed only in handlers")
+		c.errs.add(e.Pos, "%s is allowed only in handlers", e.Name)
 	}
-	k := e.Args[1]
+	if want == 5 {
+		c.want(c.expr(args[0]), tU64, args[0].Pos, "emit_after's k")
+		args = args[1:]
+	}
+	k := args[1]
 	if k.Kind != eName {
-		c.errs.add(k.Pos, "emit: the second argument must be a message kind")
+		c.errs.add(k.Pos, "%s: the %s argument must be a message kind", e.Name, map[int]string{4: "second", 5: "third"}[want])
 	} else if _, ok := c.kinds[k.Name]; !ok {
-		c.errs.add(k.Pos, "emit: unknown message kind %s", k.Name)
+		c.errs.add(k.Pos, "%s: unknown message kind %s", e.Name, k.Name)
 	}
-	c.want(c.expr(e.Args[0]), tU64, e.Args[0].Pos, "emit's destination")
-	c.want(c.expr(e.Args[2]), tU64, e.Args[2].Pos, "emit's a")
-	c.want(c.expr(e.Args[3]), tU64, e.Args[3].Pos, "emit's b")
+	c.want(c.expr(args[0]), tU64, args[0].Pos, e.Name+"'s destination")
+	c.want(c.expr(args[2]), tU64, args[2].Pos, e.Name+"'s a")
+	c.want(c.expr(args[3]), tU64, args[3].Pos, e.Name+"'s b")
 }

@@ -52,7 +52,7 @@ func (w *instance) vloop(m *machine, v *vprog, pc int) int {
 			col[j] = x
 		}
 	}
-	st, base := w.st, m.base
+	st, base := m.st, m.base
 	for _, f := range v.fields {
 		col, x := &cols[f.a], st[base+f.imm]
 		for j := range col {

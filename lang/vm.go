@@ -52,15 +52,23 @@ type machine struct {
 	// notes[k] was
 	notes *[notesMax]uint64
 	noted uint64
+	// the model: the shard's scratch (nil in one-shot runs), the code to
+	// run (w.code, or w.trialCode for a trial), the tick a one-shot run
+	// sees as now
+	sc   *shardScratch
+	code []uint64
+	st   []uint64 // the arena (w.st), or a trial's copy of a domain's state
+	now  uint64
 }
 
 // Status of exec.
 const (
-	execRet   = iota // ret
-	execRetV         // retv: the value is in r[regRet]
-	execFail         // an assert failed: its index is in r[regRet]
-	execFault        // m.fault says what
-	execEndX         // an explanation ended
+	execRet     = iota // ret
+	execRetV           // retv: the value is in r[regRet]
+	execFail           // an assert failed: its index is in r[regRet]
+	execFault          // m.fault says what
+	execEndX           // an explanation ended
+	execInvFail        // an invariant is false: its index (Program.invs) is in r[regRet]
 )
 
 // regRet carries retv's value or fail's assert index back from exec
@@ -70,7 +78,7 @@ const regRet = regSrc
 // start prepares m for a one-shot run (init, goal, figure) with the
 // domain given in one.
 func (w *instance) start(m *machine, one runCtx) {
-	m.w = w
+	m.w, m.code, m.st = w, w.code, w.st
 	copy(m.r[w.gbase:], w.globals)
 	m.base = one.base
 	m.r[regSelf], m.r[regIndex], m.r[regMember] = one.self, one.index, one.member
@@ -87,22 +95,32 @@ func (w *instance) runOnce(one *runCtx) {
 	case execRetV:
 		one.ret = m.r[regRet]
 	case execFault:
-		one.err = w.faultError(pc-1, m.r[regSelf], !one.block, fmt.Sprintf(m.fault, m.faultArgs...))
+		self := int64(m.r[regSelf])
+		if one.block {
+			self = -1
+		}
+		one.err = w.faultError(pc-1, self, -1, fmt.Sprintf(m.fault, m.faultArgs...))
 	}
 }
 
 // interp is the interpreter delivering msgs.
 func (w *instance) interp(out *engine.Outbox, msgs []trace.Entry) {
 	var m machine
-	m.w, m.out = w, out
+	m.w, m.out, m.code, m.st = w, out, w.code, w.st
+	if w.prog.hasGoals {
+		m.sc = w.scratch(out)
+	}
 	copy(m.r[w.gbase:], w.globals)
 	m.msgs, m.i, m.lastD = msgs, -1, ^uint64(0)
 	pc := w.nextMsg(&m)
 	if pc < 0 {
 		return
 	}
-	if pc, st := w.exec(&m, pc); st == execFault {
-		out.Fault(m.i, w.faultError(pc-1, m.r[regSelf], true, fmt.Sprintf(m.fault, m.faultArgs...)))
+	switch pc, st := w.exec(&m, pc); st {
+	case execFault:
+		out.Fault(m.i, w.faultError(pc-1, int64(m.r[regSelf]), int64(msgs[m.i].Tick), fmt.Sprintf(m.fault, m.faultArgs...)))
+	case execInvFail:
+		w.violate(out, &m, pc)
 	}
 }
 
@@ -143,7 +161,7 @@ func (w *instance) nextMsg(m *machine) int {
 // stopped. Its loop keeps only the code, the arena, the registers, the
 // domain's base and the budget live, so they stay in machine registers.
 func (w *instance) exec(m *machine, pc int) (int, int) {
-	code, st, divs := w.code, w.st, w.divs
+	code, st, divs := m.code, m.st, w.divs
 	r := &m.r
 	base := m.base
 	for {
@@ -545,6 +563,43 @@ func (w *instance) exec(m *machine, pc int) (int, int) {
 			}
 		case opEndX:
 			return pc, execEndX
+		case opMark:
+			if sc := m.sc; sc != nil {
+				if d := r[regSelf]; w.stamp[d] != sc.stamp {
+					w.stamp[d] = sc.stamp
+					sc.recv = append(sc.recv, uint32(d))
+				}
+			}
+		case opInv:
+			pc = int(ins >> 32)
+		case opInvFail:
+			r[regRet] = ins >> 32
+			return pc, execInvFail
+		case opNow:
+			if m.msgs != nil {
+				r[decA(ins)] = uint64(m.msgs[m.i].Tick)
+			} else {
+				r[decA(ins)] = m.now
+			}
+		case opEmitAt:
+			dst, k := r[decA(ins)], r[decA(code[pc])]
+			pc++
+			due := uint64(m.out.Tick()) - 1 + k
+			switch {
+			case dst >= w.d:
+				m.fault, m.faultArgs = "emit to nonexistent domain %d (domains: %d)", []any{dst, w.d}
+				return pc, execFault
+			case k == 0:
+				m.fault = "a message due 0 ticks later (k = 1 is the next tick, as emit)"
+				return pc, execFault
+			case k > engine.MaxTick || due > engine.MaxTick:
+				m.fault, m.faultArgs = "a message due %d ticks later is beyond the last tick (2^32-1)", []any{k}
+				return pc, execFault
+			}
+			m.out.EmitAt(uint32(r[regSelf]), uint32(dst), trace.Kind(ins>>32), r[decB(ins)], r[decC(ins)], due)
+		case opFault:
+			m.fault, m.faultArgs = "%s", []any{w.prog.faults[ins>>32]}
+			return pc, execFault
 		case opSplit:
 			x := r[decB(ins)]
 			r[decA(ins)], r[decC(ins)] = x&0xFFFFFFFF, x>>32
@@ -615,18 +670,25 @@ func b2u(b bool) uint64 {
 	return 0
 }
 
-// faultError is a runtime fault's one-line message: position, domain,
-// handler, what happened.
-func (w *instance) faultError(pc int, self uint64, withDomain bool, what string) error {
+// faultError is a runtime fault's one-line message: position, tick (if
+// tick >= 0), domain (if self >= 0), region, what happened.
+func (w *instance) faultError(pc int, self, tick int64, what string) error {
 	p := w.prog
 	pos := p.pos[pc]
-	k := sort.Search(len(p.regions), func(i int) bool { return p.regions[i].start > pc }) - 1
-	name := p.regions[k].name
 	where := ""
-	if withDomain {
-		where = " domain " + w.describe(self) + ","
+	if tick >= 0 {
+		where += fmt.Sprintf(" tick %d,", tick)
 	}
-	return fmt.Errorf("%s:%d:%d:%s %s: %s", p.File, pos.Line, pos.Col, where, name, what)
+	if self >= 0 {
+		where += " domain " + w.describe(uint64(self)) + ","
+	}
+	return fmt.Errorf("%s:%d:%d:%s %s: %s", p.File, pos.Line, pos.Col, where, p.regionOf(pc), what)
+}
+
+// regionOf is the name of the region holding pc.
+func (p *Program) regionOf(pc int) string {
+	k := sort.Search(len(p.regions), func(i int) bool { return p.regions[i].start > pc }) - 1
+	return p.regions[k].name
 }
 
 // describe names domain d: "3 (bank[2])", "7 (group[1].ctl[0])".
