@@ -170,6 +170,13 @@ func (c *codegen) bodies() {
 		}
 		c.strategies(t)
 		sortHandlers(t)
+		for _, g := range t.goals {
+			for _, h := range t.handlers {
+				if h[0] == int(g.kind) && len(g.strategy) > 0 {
+					g.pc = h[1]
+				}
+			}
+		}
 	}
 	for _, b := range c.r.f.Goals {
 		p.goals = append(p.goals, block{b.Name, c.body(ctxGoal, nil, "goal "+b.Name, b.Pos, nil, b.Body)})
@@ -484,6 +491,19 @@ func (c *codegen) assign(s *Stmt) {
 	if tg.Kind == eName {
 		switch s.Op {
 		case "=":
+			if e := s.X; e.Kind == eBinary && (e.Op == "+" || e.Op == "-" || e.Op == "-%") && fieldOperand(e.X) == f {
+				// field = field ± y is field ±= y: one instruction
+				y := c.expr(e.Y, -1)
+				op := opAddF
+				switch {
+				case e.Op == "-" && ft == tU64:
+					op = opSubFC
+				case e.Op != "+":
+					op = opSubF
+				}
+				c.emit(op, y.reg, 0, 0, uint32(f.id), e.Pos)
+				return
+			}
 			if e := s.X; e.Kind == eBinary && c.fusable(e) && !e.Static && fieldOperand(e.X) == nil &&
 				!(e.Y.Static && c.static(e.Y).lit) {
 				// field = x OP y in one instruction

@@ -127,8 +127,7 @@ func (w *instance) walk(sc *shardScratch, d uint32, now uint64) (*goalInfo, uint
 			return gl, passed, nil
 		}
 		// the trial: the strategy on a copy of the state
-		size := w.typeSize[t]
-		sc.words = append(sc.words[:0], w.st[base:base+size]...)
+		sc.words = append(sc.words[:0], w.st[base:base+s.size]...)
 		if ok, err := w.trial(m, t, gl, sc.words, earlier); err != nil {
 			return nil, 0, err
 		} else if ok {
@@ -155,16 +154,10 @@ func (w *instance) targetMask(m *machine, t *dtype, st []uint64, base uint64) (u
 // and reports whether the goals of mask earlier, true before, all still
 // hold. A strategy that faults is admissible (its delivery reports it).
 func (w *instance) trial(m *machine, t *dtype, gl *goalInfo, words []uint64, earlier uint64) (bool, error) {
-	pc := -1
-	for _, h := range t.handlers {
-		if h[0] == int(gl.kind) {
-			pc = h[1]
-		}
-	}
 	m.code, m.st, m.base, m.budget = w.trialCode, words, 0, w.budget
 	m.msgs, m.sc, m.notes = nil, nil, nil
 	m.r[regA], m.r[regB], m.r[regSrc] = 0, 0, m.r[regSelf]
-	if _, status := w.exec(m, pc); status != execRet {
+	if _, status := w.exec(m, gl.pc); status != execRet {
 		return true, nil
 	}
 	after, err := w.targetMask(m, t, words, 0)

@@ -36,6 +36,7 @@ type slotInst struct {
 	mem  *member
 	m    uint64 // index within the member's run
 	off  uint64 // word offset within the group
+	size uint64 // words of the member's type
 	disp []int32
 }
 
@@ -178,7 +179,7 @@ func (w *instance) linkErr() error {
 			idOf[m] = idInst{moff: ei.per, mcount: mc}
 			size := w.typeSize[m.typ]
 			for k := uint64(0); k < mc; k++ {
-				ei.slots = append(ei.slots, slotInst{mem: m, m: k, off: ei.stride, disp: w.disp[m.typ]})
+				ei.slots = append(ei.slots, slotInst{mem: m, m: k, off: ei.stride, size: size, disp: w.disp[m.typ]})
 				ei.stride += size
 				if ei.stride > wordsMax {
 					return fmt.Errorf("%s: %s: too much state", p.File, e.name)

@@ -81,6 +81,7 @@ type goalInfo struct {
 	target   *Expr
 	strategy []string   // transition names, empty if none
 	kind     trace.Kind // the strategy message's kind
+	pc       int        // the strategy's handler
 	explain  int        // pc of the target's explanation
 	subs     []subExpr
 }

@@ -103,24 +103,39 @@ func (w *instance) runOnce(one *runCtx) {
 	}
 }
 
-// interp is the interpreter delivering msgs.
+// interp is the interpreter delivering msgs. Its machine is on the
+// stack (zeroed per call, which a batch of messages amortizes), or for a
+// program with goals, whose ticks often carry one message, the shard's
+// (goals.go): its globals are loaded once, and the code never reads a
+// register it has not written.
 func (w *instance) interp(out *engine.Outbox, msgs []trace.Entry) {
+	if w.prog.hasGoals {
+		sc := w.scratch(out)
+		m := sc.m
+		m.out, m.code, m.st, m.sc, m.notes, m.ent, m.disp = out, w.code, w.st, sc, nil, nil, nil
+		w.deliver(m, msgs)
+		m.msgs = nil
+		return
+	}
 	var m machine
 	m.w, m.out, m.code, m.st = w, out, w.code, w.st
-	if w.prog.hasGoals {
-		m.sc = w.scratch(out)
-	}
 	copy(m.r[w.gbase:], w.globals)
+	w.deliver(&m, msgs)
+}
+
+// deliver runs the handlers of msgs on m, and reports a fault or a broken
+// invariant.
+func (w *instance) deliver(m *machine, msgs []trace.Entry) {
 	m.msgs, m.i, m.lastD = msgs, -1, ^uint64(0)
-	pc := w.nextMsg(&m)
+	pc := w.nextMsg(m)
 	if pc < 0 {
 		return
 	}
-	switch pc, st := w.exec(&m, pc); st {
+	switch pc, st := w.exec(m, pc); st {
 	case execFault:
-		out.Fault(m.i, w.faultError(pc-1, int64(m.r[regSelf]), int64(msgs[m.i].Tick), fmt.Sprintf(m.fault, m.faultArgs...)))
+		m.out.Fault(m.i, w.faultError(pc-1, int64(m.r[regSelf]), int64(msgs[m.i].Tick), fmt.Sprintf(m.fault, m.faultArgs...)))
 	case execInvFail:
-		w.violate(out, &m, pc)
+		w.violate(m.out, m, pc)
 	}
 }
 
