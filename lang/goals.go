@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/lexbench/lexbench/engine"
 	"github.com/lexbench/lexbench/trace"
@@ -107,6 +108,14 @@ func (g goalInstance) EndTick(out *engine.Outbox) {
 // none) and the mask of the goals it passes over (suppressed, in walk
 // order). now is the tick a strategy would run at.
 func (w *instance) walk(sc *shardScratch, d uint32, now uint64) (*goalInfo, uint64, error) {
+	pursue, passed, _, err := w.walk1(sc, d, now, false)
+	return pursue, passed, err
+}
+
+// walk1 is walk; with why, it also returns for each passed goal (by walk
+// index) the mask of the earlier goals its strategy would make false.
+func (w *instance) walk1(sc *shardScratch, d uint32, now uint64, why bool) (*goalInfo, uint64, map[int]uint64, error) {
+	var broken map[int]uint64
 	e, g, s := w.locate(uint64(d))
 	t := s.mem.typ
 	base := e.w0 + g*e.stride + s.off
@@ -115,7 +124,7 @@ func (w *instance) walk(sc *shardScratch, d uint32, now uint64) (*goalInfo, uint
 	m.now = now
 	mask, err := w.targetMask(m, t, w.st, base)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	var passed uint64
 	for i, gl := range t.goals {
@@ -124,18 +133,26 @@ func (w *instance) walk(sc *shardScratch, d uint32, now uint64) (*goalInfo, uint
 		}
 		earlier := mask & (1<<i - 1)
 		if earlier == 0 {
-			return gl, passed, nil
+			return gl, passed, broken, nil
 		}
 		// the trial: the strategy on a copy of the state
 		sc.words = append(sc.words[:0], w.st[base:base+s.size]...)
-		if ok, err := w.trial(m, t, gl, sc.words, earlier); err != nil {
-			return nil, 0, err
-		} else if ok {
-			return gl, passed, nil
+		after, err := w.trial(m, t, gl, sc.words)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		if after&earlier == earlier {
+			return gl, passed, broken, nil
 		}
 		passed |= 1 << i
+		if why {
+			if broken == nil {
+				broken = map[int]uint64{}
+			}
+			broken[i] = earlier &^ after
+		}
 	}
-	return nil, passed, nil
+	return nil, passed, broken, nil
 }
 
 // targetMask runs t's targets code on the domain whose state is at
@@ -151,20 +168,16 @@ func (w *instance) targetMask(m *machine, t *dtype, st []uint64, base uint64) (u
 }
 
 // trial runs goal gl's strategy on words (a copy of the domain's state)
-// and reports whether the goals of mask earlier, true before, all still
-// hold. A strategy that faults is admissible (its delivery reports it).
-func (w *instance) trial(m *machine, t *dtype, gl *goalInfo, words []uint64, earlier uint64) (bool, error) {
+// and returns the targets after it. A strategy that faults is admissible
+// (its delivery reports it): all ones.
+func (w *instance) trial(m *machine, t *dtype, gl *goalInfo, words []uint64) (uint64, error) {
 	m.code, m.st, m.base, m.budget = w.trialCode, words, 0, w.budget
 	m.msgs, m.sc, m.notes = nil, nil, nil
 	m.r[regA], m.r[regB], m.r[regSrc] = 0, 0, m.r[regSelf]
 	if _, status := w.exec(m, gl.pc); status != execRet {
-		return true, nil
+		return ^uint64(0), nil
 	}
-	after, err := w.targetMask(m, t, words, 0)
-	if err != nil {
-		return false, err
-	}
-	return after&earlier == earlier, nil
+	return w.targetMask(m, t, words, 0)
 }
 
 // SuppressedGoal is a goal a domain passes over in the final state: its
@@ -189,15 +202,24 @@ func (w *instance) Suppressed() []SuppressedGoal {
 		if len(t.goals) == 0 {
 			continue
 		}
-		_, passed, err := w.walk(sc, d, 0)
+		_, passed, broken, err := w.walk1(sc, d, 0, true)
 		if err != nil {
 			continue // the run reported it
 		}
 		for i, gl := range t.goals {
-			if passed>>i&1 != 0 {
-				out = append(out, SuppressedGoal{Domain: d, Name: t.name + "." + gl.name,
-					Text: fmt.Sprintf("domain %s: goal %s (priority %d) suppressed: %s", w.describe(uint64(d)), gl.name, gl.priority, w.explainTarget(sc, d, gl))})
+			if passed>>i&1 == 0 {
+				continue
 			}
+			var names []string
+			for j, g := range t.goals {
+				if broken[i]>>j&1 != 0 {
+					names = append(names, g.name)
+				}
+			}
+			out = append(out, SuppressedGoal{Domain: d, Name: t.name + "." + gl.name,
+				Text: fmt.Sprintf("domain %s: goal %s (priority %d) suppressed: %s; its strategy %s would make %s false",
+					w.describe(uint64(d)), gl.name, gl.priority, w.explainTarget(sc, d, gl),
+					strings.Join(gl.strategy, ", "), strings.Join(names, ", "))})
 		}
 	}
 	return out
@@ -322,3 +344,19 @@ func (p *Program) KindNames() map[trace.Kind]string {
 
 // suppressedFigure is the `suppressed:` figure of a program with goals.
 func (w *instance) suppressedCount() uint64 { return uint64(len(w.Suppressed())) }
+
+// Namer links p with the params text of one of its runs (a journal's) and
+// returns the names of its message kinds and a function naming its
+// domains ("Pool", "bank[2]"; "" for an id out of range), for reading the
+// run's journal.
+func (p *Program) Namer(params string) (map[trace.Kind]string, func(uint32) string, error) {
+	pr, err := p.Spec().Parse(params)
+	if err != nil {
+		return nil, nil, err
+	}
+	w := p.link(pr)
+	if w.err != nil {
+		return nil, nil, w.err
+	}
+	return p.KindNames(), w.DomainName, nil
+}

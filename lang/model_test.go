@@ -123,7 +123,7 @@ func TestWorkersConflictConvergesAtFiveWithDesireThreeSuppressed(t *testing.T) {
 		t.Fatalf("workers %d msgs %d ticks %d, want 5, 5, 6", res.Words[0], res.Msgs, res.Ticks)
 	}
 	sup := w.(goalInstance).Suppressed()
-	want := "domain 0 (Pool): goal DesireThree (priority 50) suppressed: target workers == 3 is false: workers = 5"
+	want := "domain 0 (Pool): goal DesireThree (priority 50) suppressed: target workers == 3 is false: workers = 5; its strategy Shrink would make DesireFive false"
 	if len(sup) != 1 || sup[0].Name != "Pool.DesireThree" || sup[0].Text != want || figure(t, w, "suppressed") != 1 {
 		t.Fatalf("suppressed %+v, want one: %s", sup, want)
 	}

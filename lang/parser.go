@@ -348,15 +348,20 @@ func (p *parser) typeItem(td *TypeDecl) {
 		p.expect("}")
 	case p.atItem("goal", true):
 		p.next()
-		td.Goals = append(td.Goals, p.goal(t.pos))
+		if g := p.goal(t.pos); g.Target != nil {
+			td.Goals = append(td.Goals, g)
+		}
 	case p.atItem("invariant", true):
 		p.next()
 		d := &InvDecl{Pos: t.pos, Name: p.ident("invariant name").text}
 		p.expect("{")
-		d.X = p.expr()
-		p.accept(";")
-		p.expect("}")
-		td.Invariants = append(td.Invariants, d)
+		p.inBlock(func() {
+			d.X = p.expr()
+			p.accept(";")
+		})
+		if d.X != nil {
+			td.Invariants = append(td.Invariants, d)
+		}
 	case p.atItem("transition", true):
 		p.next()
 		h := &Handler{Pos: t.pos, Transition: true}
@@ -446,6 +451,43 @@ func (p *parser) goal(pos Pos) *GoalDecl {
 	g.Name = p.ident("goal name").text
 	p.expect("{")
 	seen := map[string]bool{}
+	p.inBlock(func() { p.goalParts(g, seen) })
+	if g.Target == nil {
+		p.errs.add(pos, "goal %s has no target", g.Name)
+	}
+	return g
+}
+
+// inBlock parses the inside of a braced block whose "{" was read, with f,
+// then its "}". After an error in f it skips to the block's own "}"
+// (counting nested braces), so the items after it parse as they should.
+func (p *parser) inBlock(f func()) {
+	depth := 0
+	defer func() {
+		if r := recover(); r != nil {
+			if _, ok := r.(bail); !ok {
+				panic(r)
+			}
+			for t := p.peek(); t.kind != tEOF; t = p.peek() {
+				switch {
+				case t.kind == tPunct && t.text == "{":
+					depth++
+				case t.kind == tPunct && t.text == "}":
+					if depth == 0 {
+						p.next()
+						return
+					}
+					depth--
+				}
+				p.next()
+			}
+		}
+	}()
+	f()
+	p.expect("}")
+}
+
+func (p *parser) goalParts(g *GoalDecl, seen map[string]bool) {
 	for !p.is("}") && p.peek().kind != tEOF {
 		t := p.peek()
 		part := t.text
@@ -481,11 +523,6 @@ func (p *parser) goal(pos Pos) *GoalDecl {
 		}
 		p.accept(";")
 	}
-	p.expect("}")
-	if g.Target == nil {
-		p.errs.add(pos, "goal %s has no target", g.Name)
-	}
-	return g
 }
 
 // entry: name: Type[count] boots weight w  |  name[count] { members }

@@ -708,17 +708,23 @@ func (p *Program) regionOf(pc int) string {
 
 // describe names domain d: "3 (bank[2])", "7 (group[1].ctl[0])".
 func (w *instance) describe(d uint64) string {
-	e, g, s := w.locate(d)
-	var b string
+	return fmt.Sprintf("%d (%s)", d, w.DomainName(uint32(d)))
+}
+
+// DomainName names domain d as the program's domains are declared:
+// "Pool", "bank[2]", "group[1].ctl[0]"; "" for an id out of range.
+func (w *instance) DomainName(d uint32) string {
+	if w.ents == nil || uint64(d) >= w.d {
+		return ""
+	}
+	e, g, s := w.locate(uint64(d))
 	switch {
 	case e.e.group && s.mem.countReg >= 0:
-		b = fmt.Sprintf("%s[%d].%s[%d]", e.e.name, g, s.mem.name, s.m)
+		return fmt.Sprintf("%s[%d].%s[%d]", e.e.name, g, s.mem.name, s.m)
 	case e.e.group:
-		b = fmt.Sprintf("%s[%d].%s", e.e.name, g, s.mem.name)
+		return fmt.Sprintf("%s[%d].%s", e.e.name, g, s.mem.name)
 	case e.e.countReg >= 0:
-		b = fmt.Sprintf("%s[%d]", s.mem.name, g)
-	default:
-		b = s.mem.name
+		return fmt.Sprintf("%s[%d]", s.mem.name, g)
 	}
-	return fmt.Sprintf("%d (%s)", d, b)
+	return s.mem.name
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/lexbench/lexbench/engine"
 	"github.com/lexbench/lexbench/journal/mmap"
+	"github.com/lexbench/lexbench/lang"
 	"github.com/lexbench/lexbench/recovery"
 	"github.com/lexbench/lexbench/snapshot"
 	"github.com/lexbench/lexbench/workloads"
@@ -208,7 +209,8 @@ func cmdRun(spec *workloads.Spec, args []string, stdout, stderr io.Writer) (int,
 
 	opts := snapshot.Options{MaxTicks: cfg.MaxTicks, MaxMsgs: cfg.MaxMsgs, Damp: damp, NoDetect: f.noDetect,
 		SnapshotEvery: f.snapshotEvery.v, Sync: syncMode}
-	out := &output{w: stdout, spec: spec, params: params, shards: int(f.shards.v), n: p.N, json: f.json, damp: damp}
+	_, goals := spec.New(p).(interface{ Suppressed() []lang.SuppressedGoal })
+	out := &output{w: stdout, spec: spec, params: params, shards: int(f.shards.v), n: p.N, json: f.json, damp: damp, goals: goals}
 	var first engine.Result
 	code := exitOK
 	for i := uint64(0); i < f.count.v; i++ {
@@ -257,6 +259,9 @@ func cmdRun(spec *workloads.Spec, args []string, stdout, stderr io.Writer) (int,
 		}
 		allocs := ms1.Mallocs - ms0.Mallocs
 		out.result(i == 0, w, res, elapsed, allocs)
+		if sup := suppressedOf(w); i == 0 && !f.json {
+			printSuppressed(stderr, sup)
+		}
 		code = exitCode(spec, res)
 		if res.Outcome == engine.Violated {
 			fmt.Fprintf(stderr, "lexbench: goal violated: %v\n", res.Violation)
@@ -289,6 +294,7 @@ type output struct {
 	n      uint64
 	json   bool
 	damp   bool // --on-oscillation=damp: `dropped:` is a figure (SPEC §5.5)
+	goals  bool // a program with domain goals: --json lists the suppressed ones
 	snaps  *recovery.Snapshotter
 	// before is what a resumed run had delivered before it continued:
 	// rates count only the messages it delivered itself.
@@ -329,6 +335,9 @@ func (o *output) result(first bool, w workloads.Workload, res engine.Result, ela
 		}
 		if res.Violation != nil {
 			m["violation"] = res.Violation.Error()
+		}
+		if o.goals {
+			m["suppressed_goals"] = suppressedJSON(suppressedOf(w))
 		}
 		b, _ := json.Marshal(m)
 		fmt.Fprintf(o.w, "%s\n", b)
