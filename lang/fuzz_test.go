@@ -17,7 +17,8 @@ func FuzzCompile(f *testing.F) {
 	files, _ := filepath.Glob("../workloads/lxm/*.lxm")
 	more, _ := filepath.Glob("testdata/*.lxm")
 	proto, _ := filepath.Glob("testdata/prototype/*.lxm")
-	more = append(more, proto...)
+	shipped, _ := filepath.Glob("../workloads/lxm/*/*.lxm")
+	more = append(append(more, proto...), shipped...)
 	for _, p := range append(files, more...) {
 		src, err := os.ReadFile(p)
 		if err != nil {

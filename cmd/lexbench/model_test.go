@@ -51,6 +51,22 @@ func TestPrototypeProgramsThroughTheCLI(t *testing.T) {
 	}
 }
 
+// Every goal-directed program that ships checks clean and disassembles.
+func TestShippedProgramsCheck(t *testing.T) {
+	files, _ := filepath.Glob("../../workloads/lxm/*/*.lxm")
+	if len(files) < 14 {
+		t.Fatalf("want the paper's programs and the control-plane examples, found %v", files)
+	}
+	for _, f := range files {
+		if out, errs, code := runArgs("check", f); code != 0 || out != "" || errs != "" {
+			t.Errorf("check %s: exit %d, stdout %q, stderr %q", f, code, out, errs)
+		}
+		if out, errs, code := runArgs("disasm", f); code != 0 || !strings.Contains(out, ".targets:") || errs != "" {
+			t.Errorf("disasm %s: exit %d, stderr %q", f, code, errs)
+		}
+	}
+}
+
 // A prototype-shaped file with mistakes: every error as FILE:LINE:COL, from
 // check and from run.
 func TestPrototypeMistakesNameTheirPosition(t *testing.T) {

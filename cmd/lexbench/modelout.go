@@ -17,10 +17,18 @@ func suppressedOf(w workloads.Workload) []lang.SuppressedGoal {
 	return nil
 }
 
-// printSuppressed names each suppressed goal on stderr, one per line
-// (stdout's `suppressed:` line has their count).
+// suppressedLinesMax bounds the suppressed goals named on stderr.
+const suppressedLinesMax = 10
+
+// printSuppressed names the suppressed goals on stderr, one per line, the
+// first suppressedLinesMax of them (stdout's `suppressed:` line has their
+// count, --json lists them all).
 func printSuppressed(stderr io.Writer, goals []lang.SuppressedGoal) {
-	for _, g := range goals {
+	for i, g := range goals {
+		if i == suppressedLinesMax {
+			fmt.Fprintf(stderr, "lexbench: suppressed: … and %d more (--json lists every one)\n", len(goals)-i)
+			break
+		}
 		fmt.Fprintf(stderr, "lexbench: suppressed: %s\n", g.Text)
 	}
 }
