@@ -179,4 +179,3 @@ func mustRun(t *testing.T, args ...string) string {
 	}
 	return out
 }
-
