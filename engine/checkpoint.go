@@ -47,6 +47,22 @@ type Checkpoint struct {
 	SavedMsgs  []trace.Entry // the pending messages at SavedTick, as Pending
 }
 
+// Clone returns a deep copy of cp (Config.Snapshot's checkpoint is valid
+// only during the call).
+func (cp *Checkpoint) Clone() *Checkpoint {
+	c := *cp
+	c.Words = slices.Clone(cp.Words)
+	c.Pending = slices.Clone(cp.Pending)
+	c.Touched = slices.Clone(cp.Touched)
+	c.SavedWords = slices.Clone(cp.SavedWords)
+	c.SavedMsgs = slices.Clone(cp.SavedMsgs)
+	if cp.Found != nil {
+		f := *cp.Found
+		c.Found = &f
+	}
+	return &c
+}
+
 // checkpoint fills cp from the run at the boundary of r.tick (after its
 // checks). Buffers of cp are reused.
 func (r *run) checkpoint(cp *Checkpoint) {

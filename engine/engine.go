@@ -54,6 +54,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -227,7 +228,11 @@ type shard struct {
 	late lateQueue
 	// fc counts the shard's fault decisions (SPEC §7).
 	fc FaultCounts
-	_  [64]byte
+	// gone and faulted: scratch for generalOutput (the indexes of a tick's
+	// emissions not delivered at the next tick; its faulted emissions).
+	gone    []int32
+	faulted []faultAt
+	_       [64]byte
 }
 
 type run struct {
@@ -325,8 +330,8 @@ func Run(w Workload, cfg Config) (Result, error) {
 			err = errors.New("the checkpoint has a running oscillation detector and the run disables it")
 		case cfg.Resume.Detect && r.flt.on:
 			err = errors.New("the checkpoint has a running oscillation detector and the run has faults on")
-		case !r.flt.on && cfg.Resume.Faults != (FaultCounts{}):
-			err = errors.New("the checkpoint counts fault decisions and the run has faults off")
+		case !r.flt.on && (cfg.Resume.Faults != (FaultCounts{}) || hasFlags(cfg.Resume.Pending)):
+			err = errors.New("the checkpoint has fault decisions and the run has faults off")
 		}
 		if err != nil {
 			return Result{}, fmt.Errorf("engine: resume: %w", err)
@@ -358,6 +363,16 @@ func (r *run) boot() {
 		r.finishOutput(sh, 0)
 	}
 	r.boundary()
+}
+
+// hasFlags reports whether an entry of es has fault flags.
+func hasFlags(es []trace.Entry) bool {
+	for i := range es {
+		if es[i].Flags != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // bootShard emits a Tick from each booting domain of sh to itself, in id
@@ -573,11 +588,15 @@ func (r *run) generalOutput(sh *shard, es []trace.Entry) []trace.Entry {
 	t := sh.out.next
 	q := &sh.late
 	q.migrate(t) // before any insertion: see lateQueue
+	gone := sh.gone[:0]
 	if sh.out.late || r.flt.on && t > 0 {
-		es = r.sortOut(sh, es, t)
+		gone = r.sortOut(sh, es, t, gone)
 	}
-	if due := q.take(t, r.bits); len(due) > 0 {
-		es, sh.spare = merge(sh.spare, es, due), es
+	sh.gone = gone
+	if due := q.take(t, r.bits); len(due) > 0 || len(gone) > 0 {
+		// One pass of block copies builds the tick's stream; a tick in
+		// which nothing left or arrived late keeps es as it is.
+		es, sh.spare = assemble(sh.spare, es, gone, due), es
 	}
 	if r.det.on && len(r.shards) == 1 {
 		sh.mark(r.det.stamp, r.det.epoch, es)
@@ -588,16 +607,20 @@ func (r *run) generalOutput(sh *shard, es []trace.Entry) []trace.Entry {
 
 // sortOut walks the ≺-ordered emissions es of tick t-1, applies the fault
 // decisions if the fault layer is on, and moves every message due after t
-// into the late queue. What stays (due at t) is compacted in place and
-// returned.
-func (r *run) sortOut(sh *shard, es []trace.Entry, t uint64) []trace.Entry {
+// into the late queue. It appends to gone the indexes of the messages that
+// are not delivered at t (dropped, delayed, scheduled later), ascending,
+// and leaves es as it is.
+func (r *run) sortOut(sh *shard, es []trace.Entry, t uint64, gone []int32) []int32 {
+	if !sh.out.late {
+		return r.decideFaults(sh, es, t, gone) // faults on, nothing scheduled late
+	}
 	fl := &r.flt
 	faults := fl.on && t > 0 // boot Ticks are never faulted
-	w := 0
+	t32 := uint32(t)
 	src, i := ^uint32(0), uint64(0) // i: the emission index of es[k] within its src's emissions of the tick
 	var srcMix uint64
 	for k := range es {
-		m := es[k]
+		m := &es[k]
 		if m.Src != src {
 			src, i = m.Src, 0
 			if faults {
@@ -606,35 +629,130 @@ func (r *run) sortOut(sh *shard, es []trace.Entry, t uint64) []trace.Entry {
 		} else {
 			i++
 		}
-		due := t
-		if m.Tick != uint32(t) {
-			due = uint64(m.Tick) // scheduled late by EmitAt (t < 2^32 here)
-		}
 		if faults && m.Src != m.Dst {
-			switch f, d := fl.decide(srcMix, i); f {
-			case faultDrop:
-				sh.fc.Dropped++
-				continue
-			case faultDup:
-				sh.fc.Duplicated++
-				c := m
-				c.Flags = trace.FlagCopy
-				r.lateInsert(sh, &c, due+d, t)
-			case faultDelay:
-				sh.fc.Delayed++
-				m.Flags = trace.FlagDelayed
-				r.lateInsert(sh, &m, due+d, t)
-				continue
+			// SPEC §7: u, then r = u % 10^6 against the cumulative rates.
+			if u := mix(srcMix ^ (golden * (i + 1))); u%FaultRateMax < fl.delayEnd {
+				if r.fault(sh, m, u, t) {
+					gone = append(gone, int32(k)) // dropped or delayed
+					continue
+				}
 			}
 		}
-		if due != t {
-			r.lateInsert(sh, &m, due, t)
-			continue
+		if m.Tick != t32 { // scheduled late by EmitAt (t < 2^32 here)
+			c := *m
+			r.lateInsert(sh, &c, uint64(m.Tick), t)
+			gone = append(gone, int32(k))
 		}
-		es[w] = m
-		w++
 	}
-	return es[:w]
+	return gone
+}
+
+// faultAt is a message of a tick's emissions whose decision faults it.
+type faultAt struct {
+	k int32  // its index
+	u uint64 // its decision hash
+}
+
+// decideFaults is sortOut for a tick with the fault layer on and no
+// message scheduled late. The decisions (SPEC §7) are made in a loop
+// without calls, which finds the few messages that fault; those are then
+// applied in order.
+func (r *run) decideFaults(sh *shard, es []trace.Entry, t uint64, gone []int32) []int32 {
+	fl := &r.flt
+	if cap(sh.faulted) < len(es) {
+		sh.faulted = make([]faultAt, len(es)+len(es)/4)
+	}
+	ev := sh.faulted[:len(es)]
+	n := 0
+	src := ^uint32(0)
+	var srcMix, gi uint64 // gi = G·(i+1) for the emission index i of es[k] within its src's
+	end, tm := fl.delayEnd, mix(fl.seed+golden*(t+1))
+	for k := range es {
+		m := &es[k]
+		if m.Src != src {
+			src, gi = m.Src, 0
+			srcMix = mix(tm ^ (golden * (uint64(src) + 1)))
+		}
+		gi += golden
+		if m.Src == m.Dst {
+			continue // a domain's messages to itself are never faulted
+		}
+		if u := mix(srcMix ^ gi); u%FaultRateMax < end {
+			ev[n] = faultAt{int32(k), u}
+			n++
+		}
+	}
+	for _, f := range ev[:n] {
+		if r.fault(sh, &es[f.k], f.u, t) {
+			gone = append(gone, f.k)
+		}
+	}
+	return gone
+}
+
+// assemble writes into out the ≺-ordered stream of a tick from a shard's
+// ≺-ordered emissions es without the indexes in gone (ascending) and its
+// late messages due then (late, ≺-ordered): for one src, the late ones
+// before the fresh ones, as they were emitted earlier. It copies runs of
+// es in blocks.
+func assemble(out, es []trace.Entry, gone []int32, late []trace.Entry) []trace.Entry {
+	n := len(es) - len(gone) + len(late)
+	out = slices.Grow(out[:0], n)[:n]
+	k, pos, g, j := 0, 0, 0, 0
+	for {
+		// the next event: the insertion point of late[j] (the first fresh
+		// message of a src ≥ its src), or the next gone index
+		ins := len(es)
+		if j < len(late) {
+			src := late[j].Src
+			ins = pos + sort.Search(len(es)-pos, func(x int) bool { return es[pos+x].Src >= src })
+		}
+		next := ins
+		if g < len(gone) && int(gone[g]) < next {
+			next = int(gone[g])
+		}
+		k += copy(out[k:], es[pos:next])
+		pos = next
+		switch {
+		case j < len(late) && ins == next:
+			out[k] = late[j]
+			k++
+			j++
+		case g < len(gone) && int(gone[g]) == next:
+			pos++
+			g++
+		default:
+			return out // nothing late or gone is left: the rest is copied
+		}
+	}
+}
+
+// fault applies the decision u (one that faults, SPEC §7) to m, emitted
+// during tick t-1 and due at m.Tick: a duplicate's copy goes to the late
+// queue and m stays; a dropped or delayed m leaves the stream (true).
+func (r *run) fault(sh *shard, m *trace.Entry, u, t uint64) bool {
+	fl := &r.flt
+	due := uint64(m.Tick)
+	if m.Tick == uint32(t) {
+		due = t // t may be 2^32 (then nothing is late)
+	}
+	d := 1 + (u/FaultRateMax)%fl.maxDelay
+	switch rate := u % FaultRateMax; {
+	case rate < fl.drop:
+		sh.fc.Dropped++
+		return true
+	case rate < fl.dupEnd:
+		sh.fc.Duplicated++
+		c := *m
+		c.Flags = trace.FlagCopy
+		r.lateInsert(sh, &c, due+d, t)
+		return false
+	}
+	sh.fc.Delayed++
+	c := *m
+	c.Flags = trace.FlagDelayed
+	r.lateInsert(sh, &c, due+d, t)
+	return true
 }
 
 // lateInsert queues m for tick due (> t), or records a tick out of range.

@@ -160,7 +160,7 @@ func TestTicksDoNotWrap(t *testing.T) {
 	var cp *engine.Checkpoint
 	c := cfg(1)
 	c.NoDetect, c.MaxTicks, c.SnapshotEvery = true, 3, 1
-	c.Snapshot = func(k *engine.Checkpoint) error { cp = cloneCP(k); return nil }
+	c.Snapshot = func(k *engine.Checkpoint) error { cp = k.Clone(); return nil }
 	if _, err := engine.Run(&counter{d: 2}, c); err != nil || cp == nil {
 		t.Fatal(err)
 	}

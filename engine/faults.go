@@ -76,37 +76,8 @@ func mix(x uint64) uint64 {
 	return x ^ (x >> 31)
 }
 
-type faultKind uint8
-
-const (
-	faultNone faultKind = iota
-	faultDrop
-	faultDup
-	faultDelay
-)
-
 // srcMix is the part of the decision hash shared by src's messages due at
 // t: mix(mix(fseed + G·(t+1)) ^ G·(src+1)).
 func (f *faultLayer) srcMix(t uint64, src uint32) uint64 {
 	return mix(mix(f.seed+golden*(t+1)) ^ (golden * (uint64(src) + 1)))
-}
-
-// decide is SPEC §7's decision for the i-th emission (0-based) of a src
-// whose srcMix is sm: u = mix(sm ^ G·(i+1)), r = u % 10^6,
-// d = 1 + (u / 10^6) % maxdelay. The delay d is meaningful for faultDup
-// and faultDelay.
-func (f *faultLayer) decide(sm, i uint64) (faultKind, uint64) {
-	u := mix(sm ^ (golden * (i + 1)))
-	r := u % FaultRateMax
-	if r >= f.delayEnd {
-		return faultNone, 0
-	}
-	d := 1 + (u/FaultRateMax)%f.maxDelay
-	switch {
-	case r < f.drop:
-		return faultDrop, d
-	case r < f.dupEnd:
-		return faultDup, d
-	}
-	return faultDelay, d
 }

@@ -322,27 +322,6 @@ func (q *lateQueue) filter(drop func(dst uint32) bool) int {
 	return gone
 }
 
-// merge writes the ≺ order of a shard's fresh messages of a tick (es, by
-// src) and its late ones due then (late, by src) into out: for one src the
-// late ones first, as they were emitted earlier.
-func merge(out, es, late []trace.Entry) []trace.Entry {
-	out = slices.Grow(out[:0], len(es)+len(late))[:len(es)+len(late)]
-	i, j, k := 0, 0, 0
-	for i < len(es) && j < len(late) {
-		if late[j].Src <= es[i].Src {
-			out[k] = late[j]
-			j++
-		} else {
-			out[k] = es[i]
-			i++
-		}
-		k++
-	}
-	k += copy(out[k:], es[i:])
-	copy(out[k:], late[j:])
-	return out
-}
-
 // appendLate appends every pending late message (due after the current
 // tick r.tick) to dst in ≺ order: by due tick, then src, then seq. A
 // shard's list is in that order, and the shards' src ranges ascend, so a

@@ -449,16 +449,6 @@ func TestPeriodicTimersAreDetectedAtTheSpecTick(t *testing.T) {
 	}
 }
 
-func cloneCP(cp *engine.Checkpoint) *engine.Checkpoint {
-	c := *cp
-	c.Words = slices.Clone(cp.Words)
-	c.Pending = slices.Clone(cp.Pending)
-	c.Touched = slices.Clone(cp.Touched)
-	c.SavedWords = slices.Clone(cp.SavedWords)
-	c.SavedMsgs = slices.Clone(cp.SavedMsgs)
-	return &c
-}
-
 func TestResumeWithPendingLateMessagesEqualsTheUninterruptedRun(t *testing.T) {
 	for _, tc := range lateCases() {
 		want, err := runTimers(t, tc.w(), tc.ender, cfg(1))
@@ -469,7 +459,7 @@ func TestResumeWithPendingLateMessagesEqualsTheUninterruptedRun(t *testing.T) {
 		for k, s := range []int{1, 3} {
 			c := cfg(s)
 			c.SnapshotEvery = 1
-			c.Snapshot = func(cp *engine.Checkpoint) error { cps[k] = append(cps[k], cloneCP(cp)); return nil }
+			c.Snapshot = func(cp *engine.Checkpoint) error { cps[k] = append(cps[k], cp.Clone()); return nil }
 			if _, err := runTimers(t, tc.w(), tc.ender, c); err != nil {
 				t.Fatal(err)
 			}
@@ -524,7 +514,7 @@ func TestResumeWithDetectionAndTimers(t *testing.T) {
 	var cps []*engine.Checkpoint
 	c := cfg(2)
 	c.SnapshotEvery = 1
-	c.Snapshot = func(cp *engine.Checkpoint) error { cps = append(cps, cloneCP(cp)); return nil }
+	c.Snapshot = func(cp *engine.Checkpoint) error { cps = append(cps, cp.Clone()); return nil }
 	if _, err := engine.Run(w(), c); err != nil {
 		t.Fatal(err)
 	}
@@ -606,7 +596,7 @@ func TestDetectionSeesStateChangedByEndTick(t *testing.T) {
 		var cps []*engine.Checkpoint
 		c := cfg(s)
 		c.SnapshotEvery = 1
-		c.Snapshot = func(cp *engine.Checkpoint) error { cps = append(cps, cloneCP(cp)); return nil }
+		c.Snapshot = func(cp *engine.Checkpoint) error { cps = append(cps, cp.Clone()); return nil }
 		res, err := engine.Run(&clock{counter{d: 5}}, c)
 		if err != nil {
 			t.Fatal(err)
@@ -670,6 +660,40 @@ func TestLateMessagesAllocateNothingInSteadyState(t *testing.T) {
 		short, long := allocs(s, 50_000), allocs(s, 150_000)
 		if long > short+20 {
 			t.Errorf("shards %d: %d allocations in 5e4 ticks, %d in 1.5e5: late messages allocate per tick", s, short, long)
+		}
+	}
+}
+
+// nagger is a TickEnder: domain 1 sends domain 0 a message at the end of
+// every tick, receiving nothing; domain 0 counts them modulo 2. The
+// configuration has period 2; under damp, every later message to domain
+// 0 is dropped too (SPEC §5.6: from tick h on), so only a budget ends it.
+// Domain 0 boots, so one message arrives at each tick before h.
+type nagger struct{ counter }
+
+func (w *nagger) Deliver(out *engine.Outbox, msgs []trace.Entry) {
+	for _, m := range msgs {
+		w.st[m.Dst] = (w.st[m.Dst] + 1) % 2
+	}
+}
+
+func (w *nagger) EndTick(out *engine.Outbox) {
+	if out.Lo() <= 1 && 1 < out.Hi() {
+		out.Emit(1, 0, trace.KindData, 0, 0)
+	}
+}
+
+func TestDampDropsWhatEndTickSendsToTheCycle(t *testing.T) {
+	for s := 1; s <= 2; s++ {
+		c := cfg(s)
+		c.Damp, c.MaxTicks = true, 50
+		res, err := engine.Run(&nagger{counter{d: 2}}, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := res.Oscillation
+		if o == nil || res.Outcome != engine.Budget || res.Ticks != 50 || res.Msgs != o.Tick || res.Dropped != 50-o.Tick {
+			t.Fatalf("shards %d: %+v oscillation %+v: want budget at 50, the messages before h delivered and one dropped per tick from h on", s, res, o)
 		}
 	}
 }

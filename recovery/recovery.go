@@ -113,10 +113,11 @@ func (s *Snapshotter) Snapshot(cp *engine.Checkpoint) error {
 
 // Request is what Resume and Replay are asked to do.
 type Request struct {
-	Journal  string
-	Shards   int
-	Opts     *snapshot.Options // the run's options when no snapshot has them; nil: defaults
-	Progress func(tick, msgs uint64)
+	Journal     string
+	Shards      int
+	MaxInFlight int64             // the engine's in-flight bound (0: its largest)
+	Opts        *snapshot.Options // the run's options when no snapshot has them; nil: defaults
+	Progress    func(tick, msgs uint64)
 
 	wrap func(workloads.Workload) workloads.Workload // test hook: perturb transitions
 }
@@ -273,9 +274,12 @@ func (req *Request) options(snapOpts *snapshot.Options) (snapshot.Options, error
 	return *snapOpts, nil
 }
 
-func config(params string, shards int, o snapshot.Options, progress func(uint64, uint64)) engine.Config {
-	return engine.Config{Params: params, Shards: shards, MaxTicks: o.MaxTicks, MaxMsgs: o.MaxMsgs,
-		Damp: o.Damp, NoDetect: o.NoDetect, Progress: progress}
+// config is the engine configuration that re-creates the run: the fault
+// layer comes from the params (SPEC §7), the rest from the options.
+func config(rep *Report, req *Request) engine.Config {
+	o := rep.Opts
+	return engine.Config{Params: rep.Params, Shards: req.Shards, MaxTicks: o.MaxTicks, MaxMsgs: o.MaxMsgs,
+		Damp: o.Damp, NoDetect: o.NoDetect, Progress: req.Progress, Faults: rep.P.Faults, MaxInFlight: req.MaxInFlight}
 }
 
 // Resume continues the interrupted run of the journal at req.Journal (see
@@ -294,7 +298,7 @@ func Resume(req Request) (*Report, error) {
 		return nil, err
 	}
 	pos := mmap.Position{Offset: prologue, Prev: trace.ParamsHash(params)}
-	cfg := config(params, req.Shards, rep.Opts, req.Progress)
+	cfg := config(rep, &req)
 	if snap != nil {
 		cp := &snap.CP
 		pos = mmap.Position{Offset: snap.JournalSize, Blocks: cp.Blocks, Entries: cp.Entries, Prev: cp.Prev,
@@ -403,7 +407,7 @@ func Replay(req Request) (*Report, error) {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
 	j := newChecked(f, nil, prologue, st.Size(), 0)
-	cfg := config(params, req.Shards, rep.Opts, req.Progress)
+	cfg := config(rep, &req)
 	cfg.Journal = j
 	return rep, rep.run(req, cfg, j)
 }

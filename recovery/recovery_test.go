@@ -39,7 +39,7 @@ func record(t *testing.T, r run, path string, shards int) engine.Result {
 		t.Fatal(err)
 	}
 	cfg := engine.Config{Params: r.params(), Shards: shards, MaxTicks: r.opts.MaxTicks, MaxMsgs: r.opts.MaxMsgs,
-		Damp: r.opts.Damp, NoDetect: r.opts.NoDetect, Journal: jw}
+		Damp: r.opts.Damp, NoDetect: r.opts.NoDetect, Journal: jw, Faults: r.p.Faults}
 	if r.opts.SnapshotEvery > 0 {
 		sn, err := recovery.NewSnapshotter(path, jw, r.params(), r.opts, true)
 		if err != nil {
@@ -478,5 +478,69 @@ func TestResumeBeforeTheFirstSnapshotUsesTheRunsOptions(t *testing.T) {
 	rep, err = recovery.Resume(recovery.Request{Journal: path, Shards: 1})
 	if err != nil || len(rep.Rejected) != 1 || !strings.Contains(rep.Rejected[0], "options") {
 		t.Fatalf("damaged options file: %v rejected %v", err, rep.Rejected)
+	}
+}
+
+// TestResumeAndReplayOfAFaultyRun: with faults on (SPEC §7) the snapshots
+// hold late messages (delayed ones and duplicates' copies); a resume from
+// any cut, with or without snapshots and at another shard count, re-creates
+// the same faults from the params and ends with the uninterrupted result
+// and journal, and replay reports no divergence.
+func TestResumeAndReplayOfAFaultyRun(t *testing.T) {
+	dir := t.TempDir()
+	r := newRun("storm", 3000, 40, 3, 50)
+	r.p.Faults = engine.FaultParams{Drop: 30_000, Dup: 60_000, Delay: 150_000, MaxDelay: 40, Seed: 5}
+	r.opts.SnapshotEvery = 3
+	full := filepath.Join(dir, "full.lxj")
+	want := record(t, r, full, 2)
+	if want.Faults.Dropped == 0 || want.Faults.Duplicated == 0 || want.Faults.Delayed == 0 || want.Outcome != engine.Violated {
+		t.Fatalf("the run has too few faults: %+v", want)
+	}
+	names, err := snapshot.List(snapshot.Dir(full))
+	if err != nil || len(names) == 0 {
+		t.Fatal("no snapshots", err)
+	}
+	late := 0
+	for _, name := range names {
+		s, err := snapshot.Read(name)
+		if err != nil || s.CP.Faults == (engine.FaultCounts{}) {
+			t.Fatalf("%s: %v, fault counts %+v", name, err, s.CP.Faults)
+		}
+		for _, e := range s.CP.Pending {
+			if uint64(e.Tick) > s.CP.Tick {
+				late++
+			}
+		}
+	}
+	if late == 0 {
+		t.Fatalf("the snapshots (%v, run of %d ticks) hold no late message", names, want.Ticks)
+	}
+	fullBytes, _ := os.ReadFile(full)
+	offs := blockOffsets(t, fullBytes)
+	path := filepath.Join(dir, "cut.lxj")
+	for i, cut := range offs[len(offs)/3:] {
+		for _, snaps := range []bool{true, false} {
+			if err := os.WriteFile(path, fullBytes[:cut+int64(i%40)], 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_ = os.RemoveAll(snapshot.Dir(path))
+			if snaps {
+				copyDir(t, snapshot.Dir(full), snapshot.Dir(path))
+			}
+			rep, err := recovery.Resume(recovery.Request{Journal: path, Shards: 1 + i%3})
+			if err != nil {
+				t.Fatalf("cut at %d (snapshots %v): %v", cut, snaps, err)
+			}
+			if !same(rep.Result, want) {
+				t.Fatalf("cut at %d (snapshots %v): %+v, want %+v", cut, snaps, rep.Result, want)
+			}
+			if got, _ := os.ReadFile(path); !bytes.Equal(got, fullBytes) {
+				t.Fatalf("cut at %d (snapshots %v): resumed journal differs from the uninterrupted one", cut, snaps)
+			}
+		}
+	}
+	rep, err := recovery.Replay(recovery.Request{Journal: full, Shards: 3})
+	if err != nil || !same(rep.Result, want) {
+		t.Fatalf("replay: %v %+v", err, rep)
 	}
 }

@@ -28,6 +28,7 @@ package trace
 
 import (
 	"encoding/binary"
+	"strings"
 	"unsafe"
 
 	"github.com/cespare/xxhash/v2"
@@ -180,6 +181,22 @@ func BlockHash(count uint32, index, prev, content uint64) uint64 {
 	binary.LittleEndian.PutUint64(b[16:], prev)
 	binary.LittleEndian.PutUint64(b[24:], content)
 	return xxhash.Sum64(b[:])
+}
+
+// ParamsHaveFaults reports whether a params text is that of a run with
+// faults on (SPEC §7): it ends with the five fault keys, in order. Only
+// such a run's entries may carry nonzero flags.
+func ParamsHaveFaults(params string) bool {
+	f := strings.Split(params, " ")
+	if len(f) < 5 {
+		return false
+	}
+	for i, k := range [5]string{"drop=", "dup=", "delay=", "maxdelay=", "fseed="} {
+		if !strings.HasPrefix(f[len(f)-5+i], k) {
+			return false
+		}
+	}
+	return true
 }
 
 // ParamsHash is the chain's starting link: xxhash64 of the bare params text.

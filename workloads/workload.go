@@ -25,6 +25,9 @@ type Key struct {
 type Params struct {
 	N, Seed, Batch uint64
 	K              []uint64 // the workload's keys, in Spec.Keys order
+	// Faults is the fault layer (SPEC §7); off in the zero value. When it
+	// is on, the params text ends with its five keys.
+	Faults engine.FaultParams
 }
 
 // Figure is a workload result printed as `name: value`.
@@ -102,15 +105,22 @@ func (s *Spec) Validate(p Params) error {
 }
 
 // Text is the canonical params text of SPEC §3: the keys follow batch in
-// Spec.Keys order (two for every native workload).
+// Spec.Keys order (two for every native workload), then the fault keys of
+// SPEC §7 when faults are on.
 func (s *Spec) Text(p Params) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "lexbench/1 workload=%s n=%d seed=%d batch=%d", s.Name, p.N, p.Seed, p.Batch)
 	for i, k := range s.Keys {
 		fmt.Fprintf(&b, " %s=%d", k.Name, p.K[i])
 	}
+	if f := p.Faults; f.On() {
+		fmt.Fprintf(&b, " drop=%d dup=%d delay=%d maxdelay=%d fseed=%d", f.Drop, f.Dup, f.Delay, f.MaxDelay, f.Seed)
+	}
 	return b.String()
 }
+
+// faultKeys are the params keys of SPEC §7, in order.
+var faultKeys = [5]string{"drop", "dup", "delay", "maxdelay", "fseed"}
 
 // OpsDone is how many operations the generators have injected so far (for
 // progress display), read from the drivers' remaining counters.
@@ -127,8 +137,9 @@ func (w *Storm) OpsDone() uint64 {
 }
 
 // ParseParams parses a canonical params text (SPEC §3), as a journal's
-// header holds it, into its native workload and parameters. The text must
-// be exactly what Text prints for them, and the parameters valid.
+// header holds it, into its native workload and parameters, fault
+// parameters included (SPEC §7). The text must be exactly what Text prints
+// for them, and the parameters valid.
 func ParseParams(text string) (*Spec, Params, error) {
 	f := strings.Split(text, " ")
 	if len(f) < 2 || f[0] != "lexbench/1" {
@@ -148,7 +159,8 @@ func ParseParams(text string) (*Spec, Params, error) {
 
 // Parse parses a canonical params text of workload s (a native one, or a
 // program's Spec): it must be exactly what Text prints for valid
-// parameters, with s's keys in order.
+// parameters, with s's keys in order, then the fault keys only when
+// faults are on, in their order, with rates and maxdelay in range.
 func (s *Spec) Parse(text string) (Params, error) {
 	f := strings.Split(text, " ")
 	bad := func(what string) (Params, error) {
@@ -164,8 +176,8 @@ func (s *Spec) Parse(text string) (Params, error) {
 	for _, k := range s.Keys {
 		keys = append(keys, k.Name)
 	}
-	if len(f) != 2+len(keys) {
-		return bad(fmt.Sprintf("%d fields, want %d", len(f), 2+len(keys)))
+	if len(f) != 2+len(keys) && len(f) != 2+len(keys)+len(faultKeys) {
+		return bad(fmt.Sprintf("%d fields, want %d (or %d with faults)", len(f), 2+len(keys), 2+len(keys)+len(faultKeys)))
 	}
 	v := make([]uint64, len(keys))
 	for i := range keys {
@@ -182,6 +194,27 @@ func (s *Spec) Parse(text string) (Params, error) {
 	p := Params{N: v[0], Seed: v[1], Batch: v[2], K: v[3:]}
 	if err := s.Validate(p); err != nil {
 		return bad(err.Error())
+	}
+	if rest := f[2+len(keys):]; len(rest) > 0 {
+		var fv [5]uint64
+		for i, k := range faultKeys {
+			val, ok := strings.CutPrefix(rest[i], k+"=")
+			if !ok {
+				return bad(fmt.Sprintf("field %d is not %s=", 3+len(keys)+i, k))
+			}
+			x, err := strconv.ParseUint(val, 10, 64)
+			if err != nil || i < 4 && x > engine.FaultRateMax {
+				return bad(fmt.Sprintf("bad %s value %q", k, val))
+			}
+			fv[i] = x
+		}
+		p.Faults = engine.FaultParams{Drop: uint32(fv[0]), Dup: uint32(fv[1]), Delay: uint32(fv[2]), MaxDelay: uint32(fv[3]), Seed: fv[4]}
+		if !p.Faults.On() {
+			return bad("fault keys with every rate 0 (faults off have none)")
+		}
+		if err := p.Faults.Check(); err != nil {
+			return bad(err.Error())
+		}
 	}
 	if s.Text(p) != text {
 		return bad("not in canonical form")

@@ -20,6 +20,7 @@ type recoverFlags struct {
 	maxTicks, maxMsgs number
 	onOscillation     string
 	json              bool
+	maxInFlight       number
 }
 
 func newRecoverFlagSet(cmd string, f *recoverFlags) *pflag.FlagSet {
@@ -32,6 +33,7 @@ func newRecoverFlagSet(cmd string, f *recoverFlags) *pflag.FlagSet {
 	fs.Var(&f.maxMsgs, "max-msgs", "the run's --max-msgs, if it had one and left no snapshot")
 	fs.StringVar(&f.onOscillation, "on-oscillation", "", "the run's --on-oscillation (halt | damp), if it left no snapshot")
 	fs.BoolVar(&f.json, "json", false, "print the result as one JSON object")
+	addMaxInFlightFlag(fs, &f.maxInFlight)
 	return fs
 }
 
@@ -66,7 +68,11 @@ func parseRecover(cmd string, args []string, stdout io.Writer) (recovery.Request
 	if err != nil {
 		return bad("%s", err)
 	}
-	req := recovery.Request{Journal: fs.Arg(0), Shards: int(f.shards.v)}
+	inFlight, err := maxInFlight(f.maxInFlight)
+	if err != nil {
+		return bad("%s", err)
+	}
+	req := recovery.Request{Journal: fs.Arg(0), Shards: int(f.shards.v), MaxInFlight: inFlight}
 	if f.maxTicks.set || f.maxMsgs.set || f.onOscillation != "" {
 		o := snapshot.DefaultOptions()
 		if f.maxTicks.set {
@@ -106,8 +112,9 @@ func cmdResume(args []string, stdout io.Writer) (int, error) {
 		fmt.Fprintf(stdout, "resume-journal: kept %d blocks, cut %d bytes%s, re-checked %d bytes, re-executed %d ticks\n",
 			rep.Kept, rep.Cut, torn, rep.Checked, rep.Result.Ticks-rep.From)
 	}
+	faults := rep.P.Faults.On()
 	out := &output{w: stdout, spec: rep.Spec, params: rep.Params, shards: req.Shards, n: rep.P.N, json: f.json,
-		damp: rep.Opts.Damp, snaps: rep.Snaps, before: rep.Before}
+		damp: rep.Opts.Damp && !faults, faults: faults, snaps: rep.Snaps, before: rep.Before}
 	out.result(true, rep.Workload, rep.Result, rep.Elapsed, 0)
 	return exitCode(rep.Spec, rep.Result), nil
 }
@@ -129,11 +136,17 @@ func cmdReplay(args []string, stdout io.Writer) (int, error) {
 	}
 	res := rep.Result
 	if f.json {
-		out := &output{w: stdout, spec: rep.Spec, params: rep.Params, shards: req.Shards, n: rep.P.N, json: true, damp: rep.Opts.Damp}
+		faults := rep.P.Faults.On()
+		out := &output{w: stdout, spec: rep.Spec, params: rep.Params, shards: req.Shards, n: rep.P.N, json: true,
+			damp: rep.Opts.Damp && !faults, faults: faults}
 		out.result(true, rep.Workload, res, time.Since(start), 0)
 		return exitOK, nil
 	}
-	fmt.Fprintf(stdout, "params: %s\ntrace: %016x\nstate: %016x\noutcome: %s\nticks: %d\nmsgs: %d\nblocks: %d\nreplay: identical, %d blocks compared\n",
-		rep.Params, res.Trace, res.State, res.Outcome, res.Ticks, res.Msgs, res.Blocks, res.Blocks)
+	fmt.Fprintf(stdout, "params: %s\ntrace: %016x\nstate: %016x\noutcome: %s\nticks: %d\nmsgs: %d\nblocks: %d\n",
+		rep.Params, res.Trace, res.State, res.Outcome, res.Ticks, res.Msgs, res.Blocks)
+	if rep.P.Faults.On() {
+		fmt.Fprintf(stdout, "faults: %s\n", faultsLine(res.Faults))
+	}
+	fmt.Fprintf(stdout, "replay: identical, %d blocks compared\n", res.Blocks)
 	return exitOK, nil
 }

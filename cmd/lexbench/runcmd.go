@@ -39,6 +39,7 @@ type runFlags struct {
 	profile, profileDir string
 	json                bool
 	noDetect            bool
+	faults              faultFlags
 }
 
 // stateWordsMax bounds the arena a run may ask for (8 GiB).
@@ -67,6 +68,7 @@ func newRunFlagSet(spec *workloads.Spec, f *runFlags) *pflag.FlagSet {
 	fs.Var(&f.maxTicks, "max-ticks", "end the run before tick T is delivered")
 	fs.Var(&f.maxMsgs, "max-msgs", "end the run at the first boundary with ≥ M messages delivered")
 	fs.StringVar(&f.onOscillation, "on-oscillation", "halt", "halt | damp")
+	addFaultFlags(fs, &f.faults)
 	fs.Var(&f.count, "count", "repeat the run K times")
 	fs.StringVar(&f.profile, "profile", "", "cpu|mem|allocs|block|mutex|trace")
 	fs.StringVar(&f.profileDir, "profile-dir", ".", "directory for profiles")
@@ -82,8 +84,10 @@ func checkRunFlags(shards, maxTicks, maxMsgs number, onOscillation string) (damp
 	switch {
 	case shards.v < 1 || shards.v > 1024:
 		return false, fmt.Errorf("invalid value %d for --shards: must be 1..1024", shards.v)
-	case maxTicks.v > 1<<62 || maxMsgs.v > 1<<62:
-		return false, errors.New("--max-ticks and --max-msgs must be below 2^62")
+	case maxTicks.v > engine.MaxTick+1:
+		return false, fmt.Errorf("invalid value %d for --max-ticks: at most %d (ticks are u32 in the journal)", maxTicks.v, uint64(engine.MaxTick)+1)
+	case maxMsgs.v > 1<<62:
+		return false, errors.New("--max-msgs must be below 2^62")
 	}
 	switch onOscillation {
 	case "halt":
@@ -139,6 +143,15 @@ func cmdRun(spec *workloads.Spec, args []string, stdout, stderr io.Writer) (int,
 	if err := spec.Validate(p); err != nil {
 		return bad("%s", err)
 	}
+	fp, err := f.faults.params(p.Seed)
+	if err != nil {
+		return bad("%s", err)
+	}
+	p.Faults = fp
+	inFlight, err := maxInFlight(f.faults.maxInFlight)
+	if err != nil {
+		return bad("%s", err)
+	}
 	damp, err := checkRunFlags(f.shards, f.maxTicks, f.maxMsgs, f.onOscillation)
 	if err != nil {
 		return bad("%s", err)
@@ -186,12 +199,14 @@ func cmdRun(spec *workloads.Spec, args []string, stdout, stderr io.Writer) (int,
 	}
 	params := spec.Text(p)
 	cfg := engine.Config{
-		Params:   params,
-		Shards:   int(f.shards.v),
-		MaxTicks: -1,
-		MaxMsgs:  -1,
-		Damp:     damp,
-		NoDetect: f.noDetect,
+		Params:      params,
+		Shards:      int(f.shards.v),
+		MaxTicks:    -1,
+		MaxMsgs:     -1,
+		Damp:        damp,
+		NoDetect:    f.noDetect,
+		Faults:      p.Faults,
+		MaxInFlight: inFlight,
 	}
 	if f.maxTicks.set {
 		cfg.MaxTicks = int64(f.maxTicks.v)
@@ -210,7 +225,8 @@ func cmdRun(spec *workloads.Spec, args []string, stdout, stderr io.Writer) (int,
 	opts := snapshot.Options{MaxTicks: cfg.MaxTicks, MaxMsgs: cfg.MaxMsgs, Damp: damp, NoDetect: f.noDetect,
 		SnapshotEvery: f.snapshotEvery.v, Sync: syncMode}
 	_, goals := spec.New(p).(interface{ Suppressed() []lang.SuppressedGoal })
-	out := &output{w: stdout, spec: spec, params: params, shards: int(f.shards.v), n: p.N, json: f.json, damp: damp, goals: goals}
+	out := &output{w: stdout, spec: spec, params: params, shards: int(f.shards.v), n: p.N, json: f.json,
+		damp: damp && !p.Faults.On(), faults: p.Faults.On(), goals: goals}
 	var first engine.Result
 	code := exitOK
 	for i := uint64(0); i < f.count.v; i++ {
@@ -248,6 +264,9 @@ func cmdRun(spec *workloads.Spec, args []string, stdout, stderr io.Writer) (int,
 		}
 		elapsed := time.Since(start)
 		prog.done()
+		if errors.Is(err, engine.ErrInFlight) {
+			return exitBadInput, fmt.Errorf("%w (--max-inflight raises the bound, if the machine has the memory)", err)
+		}
 		if err != nil {
 			return exitBadInput, err
 		}
@@ -293,7 +312,8 @@ type output struct {
 	shards int
 	n      uint64
 	json   bool
-	damp   bool // --on-oscillation=damp: `dropped:` is a figure (SPEC §5.5)
+	damp   bool // --on-oscillation=damp: `dropped:` is a figure (SPEC §5.5); false with faults on (damp has no effect)
+	faults bool // faults on: the `faults:` line (SPEC §7)
 	goals  bool // a program with domain goals: --json lists the suppressed ones
 	snaps  *recovery.Snapshotter
 	// before is what a resumed run had delivered before it continued:
@@ -332,6 +352,9 @@ func (o *output) result(first bool, w workloads.Workload, res engine.Result, ela
 		}
 		if res.Oscillation != nil {
 			m["oscillation"] = map[string]uint64{"tick": res.Oscillation.Tick, "period": res.Oscillation.Period, "domains": res.Oscillation.Domains}
+		}
+		if o.faults {
+			m["faults"] = map[string]uint64{"dropped": res.Faults.Dropped, "duplicated": res.Faults.Duplicated, "delayed": res.Faults.Delayed}
 		}
 		if res.Violation != nil {
 			m["violation"] = res.Violation.Error()
@@ -374,6 +397,9 @@ func (o *output) result(first bool, w workloads.Workload, res engine.Result, ela
 		}
 		if osc := res.Oscillation; osc != nil {
 			fmt.Fprintf(&b, "oscillation: tick=%d period=%d domains=%d\n", osc.Tick, osc.Period, osc.Domains)
+		}
+		if o.faults {
+			fmt.Fprintf(&b, "faults: %s\n", faultsLine(res.Faults))
 		}
 	}
 	// allocs/msg at a resolution of 0.001, as `go test` truncates allocs/op:

@@ -35,7 +35,7 @@
 //	    4   u32      src
 //	    8   u32      dst
 //	    12  u16      kind
-//	    14  u16      reserved = 0
+//	    14  u16      flags: 0; with faults (params ending in the fault keys) 0..2
 //	    16  u64      a
 //	    24  u64      b
 //
@@ -90,7 +90,8 @@
 // Reader and Verify read sequentially through a bounded buffer (1 MiB,
 // whatever the file's size). For each block in order they check: the
 // magic, the count range, the index, the prev link, that the whole block is
-// present, the hash; then that every entry's reserved field is zero, that
+// present, the hash; then that every entry's flags field is 0 (0..2 in a
+// journal whose params have faults on, SPEC §7), that
 // all entries share one tick, that ticks do not decrease, and that a block
 // with count < 4096 is not followed by another block of the same tick.
 // Lengths read from the file are checked before they size anything. The
@@ -110,7 +111,7 @@
 //   - corruption: any other failed check. *Damage naming the first bad
 //     block, its file offset and what is wrong: "bad magic", "count 0 out
 //     of range 1..4096", "index 7, want 5", "prev link mismatch", "hash
-//     mismatch", "entry 3: reserved field is 1, want 0", "entry 5: tick 9
+//     mismatch", "entry 3: flags field is 1, want 0 (the run has no faults)", "entry 5: tick 9
 //     in a block of tick 8", "tick 7 after tick 8 (ticks must not
 //     decrease)", "block of tick 8 follows a partial block of the same
 //     tick". A count corrupted upward in the last block reads as a torn
