@@ -434,8 +434,13 @@ func (c *codegen) stmt(s *Stmt) {
 		if vat >= 0 {
 			c.b.loops = append(c.b.loops, loopCand{vat: vat, head: head, loop: loop, iReg: i, endReg: end, mark: mark})
 		}
-	case sWhile:
-		// rejected by the resolver
+	case sWhile: // a bound the resolver saw (boundedWhile)
+		lhead, lexit := c.newLabel(), c.newLabel()
+		c.bind(lhead)
+		c.cond(s.X, lexit, false)
+		c.stmts(s.Body)
+		c.jump(opJmpB, 0, 0, 0, lhead, s.Pos)
+		c.bind(lexit)
 	case sAssert:
 		lfail, lok := c.newLabel(), c.newLabel()
 		c.cond(s.X, lfail, false)

@@ -111,7 +111,7 @@ func (p *Program) insString(ins uint64, names map[int]string) string {
 		return fmt.Sprintf("%s%s, %s, %d", s, a, b, imm)
 	case opDivC, opModC:
 		return fmt.Sprintf("%s%s, %s, d%d", s, a, b, decC(ins))
-	case opJmp:
+	case opJmp, opJmpB:
 		return fmt.Sprintf("%s%04d", s, imm)
 	case opJz, opJnz:
 		return fmt.Sprintf("%s%s, %04d", s, b, imm)

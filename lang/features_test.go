@@ -351,3 +351,43 @@ goal g {
 		t.Fatalf("violation\n%s\nwant\n%s", got, want)
 	}
 }
+
+// while loops with a bound the checker can see (the prototype's) run; the
+// others are rejected; each iteration is charged to the budget.
+func TestBoundedWhile(t *testing.T) {
+	for _, c := range []struct {
+		body string
+		out  uint64
+	}{
+		{"let i = 0\nwhile i < 10 { out += i\ni += 1 }", 45},
+		{"let i = 10\nwhile 2 <= i { out += i\ni = i - 2 }", 30},
+		{"out = 3\nwhile out != 9 { out = out + 1 }", 9},
+		{"let k: i64 = -5\nwhile k < 5 { k += 3\nout += 1 }", 4},
+	} {
+		_, w, err := runSrc(t, oneDomainSrc("", "", c.body), 1)
+		if err != nil || figure(t, w, "out") != c.out {
+			t.Errorf("%q: %v out %d, want %d", c.body, err, figure(t, w, "out"), c.out)
+		}
+	}
+	for _, body := range []string{
+		"let i = 0\nwhile i < 10 { out += 1 }",                 // no step
+		"let i = 0\nwhile i < 10 { i -= 1 }",                   // away from the bound
+		"let i = 0\nwhile i < 10 { if out > 0 { i += 1 } }",    // a step not at the top level
+		"let i = 0\nlet e = 9\nwhile i < e { i += 1\ne += 1 }", // the bound moves
+		"let i = 0\nwhile i != 10 { i += 2 }",                  // != with a step of 2
+		"let i = 0\nwhile i < 10 { i += 1\ni += 1 }",           // two steps
+		"let i = 0\nwhile out < 10 { i += 1 }",                 // steps something else
+	} {
+		src := oneDomainSrc("", "", body)
+		_, err := Compile("t.lxm", src)
+		if err == nil || !strings.Contains(err.Error(), "unbounded loop: while has no bound") {
+			t.Errorf("%q: %v, want an unbounded loop error", body, err)
+		}
+	}
+	// the budget still bounds a visible but huge loop
+	src := "workload t\nbudget 1000\n" + strings.TrimPrefix(oneDomainSrc("", "", "let i = 0\nwhile i < 1 << 40 { i += 1 }"), "workload t\n")
+	_, _, err := runSrc(t, src, 1)
+	if err == nil || !strings.Contains(err.Error(), "instruction budget exceeded (1000 instructions per message)") {
+		t.Fatalf("%v", err)
+	}
+}

@@ -137,6 +137,7 @@ const (
 	opNow     // a = the current tick
 	opEmitAt  // two words: emit(dst r[a], kind imm, r[b], r[c]) due k = r[w2.a] ticks later
 	opFault   // fault with message imm (of Program.faults): a send the prototype refuses
+	opJmpB    // a while loop's back edge: charge the body to the budget, pc = imm
 	opWord2   // the second word of a two-word instruction: never executed
 	opCount
 )
@@ -194,7 +195,7 @@ var ops = [opCount]opInfo{
 	opSubC:   {"subc", fStatic}, opSubIC: {"subic", fStatic}, opSubFC: {"subfc", fField},
 	opNote: {"note", 0}, opEndX: {"endx", 0},
 	opMark: {"mark", 0}, opInv: {"inv", 0}, opInvFail: {"invfail", 0}, opNow: {"now", 0},
-	opEmitAt: {"emitat", fWord2}, opFault: {"fault", 0},
+	opEmitAt: {"emitat", fWord2}, opFault: {"fault", 0}, opJmpB: {"jmpb", fJump},
 	opWord2: {"word2", 0},
 }
 

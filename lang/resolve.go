@@ -649,9 +649,11 @@ func (c *resolver) stmt(s *Stmt) {
 		c.stmts(s.Body)
 		c.scope = c.scope[:scope]
 	case sWhile:
-		c.errs.add(s.Pos, "unbounded loop: while has no bound; use for x in lo..hi (the bound is evaluated once)")
 		c.cond(s.X)
 		c.stmts(s.Body)
+		if !boundedWhile(s) {
+			c.errs.add(s.Pos, "unbounded loop: while has no bound; use for x in lo..hi (the bound is evaluated once)")
+		}
 	case sAssert:
 		if c.ctx != ctxGoal {
 			c.errs.add(s.Pos, "assert is allowed only in goals")
@@ -1165,4 +1167,141 @@ func (c *resolver) emitCall(e *Expr) {
 	c.want(c.expr(args[0]), tU64, args[0].Pos, e.Name+"'s destination")
 	c.want(c.expr(args[2]), tU64, args[2].Pos, e.Name+"'s a")
 	c.want(c.expr(args[3]), tU64, args[3].Pos, e.Name+"'s b")
+}
+
+// boundedWhile reports whether the resolved while loop s has a bound the
+// checker can see (the prototype's while loops): its condition compares a
+// variable or scalar field v with an expression e that the body does not
+// change, and the body's top level steps v toward e by a constant:
+//
+//	while v < e { … v += c … }    (also <=, and v = v + c; c > 0)
+//	while v > e { … v -= c … }    (also >=, and v = v - c)
+//	while v != e { … v += 1 … }   (or v -= 1)
+//
+// v is assigned nowhere else in the body. Each iteration is charged to
+// the instruction budget, which bounds the loop in any case.
+func boundedWhile(s *Stmt) bool {
+	x := s.X
+	if x.Kind != eBinary {
+		return false
+	}
+	mirror := map[string]string{"<": ">", "<=": ">=", ">": "<", ">=": "<=", "!=": "!="}
+	op, v, e := x.Op, x.X, x.Y
+	if _, ok := mirror[op]; !ok {
+		return false
+	}
+	if !isVar(v) {
+		op, v, e = mirror[op], x.Y, x.X
+		if !isVar(v) {
+			return false
+		}
+	}
+	var step int64
+	steps := 0
+	for _, st := range s.Body {
+		if st.Kind == sAssign && sameVar(st.Target, v) {
+			step = stepOf(st, v)
+			steps++
+		}
+	}
+	assigned := map[any]bool{}
+	assignedIn(s.Body, assigned)
+	if steps != 1 || step == 0 || countAssigns(s.Body, v) != 1 || usesAny(e, assigned) {
+		return false
+	}
+	switch op {
+	case "<", "<=":
+		return step > 0
+	case ">", ">=":
+		return step < 0
+	}
+	return step == 1 || step == -1 // !=
+}
+
+// isVar reports whether e is an assignable local or a scalar integer field.
+func isVar(e *Expr) bool {
+	switch {
+	case e.Kind != eName:
+		return false
+	case e.Local != nil:
+		return e.Local.ro == "" && e.Local.t != tBool
+	case e.Field != nil:
+		return e.Field.lenExpr == nil && e.Field.t != tBool && e.Field != e.Field.typ.rng
+	}
+	return false
+}
+
+func sameVar(t, v *Expr) bool {
+	return t.Kind == eName && (t.Local != nil && t.Local == v.Local || t.Field != nil && t.Field == v.Field)
+}
+
+// stepOf is the constant an assignment to v adds to it (v += c, v -= c,
+// v = v + c, v = v - c), or 0.
+func stepOf(st *Stmt, v *Expr) int64 {
+	x := st.X
+	switch st.Op {
+	case "+=", "-=":
+	case "=":
+		if x.Kind != eBinary || (x.Op != "+" && x.Op != "-") || !sameVar(x.X, v) {
+			return 0
+		}
+		st = &Stmt{Op: x.Op + "=", X: x.Y}
+		x = x.Y
+	default:
+		return 0
+	}
+	if x.Kind != eInt || x.Val == 0 || x.Val > 1<<62 {
+		return 0
+	}
+	if st.Op == "-=" {
+		return -int64(x.Val)
+	}
+	return int64(x.Val)
+}
+
+// assignedIn adds to set every local and field a statement of ss assigns.
+func assignedIn(ss []*Stmt, set map[any]bool) {
+	for _, s := range ss {
+		if s.Kind == sAssign {
+			if s.Target.Local != nil {
+				set[s.Target.Local] = true
+			}
+			if s.Target.Field != nil {
+				set[s.Target.Field] = true
+			}
+		}
+		assignedIn(s.Body, set)
+		assignedIn(s.Else, set)
+	}
+}
+
+// countAssigns counts the assignments to v in ss, nested ones included.
+func countAssigns(ss []*Stmt, v *Expr) int {
+	n := 0
+	for _, s := range ss {
+		if s.Kind == sAssign && sameVar(s.Target, v) {
+			n++
+		}
+		n += countAssigns(s.Body, v) + countAssigns(s.Else, v)
+	}
+	return n
+}
+
+// usesAny reports whether e reads something in set, or draws from rng().
+func usesAny(e *Expr, set map[any]bool) bool {
+	if e == nil {
+		return false
+	}
+	if e.Local != nil && set[e.Local] || e.Field != nil && set[e.Field] || e.Kind == eCall && e.Name == "rng" {
+		return true
+	}
+	if usesAny(e.X, set) || usesAny(e.Y, set) {
+		return true
+	}
+	for _, a := range e.Args {
+		if usesAny(a, set) {
+			return true
+		}
+	}
+	return false
 }

@@ -615,6 +615,14 @@ func (w *instance) exec(m *machine, pc int) (int, int) {
 		case opFault:
 			m.fault, m.faultArgs = "%s", []any{w.prog.faults[ins>>32]}
 			return pc, execFault
+		case opJmpB:
+			head := int(ins >> 32)
+			m.budget -= int64(pc - head)
+			if m.budget < 0 {
+				m.fault, m.faultArgs = "instruction budget exceeded (%d instructions per message)", []any{w.budget}
+				return pc, execFault
+			}
+			pc = head
 		case opSplit:
 			x := r[decB(ins)]
 			r[decA(ins)], r[decC(ins)] = x&0xFFFFFFFF, x>>32
