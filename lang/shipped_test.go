@@ -1,6 +1,7 @@
 package lang
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -134,6 +135,69 @@ func TestBrokenVariantsAreViolated(t *testing.T) {
 		}
 		if got != c.want {
 			t.Errorf("%s:\n%s\nwant\n%s", c.file, got, c.want)
+		}
+	}
+}
+
+// Resuming a goal-directed program with pending timers from a checkpoint
+// (what `lexbench resume` does after a kill -9, from its last snapshot)
+// gives the uninterrupted run's result: the checkpoint holds the state and
+// every pending message, late ones included; reconciliation needs nothing
+// else (it is a function of the state and of the tick's messages).
+func TestResumeOfGoalProgramsWithTimersEqualsTheUninterruptedRun(t *testing.T) {
+	for _, c := range []struct {
+		file string
+		n    uint64
+		keys map[string]uint64
+	}{
+		{"control/replicaset.lxm", 6, map[string]uint64{"pods": 5}},
+		{"control/twophase.lxm", 40, nil},
+		{"control/ratelimit.lxm", 8, map[string]uint64{"clients": 4}},
+		{"paper/banking.lxm", 300, nil},
+	} {
+		p, pr := shipped(t, c.file, c.n, 4096, c.keys)
+		cfg := engine.Config{Params: p.Spec().Text(pr), Shards: 1, MaxTicks: -1, MaxMsgs: -1}
+		ww := p.Spec().New(pr)
+		want, err := engine.Run(ww, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cps []*engine.Checkpoint
+		late := 0
+		cfg.SnapshotEvery = 1
+		cfg.Snapshot = func(cp *engine.Checkpoint) error {
+			for _, e := range cp.Pending {
+				if uint64(e.Tick) > cp.Tick {
+					late++
+					cps = append(cps, cp.Clone()) // one with a timer pending
+					return nil
+				}
+			}
+			if cp.Tick%17 == 0 {
+				cps = append(cps, cp.Clone())
+			}
+			return nil
+		}
+		if _, err := engine.Run(p.Spec().New(pr), cfg); err != nil {
+			t.Fatal(err)
+		}
+		if len(cps) == 0 || late == 0 && c.file != "paper/banking.lxm" {
+			t.Fatalf("%s: %d checkpoints, %d with a timer pending", c.file, len(cps), late)
+		}
+		step := max(1, len(cps)/15)
+		for i := 0; i < len(cps); i += step {
+			for _, s := range []int{1, 2, 3} {
+				w := p.Spec().New(pr)
+				got, err := engine.Run(w, engine.Config{Params: cfg.Params, Shards: s, MaxTicks: -1, MaxMsgs: -1, Resume: cps[i]})
+				if err != nil || got.Trace != want.Trace || got.State != want.State || got.Ticks != want.Ticks ||
+					got.Msgs != want.Msgs || got.Outcome != want.Outcome {
+					t.Fatalf("%s: resume at tick %d, shards %d: %v %016x %016x ticks %d msgs %d, want %016x %016x %d %d", c.file,
+						cps[i].Tick, s, err, got.Trace, got.State, got.Ticks, got.Msgs, want.Trace, want.State, want.Ticks, want.Msgs)
+				}
+				if fmt.Sprint(w.Figures()) != fmt.Sprint(ww.Figures()) {
+					t.Fatalf("%s: resume at tick %d: figures %v, want %v", c.file, cps[i].Tick, w.Figures(), ww.Figures())
+				}
+			}
 		}
 	}
 }
