@@ -297,18 +297,20 @@ func (c *codegen) region(ctx ctxKind, t *dtype, name string, gen func()) int {
 	c.b = bodyBuf{code: c.b.code[:0], pos: c.b.pos[:0], labels: c.b.labels[:0], fixups: c.b.fixups[:0], patch: c.b.patch[:0], loops: c.b.loops[:0]}
 	gen()
 	peephole(&c.b)
-	pc := c.assemble(name, ctx)
-	retForms(c.p.code[pc:], pc, ctx)
+	pc := c.assemble(name, ctx, t)
+	// a goal type's transitions keep a plain ret at every end: a trial run
+	// continues from there to the targets (trialCode)
+	retForms(c.p.code[pc:], pc, ctx, t == nil || len(t.goals) == 0)
 	return pc
 }
 
 // assemble appends the body buffer to the program as the region name and
 // returns its first pc: labels become pcs, field patches and loop
 // candidates move to program indexes.
-func (c *codegen) assemble(name string, ctx ctxKind) int {
+func (c *codegen) assemble(name string, ctx ctxKind, t *dtype) int {
 	p, b := c.p, &c.b
 	pc := len(p.code)
-	p.regions = append(p.regions, region{pc, name, ctx})
+	p.regions = append(p.regions, region{pc, name, ctx, t})
 	for _, f := range b.fixups {
 		ins := b.code[f.at]
 		b.code[f.at] = ins&0xFFFFFFFF | uint64(uint32(pc+b.labels[f.label]))<<32

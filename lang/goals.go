@@ -46,6 +46,13 @@ type shardScratch struct {
 	recv  []uint32 // goal-typed domains that received a message this tick, first receipt order
 	m     *machine // for targets and trials: allocated once, its globals loaded
 	words []uint64 // a domain's state, copied for a trial
+	// the last pursued strategy's trial: its domain (+1; 0 none), the
+	// state it left and the targets there. A domain that then receives
+	// only its strategy has that state at its next reconciliation, and
+	// targets are a function of the state: they need not be run again.
+	cacheD     uint32
+	cacheWords []uint64
+	cacheMask  uint64
 }
 
 // scratch is the shard's scratch of out, reset at a new tick.
@@ -122,10 +129,16 @@ func (w *instance) walk1(sc *shardScratch, d uint32, now uint64, why bool) (*goa
 	m := sc.m
 	m.r[regSelf], m.r[regIndex], m.r[regMember] = uint64(d), g, s.m
 	m.now = now
-	mask, err := w.targetMask(m, t, w.st, base)
-	if err != nil {
-		return nil, 0, nil, err
+	var mask uint64
+	if st := w.st[base : base+s.size]; sc.cacheD == d+1 && slices.Equal(st, sc.cacheWords) {
+		mask = sc.cacheMask
+	} else {
+		var err error
+		if mask, err = w.targetMask(m, t, w.st, base); err != nil {
+			return nil, 0, nil, err
+		}
 	}
+	sc.cacheD = 0
 	var passed uint64
 	for i, gl := range t.goals {
 		if mask>>i&1 != 0 || len(gl.strategy) == 0 {
@@ -137,11 +150,15 @@ func (w *instance) walk1(sc *shardScratch, d uint32, now uint64, why bool) (*goa
 		}
 		// the trial: the strategy on a copy of the state
 		sc.words = append(sc.words[:0], w.st[base:base+s.size]...)
-		after, err := w.trial(m, t, gl, sc.words)
+		after, ran, err := w.trial(m, t, gl, sc.words)
 		if err != nil {
 			return nil, 0, nil, err
 		}
 		if after&earlier == earlier {
+			if ran {
+				sc.cacheD, sc.cacheMask = d+1, after
+				sc.cacheWords = append(sc.cacheWords[:0], sc.words...)
+			}
 			return gl, passed, broken, nil
 		}
 		passed |= 1 << i
@@ -168,16 +185,22 @@ func (w *instance) targetMask(m *machine, t *dtype, st []uint64, base uint64) (u
 }
 
 // trial runs goal gl's strategy on words (a copy of the domain's state)
-// and returns the targets after it. A strategy that faults is admissible
-// (its delivery reports it): all ones.
-func (w *instance) trial(m *machine, t *dtype, gl *goalInfo, words []uint64) (uint64, error) {
+// and returns the targets after it (in the trial code, the strategy's end
+// goes on to the targets code) and whether it ran to its end. A strategy
+// that faults is admissible (its delivery reports it): all ones. A target
+// that faults on the copy is a fault of the run.
+func (w *instance) trial(m *machine, t *dtype, gl *goalInfo, words []uint64) (uint64, bool, error) {
 	m.code, m.st, m.base, m.budget = w.trialCode, words, 0, w.budget
 	m.msgs, m.sc, m.notes = nil, nil, nil
 	m.r[regA], m.r[regB], m.r[regSrc] = 0, 0, m.r[regSelf]
-	if _, status := w.exec(m, gl.pc); status != execRet {
-		return ^uint64(0), nil
+	pc, status := w.exec(m, gl.pc)
+	switch {
+	case status == execRetV:
+		return m.r[regRet], true, nil
+	case status == execFault && pc-1 >= t.targets && w.prog.regionOf(pc-1) == w.prog.regionOf(t.targets):
+		return 0, false, w.faultError(pc-1, int64(m.r[regSelf]), int64(m.now)-1, "reconciling: "+fmt.Sprintf(m.fault, m.faultArgs...))
 	}
-	return w.targetMask(m, t, words, 0)
+	return ^uint64(0), false, nil
 }
 
 // SuppressedGoal is a goal a domain passes over in the final state: its

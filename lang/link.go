@@ -225,23 +225,36 @@ func (w *instance) linkErr() error {
 	}
 	if p.hasGoals {
 		w.stamp = make([]uint32, d)
-		w.trialCode = trialCode(w.code)
+		w.trialCode = p.trialCode(w.code)
 	}
 	return nil
 }
 
-// trialCode is a copy of code for trial runs (goals.go): emissions, marks
-// and invariant checks do nothing, loops run as scalar code, so a trial
-// changes only the state it runs on.
-func trialCode(code []uint64) []uint64 {
+// trialCode is a copy of the linked code for trial runs (goals.go):
+// emissions, marks and invariant checks do nothing and loops run as
+// scalar code, so a trial changes only the state it runs on; and the end
+// of every transition of a goal type goes on to the type's targets, so
+// one run of a strategy returns the targets after it (retv).
+func (p *Program) trialCode(code []uint64) []uint64 {
 	tc := append([]uint64(nil), code...)
+	k := 0 // the region of pc
 	for pc := 0; pc < len(tc); pc++ {
+		for k+1 < len(p.regions) && p.regions[k+1].start <= pc {
+			k++
+		}
+		rg := p.regions[k]
+		end := enc(opRet, 0, 0, 0, 0)
+		if t := rg.typ; rg.ctx == ctxHandler && t != nil && len(t.goals) > 0 {
+			end = enc(opJmp, 0, 0, 0, uint32(t.targets))
+		}
 		ins := tc[pc]
 		switch op := opcode(ins); op {
 		case opEmit, opMark:
 			tc[pc] = enc(opMov, 0, 0, 0, 0) // r[a] = r[a]: nothing
-		case opEmitR, opInv:
-			tc[pc] = enc(opRet, 0, 0, 0, 0)
+		case opEmitR, opInv, opRet:
+			if op != opRet || rg.ctx == ctxHandler {
+				tc[pc] = end
+			}
 		case opEmitAt:
 			tc[pc] = enc(opJmp, 0, 0, 0, uint32(pc+2)) // over its second word
 		case opVLoop:

@@ -63,14 +63,15 @@ func (b *bodyBuf) remove(k int) {
 	}
 }
 
-// retForms rewrites the assembled code of one body, which starts at pc.
-func retForms(code []uint64, pc int, ctx ctxKind) {
+// retForms rewrites the assembled code of one body, which starts at pc;
+// fuse: the X-then-ret forms are wanted.
+func retForms(code []uint64, pc int, ctx ctxKind, fuse bool) {
 	for k, ins := range code { // a jump to a ret is a ret
 		if opcode(ins) == opJmp && opcode(code[int(decImm(ins))-pc]) == opRet {
 			code[k] = enc(opRet, 0, 0, 0, 0)
 		}
 	}
-	if ctx == ctxHandler || ctx == ctxInit {
+	if fuse && (ctx == ctxHandler || ctx == ctxInit) {
 		// X; ret is one instruction (the ret stays for jumps to it)
 		for k := 1; k < len(code); k++ {
 			prev := code[k-1]

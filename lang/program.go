@@ -138,6 +138,7 @@ type region struct {
 	start int
 	name  string // e.g. "Bank.on Transfer", "goal balances"
 	ctx   ctxKind
+	typ   *dtype // the domain type of a handler, init, target, invariant; nil otherwise
 }
 
 type block struct {
