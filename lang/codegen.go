@@ -300,6 +300,7 @@ func (c *codegen) region(ctx ctxKind, t *dtype, name string, gen func()) int {
 	pc := c.assemble(name, ctx, t)
 	// a goal type's transitions keep a plain ret at every end: a trial run
 	// continues from there to the targets (trialCode)
+	threadJumps(c.p.code[pc:], pc)
 	retForms(c.p.code[pc:], pc, ctx, t == nil || len(t.goals) == 0)
 	return pc
 }
@@ -740,14 +741,13 @@ func (c *codegen) expr1(e *Expr, dst int) operand {
 	case eCall:
 		switch e.Name {
 		case "i64", "u64", "min", "max":
+			if e.Name == "i64" || e.Name == "u64" { // a conversion is free: the operand's register
+				x := c.expr(e.Args[0], dst)
+				return operand{reg: x.reg, t: e.T, lit: x.lit, val: x.val}
+			}
 			var args []operand
 			for _, a := range e.Args {
 				args = append(args, c.expr(a, -1))
-			}
-			if e.Name == "i64" || e.Name == "u64" {
-				if len(args) == 1 && dst < 0 {
-					return c.call2(e, args, args[0].reg) // a conversion is free: same register
-				}
 			}
 			return c.call2(e, args, target())
 		case "rng":

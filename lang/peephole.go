@@ -8,6 +8,7 @@ package lang
 //   - `andi x, y, 0xFFFFFFFF; shri z, y, 32` is `split x, z = y` (one
 //     instruction for the two halves of a packed word), unless the second
 //     is a jump target (peephole, on the body buffer, before assembly);
+//   - a jump to a jump goes to its target (threadJumps);
 //   - a jump to a ret is a ret, and in handlers and inits an instruction
 //     followed by a ret becomes its X-then-ret form (addf+ret …), the ret
 //     staying for the jumps to it (retForms, after assembly).
@@ -60,6 +61,21 @@ func (b *bodyBuf) remove(k int) {
 		down(&l.vat)
 		down(&l.head)
 		down(&l.loop)
+	}
+}
+
+// threadJumps makes a jump to an unconditional jump go to that jump's
+// target (after assembly: pcs are absolute), following chains.
+func threadJumps(code []uint64, pc int) {
+	for k, ins := range code {
+		if ops[opcode(ins)].flags&fJump == 0 || opcode(ins) == opLoop || opcode(ins) == opJmpB {
+			continue
+		}
+		t := int(decImm(ins))
+		for hops := 0; hops < 8 && opcode(code[t-pc]) == opJmp && int(decImm(code[t-pc])) != t; hops++ {
+			t = int(decImm(code[t-pc]))
+		}
+		code[k] = ins&0xFFFFFFFF | uint64(uint32(t))<<32
 	}
 }
 

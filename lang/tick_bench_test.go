@@ -53,23 +53,12 @@ func BenchmarkTickFloor(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(res.Ticks), "ns/tick")
 }
 
-// literalBanking is the paper's banking written literally, with n
-// transfers (workloads/lxm/paper/banking-literal.lxm has the same goals).
-const literalBanking = `domain Accounts {
-  state { a: int  b: int  processed: u64 }
-  goal Funded { priority 200 target a + b == 100000000 strategy { Open } }
-  goal Done { priority 100 target processed == n strategy { SendTx } }
-  invariant Conserved { a + b == 100000000 }
-  transition Open { step { a = 50000000  b = 50000000 } }
-  transition SendTx { step { a = a - 100  b = b + 100  processed = processed + 1 } }
-}
-`
+// literalBanking is the paper's banking written literally:
+// workloads/lxm/paper/banking.lxm.
+const literalBanking = "../workloads/lxm/paper/banking.lxm"
 
 func BenchmarkTickLiteralBanking(b *testing.B) {
-	p, err := Compile("literal.lxm", literalBanking)
-	if err != nil {
-		b.Fatal(err)
-	}
+	p := compileFile(b, literalBanking)
 	pr := p.Spec().Defaults()
 	pr.N = uint64(b.N)
 	w := p.Spec().New(pr)
