@@ -932,22 +932,10 @@ func (c *codegen) boolValue(e *Expr, r int) operand {
 	if e.Op != "&&" && e.Op != "||" {
 		x := c.expr(e.X, -1)
 		y := c.expr(e.Y, -1)
-		signed := e.OT == tI64
-		o, a, b := opEq, x.reg, y.reg
-		switch e.Op {
-		case "!=":
-			o = opNe
-		case "<":
-			o = opLtU
-		case "<=":
-			o = opLeU
-		case ">":
-			o, a, b = opLtU, b, a
-		case ">=":
-			o, a, b = opLeU, b, a
-		}
-		if signed && o >= opLtU {
-			o += 2
+		o, swap, _, _ := compareOps(e.Op, e.OT == tI64)
+		a, b := x.reg, y.reg
+		if swap {
+			a, b = b, a
 		}
 		c.emit(o, r, a, b, 0, e.Pos)
 		return operand{reg: r, t: tBool}
@@ -972,6 +960,31 @@ func (c *codegen) boolValue(e *Expr, r int) operand {
 	c.emit(opMov, r, c.zero, 0, 0, e.Pos)
 	c.bind(lend)
 	return operand{reg: r, t: tBool}
+}
+
+// compareOps gives, for a comparison x OP y, the op computing it as a
+// bool, applied to (x, y) or, with vswap, to (y, x); and the branch taken
+// when it holds (unsigned: the signed form is +2), applied to (x, y) or,
+// with bswap, to (y, x).
+func compareOps(op string, signed bool) (value opcode, vswap bool, branch opcode, bswap bool) {
+	switch op {
+	case "==":
+		value, branch = opEq, opBeq
+	case "!=":
+		value, branch = opNe, opBne
+	case "<":
+		value, branch = opLtU, opBltU
+	case "<=":
+		value, branch, bswap = opLeU, opBgeU, true
+	case ">":
+		value, vswap, branch, bswap = opLtU, true, opBltU, true
+	case ">=":
+		value, vswap, branch = opLeU, true, opBgeU
+	}
+	if signed && value >= opLtU {
+		value += 2
+	}
+	return
 }
 
 // negBranch is the branch taken when the one given is not.
@@ -1004,25 +1017,15 @@ func (c *codegen) cond(e *Expr, label int, jumpIf bool) {
 			}
 			x := c.expr(e.X, -1)
 			y := c.expr(e.Y, -1)
-			signed := e.OT == tI64
-			// the branch for "jump if e is true"
-			o, a, b := opBeq, x.reg, y.reg
-			switch e.Op {
-			case "!=":
-				o = opBne
-			case "<":
-				o = opBltU
-			case ">=":
-				o = opBgeU
-			case ">":
-				o, a, b = opBltU, b, a
-			case "<=":
-				o, a, b = opBgeU, b, a
+			_, _, o, swap := compareOps(e.Op, false)
+			a, b := x.reg, y.reg
+			if swap {
+				a, b = b, a
 			}
 			if !jumpIf {
 				o = negBranch[o]
 			}
-			if signed && o >= opBltU {
+			if e.OT == tI64 && o >= opBltU {
 				o += 2
 			}
 			c.jump(o, 0, a, b, label, e.Pos)

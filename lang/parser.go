@@ -338,14 +338,8 @@ func (p *parser) typeItem(td *TypeDecl) {
 			p.errs.add(t.pos, "type %s: capability declared twice", td.Name)
 		}
 		td.Caps = p.caps(t.pos)
-	case p.atItem("scope", false): // the prototype's scopes: accepted, no effect
-		p.next()
-		p.expect("{")
-		for !p.is("}") && p.peek().kind != tEOF {
-			p.ident("scope (root, domain, goal, transition)")
-			p.accept(",")
-		}
-		p.expect("}")
+	case p.atItem("scope", false):
+		p.scope()
 	case p.atItem("goal", true):
 		p.next()
 		if g := p.goal(t.pos); g.Target != nil {
@@ -376,13 +370,7 @@ func (p *parser) typeItem(td *TypeDecl) {
 				}
 				h.Caps = p.caps(s.pos)
 			case p.atItem("scope", false):
-				p.next()
-				p.expect("{")
-				for !p.is("}") && p.peek().kind != tEOF {
-					p.ident("scope (root, domain, goal, transition)")
-					p.accept(",")
-				}
-				p.expect("}")
+				p.scope()
 			case p.is("slice") || p.is("step"):
 				p.accept("slice")
 				p.expect("step")
@@ -405,6 +393,17 @@ func (p *parser) typeItem(td *TypeDecl) {
 	default:
 		td.Fields = append(td.Fields, p.field())
 	}
+}
+
+// scope: the prototype's `scope { domain }`, accepted with no effect.
+func (p *parser) scope() {
+	p.next()
+	p.expect("{")
+	for !p.is("}") && p.peek().kind != tEOF {
+		p.ident("scope (root, domain, goal, transition)")
+		p.accept(",")
+	}
+	p.expect("}")
 }
 
 // field: name: [len]type

@@ -327,10 +327,8 @@ func (w *instance) exec(m *machine, pc int) (int, int) {
 			r[a]++
 			if r[a] < r[decB(ins)] {
 				head := int(ins >> 32)
-				m.budget -= int64(pc - head)
-				if m.budget < 0 {
-					m.fault, m.faultArgs = "instruction budget exceeded (%d instructions per message)", []any{w.budget}
-					return pc, execFault
+				if m.spend(pc - head) {
+					return pc, w.budgetFault(m)
 				}
 				pc = head
 			}
@@ -617,10 +615,8 @@ func (w *instance) exec(m *machine, pc int) (int, int) {
 			return pc, execFault
 		case opJmpB:
 			head := int(ins >> 32)
-			m.budget -= int64(pc - head)
-			if m.budget < 0 {
-				m.fault, m.faultArgs = "instruction budget exceeded (%d instructions per message)", []any{w.budget}
-				return pc, execFault
+			if m.spend(pc - head) {
+				return pc, w.budgetFault(m)
 			}
 			pc = head
 		case opSplit:
@@ -681,6 +677,19 @@ func (w *instance) exec(m *machine, pc int) (int, int) {
 		}
 		base = m.base
 	}
+}
+
+// spend charges n instructions to the message's budget and reports
+// whether it ran out.
+func (m *machine) spend(n int) bool {
+	m.budget -= int64(n)
+	return m.budget < 0
+}
+
+// budgetFault records the fault of a budget run out.
+func (w *instance) budgetFault(m *machine) int {
+	m.fault, m.faultArgs = "instruction budget exceeded (%d instructions per message)", []any{w.budget}
+	return execFault
 }
 
 // wrapFault is the fault of a u64 subtraction that would wrap.
