@@ -54,6 +54,11 @@ func runSmall(p *Program) {
 		return // too big for a fuzz iteration
 	}
 	w.budget = min(w.budget, 1<<14)
-	_, _ = engine.Run(w, engine.Config{Params: "fuzz", Shards: 1, MaxTicks: 6, MaxMsgs: 1 << 12})
+	var wl engine.Workload = w
+	if p.hasGoals {
+		wl = goalInstance{w}
+	}
+	_, _ = engine.Run(wl, engine.Config{Params: "fuzz", Shards: 1, MaxTicks: 6, MaxMsgs: 1 << 12})
 	w.Figures()
+	_ = w.Goals()
 }
