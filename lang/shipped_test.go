@@ -117,7 +117,7 @@ func TestBrokenVariantsAreViolated(t *testing.T) {
 		{"control/twophase_broken.lxm", 1000, nil,
 			"invariant Coordinator.Atomic: tick 40, message (src 0, dst 0, kind Timeout, a 5, b 0) to domain 0 (coordinator): decision != COMMIT || yes == parts is false: decision != COMMIT = false, decision = 1, COMMIT = 1, yes == parts = false, yes = 2, parts = 3"},
 		{"control/ratelimit_broken.lxm", 200, map[string]uint64{"clients": 32},
-			"invariant Limiter.BucketSize: tick 7835, message (src 0, dst 0, kind Refill, a 0, b 0) to domain 0 (limiter): tokens <= capacity is false: tokens = 12, capacity = 10"},
+			"invariant Limiter.BucketSize: tick 10582, message (src 0, dst 0, kind Refill, a 0, b 0) to domain 0 (limiter): tokens <= capacity is false: tokens = 11, capacity = 10"},
 	} {
 		p, pr := shipped(t, c.file, c.n, 4096, c.keys)
 		_, _, err := runAt(t, p, pr, runCfg(), 1, 2, 3, 7)
@@ -199,5 +199,20 @@ func TestResumeOfGoalProgramsWithTimersEqualsTheUninterruptedRun(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// Under network faults (SPEC §7) a goal-directed control plane stays
+// deterministic at every shard count, and its goals tell what the faults
+// did: here a Grant lost in the network is a token granted and never used.
+func TestGoalProgramsUnderFaults(t *testing.T) {
+	p, pr := shipped(t, "control/ratelimit.lxm", 30, 4096, map[string]uint64{"clients": 6})
+	pr.Faults = engine.FaultParams{Drop: 20000, Delay: 50000, MaxDelay: 8, Seed: 1}
+	cfg := runCfg()
+	cfg.Faults = pr.Faults
+	res, _, err := runAt(t, p, pr, cfg, 1, 2, 3, 7)
+	if err != nil || res.Outcome != engine.Violated || res.Faults.Dropped == 0 ||
+		!strings.Contains(res.Violation.Error(), "assert limiter().granted == granted failed: limiter().granted = ") {
+		t.Fatalf("%v %v %+v %v", err, res.Outcome, res.Faults, res.Violation)
 	}
 }
