@@ -224,9 +224,8 @@ func cmdRun(spec *workloads.Spec, args []string, stdout, stderr io.Writer) (int,
 
 	opts := snapshot.Options{MaxTicks: cfg.MaxTicks, MaxMsgs: cfg.MaxMsgs, Damp: damp, NoDetect: f.noDetect,
 		SnapshotEvery: f.snapshotEvery.v, Sync: syncMode}
-	_, goals := spec.New(p).(interface{ Suppressed() []lang.SuppressedGoal })
 	out := &output{w: stdout, spec: spec, params: params, shards: int(f.shards.v), n: p.N, json: f.json,
-		damp: damp && !p.Faults.On(), faults: p.Faults.On(), goals: goals}
+		damp: damp && !p.Faults.On(), faults: p.Faults.On()}
 	var first engine.Result
 	code := exitOK
 	for i := uint64(0); i < f.count.v; i++ {
@@ -314,7 +313,6 @@ type output struct {
 	json   bool
 	damp   bool // --on-oscillation=damp: `dropped:` is a figure (SPEC §5.5); false with faults on (damp has no effect)
 	faults bool // faults on: the `faults:` line (SPEC §7)
-	goals  bool // a program with domain goals: --json lists the suppressed ones
 	snaps  *recovery.Snapshotter
 	// before is what a resumed run had delivered before it continued:
 	// rates count only the messages it delivered itself.
@@ -359,7 +357,7 @@ func (o *output) result(first bool, w workloads.Workload, res engine.Result, ela
 		if res.Violation != nil {
 			m["violation"] = res.Violation.Error()
 		}
-		if o.goals {
+		if _, goals := w.(interface{ Suppressed() []lang.SuppressedGoal }); goals {
 			m["suppressed_goals"] = suppressedJSON(suppressedOf(w))
 		}
 		b, _ := json.Marshal(m)
