@@ -8,6 +8,7 @@
 //	lexbench run FILE.lxm [flags]   run a workload written in the Lexum language
 //	lexbench check FILE.lxm         report every error of a program
 //	lexbench disasm FILE.lxm        print a program's bytecode
+//	lexbench log JOURNAL            print a journal's messages, decoded
 //
 // stdout is data (configuration and Benchmark lines, benchstat reads it);
 // errors and progress go to stderr.
@@ -67,6 +68,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		code, err = cmdCheck(args[1:], stderr)
 	case "disasm":
 		code, err = cmdDisasm(args[1:], stdout, stderr)
+	case "log":
+		code, err = cmdLog(args[1:], stdout, stderr)
 	default:
 		spec := workloads.Lookup(cmd)
 		if spec == nil {
@@ -106,5 +109,6 @@ func topUsage() string {
 		"       lexbench run FILE.lxm [flags]    run a program (docs/language.md); its keys are flags\n" +
 		"       lexbench check FILE.lxm          report every error of a program\n" +
 		"       lexbench disasm FILE.lxm         print a program's bytecode\n" +
+		"       lexbench log JOURNAL [--tick A..B] [--domain D] [--program FILE.lxm]   print a journal's messages, decoded\n" +
 		"       lexbench <workload> --help       flags of a workload\n"
 }
