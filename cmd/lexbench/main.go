@@ -8,6 +8,7 @@
 //	lexbench run FILE.lxm [flags]   run a workload written in the Lexum language
 //	lexbench check FILE.lxm         report every error of a program
 //	lexbench disasm FILE.lxm        print a program's bytecode
+//	lexbench log JOURNAL            print a journal's messages, decoded
 //	lexbench sim <workload|FILE.lxm> [flags]  many seeds with faults, failing seeds shrunk
 //
 // stdout is data (configuration and Benchmark lines, benchstat reads it);
@@ -68,6 +69,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		code, err = cmdCheck(args[1:], stderr)
 	case "disasm":
 		code, err = cmdDisasm(args[1:], stdout, stderr)
+	case "log":
+		code, err = cmdLog(args[1:], stdout, stderr)
 	case "sim":
 		code, err = cmdSim(args[1:], stdout, stderr)
 	default:
@@ -109,6 +112,7 @@ func topUsage() string {
 		"       lexbench run FILE.lxm [flags]    run a program (docs/language.md); its keys are flags\n" +
 		"       lexbench check FILE.lxm          report every error of a program\n" +
 		"       lexbench disasm FILE.lxm         print a program's bytecode\n" +
+		"       lexbench log JOURNAL [--tick A..B] [--domain D] [--program FILE.lxm]   print a journal's messages, decoded\n" +
 		"       lexbench sim <workload|FILE.lxm> [flags]  run many seeds with faults (docs/simulation.md)\n" +
 		"       lexbench <workload> --help       flags of a workload\n"
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/lexbench/lexbench/engine"
 	"github.com/lexbench/lexbench/journal/mmap"
+	"github.com/lexbench/lexbench/lang"
 	"github.com/lexbench/lexbench/recovery"
 	"github.com/lexbench/lexbench/snapshot"
 	"github.com/lexbench/lexbench/workloads"
@@ -27,7 +28,7 @@ import (
 // runFlags are the flags of `lexbench <workload>` (SPEC §6).
 type runFlags struct {
 	n, seed, batch      number
-	keys                [2]number
+	keys                []number // the workload's keys, in Spec.Keys order
 	shards              number
 	maxTicks, maxMsgs   number
 	snapshotEvery       number
@@ -56,6 +57,7 @@ func newRunFlagSet(spec *workloads.Spec, f *runFlags) *pflag.FlagSet {
 	fs.VarP(&f.n, "n", "n", "operations the generator injects (1e8, 100M, 100_000_000)")
 	fs.Var(&f.seed, "seed", "PRNG seed (any uint64)")
 	fs.Var(&f.batch, "batch", "operations a driver emits per tick (≥ 1)")
+	f.keys = make([]number, len(spec.Keys))
 	for i, k := range spec.Keys {
 		f.keys[i].v = k.Default
 		fs.Var(&f.keys[i], k.Name, k.Usage)
@@ -109,6 +111,22 @@ func parseDetect(v string) (engine.Detection, error) {
 	return 0, fmt.Errorf("invalid value %q for --detect: want global or local", v)
 }
 
+// keyFlags names the workload's key flags for a message: "--banks and
+// --accounts", "the parameters" when it has none.
+func keyFlags(spec *workloads.Spec) string {
+	var names []string
+	for _, k := range spec.Keys {
+		names = append(names, "--"+k.Name)
+	}
+	switch len(names) {
+	case 0:
+		return "the parameters"
+	case 1:
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
 func flagUsage(spec *workloads.Spec) string {
 	var f runFlags
 	fs := newRunFlagSet(spec, &f)
@@ -131,7 +149,10 @@ func cmdRun(spec *workloads.Spec, args []string, stdout, stderr io.Writer) (int,
 	if fs.NArg() > 0 {
 		return bad("unexpected argument %q", fs.Arg(0))
 	}
-	p := workloads.Params{N: f.n.v, Seed: f.seed.v, Batch: f.batch.v, K: [2]uint64{f.keys[0].v, f.keys[1].v}}
+	p := workloads.Params{N: f.n.v, Seed: f.seed.v, Batch: f.batch.v, K: make([]uint64, len(f.keys))}
+	for i, k := range f.keys {
+		p.K[i] = k.v
+	}
 	if err := spec.Validate(p); err != nil {
 		return bad("%s", err)
 	}
@@ -191,7 +212,7 @@ func cmdRun(spec *workloads.Spec, args []string, stdout, stderr io.Writer) (int,
 	}
 	w := spec.New(p)
 	if w.StateWords() > stateWordsMax || uint64(w.Domains()) > 1<<31 {
-		return bad("--%s and --%s ask for too much state (%d words; at most %d)", spec.Keys[0].Name, spec.Keys[1].Name, w.StateWords(), stateWordsMax)
+		return bad("%s ask for too much state (%d words; at most %d)", keyFlags(spec), w.StateWords(), stateWordsMax)
 	}
 	params := spec.Text(p)
 	cfg := engine.Config{
@@ -277,6 +298,9 @@ func cmdRun(spec *workloads.Spec, args []string, stdout, stderr io.Writer) (int,
 		}
 		allocs := ms1.Mallocs - ms0.Mallocs
 		out.result(i == 0, w, res, elapsed, allocs)
+		if sup := suppressedOf(w); i == 0 && !f.json {
+			printSuppressed(stderr, sup)
+		}
 		code = exitCode(spec, res)
 		if res.Outcome == engine.Violated {
 			fmt.Fprintf(stderr, "lexbench: goal violated: %v\n", res.Violation)
@@ -365,6 +389,9 @@ func (o *output) result(first bool, w workloads.Workload, res engine.Result, ela
 		}
 		if res.Violation != nil {
 			m["violation"] = res.Violation.Error()
+		}
+		if _, goals := w.(interface{ Suppressed() []lang.SuppressedGoal }); goals {
+			m["suppressed_goals"] = suppressedJSON(suppressedOf(w))
 		}
 		b, _ := json.Marshal(m)
 		fmt.Fprintf(o.w, "%s\n", b)

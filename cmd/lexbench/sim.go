@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/lexbench/lexbench/engine"
+	"github.com/lexbench/lexbench/lang"
 	"github.com/lexbench/lexbench/sim"
 	"github.com/lexbench/lexbench/trace"
 	"github.com/lexbench/lexbench/workloads"
@@ -111,14 +112,15 @@ func cmdSim(args []string, stdout, stderr io.Writer) (int, error) {
 		return exitBadInput, &usageError{msg: "sim: want a workload or FILE.lxm before the flags", usage: simUsage(nil)}
 	}
 	var st simTarget
+	var prog *lang.Program
 	if spec := workloads.Lookup(args[0]); spec != nil {
 		st.Spec, st.cmd = spec, spec.Name
-		st.kinds = spec5Kinds()
 	} else if strings.HasSuffix(args[0], ".lxm") {
 		p, err := loadProgram(args[0], stderr)
 		if err != nil {
 			return exitBadInput, err
 		}
+		prog = p
 		st.Spec, st.cmd = p.Spec(), "run "+shellQuote(args[0])
 	} else {
 		return exitBadInput, &usageError{msg: fmt.Sprintf("sim: unknown workload %q (want %s, or a FILE.lxm)", args[0], workloads.Names()), usage: simUsage(nil)}
@@ -188,6 +190,15 @@ func cmdSim(args []string, stdout, stderr io.Writer) (int, error) {
 		}
 	}
 	st.Params, st.Faults, st.Swarm = p, fp, f.swarm
+	// names of kinds and domains for the fault lists (they depend on the keys only)
+	if prog != nil {
+		st.kinds, st.domain, err = prog.Namer(st.Spec.Text(p))
+	} else {
+		st.kinds, st.domain, err = journalNames(st.Spec.Text(p), "", stderr)
+	}
+	if err != nil {
+		return exitBadInput, err
+	}
 	st.MaxTicks, st.MaxMsgs = int64(f.maxTicks.v), -1
 	if f.maxMsgs.set {
 		st.MaxMsgs = int64(f.maxMsgs.v)
@@ -670,13 +681,4 @@ func startSimProgress(stderr io.Writer, p *sim.Progress, total uint64) func() {
 		close(stop)
 		<-finished
 	}
-}
-
-// spec5Kinds are SPEC §5's kind names.
-func spec5Kinds() map[trace.Kind]string {
-	names := map[trace.Kind]string{}
-	for i, n := range []string{"Tick", "Transfer", "Data", "Write", "Sync", "SetGoal", "Claim", "Granted", "Denied", "Preempted", "Set", "Changed"} {
-		names[trace.Kind(i)] = n
-	}
-	return names
 }
