@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/lexbench/lexbench/engine"
 	"github.com/lexbench/lexbench/journal/mmap"
 	"github.com/lexbench/lexbench/lang"
 	"github.com/lexbench/lexbench/trace"
@@ -22,6 +23,7 @@ type logFlags struct {
 	tick    string
 	domain  string
 	program string
+	faults  bool
 }
 
 func newLogFlagSet(f *logFlags) *pflag.FlagSet {
@@ -31,12 +33,13 @@ func newLogFlagSet(f *logFlags) *pflag.FlagSet {
 	fs.StringVar(&f.tick, "tick", "", "only ticks `A..B` (inclusive; A.., ..B, or one tick T)")
 	fs.StringVar(&f.domain, "domain", "", "only messages from or to domain `D` (an id, or a name such as bank[2])")
 	fs.StringVar(&f.program, "program", "", "the `FILE.lxm` the journal's run ran (names its domains and kinds)")
+	fs.BoolVar(&f.faults, "faults", false, "also list the fault decisions (dropped, delayed, duplicated messages), found by running the journal's params again")
 	return fs
 }
 
 func logUsage() string {
 	var f logFlags
-	return "usage: lexbench log JOURNAL [--tick A..B] [--domain D] [--program FILE.lxm]\n" +
+	return "usage: lexbench log JOURNAL [--tick A..B] [--domain D] [--program FILE.lxm] [--faults]\n" +
 		"  print a journal's messages, one per line, decoded: tick, src, dst, kind, flags, a, b,\n" +
 		"  with domain and kind names (a native workload's from workloads/lxm, a program's from\n" +
 		"  --program); every block is checked as it is read, as by verify.\n" +
@@ -107,6 +110,15 @@ func cmdLog(args []string, stdout, stderr io.Writer) (int, error) {
 	if err != nil {
 		return bad("%s", err)
 	}
+	var faults faultLines
+	if f.faults {
+		if faults.events, err = journalFaults(fs.Arg(0), r.Params(), f.program, stderr); err != nil {
+			return exitBadInput, fmt.Errorf("log: %w", err)
+		}
+	}
+	keepFault := func(e *engine.FaultEvent) bool {
+		return e.Tick >= ticks.lo && e.Tick <= ticks.hi && (only < 0 || int64(e.Src) == only || int64(e.Dst) == only)
+	}
 	out := bufio.NewWriterSize(stdout, 1<<16)
 	defer out.Flush()
 	fmt.Fprintf(out, "params: %s\n", r.Params())
@@ -140,6 +152,7 @@ func cmdLog(args []string, stdout, stderr io.Writer) (int, error) {
 		}
 		for i := 0; i < int(h.Count); i++ {
 			e := trace.DecodeEntry(body[i*trace.EntrySize:])
+			faults.before(out, uint64(e.Tick), e.Src, keepFault, name, kind)
 			if uint64(e.Tick) < ticks.lo || uint64(e.Tick) > ticks.hi || only >= 0 && int64(e.Src) != only && int64(e.Dst) != only {
 				continue
 			}
@@ -155,6 +168,14 @@ func cmdLog(args []string, stdout, stderr io.Writer) (int, error) {
 				fmt.Fprintf(out, " (flags %d)", e.Flags)
 			}
 			fmt.Fprintf(out, "  a=%d b=%d\n", e.A, e.B)
+		}
+	}
+	faults.before(out, ^uint64(0), 0, keepFault, name, kind)
+	if f.faults {
+		if trace.ParamsHaveFaults(r.Params()) {
+			fmt.Fprintf(out, "faults: %d shown of %d decisions up to the tick after the journal's last\n", faults.shown, len(faults.events))
+		} else {
+			fmt.Fprintln(out, "faults: none (the run has faults off)")
 		}
 	}
 	s := r.Summary()

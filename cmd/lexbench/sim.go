@@ -388,6 +388,14 @@ func (st *simTarget) keep(dir string, r sim.Result) (string, error) {
 	return path, nil
 }
 
+// programFlag is " --program FILE" for a program, "" for a workload.
+func (st *simTarget) programFlag() string {
+	if prog, ok := strings.CutPrefix(st.cmd, "run "); ok {
+		return " --program " + prog
+	}
+	return ""
+}
+
 // shellQuote quotes s for a POSIX shell if it needs it.
 func shellQuote(s string) string {
 	safe := s != ""
@@ -488,6 +496,9 @@ func (st *simTarget) printText(w io.Writer, seeds sim.Seeds, f *simFlags, rep *s
 			}
 			if j, ok := journals[r.Seed]; ok {
 				fmt.Fprintf(&b, "  journal: %s\n", j)
+				if r.Params.Faults.On() {
+					fmt.Fprintf(&b, "    lexbench log %s --faults%s\n", shellQuote(j), st.programFlag())
+				}
 			}
 		}
 		if more := total - uint64(len(rs)); len(rs) > 0 && more > 0 {

@@ -2,11 +2,16 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/lexbench/lexbench/engine"
+	"github.com/lexbench/lexbench/journal/mmap"
+	"github.com/lexbench/lexbench/workloads"
 )
 
 // simSeed is one failing seed of sim's text report.
@@ -198,5 +203,63 @@ func TestSimBadInput(t *testing.T) {
 			t.Errorf("lexbench %s: exit %d stdout %q first stderr line %q; want exit 1, one line naming %s",
 				strings.Join(c.args, " "), code, out, first, c.want)
 		}
+	}
+}
+
+// TestLogListsTheFaults: `lexbench log --faults` lists every fault
+// decision of a journal's run among its messages (dropped ones have no
+// entry), as many of each kind as the run's faults: line counts, and
+// refuses to list them for params that do not give the journal's trace.
+func TestLogListsTheFaults(t *testing.T) {
+	dir := t.TempDir()
+	j := filepath.Join(dir, "s.lxj")
+	out, errs, code := runArgs("sync", "-n", "400", "--groups", "3", "--seed", "9", "--drop", "20k", "--dup", "30k", "--delay", "40k", "--journal", j)
+	if code != exitViolated && code != exitOK {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	want := configLines(out)["faults"]
+	log, errs, code := runArgs("log", j, "--faults")
+	if code != exitOK {
+		t.Fatalf("log --faults: exit %d: %s", code, errs)
+	}
+	var n [3]int
+	for _, l := range strings.Split(log, "\n") {
+		for i, k := range []string{" DROPPED ", " DUPLICATED: ", " DELAYED to "} {
+			if strings.Contains(l, k) {
+				n[i]++
+			}
+		}
+	}
+	if got := fmt.Sprintf("dropped=%d duplicated=%d delayed=%d", n[0], n[1], n[2]); got != want || n[0] == 0 || n[1] == 0 || n[2] == 0 {
+		t.Fatalf("log --faults lists %s, the run counted %s", got, want)
+	}
+	// the drop's line comes in its tick, among that tick's messages
+	if !regexp.MustCompile(`(?m)^tick (\d+) .*\n(tick \d+ .* DROPPED .*\n)`).MatchString(log) {
+		t.Fatalf("no DROPPED line after a message:\n%s", log)
+	}
+	// a journal whose params are not its run's (a whole chain, written by
+	// a run with another fault seed): refused, nothing listed
+	spec := &workloads.SyncSpec
+	p := spec.Defaults()
+	p.N, p.Seed, p.K[0] = 400, 9, 3
+	p.Faults = engine.FaultParams{Drop: 20_000, Dup: 30_000, Delay: 40_000, MaxDelay: 8, Seed: 9}
+	params := spec.Text(p)
+	bad := filepath.Join(dir, "bad.lxj")
+	jw, err := mmap.Create(bad, params, mmap.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Faults.Seed = 10
+	if _, err := engine.Run(spec.New(p), engine.Config{Params: params, Shards: 1, MaxTicks: -1, MaxMsgs: -1, Faults: p.Faults, Journal: jw}); err != nil {
+		t.Fatal(err)
+	}
+	if err := jw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, code := runArgs("verify", bad); code != exitOK {
+		t.Fatalf("verify of the other run's journal: exit %d", code)
+	}
+	if out, errs, code := runArgs("log", bad, "--faults"); code != exitBadInput || strings.Contains(out, "DROPPED") || !strings.Contains(errs, "not this run's journal") {
+		t.Fatalf("log --faults of a journal with other params: exit %d\n%s%s", code, out, errs)
 	}
 }
