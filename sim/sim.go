@@ -259,14 +259,18 @@ type Shrunk struct {
 	Runs     int // runs the search took
 }
 
+// ScanMax is how far Shrink tries every n: up to it the n found is the
+// smallest that fails.
+const ScanMax = 64
+
 // Shrink makes the violation r (a violated seed of t) small, keeping its
 // seed, fault parameters and goal (GoalOf):
 //
-//  1. n: bisection between 0 and r's n for an n that violates the same
-//     goal while n−1 does not (tried first: n = 0). The result is the
-//     smallest such n when a goal fails for every n from some point on;
-//     otherwise it is still an n whose predecessor passes, and never
-//     larger than r's.
+//  1. n: every n from 0 to ScanMax (and below r's n) is tried in order;
+//     the first that violates the same goal is the smallest. If none
+//     does, bisection between ScanMax (passes) and r's n (fails) finds an
+//     n that fails while n−1 passes: the smallest when the goal fails for
+//     every n from some point on, and never larger than r's.
 //  2. the tick budget: goals are evaluated when the run quiesces (SPEC
 //     §1), and a budget ends a run before it does, so the earliest
 //     --max-ticks that still fails the same goal is the tick T at which
@@ -274,8 +278,8 @@ type Shrunk struct {
 //     budget. Shrink checks both, so the budget printed is proven
 //     earliest; it bounds the run, and tells the reader how long it is.
 //
-// ok is false if r does not violate a goal, or a run of the search ends
-// with an error.
+// ok is false if r does not violate a goal, or the run at the n found
+// does not fail as r did.
 func (t *Target) Shrink(r Result) (s Shrunk, ok bool) {
 	if r.Err != nil || r.Outcome != engine.Violated {
 		return Shrunk{}, false
@@ -289,11 +293,14 @@ func (t *Target) Shrink(r Result) (s Shrunk, ok bool) {
 		x := t.run(q, t.MaxTicks, &buf, nil)
 		return x.Err == nil && x.Outcome == engine.Violated && x.Goal == r.Goal
 	}
-	hi := p.N
-	if hi > 0 && fails(0) {
-		hi = 0
+	hi, lo := p.N, uint64(0)
+	for n := uint64(0); n <= min(ScanMax, p.N); n++ {
+		if n == p.N || fails(n) {
+			hi = n
+			break
+		}
+		lo = n // passes
 	}
-	lo := uint64(0) // passes, or hi = 0
 	for hi-lo > 1 {
 		mid := lo + (hi-lo)/2
 		if fails(mid) {

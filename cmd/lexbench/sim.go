@@ -524,6 +524,11 @@ func (st *simTarget) printText(w io.Writer, seeds sim.Seeds, f *simFlags, rep *s
 			fmt.Fprintf(&b, "      … and %d more (--json lists them all)\n", len(s.Faults)-faultListMax)
 		}
 	})
+	if k := shortest(shrunk); k >= 0 {
+		s := shrunk[k]
+		fmt.Fprintf(&b, "\nshortest shrunk run: seed %d, %d ticks, %d messages, %d faults\n  %s\n",
+			rep.Violated[k].Seed, s.Result.Ticks, s.Result.Msgs, len(s.Faults), st.command(s.Params, s.MaxTicks))
+	}
 	list("error", rep.Errored, rep.Errors, nil)
 	list("budget", rep.Budget, rep.Outcomes[engine.Budget], nil)
 
@@ -541,6 +546,22 @@ func (st *simTarget) printText(w io.Writer, seeds sim.Seeds, f *simFlags, rep *s
 	}
 	b.WriteByte('\n')
 	_, _ = io.WriteString(w, b.String())
+}
+
+// shortest is the index of the shrunk run with the fewest ticks (then
+// messages, then the first listed), or -1 if none was shrunk.
+func shortest(shrunk []*sim.Shrunk) int {
+	k := -1
+	for i, s := range shrunk {
+		if s == nil {
+			continue
+		}
+		if k < 0 || s.Result.Ticks < shrunk[k].Result.Ticks ||
+			s.Result.Ticks == shrunk[k].Result.Ticks && s.Result.Msgs < shrunk[k].Result.Msgs {
+			k = i
+		}
+	}
+	return k
 }
 
 // seedJSON is one seed in --json.
@@ -642,6 +663,9 @@ func (st *simTarget) printJSON(w io.Writer, seeds sim.Seeds, f *simFlags, rep *s
 	}
 	if !st.Swarm && st.Faults.On() {
 		m["faults"] = map[string]uint64{"drop": uint64(st.Faults.Drop), "dup": uint64(st.Faults.Dup), "delay": uint64(st.Faults.Delay), "maxdelay": uint64(st.Faults.MaxDelay)}
+	}
+	if k := shortest(shrunk); k >= 0 {
+		m["shortest"] = rep.Violated[k].Seed
 	}
 	if seedLines != nil {
 		m["runs"] = seedLines
