@@ -33,12 +33,14 @@ var (
 func parseSim(t *testing.T, out string) []simSeed {
 	t.Helper()
 	var seeds []simSeed
+	in := false // in a seed's entry: its lines are indented
 	for _, line := range strings.Split(out, "\n") {
 		if m := seedHead.FindStringSubmatch(line); m != nil {
 			seeds = append(seeds, simSeed{seed: m[1], kind: m[2], message: m[3]})
+			in = true
 			continue
 		}
-		if len(seeds) == 0 {
+		if in = in && strings.HasPrefix(line, "  "); !in {
 			continue
 		}
 		s := &seeds[len(seeds)-1]
@@ -91,6 +93,13 @@ func TestSimStormDropReproducesEverySeed(t *testing.T) {
 	}
 	if !regexp.MustCompile(`(?m)^violated +[1-9]\d*$`).MatchString(out) {
 		t.Fatalf("no violations counted:\n%s", out)
+	}
+	short := regexp.MustCompile(`(?m)^shortest shrunk run: seed \d+, (\d+) ticks.*\n  (lexbench .*)$`).FindStringSubmatch(out)
+	if short == nil {
+		t.Fatalf("no shortest shrunk run:\n%s", out)
+	}
+	if got, code := runCommand(t, short[2]); code != exitViolated || got["ticks"] != short[1] {
+		t.Errorf("%s: exit %d, ticks %s; sim printed %s ticks", short[2], code, got["ticks"], short[1])
 	}
 	listed := parseSim(t, out)
 	if len(listed) != 10 {
