@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"pgregory.net/rapid"
 
 	"github.com/lexbench/lexbench/engine"
 	"github.com/lexbench/lexbench/internal/refmodel"
+	"github.com/lexbench/lexbench/lang"
 	"github.com/lexbench/lexbench/trace"
 )
 
@@ -390,4 +392,106 @@ func TestBuffersDoNotChangeDetection(t *testing.T) {
 	if oscillated == 0 {
 		t.Fatal("no system oscillated: the property says nothing about detection")
 	}
+}
+
+// program writes s (without end-of-tick work) as a Lexum program
+// (docs/language.md): one type per domain, the same state words (x, then
+// receipts), kinds, payloads and timers as def, so that both runs must
+// give the same trace and state.
+func (s *netSys) program() string {
+	var b strings.Builder
+	b.WriteString("workload netsys\n")
+	emit := func(indent string, o netSend, a string) {
+		if o.delay == 0 {
+			fmt.Fprintf(&b, "%semit(%d, Data, %s, 0)\n", indent, o.dst, a)
+		} else {
+			fmt.Fprintf(&b, "%semit_after(%d, %d, Data, %s, 0)\n", indent, o.delay+1, o.dst, a)
+		}
+	}
+	for d := range s.n {
+		fmt.Fprintf(&b, "type T%d {\n    x: u64\n    r: u64\n", d)
+		if k := slices.Index(s.boots, uint32(d)); k >= 0 {
+			b.WriteString("    on Tick() {\n        r += 1\n")
+			for _, e := range s.seeds[k] {
+				emit("        ", e, fmt.Sprint(e.a))
+			}
+			b.WriteString("    }\n")
+		}
+		fmt.Fprintf(&b, "    on Data(a) {\n        r += 1\n        let hops = a >> 4\n        let v = a & 15\n        let k = x * 16 + v\n")
+		fmt.Fprintf(&b, "        if hops == 0 {\n            x = (x + v) %% %d\n        }", s.m)
+		for key, e := range s.table[d] {
+			fmt.Fprintf(&b, " else if k == %d {\n            x = %d\n", key, e.next)
+			for _, o := range e.out {
+				emit("            ", o, fmt.Sprintf("(hops - 1) << 4 | %d", o.a&15))
+			}
+			b.WriteString("        }")
+		}
+		b.WriteString("\n    }\n}\n")
+	}
+	b.WriteString("domains {\n")
+	for d := range s.n {
+		boots := ""
+		if slices.Contains(s.boots, uint32(d)) {
+			boots = " boots"
+		}
+		fmt.Fprintf(&b, "    d%d: T%d%s\n", d, d, boots)
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
+
+// TestRandomProgramsWithFaults: random programs in the Lexum language —
+// networks with timers — under random fault profiles give, at any shard
+// count, exactly the trace, state, fault decisions and journal of the
+// same network written in Go (which TestFaultsOnRandomNetworks holds to
+// the reference model), and resume from any checkpoint to the
+// uninterrupted run.
+func TestRandomProgramsWithFaults(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		s := genNetSys(t)
+		s.ender, s.ends = false, nil
+		want := runNet(t, s, s.def(), 1, nil)
+		src := s.program()
+		prog, err := lang.Compile("netsys.lxm", src)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, src)
+		}
+		spec := prog.Spec()
+		p := spec.Defaults()
+		var cps []*engine.Checkpoint
+		runProg := func(shards int, mod func(c *engine.Config)) faultRun {
+			var fr faultRun
+			j := &memJournal{}
+			c := cfg(shards)
+			c.Params, c.MaxTicks, c.Faults, c.Journal = "netsys", netBudget, s.faults, j
+			c.OnFault = func(ev *engine.FaultEvent) { fr.events = append(fr.events, *ev) }
+			if mod != nil {
+				mod(&c)
+			}
+			var err error
+			if fr.res, err = engine.Run(spec.New(p), c); err != nil {
+				t.Fatalf("%v\n%s", err, src)
+			}
+			fr.res.Words, fr.journal = nil, j.b
+			return fr
+		}
+		got := runProg(rapid.IntRange(1, 7).Draw(t, "shards"), func(c *engine.Config) {
+			c.SnapshotEvery = 1
+			c.Snapshot = func(cp *engine.Checkpoint) error {
+				cps = append(cps, cp.Clone())
+				return nil
+			}
+		})
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("program: %+v (%d events)\nGo:      %+v (%d events)\n%s", got.res, len(got.events), want.res, len(want.events), src)
+		}
+		if len(cps) == 0 {
+			return
+		}
+		cp := cps[rapid.IntRange(0, len(cps)-1).Draw(t, "checkpoint")]
+		res := runProg(rapid.IntRange(1, 7).Draw(t, "resume shards"), func(c *engine.Config) { c.Resume = cp }).res
+		if !reflect.DeepEqual(res, want.res) {
+			t.Fatalf("program resumed at tick %d: %+v, want %+v\n%s", cp.Tick, res, want.res, src)
+		}
+	})
 }
