@@ -545,6 +545,11 @@ func (st *simTarget) printText(w io.Writer, seeds sim.Seeds, f *simFlags, rep *s
 		fmt.Fprintf(&b, "; shrinking %.3f s", shrinkTime.Seconds())
 	}
 	b.WriteByte('\n')
+	// the seeds' speed in Go benchmark format (benchstat reads it; the
+	// shrinking and the kept journals are not in it)
+	name := st.Spec.Name
+	fmt.Fprintf(&b, "BenchmarkSim/%s/n=%s/seeds=%d/j=%d \t 1 \t %d ns/op \t %.4g seeds/s\n",
+		name, formatN(st.Params.N), rep.Seeds, f.jobs.v, elapsed.Nanoseconds(), float64(rep.Seeds)/elapsed.Seconds())
 	_, _ = io.WriteString(w, b.String())
 }
 
