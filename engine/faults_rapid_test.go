@@ -164,17 +164,25 @@ type faultRun struct {
 const netBudget = 150
 
 func runNet(t *rapid.T, s *netSys, def *sysDef, shards int, mod func(c *engine.Config)) faultRun {
+	return runFaulty(t, newSysWL(def).workload(), s.faults, shards, mod)
+}
+
+// runFaulty runs w with the faults f and an in-memory journal, keeping
+// the fault decisions; mod may change the configuration.
+func runFaulty(t *rapid.T, w engine.Workload, f engine.FaultParams, shards int, mod func(c *engine.Config)) faultRun {
 	var fr faultRun
 	j := &memJournal{}
 	c := cfg(shards)
-	c.Params, c.MaxTicks, c.Faults, c.Journal = "netsys", netBudget, s.faults, j
+	c.Params, c.MaxTicks, c.Faults, c.Journal = "netsys", netBudget, f, j
 	c.OnFault = func(ev *engine.FaultEvent) { fr.events = append(fr.events, *ev) }
 	if mod != nil {
 		mod(&c)
 	}
-	fr.res = runSys(t, def, c).res
-	fr.res.Words = nil
-	fr.journal = j.b
+	var err error
+	if fr.res, err = engine.Run(w, c); err != nil {
+		t.Fatal(err)
+	}
+	fr.res.Words, fr.journal = nil, j.b
 	return fr
 }
 
@@ -460,20 +468,7 @@ func TestRandomProgramsWithFaults(t *testing.T) {
 		p := spec.Defaults()
 		var cps []*engine.Checkpoint
 		runProg := func(shards int, mod func(c *engine.Config)) faultRun {
-			var fr faultRun
-			j := &memJournal{}
-			c := cfg(shards)
-			c.Params, c.MaxTicks, c.Faults, c.Journal = "netsys", netBudget, s.faults, j
-			c.OnFault = func(ev *engine.FaultEvent) { fr.events = append(fr.events, *ev) }
-			if mod != nil {
-				mod(&c)
-			}
-			var err error
-			if fr.res, err = engine.Run(spec.New(p), c); err != nil {
-				t.Fatalf("%v\n%s", err, src)
-			}
-			fr.res.Words, fr.journal = nil, j.b
-			return fr
+			return runFaulty(t, spec.New(p), s.faults, shards, mod)
 		}
 		got := runProg(rapid.IntRange(1, 7).Draw(t, "shards"), func(c *engine.Config) {
 			c.SnapshotEvery = 1
