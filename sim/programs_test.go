@@ -63,6 +63,28 @@ func first(rs []sim.Result) string {
 	return rs[0].Message()
 }
 
+// TestPlantedBugsNeedFaults: without faults every program, planted bug
+// or not, converges and retransmits nothing: only the network exposes
+// the bugs.
+func TestPlantedBugsNeedFaults(t *testing.T) {
+	for _, name := range []string{"register.lxm", "register_bug.lxm", "twophase.lxm", "twophase_bug.lxm"} {
+		tg := program(t, name)
+		tg.Swarm = false
+		for seed := uint64(1); seed <= 5; seed++ {
+			w := tg.Spec.New(tg.Inputs(seed))
+			res, err := engine.Run(w, engine.Config{Params: tg.Spec.Text(tg.Inputs(seed)), Shards: 1, MaxTicks: -1, MaxMsgs: -1})
+			if err != nil || res.Outcome != engine.Converged {
+				t.Fatalf("%s seed %d without faults: %v %v", name, seed, res.Outcome, err)
+			}
+			for _, f := range w.Figures() {
+				if f.Name == "resent" && f.Value != 0 {
+					t.Fatalf("%s seed %d without faults: %d messages retransmitted", name, seed, f.Value)
+				}
+			}
+		}
+	}
+}
+
 // TestPlantedBugsAreFoundAndShrunk: the _bug variant of each program
 // (one line changed) is violated within the first 1000 swarm seeds, by
 // the goal that names the bug, and the listed seeds shrink to a run of a
