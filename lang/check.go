@@ -245,6 +245,12 @@ func (c *compiler) declare() {
 		}
 		gseen[b.Name] = true
 	}
+	for _, b := range f.Figures {
+		// a figure is printed as `name: value` beside the run's own keys
+		if workloads.IsResultKey(b.Name) {
+			c.errs.add(b.Pos, "figure name %s is reserved: lexbench prints it for every run", b.Name)
+		}
+	}
 }
 
 // staticOf compiles e as a static u64 expression (keys, n, seed, batch,
