@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/cespare/xxhash/v2"
 	"github.com/lexbench/lexbench/journal/mmap"
 )
 
@@ -60,21 +59,22 @@ func List(dir string) ([]string, error) {
 	return names, nil
 }
 
-// Prepare makes dir empty of snapshots for a new run: a journal that is
-// created anew must not be resumed from the snapshots of an earlier run.
-// It creates dir if needed; files that are not snapshots or their
-// temporaries are left alone.
-func Prepare(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("snapshot: %w", err)
-	}
+// Clear removes the snapshots in dir (and their temporaries, and the
+// options file older versions kept there) for a new run at the journal:
+// they belong to an earlier run (resume would ignore them anyway: each
+// snapshot names its run). A missing dir is fine; files that are not
+// snapshots are left alone.
+func Clear(dir string) error {
 	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("snapshot: %w", err)
 	}
 	for _, e := range ents {
 		n := e.Name()
-		if _, ok := parseName(strings.TrimSuffix(strings.TrimPrefix(n, "."), ".tmp")); ok || n == optionsName {
+		if _, ok := parseName(strings.TrimSuffix(strings.TrimPrefix(n, "."), ".tmp")); ok || n == "options" {
 			if err := os.Remove(filepath.Join(dir, n)); err != nil {
 				return fmt.Errorf("snapshot: %w", err)
 			}
@@ -139,66 +139,28 @@ func Read(path string) (*Snapshot, error) {
 	return s, nil
 }
 
-// optionsName is the file in the snapshot directory that holds the run's
-// Options from its start, for a resume before the first snapshot.
-const optionsName = "options"
-
-// WriteOptions writes the run's options into dir (atomically, like a
-// snapshot), as one checksummed line of text.
-func WriteOptions(dir string, o Options, durable bool) error {
-	line := optionsText(o)
-	data := fmt.Sprintf("%s xxh=%016x\n", line, xxhash.Sum64String(line))
-	tmp := filepath.Join(dir, "."+optionsName+".tmp")
-	err := os.WriteFile(tmp, []byte(data), 0o644)
-	if err == nil && durable {
-		var f *os.File
-		if f, err = os.OpenFile(tmp, os.O_RDWR, 0); err == nil {
-			err = f.Sync()
-			f.Close()
-		}
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, optionsName))
-	}
-	if err == nil && durable {
-		err = mmap.SyncDir(dir)
-	}
-	if err != nil {
-		return fmt.Errorf("snapshot: writing the run's options: %w", err)
-	}
-	return nil
-}
-
-func optionsText(o Options) string {
-	return fmt.Sprintf("lexbench-options/1 max-ticks=%d max-msgs=%d damp=%d no-detect=%d snapshot-every=%d sync=%s",
+// FormatOptions is the one-line text of a run's options, as the run file
+// beside a journal records them (package runfile); ParseOptions reads it
+// back.
+func FormatOptions(o Options) string {
+	return fmt.Sprintf("max-ticks=%d max-msgs=%d damp=%d no-detect=%d snapshot-every=%d sync=%s",
 		o.MaxTicks, o.MaxMsgs, b2u(o.Damp), b2u(o.NoDetect), o.SnapshotEvery, o.Sync)
 }
 
-// ReadOptions reads the options file of dir; a missing file is (nil, nil).
-func ReadOptions(dir string) (*Options, error) {
-	b, err := os.ReadFile(filepath.Join(dir, optionsName))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("snapshot: %w", err)
-	}
-	bad := fmt.Errorf("snapshot: %s: damaged options file", filepath.Join(dir, optionsName))
-	s, ok := strings.CutSuffix(string(b), "\n")
-	i := strings.LastIndex(s, " xxh=")
-	if !ok || i < 0 || fmt.Sprintf("%016x", xxhash.Sum64String(s[:i])) != s[i+5:] {
-		return nil, bad
-	}
+// ParseOptions parses FormatOptions's text; anything else is an error.
+func ParseOptions(s string) (Options, error) {
 	var o Options
 	var damp, noDetect uint64
 	var sync string
-	if _, err := fmt.Sscanf(s[:i], "lexbench-options/1 max-ticks=%d max-msgs=%d damp=%d no-detect=%d snapshot-every=%d sync=%s",
+	bad := fmt.Errorf("options %q: not lexbench run options", s)
+	if _, err := fmt.Sscanf(s, "max-ticks=%d max-msgs=%d damp=%d no-detect=%d snapshot-every=%d sync=%s",
 		&o.MaxTicks, &o.MaxMsgs, &damp, &noDetect, &o.SnapshotEvery, &sync); err != nil {
-		return nil, bad
+		return o, bad
 	}
 	o.Damp, o.NoDetect = damp == 1, noDetect == 1
-	if o.Sync, err = mmap.ParseSync(sync); err != nil || optionsText(o) != s[:i] {
-		return nil, bad
+	var err error
+	if o.Sync, err = mmap.ParseSync(sync); err != nil || o.MaxTicks < -1 || o.MaxMsgs < -1 || FormatOptions(o) != s {
+		return o, bad
 	}
-	return &o, nil
+	return o, nil
 }

@@ -21,13 +21,14 @@
 //
 //	header (64 bytes)
 //	    0   [8]byte magic "LEXSNAP1"
-//	    8   u32     version = 1
+//	    8   u32     version = 2
 //	    12  u32     zero
 //	    16  u64     tick
 //	    24  u64     body length L
 //	    32  u64     xxhash64 of the body
-//	    40  u64     xxhash64 of header[0:40]
-//	    48  [16]byte zero
+//	    40  u64     xxhash64 of header[0:40] ‖ header[48:64]
+//	    48  [16]byte run id: the run (runfile.Run.ID) that wrote it; resume
+//	                 uses only snapshots of the run recorded beside the journal
 //	body (L bytes, 8-aligned fields)
 //	    u64 params length P, P bytes of params text, zero padding to 8
 //	    options: i64 max-ticks (-1 none), i64 max-msgs (-1 none),
@@ -65,7 +66,7 @@ import (
 var Magic = [8]byte{'L', 'E', 'X', 'S', 'N', 'A', 'P', '1'}
 
 const (
-	version    = 1
+	version    = 2 // 2: the run id in the header
 	headerSize = 64
 )
 
@@ -85,6 +86,7 @@ func DefaultOptions() Options { return Options{MaxTicks: -1, MaxMsgs: -1} }
 
 // Snapshot is one snapshot file's content.
 type Snapshot struct {
+	Run         [16]byte // the run that wrote it (runfile.Run.ID)
 	Params      string
 	Opts        Options
 	JournalSize int64
@@ -150,7 +152,8 @@ func Encode(dst []byte, s *Snapshot) []byte {
 	binary.LittleEndian.PutUint64(h[16:], cp.Tick)
 	binary.LittleEndian.PutUint64(h[24:], uint64(len(body)))
 	binary.LittleEndian.PutUint64(h[32:], xxhash.Sum64(body))
-	binary.LittleEndian.PutUint64(h[40:], xxhash.Sum64(h[:40]))
+	copy(h[48:64], s.Run[:])
+	binary.LittleEndian.PutUint64(h[40:], headerHash(h))
 	return dst
 }
 
@@ -179,6 +182,14 @@ func Tick(b []byte) (uint64, error) {
 	return binary.LittleEndian.Uint64(b[16:]), nil
 }
 
+// headerHash covers the header but its own field.
+func headerHash(h []byte) uint64 {
+	var b [56]byte
+	copy(b[:40], h[:40])
+	copy(b[40:], h[48:64])
+	return xxhash.Sum64(b[:])
+}
+
 func header(b []byte) (bodyLen uint64, err error) {
 	if len(b) < headerSize {
 		return 0, fmt.Errorf("truncated header (%d of %d bytes)", len(b), headerSize)
@@ -186,16 +197,11 @@ func header(b []byte) (bodyLen uint64, err error) {
 	if [8]byte(b[:8]) != Magic {
 		return 0, ErrNotSnapshot
 	}
-	if got := xxhash.Sum64(b[:40]); got != binary.LittleEndian.Uint64(b[40:]) {
-		return 0, errors.New("header checksum mismatch")
-	}
 	if v := binary.LittleEndian.Uint32(b[8:]); v != version {
 		return 0, fmt.Errorf("unsupported version %d", v)
 	}
-	for _, c := range b[48:64] {
-		if c != 0 {
-			return 0, errors.New("header padding is not zero")
-		}
+	if got := headerHash(b); got != binary.LittleEndian.Uint64(b[40:]) {
+		return 0, errors.New("header checksum mismatch")
 	}
 	if binary.LittleEndian.Uint32(b[12:]) != 0 {
 		return 0, errors.New("header padding is not zero")
@@ -260,6 +266,7 @@ func Decode(b []byte) (*Snapshot, error) {
 		return nil, errors.New("body checksum mismatch")
 	}
 	s := &Snapshot{}
+	copy(s.Run[:], b[48:64])
 	cp := &s.CP
 	cp.Tick = binary.LittleEndian.Uint64(b[16:])
 	d := &decoder{b: body}

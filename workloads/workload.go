@@ -114,26 +114,41 @@ func (w *Storm) OpsDone() uint64 {
 }
 
 // ParseParams parses a canonical params text (SPEC §3), as a journal's
-// header holds it, into its workload and parameters. The text must be
-// exactly what Text prints for them, and the parameters valid.
+// header holds it, into its native workload and parameters. The text must
+// be exactly what Text prints for them, and the parameters valid.
 func ParseParams(text string) (*Spec, Params, error) {
 	f := strings.Split(text, " ")
-	bad := func(what string) (*Spec, Params, error) {
-		return nil, Params{}, fmt.Errorf("params %q: %s", text, what)
+	if len(f) < 2 || f[0] != "lexbench/1" {
+		return nil, Params{}, fmt.Errorf("params %q: not lexbench/1 params text", text)
+	}
+	name, ok := strings.CutPrefix(f[1], "workload=")
+	if !ok {
+		return nil, Params{}, fmt.Errorf("params %q: no workload=", text)
+	}
+	s := Lookup(name)
+	if s == nil {
+		return nil, Params{}, fmt.Errorf("params %q: unknown workload %q", text, name)
+	}
+	p, err := s.Parse(text)
+	return s, p, err
+}
+
+// Parse parses a canonical params text of workload s (a native one, or a
+// program's Spec): it must be exactly what Text prints for valid
+// parameters.
+func (s *Spec) Parse(text string) (Params, error) {
+	f := strings.Split(text, " ")
+	bad := func(what string) (Params, error) {
+		return Params{}, fmt.Errorf("params %q: %s", text, what)
 	}
 	if len(f) != 7 || f[0] != "lexbench/1" {
 		return bad("not lexbench/1 params text")
 	}
-	name, ok := strings.CutPrefix(f[1], "workload=")
-	if !ok {
-		return bad("no workload=")
+	if name, _ := strings.CutPrefix(f[1], "workload="); name != s.Name {
+		return bad(fmt.Sprintf("not workload %s", s.Name))
 	}
-	s := Lookup(name)
-	if s == nil {
-		return bad(fmt.Sprintf("unknown workload %q", name))
-	}
-	var v [6]uint64
-	keys := [6]string{"n", "seed", "batch", s.Keys[0].Name, s.Keys[1].Name}
+	var v [5]uint64
+	keys := [5]string{"n", "seed", "batch", s.Keys[0].Name, s.Keys[1].Name}
 	for i := range 5 {
 		val, ok := strings.CutPrefix(f[2+i], keys[i]+"=")
 		if !ok {
@@ -152,5 +167,5 @@ func ParseParams(text string) (*Spec, Params, error) {
 	if s.Text(p) != text {
 		return bad("not in canonical form")
 	}
-	return s, p, nil
+	return p, nil
 }
