@@ -131,6 +131,10 @@ type Request struct {
 	Program  *runfile.Program
 	Progress func(tick, msgs uint64)
 	Stop     *atomic.Bool // see engine.Config.Stop
+	// DiscardAfterSnapshot lets Resume continue a run whose journal (not
+	// closed) is damaged after its newest usable snapshot: everything
+	// after that snapshot is cut off and written again.
+	DiscardAfterSnapshot bool
 
 	wrap func(workloads.Workload) workloads.Workload // test hook: perturb transitions
 }
@@ -301,11 +305,20 @@ func scan(path string, want map[int64]bool, rep *Report) (mmap.Summary, map[int6
 	case errors.Is(err, mmap.ErrTornTail) && errors.As(err, &d):
 		rep.Torn = d.What
 	case errors.Is(err, mmap.ErrCorrupt):
-		return sum, nil, fmt.Errorf("%w (the journal is damaged, not torn: resume leaves it as it is; lexbench verify %s shows it)", err, path)
+		return sum, at, err
 	default:
 		return sum, nil, err
 	}
 	return sum, at, nil
+}
+
+// usable reports whether snapshot s continues the journal's chain where
+// the read passed (at: the positions it recorded).
+func usable(s *snapshot.Snapshot, at map[int64]mmap.Summary) bool {
+	cp := &s.CP
+	got, ok := at[s.JournalSize]
+	return ok && got.Blocks == cp.Blocks && got.Entries == cp.Entries && got.Trace == cp.Prev &&
+		(cp.Blocks == 0 || got.LastTick == cp.LastTick)
 }
 
 // closedAsRecorded checks a journal whose run file says its run closed it.
@@ -356,7 +369,28 @@ func Resume(req Request) (*Report, error) {
 		want[s.JournalSize] = true
 	}
 	sum, at, err := scan(req.Journal, want, rep)
-	if err != nil {
+	if errors.Is(err, mmap.ErrCorrupt) {
+		// Damage inside the journal is never cut off, unless the user asks
+		// to continue from a snapshot before it (a machine crash can leave
+		// pages after the last durable snapshot written out of order).
+		var newest *snapshot.Snapshot
+		for _, s := range cands {
+			if usable(s, at) {
+				newest = s
+				break
+			}
+		}
+		switch {
+		case newest == nil || rf == nil || rf.State != runfile.Running:
+			return rep, fmt.Errorf("%w (the journal is damaged, not torn: resume leaves it as it is; lexbench verify %s shows it)", err, req.Journal)
+		case !req.DiscardAfterSnapshot:
+			return rep, fmt.Errorf("%w (damage, not a torn tail: resume leaves it as it is; if the machine crashed while the run was writing, `lexbench resume %s --discard-after-snapshot` continues from its snapshot of tick %d and writes everything after it again)",
+				err, req.Journal, newest.CP.Tick)
+		}
+		rep.Torn = "discarded after the snapshot of tick " + fmt.Sprint(newest.CP.Tick) + ": " + firstLine(err.Error())
+		sum = at[newest.JournalSize]
+		cands = []*snapshot.Snapshot{newest}
+	} else if err != nil {
 		return rep, err
 	}
 	if err := closedAsRecorded(req.Journal, rf, sum, rep.Torn); err != nil {
@@ -366,9 +400,7 @@ func Resume(req Request) (*Report, error) {
 	cfg := config(params, rep.Shards, rep.Opts, &req)
 	for _, s := range cands {
 		cp := &s.CP
-		got, ok := at[s.JournalSize]
-		if !ok || got.Blocks != cp.Blocks || got.Entries != cp.Entries || got.Trace != cp.Prev ||
-			cp.Blocks > 0 && got.LastTick != cp.LastTick {
+		if !usable(s, at) {
 			rep.Rejected = append(rep.Rejected, fmt.Sprintf("snapshot: tick %d: its last block (%d, ending at offset %d) is not in the journal's valid prefix as it recorded it",
 				cp.Tick, int64(cp.Blocks)-1, s.JournalSize))
 			continue

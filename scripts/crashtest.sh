@@ -71,7 +71,7 @@ for k in $(seq "$kills"); do
     failed=$((failed + 1))
     printf 'FAIL %-12s kill at %5d of %5d ms, shards %d→%d\n%s\n' "$w" "$delay" "$ms" "$s1" "$s2" "$out"
   fi
-  rm -rf "$j" "$j.snapshots"
+  rm -rf "$j" "$j.run" "$j.snapshots"
 done
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

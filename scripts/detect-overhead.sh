@@ -14,7 +14,9 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-bin=$(mktemp -d)/lexbench
+tmpbin=$(mktemp -d)
+trap 'rm -rf "$tmpbin"' EXIT
+bin=$tmpbin/lexbench
 go build -o "$bin" ./cmd/lexbench
 echo "# scripts/detect-overhead.sh --count $count -n $n --shards $shards; $(go version) nproc=$(nproc)"
 for i in $(seq "$count"); do

@@ -120,7 +120,7 @@ func firstLine(s string) string {
 
 func topUsage() string {
 	var b strings.Builder
-	b.WriteString("usage: lexbench <workload> [flags]      workload: " + workloads.Names() + " (SPEC §5)\n")
+	b.WriteString("usage: lexbench <workload> [flags]      workload: " + workloads.Names() + " (docs/workloads.md)\n")
 	for _, c := range commands {
 		fmt.Fprintf(&b, "       lexbench %-22s %s\n", strings.TrimSpace(c.name+" "+c.args), c.what)
 	}

@@ -21,6 +21,7 @@ type recoverFlags struct {
 	maxTicks, maxMsgs number
 	onOscillation     string
 	program           string
+	discard           bool
 	json              bool
 }
 
@@ -33,6 +34,9 @@ func newRecoverFlagSet(cmd string, f *recoverFlags) *pflag.FlagSet {
 	fs.Var(&f.maxTicks, "max-ticks", "the run's --max-ticks, 0..2^62: needed only without a run file (JOURNAL.run records it)")
 	fs.Var(&f.maxMsgs, "max-msgs", "the run's --max-msgs, 0..2^62: needed only without a run file")
 	fs.StringVar(&f.onOscillation, "on-oscillation", "", "the run's --on-oscillation (halt | damp): needed only without a run file")
+	if cmd == "resume" {
+		fs.BoolVar(&f.discard, "discard-after-snapshot", false, "continue from the newest snapshot even if the journal after it is damaged (a machine crash can write pages out of order); everything after the snapshot is written again")
+	}
 	fs.BoolVar(&f.json, "json", false, "print the result as one JSON object")
 	return fs
 }
@@ -70,7 +74,7 @@ func parseRecover(cmd string, args []string, stdout, stderr io.Writer) (req reco
 	if err != nil {
 		return bad("%s", err)
 	}
-	req = recovery.Request{Journal: fs.Arg(0), Shards: int(f.shards.v)}
+	req = recovery.Request{Journal: fs.Arg(0), Shards: int(f.shards.v), DiscardAfterSnapshot: f.discard}
 	if !f.shards.set {
 		req.Shards = 0 // predicted
 	}

@@ -108,7 +108,7 @@ func flagUsage(spec *workloads.Spec, prog *runfile.Program) string {
 	var f runFlags
 	fs := newRunFlagSet(spec, &f)
 	cmd := spec.Name
-	what := fmt.Sprintf("the %s workload (SPEC §5)", spec.Name)
+	what := fmt.Sprintf("the %s workload (docs/workloads.md)", spec.Name)
 	if prog != nil {
 		cmd = "run " + prog.Path
 		what = fmt.Sprintf("the program %s (workload %s); its keys are flags", prog.Path, spec.Name)
