@@ -250,40 +250,23 @@ func Decode(data []byte) (*Run, error) {
 	return r, nil
 }
 
-// Write writes r to path atomically: a temporary file in the same
-// directory, fsync (if durable), rename, fsync of the directory (if
-// durable).
+// Write writes r to path atomically (snapshot.WriteFile: a temporary file,
+// fsync if durable, rename, fsync of the directory if durable).
 func Write(path string, r *Run, durable bool) error {
 	data, err := Encode(r)
 	if err != nil {
 		return fmt.Errorf("run file: %w", err)
 	}
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("run file: %w", err)
 	}
-	if err := f.Chmod(0o644); err != nil { // CreateTemp's 0600: make it readable as the journal is
+	if err := f.Chmod(0o644); err != nil { // CreateTemp's 0600: readable as the journal is
 		f.Close()
 		os.Remove(f.Name())
 		return fmt.Errorf("run file: %w", err)
 	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil && durable {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err == nil && durable {
-		err = mmap.SyncDir(dir)
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if err := snapshot.WriteFile(f, path, data, durable); err != nil {
 		return fmt.Errorf("run file: writing %s: %w", path, err)
 	}
 	return nil

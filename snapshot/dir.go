@@ -88,26 +88,11 @@ func Clear(dir string) error {
 // fsyncs if durable is false). Then it removes all but the Keep newest.
 func Write(dir string, t uint64, data []byte, durable bool) (string, error) {
 	name := filepath.Join(dir, Name(t))
-	tmp := filepath.Join(dir, "."+Name(t)+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return "", fmt.Errorf("snapshot: %w", err)
-	}
-	_, err = f.Write(data)
-	if err == nil && durable {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
+	f, err := os.OpenFile(filepath.Join(dir, "."+Name(t)+".tmp"), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err == nil {
-		err = os.Rename(tmp, name)
-	}
-	if err == nil && durable {
-		err = mmap.SyncDir(dir)
+		err = WriteFile(f, name, data, durable)
 	}
 	if err != nil {
-		_ = os.Remove(tmp)
 		return "", fmt.Errorf("snapshot: writing %s: %w", name, err)
 	}
 	names, err := List(dir)
@@ -120,6 +105,31 @@ func Write(dir string, t uint64, data []byte, durable bool) (string, error) {
 		}
 	}
 	return name, nil
+}
+
+// WriteFile writes data to path atomically against a process crash:
+// through f, a new temporary file beside path (removed on error), fsynced
+// if durable, renamed over path, then the directory fsynced if durable.
+// The run file beside a journal (package runfile) is written this way too.
+func WriteFile(f *os.File, path string, data []byte, durable bool) error {
+	tmp := f.Name()
+	_, err := f.Write(data)
+	if err == nil && durable {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err == nil && durable {
+		err = mmap.SyncDir(filepath.Dir(path))
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+	}
+	return err
 }
 
 // Read reads and decodes the snapshot file at path, with the file's name

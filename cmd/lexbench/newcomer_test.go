@@ -242,3 +242,28 @@ func TestAPanicIsACrashNotAResult(t *testing.T) {
 		t.Fatalf("budget through the supervisor: exit %d\n%s", cmd.ProcessState.ExitCode(), out)
 	}
 }
+
+// kill -9 of lexbench's pid (the supervisor) ends the run too: its child
+// dies with it and the journal's lock is free for a resume.
+func TestKillingTheSupervisorEndsTheRun(t *testing.T) {
+	j := filepath.Join(t.TempDir(), "J")
+	cmd := exec.Command(os.Args[0], "banking", "-n", "1e9", "--shards", "1", "--journal", j)
+	cmd.Env = append(os.Environ(), "LEXBENCH_AS_MAIN=supervised")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitWritten(t, j, 1<<20)
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	t0 := time.Now()
+	for {
+		_, errs, code := runArgs("banking", "-n", "1e5", "--journal", j, "--force")
+		if code == exitOK {
+			return
+		}
+		if time.Since(t0) > 10*time.Second {
+			t.Fatalf("the journal is still locked 10 s after the supervisor was killed: %s", errs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -381,25 +380,15 @@ func (o *output) figures(w workloads.Workload, res engine.Result) []workloads.Fi
 // build information (go build and go install record the commit; go run
 // does not).
 func buildComment() string {
-	bi, ok := debug.ReadBuildInfo()
+	b, ok := buildFacts()
 	if !ok {
 		return "# lexbench (no build information)"
 	}
-	rev, dirty := "", ""
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			if s.Value == "true" {
-				dirty = "+dirty"
-			}
-		}
-	}
-	if rev == "" {
+	rev := b.rev + b.dirty
+	if b.rev == "" {
 		rev = "(no commit: built by go run or outside the repository; use go build or go install)"
 	}
-	return fmt.Sprintf("# lexbench %s %s%s %s", bi.Main.Version, rev, dirty, bi.GoVersion)
+	return fmt.Sprintf("# lexbench %s %s %s", b.version, rev, b.goVersion)
 }
 
 func (o *output) result(first bool, w workloads.Workload, res engine.Result, elapsed time.Duration, allocs uint64) {

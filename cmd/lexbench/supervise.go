@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -65,6 +66,12 @@ func supervise(args []string) int {
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.ExtraFiles = []*os.File{pw}
 	cmd.Env = append(os.Environ(), childEnv+"=1")
+	// The child dies with the supervisor (kill -9 of lexbench's pid must
+	// stop the run, and release the journal's lock). The kernel sends
+	// Pdeathsig when the thread that started the child exits, so that
+	// thread is kept: this goroutine stays locked to it until exit.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	runtime.LockOSThread()
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	if err := cmd.Start(); err != nil {

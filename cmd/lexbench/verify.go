@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -26,21 +27,23 @@ func cmdVerify(args []string, stdout io.Writer) (int, error) {
 		return exitBadInput, &usageError{msg: "verify: want exactly one JOURNAL argument", usage: verifyUsage}
 	}
 	sum, rf, err := recovery.Verify(args[0])
+	var out bytes.Buffer // one write: a reader that stops after the trace line still gets it all
+	defer func() { _, _ = stdout.Write(out.Bytes()) }()
 	if sum.Params != "" {
-		fmt.Fprintf(stdout, "params: %s\n", sum.Params)
+		fmt.Fprintf(&out, "params: %s\n", sum.Params)
 	}
 	if err != nil {
 		var d *mmap.Damage
 		if sum.Params != "" || errors.As(err, &d) {
-			fmt.Fprintf(stdout, "valid-blocks: %d\n", sum.Blocks)
+			fmt.Fprintf(&out, "valid-blocks: %d\n", sum.Blocks)
 		}
-		fmt.Fprintf(stdout, "verify: failed: %s\n", firstLine(err.Error()))
+		fmt.Fprintf(&out, "verify: failed: %s\n", firstLine(err.Error()))
 		return exitBadInput, err
 	}
-	fmt.Fprintf(stdout, "trace: %016x\nblocks: %d\nentries: %d\n", sum.Trace, sum.Blocks, sum.Entries)
+	fmt.Fprintf(&out, "trace: %016x\nblocks: %d\nentries: %d\n", sum.Trace, sum.Blocks, sum.Entries)
 	if rf != nil {
-		fmt.Fprintf(stdout, "# run file: %s, state %s\n", args[0]+".run", rf.State)
+		fmt.Fprintf(&out, "# run file: %s, state %s\n", args[0]+".run", rf.State)
 	}
-	fmt.Fprintf(stdout, "verify: ok\n")
+	fmt.Fprintf(&out, "verify: ok\n")
 	return exitOK, nil
 }
