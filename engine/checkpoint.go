@@ -14,9 +14,10 @@ import (
 // it does not depend on the shard count, so a run checkpointed with one
 // shard count continues with any other.
 //
-// The engine's seq counters are not in it: seq is the emission order of a
-// src within a tick (SPEC §1), and a checkpoint sits between ticks, where
-// every counter is zero; the pending messages are already in ≺ order.
+// The engine's seq counters are not in it: seq only orders a src's
+// messages (SPEC §1), and the pending messages are listed in ≺ order, so
+// their order is all a continued run needs: every message emitted after
+// the checkpoint has a larger seq than every pending one of its src.
 type Checkpoint struct {
 	Tick    uint64 // the tick about to be delivered
 	Prev    uint64 // hash of the last block (xxhash64(params) if none): the chain head
@@ -24,28 +25,49 @@ type Checkpoint struct {
 	Entries uint64
 	Msgs    uint64
 	Dropped uint64
+	Faults  FaultCounts // fault decisions so far (SPEC §7)
 	// LastCount is the entry count of block Blocks-1 (0 if none), so the
 	// last block's header is at the journal's end minus its size.
 	LastCount uint32
 	LastTick  uint32 // tick of block Blocks-1
 
-	Words   []uint64      // the arena
-	Pending []trace.Entry // the messages of Tick, in ≺ order
+	Words []uint64 // the arena
+	// Pending is every message of Q in ≺ order (tick, src, seq): first the
+	// messages of Tick, then the late ones (SPEC §1), each with its due
+	// tick in Entry.Tick and its fault flags in Entry.Flags.
+	Pending []trace.Entry
 
 	// Oscillation detector (SPEC §5.6).
-	Detect     bool         // the detector still runs
-	Found      *Oscillation // a detected cycle (damp mode goes on after it)
-	SavedTick  uint64       // the checkpoint tick c whose configuration is saved
-	NextCheck  uint64       // the next checkpoint tick 2^k − 1
-	Touched    []uint32     // ascending: domains that received since SavedTick, and Pending's receivers
-	SavedWords []uint64     // the saved state of the Touched domains, their spans back to back
-	SavedMsgs  []trace.Entry
+	Detect     bool          // the detector still runs
+	Found      *Oscillation  // a detected cycle (damp mode goes on after it)
+	SavedTick  uint64        // the checkpoint tick c whose configuration is saved
+	NextCheck  uint64        // the next checkpoint tick 2^k − 1
+	Touched    []uint32      // ascending: domains that received since SavedTick, and the receivers of Tick
+	SavedWords []uint64      // the saved state of the Touched domains, their spans back to back; of every domain for a TickEnder
+	SavedMsgs  []trace.Entry // the pending messages at SavedTick, as Pending
+}
+
+// Clone returns a deep copy of cp (Config.Snapshot's checkpoint is valid
+// only during the call).
+func (cp *Checkpoint) Clone() *Checkpoint {
+	c := *cp
+	c.Words = slices.Clone(cp.Words)
+	c.Pending = slices.Clone(cp.Pending)
+	c.Touched = slices.Clone(cp.Touched)
+	c.SavedWords = slices.Clone(cp.SavedWords)
+	c.SavedMsgs = slices.Clone(cp.SavedMsgs)
+	if cp.Found != nil {
+		f := *cp.Found
+		c.Found = &f
+	}
+	return &c
 }
 
 // checkpoint fills cp from the run at the boundary of r.tick (after its
 // checks). Buffers of cp are reused.
 func (r *run) checkpoint(cp *Checkpoint) {
 	cp.Tick, cp.Prev, cp.Blocks, cp.Entries, cp.Msgs, cp.Dropped = r.tick, r.prev, r.blocks, r.entries, r.msgs, r.dropped
+	cp.Faults = r.faultCounts()
 	cp.LastCount, cp.LastTick = r.lastCount, r.lastTick
 	cp.Words = append(cp.Words[:0], r.words...)
 	x := slot(r.tick)
@@ -53,6 +75,8 @@ func (r *run) checkpoint(cp *Checkpoint) {
 	for _, sh := range r.shards {
 		cp.Pending = append(cp.Pending, sh.stream[x]...)
 	}
+	now := len(cp.Pending)
+	cp.Pending = r.appendLate(cp.Pending)
 	det := &r.det
 	cp.Detect, cp.Found = det.on, det.found
 	cp.SavedTick, cp.NextCheck = det.savedTick, det.checkpoint
@@ -63,18 +87,23 @@ func (r *run) checkpoint(cp *Checkpoint) {
 	for _, sh := range r.shards {
 		cp.Touched = append(cp.Touched, sh.touched...)
 	}
-	// With one shard the pending receivers are marked already; with more,
-	// each shard marks them as it delivers. The union is the same.
-	for i := range cp.Pending {
+	// With one shard the receivers of this tick are marked already; with
+	// more, each shard marks them as it delivers. The union is the same.
+	for i := range cp.Pending[:now] {
 		cp.Touched = append(cp.Touched, cp.Pending[i].Dst)
 	}
 	slices.Sort(cp.Touched)
 	cp.Touched = slices.Compact(cp.Touched)
-	for _, d := range cp.Touched {
-		off, n := r.wl.Span(d)
-		cp.SavedWords = append(cp.SavedWords, det.saved[off:off+n]...)
+	if r.ender != nil { // EndTick may have changed any domain since SavedTick
+		cp.SavedWords = append(cp.SavedWords, det.saved...)
+	} else {
+		for _, d := range cp.Touched {
+			off, n := r.wl.Span(d)
+			cp.SavedWords = append(cp.SavedWords, det.saved[off:off+n]...)
+		}
 	}
 	cp.SavedMsgs = append(cp.SavedMsgs, det.savedMsgs...)
+	cp.SavedMsgs = append(cp.SavedMsgs, det.savedLate...)
 }
 
 // CheckRestore checks that cp fits w (sizes, ids, detector consistency), so
@@ -85,20 +114,14 @@ func CheckRestore(w Workload, cp *Checkpoint) error {
 	if len(cp.Words) != w.StateWords() {
 		return fmt.Errorf("checkpoint has %d state words, the workload %d", len(cp.Words), w.StateWords())
 	}
-	if cp.Tick == 0 || cp.Tick > 1<<32 {
+	if cp.Tick == 0 || cp.Tick > MaxTick {
 		return fmt.Errorf("checkpoint tick %d out of range", cp.Tick)
 	}
 	if (cp.Blocks == 0) != (cp.LastCount == 0) || cp.LastCount > trace.BlockEntriesMax || cp.Entries < uint64(cp.LastCount) {
 		return errors.New("checkpoint's chain counters are inconsistent")
 	}
-	for i := range cp.Pending {
-		e := &cp.Pending[i]
-		if e.Src >= d || e.Dst >= d || uint64(e.Tick) != cp.Tick || e.Reserved != 0 {
-			return fmt.Errorf("checkpoint's pending message %d is not a message of tick %d between the %d domains", i, cp.Tick, d)
-		}
-		if i > 0 && e.Src < cp.Pending[i-1].Src {
-			return fmt.Errorf("checkpoint's pending messages are not in ≺ order at %d", i)
-		}
+	if err := checkPending(cp.Pending, cp.Tick, d, "pending"); err != nil {
+		return err
 	}
 	if !cp.Detect {
 		if len(cp.Touched)+len(cp.SavedWords)+len(cp.SavedMsgs) != 0 {
@@ -120,12 +143,37 @@ func CheckRestore(w Workload, cp *Checkpoint) error {
 		_, n := w.Span(t)
 		words += n
 	}
+	if _, ok := w.(TickEnder); ok {
+		words = w.StateWords()
+	}
 	if words != len(cp.SavedWords) {
 		return fmt.Errorf("checkpoint has %d saved words for its touched domains, want %d", len(cp.SavedWords), words)
 	}
 	for i := range cp.Pending {
+		if uint64(cp.Pending[i].Tick) != cp.Tick {
+			break
+		}
 		if _, ok := slices.BinarySearch(cp.Touched, cp.Pending[i].Dst); !ok {
 			return errors.New("checkpoint's touched domains miss a pending receiver")
+		}
+	}
+	return checkPending(cp.SavedMsgs, cp.SavedTick, d, "saved")
+}
+
+// checkPending checks a list of pending messages at tick t: in ≺ order,
+// due at t or later (and at most MaxTick), between the d domains, with
+// valid flags.
+func checkPending(es []trace.Entry, t uint64, d uint32, what string) error {
+	for i := range es {
+		e := &es[i]
+		if e.Src >= d || e.Dst >= d || uint64(e.Tick) < t || e.Flags > trace.FlagsMax {
+			return fmt.Errorf("checkpoint's %s message %d is not a message due at tick %d or later between the %d domains", what, i, t, d)
+		}
+		if i > 0 {
+			p := &es[i-1]
+			if e.Tick < p.Tick || e.Tick == p.Tick && e.Src < p.Src {
+				return fmt.Errorf("checkpoint's %s messages are not in ≺ order at %d", what, i)
+			}
 		}
 	}
 	return nil
@@ -137,17 +185,29 @@ func (r *run) restore(cp *Checkpoint) {
 	copy(r.words, cp.Words)
 	r.tick, r.prev, r.blocks, r.entries, r.msgs, r.dropped = cp.Tick, cp.Prev, cp.Blocks, cp.Entries, cp.Msgs, cp.Dropped
 	r.lastCount, r.lastTick = cp.LastCount, cp.LastTick
+	r.fc = cp.Faults
 	r.resumed = cp.Tick
 	x := slot(cp.Tick)
-	// All pending messages in shard 0's stream: the tick is the
+	now := 0
+	for now < len(cp.Pending) && uint64(cp.Pending[now].Tick) == cp.Tick {
+		now++
+	}
+	// All messages of this tick in shard 0's stream: the tick is the
 	// concatenation of the streams, so any split of it is the same tick.
 	sh0 := r.shards[0]
-	sh0.stream[x] = append(sh0.stream[x][:0], cp.Pending...)
+	sh0.stream[x] = append(sh0.stream[x][:0], cp.Pending[:now]...)
 	r.spans(sh0, x)
-	r.n = len(cp.Pending)
+	r.n = now
 	r.base[0] = 0
 	for p := 1; p < len(r.base); p++ {
 		r.base[p] = r.n
+	}
+	// Late messages go to their src's shard, in list order, so that for a
+	// due tick and a src they keep their seq order, before anything the
+	// continued run emits.
+	for i := now; i < len(cp.Pending); i++ {
+		e := cp.Pending[i]
+		r.shards[r.shardOf(e.Src)].late.insert(&e, cp.Tick+1)
 	}
 	det := &r.det
 	det.found = cp.Found
@@ -157,14 +217,24 @@ func (r *run) restore(cp *Checkpoint) {
 	}
 	det.savedTick, det.checkpoint = cp.SavedTick, cp.NextCheck
 	copy(det.saved, r.words)
+	if r.ender != nil {
+		copy(det.saved, cp.SavedWords)
+	}
 	k := 0
 	for _, d := range cp.Touched {
-		off, n := r.wl.Span(d)
-		copy(det.saved[off:off+n], cp.SavedWords[k:k+n])
-		k += n
+		if r.ender == nil {
+			off, n := r.wl.Span(d)
+			copy(det.saved[off:off+n], cp.SavedWords[k:k+n])
+			k += n
+		}
 		det.stamp[d] = det.epoch
 		sh := r.shards[r.shardOf(d)]
 		sh.touched = append(sh.touched, d)
 	}
-	det.savedMsgs = append(det.savedMsgs[:0], cp.SavedMsgs...)
+	now = 0
+	for now < len(cp.SavedMsgs) && uint64(cp.SavedMsgs[now].Tick) == cp.SavedTick {
+		now++
+	}
+	det.savedMsgs = append(det.savedMsgs[:0], cp.SavedMsgs[:now]...)
+	det.savedLate = append(det.savedLate[:0], cp.SavedMsgs[now:]...)
 }

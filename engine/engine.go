@@ -54,6 +54,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -112,6 +113,18 @@ type Config struct {
 	// resume continues it (Ctrl-C).
 	Stop *atomic.Bool
 
+	// MaxInFlight bounds the messages in flight (all of Q, late ones
+	// included, and what one shard emits in one tick): a run that would
+	// hold more ends with an error wrapping ErrInFlight instead of running
+	// out of memory. Each message in flight takes 32 bytes in a few
+	// buffers. 0 (or more than InFlightMax) means InFlightMax.
+	MaxInFlight int64
+
+	// Faults is the fault layer (SPEC §7), off in the zero value. With
+	// faults on, oscillation detection does not run (SPEC §5.7): Damp
+	// and NoDetect have no effect.
+	Faults FaultParams
+
 	forceCandidate bool // test hook: every fingerprint matches
 }
 
@@ -137,6 +150,40 @@ type Oscillation struct {
 	Tick, Period, Domains uint64
 }
 
+// ErrInFlight is wrapped by the error of a run that exceeded
+// Config.MaxInFlight.
+var ErrInFlight = errors.New("too many messages in flight")
+
+// ErrTickRange is wrapped by the error of a run that would deliver a
+// message after MaxTick (ticks are u32 in the journal, SPEC §3).
+var ErrTickRange = errors.New("beyond the last tick a journal can hold (2^32-1)")
+
+// InFlightMax is the largest in-flight bound: a shard's messages of one
+// tick are indexed by int32.
+const InFlightMax = 1<<31 - 1
+
+// TickEnder is implemented by a workload whose domains act at the end of a
+// tick and not only on messages (timers, goal-directed domains that
+// compare state with a goal). EndTick is called once per shard per tick,
+// with the shard's Outbox, after the shard delivered all its messages of
+// the tick (also when it had none) and before its outbox is finished: what
+// EndTick emits comes after everything the shard's domains emitted during
+// the tick (later seq, SPEC §1), and a src's emissions there count in its
+// emission order like any other. It may touch only the state of the
+// shard's domains [out.Lo(), out.Hi()), and what it emits must not depend
+// on the shard count (act per domain, in id order).
+//
+// Every tick index that a run reaches has a boundary and a tick, empty or
+// not, so EndTick also runs in ticks with nothing to deliver while late
+// messages are pending. For a TickEnder workload tick 0 is always run:
+// boundary 0 does not quiesce even with no booting domain (budgets still
+// apply there), and EndTick is called at tick 0, which is how a domain
+// with no boot message starts. A fault in EndTick is reported with
+// out.Fault(domain id, err).
+type TickEnder interface {
+	EndTick(out *Outbox)
+}
+
 // Result is what a run computed.
 type Result struct {
 	Trace, State uint64
@@ -148,7 +195,8 @@ type Result struct {
 	Blocks       uint64
 	Entries      uint64
 	Oscillation  *Oscillation
-	Words        []uint64 // final state of every domain (the arena)
+	Faults       FaultCounts // fault decisions made by the end of the run (SPEC §7)
+	Words        []uint64    // final state of every domain (the arena)
 }
 
 const (
@@ -182,18 +230,33 @@ type shard struct {
 	touched []uint32
 	digest  xxhash.Digest
 	// fault is the first workload fault of the tick (at position faultPos
-	// of the tick, in ≺ order); emitFault the engine's check of emissions,
-	// with the src of the faulty emission.
-	fault     error
-	faultPos  int
-	emitFault error
-	emitSrc   uint32
-	_         [64]byte
+	// of the tick, in ≺ order); endFault the first of EndTick, for domain
+	// endFaultDom; emitFault the engine's check of emissions, with the src
+	// of the faulty emission; overflow an outbox past the in-flight bound.
+	fault       error
+	faultPos    int
+	endFault    error
+	endFaultDom int
+	emitFault   error
+	emitSrc     uint32
+	overflow    bool
+	// late holds the shard's late messages (its srcs' only).
+	late lateQueue
+	// fc counts the shard's fault decisions (SPEC §7).
+	fc FaultCounts
+	// gone and faulted: scratch for generalOutput (the indexes of a tick's
+	// emissions not delivered at the next tick; its faulted emissions).
+	gone    []int32
+	faulted []faultAt
+	_       [64]byte
 }
 
 type run struct {
 	wl    Workload
+	ender TickEnder // wl, if it is one
 	cfg   Config
+	flt   faultLayer
+	limit int // in-flight bound
 	d     uint32
 	bits  uint
 	arena *arena.Arena
@@ -224,6 +287,8 @@ type run struct {
 	lastTick  uint32
 	resumed   uint64 // the tick a resumed run started at (no snapshot there)
 	cp        Checkpoint
+	fc        FaultCounts   // fault decisions before a resumed run's checkpoint
+	lateList  []trace.Entry // scratch: pending late messages in ≺ order
 
 	det  detector
 	stop bool
@@ -244,6 +309,17 @@ func Run(w Workload, cfg Config) (Result, error) {
 	if r.d == 0 {
 		return Result{}, errors.New("engine: workload has no domains")
 	}
+	if cfg.Faults.On() {
+		if err := cfg.Faults.Check(); err != nil {
+			return Result{}, fmt.Errorf("engine: %w", err)
+		}
+	}
+	r.flt = newFaultLayer(cfg.Faults)
+	r.ender, _ = w.(TickEnder)
+	r.limit = InFlightMax
+	if cfg.MaxInFlight > 0 && cfg.MaxInFlight < InFlightMax {
+		r.limit = int(cfg.MaxInFlight)
+	}
 	r.bits = bitsFor(r.d)
 	r.arena = arena.New(w.StateWords())
 	r.words = r.arena.Words()
@@ -253,6 +329,7 @@ func Run(w Workload, cfg Config) (Result, error) {
 	r.shards = make([]*shard, S)
 	for s := range r.shards {
 		sh := &shard{id: s, lo: r.cuts[s], hi: r.cuts[s+1]}
+		sh.out.lo, sh.out.hi, sh.out.limit = sh.lo, sh.hi, r.limit
 		for x := range sh.to {
 			sh.to[x] = make([][]span, S)
 		}
@@ -260,11 +337,17 @@ func Run(w Workload, cfg Config) (Result, error) {
 	}
 	r.base = make([]int, S+1)
 	r.prev = trace.ParamsHash(cfg.Params)
-	r.det.init(r, !cfg.NoDetect)
+	r.det.init(r, !cfg.NoDetect && !r.flt.on)
 	if cfg.Resume != nil {
 		err := CheckRestore(w, cfg.Resume)
-		if err == nil && cfg.Resume.Detect && cfg.NoDetect {
+		switch {
+		case err != nil:
+		case cfg.Resume.Detect && cfg.NoDetect:
 			err = errors.New("the checkpoint has a running oscillation detector and the run disables it")
+		case cfg.Resume.Detect && r.flt.on:
+			err = errors.New("the checkpoint has a running oscillation detector and the run has faults on")
+		case !r.flt.on && (cfg.Resume.Faults != (FaultCounts{}) || hasFlags(cfg.Resume.Pending)):
+			err = errors.New("the checkpoint has fault decisions and the run has faults off")
 		}
 		if err != nil {
 			return Result{}, fmt.Errorf("engine: resume: %w", err)
@@ -290,32 +373,70 @@ func Run(w Workload, cfg Config) (Result, error) {
 // boot emits a Tick from each booting domain to itself, in id order (tick
 // 0, seq 0), and runs boundary 0.
 func (r *run) boot() {
-	w := r.wl
-	// Boot: a Tick from each booting domain to itself, in id order (tick 0, seq 0).
 	for _, sh := range r.shards {
-		sh.out.tick = 0
-		sh.out.buf = sh.stream[0][:0]
-		for d := sh.lo; d < sh.hi; d++ {
-			if w.Boots(d) {
-				sh.out.Emit(d, d, trace.KindTick, 0, 0)
-			}
-		}
+		sh.out.begin(0, sh.stream[0][:0])
+		r.bootShard(sh)
 		r.finishOutput(sh, 0)
 	}
 	r.boundary()
+}
+
+// hasFlags reports whether an entry of es has fault flags.
+func hasFlags(es []trace.Entry) bool {
+	for i := range es {
+		if es[i].Flags != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// bootShard emits a Tick from each booting domain of sh to itself, in id
+// order (tick 0, seq 0).
+func (r *run) bootShard(sh *shard) {
+	defer sh.out.recoverOverflow()
+	for d := sh.lo; d < sh.hi; d++ {
+		if r.wl.Boots(d) {
+			sh.out.Emit(d, d, trace.KindTick, 0, 0)
+		}
+	}
+}
+
+// deliver runs the transitions of msgs (a shard's messages of the tick, or
+// a span of them) into sh's outbox.
+func (r *run) deliver(sh *shard, msgs []trace.Entry) {
+	defer sh.out.recoverOverflow()
+	r.wl.Deliver(&sh.out, msgs)
+}
+
+// endShardTick calls the workload's EndTick for sh, unless its tick
+// already failed.
+func (r *run) endShardTick(sh *shard) {
+	if sh.fault != nil || sh.out.overflow {
+		return
+	}
+	defer sh.out.recoverOverflow()
+	r.ender.EndTick(&sh.out)
+	if sh.out.fault != nil {
+		sh.endFault, sh.endFaultDom, sh.out.fault = sh.out.fault, sh.out.faultAt, nil
+	}
 }
 
 func (r *run) runSequential() {
 	sh := r.shards[0]
 	for !r.stop {
 		x, y := slot(r.tick), slot(r.tick+1)
-		sh.out.tick = uint32(r.tick + 1)
-		sh.out.buf = sh.takeBuffer(r.tick)
+		sh.out.begin(r.tick+1, sh.takeBuffer(r.tick))
 		// receivers are marked for the detector when they are emitted to,
 		// in finishOutput's pass (one shard only; see there)
-		r.wl.Deliver(&sh.out, sh.stream[x])
-		if sh.out.fault != nil {
-			sh.fault, sh.faultPos, sh.out.fault = sh.out.fault, sh.out.faultAt, nil
+		if in := sh.stream[x]; len(in) > 0 {
+			r.deliver(sh, in)
+			if sh.out.fault != nil {
+				sh.fault, sh.faultPos, sh.out.fault = sh.out.fault, sh.out.faultAt, nil
+			}
+		}
+		if r.ender != nil {
+			r.endShardTick(sh)
 		}
 		r.finishOutput(sh, y)
 		for b := 0; b < r.nBlocks; b++ {
@@ -358,8 +479,7 @@ func (r *run) runSharded() {
 func (r *run) shardLoop(sh *shard) {
 	for !r.stop {
 		x, y := slot(r.tick), slot(r.tick+1)
-		sh.out.tick = uint32(r.tick + 1)
-		sh.out.buf = sh.takeBuffer(r.tick)
+		sh.out.begin(r.tick+1, sh.takeBuffer(r.tick))
 	deliver:
 		for _, p := range r.shards {
 			in := p.stream[x]
@@ -368,13 +488,19 @@ func (r *run) shardLoop(sh *shard) {
 				if r.det.on {
 					sh.mark(r.det.stamp, r.det.epoch, msgs)
 				}
-				r.wl.Deliver(&sh.out, msgs)
+				r.deliver(sh, msgs)
 				if sh.out.fault != nil {
 					sh.fault, sh.faultPos = sh.out.fault, r.base[p.id]+int(sp.start)+sh.out.faultAt
 					sh.out.fault = nil
 					break deliver
 				}
+				if sh.out.overflow {
+					break deliver
+				}
 			}
+		}
+		if r.ender != nil {
+			r.endShardTick(sh)
 		}
 		r.finishOutput(sh, y)
 		// Hash the blocks that start in this shard's own stream: its lines
@@ -387,15 +513,23 @@ func (r *run) shardLoop(sh *shard) {
 	}
 }
 
-// finishOutput orders a shard's outbox by src, checks it, and records the
-// spans per destination shard. The result is the shard's stream[x].
+// finishOutput orders a shard's outbox by src, checks it, applies the
+// fault layer, moves late messages to the shard's late queue and merges in
+// the late messages now due, and records the spans per destination shard.
+// The result is the shard's stream[x]: its ≺-ordered messages of the
+// outbox's delivery tick.
 func (r *run) finishOutput(sh *shard, x int) {
 	es := sh.out.buf
+	invOutbox(&sh.out, es)
+	// Anything late (an EmitAt in the outbox, messages in the late queue)
+	// or the fault layer takes the general path; a v1 run never does.
+	general := sh.out.late || sh.late.n > 0 || r.flt.on
 	// With one shard, the detector's receiver marks for the next tick are
 	// made here, in the pass that checks the outbox anyway: a domain
 	// emitted to now receives at the next tick. (With more shards the
 	// consumer marks its own domains, so no two shards write one stamp.)
-	mark := r.det.on && len(r.shards) == 1
+	// On the general path the marks are made on the finished stream.
+	mark := r.det.on && len(r.shards) == 1 && !general
 	stamp, epoch := r.det.stamp, r.det.epoch
 	nd := r.d // locals: the loop stores nothing the compiler must reload them for
 	unsorted, last, bad := false, uint32(0), -1
@@ -422,23 +556,229 @@ func (r *run) finishOutput(sh *shard, x int) {
 	}
 	sorted := !unsorted
 	if bad >= 0 {
-		sh.emitSrc = es[bad].Src
-		sh.emitFault = fmt.Errorf("engine: tick %d: domain %d emitted to nonexistent domain %d (domains: %d)",
-			es[bad].Tick-1, es[bad].Src, es[bad].Dst, r.d)
-		es = es[:0]
+		sh.emitError(es[bad].Src, fmt.Errorf("engine: tick %d: domain %d emitted to nonexistent domain %d (domains: %d)",
+			sh.out.next-1, es[bad].Src, es[bad].Dst, r.d))
+	}
+	if sh.out.emitErr != nil {
+		sh.emitError(sh.out.emitErrSrc, sh.out.emitErr)
+		sh.out.emitErr = nil
+	}
+	if sh.out.overflow {
+		sh.overflow = true
+	}
+	if sh.emitFault != nil || sh.overflow {
+		es = es[:0] // the run ends at this boundary
 	}
 	if !sorted {
 		es, sh.spare = sortBySrc(es, sh.spare, r.bits)
 	}
 	if len(es) > 0 && (es[0].Src < sh.lo || es[len(es)-1].Src >= sh.hi) {
-		sh.emitSrc = es[0].Src
-		sh.emitFault = fmt.Errorf("engine: tick %d: a transition of a domain in [%d,%d) emitted a message with src %d, not its own id",
-			es[0].Tick-1, sh.lo, sh.hi, es[0].Src)
+		sh.emitError(es[0].Src, fmt.Errorf("engine: tick %d: a transition of a domain in [%d,%d) emitted a message with src %d, not its own id",
+			sh.out.next-1, sh.lo, sh.hi, es[0].Src))
 		es = es[:0]
 	}
+	if general && sh.emitFault == nil && !sh.overflow {
+		es = r.generalOutput(sh, es)
+	}
+	invStream(r, sh, es, sh.out.next)
 	sh.stream[x] = es
 	sh.out.buf = nil
 	r.spans(sh, x)
+}
+
+// emitError records an emission the engine rejects; the run ends at the
+// boundary with the error of the least src (for one src, the first
+// recorded: a nonexistent dst before a tick out of range).
+func (sh *shard) emitError(src uint32, err error) {
+	if sh.emitFault == nil || src < sh.emitSrc {
+		sh.emitFault, sh.emitSrc = err, src
+	}
+}
+
+// generalOutput finishes a shard's ≺-ordered outbox es of the emissions
+// of tick t-1 (t = sh.out.next) when anything is late or the fault layer
+// is on: the fault decisions (SPEC §7), the late messages into the late
+// queue, then the late messages due at t merged in. It returns the stream
+// of tick t.
+func (r *run) generalOutput(sh *shard, es []trace.Entry) []trace.Entry {
+	t := sh.out.next
+	q := &sh.late
+	q.migrate(t) // before any insertion: see lateQueue
+	gone := sh.gone[:0]
+	if sh.out.late || r.flt.on && t > 0 {
+		gone = r.sortOut(sh, es, t, gone)
+	}
+	sh.gone = gone
+	if due := q.take(t, r.bits); len(due) > 0 || len(gone) > 0 {
+		// One pass of block copies builds the tick's stream; a tick in
+		// which nothing left or arrived late keeps es as it is.
+		es, sh.spare = assemble(sh.spare, es, gone, due), es
+	}
+	if r.det.on && len(r.shards) == 1 {
+		sh.mark(r.det.stamp, r.det.epoch, es)
+	}
+	invLate(q, t+1)
+	return es
+}
+
+// sortOut walks the ≺-ordered emissions es of tick t-1, applies the fault
+// decisions if the fault layer is on, and moves every message due after t
+// into the late queue. It appends to gone the indexes of the messages that
+// are not delivered at t (dropped, delayed, scheduled later), ascending,
+// and leaves es as it is.
+func (r *run) sortOut(sh *shard, es []trace.Entry, t uint64, gone []int32) []int32 {
+	if !sh.out.late {
+		return r.decideFaults(sh, es, t, gone) // faults on, nothing scheduled late
+	}
+	fl := &r.flt
+	faults := fl.on && t > 0 // boot Ticks are never faulted
+	t32 := uint32(t)
+	src, i := ^uint32(0), uint64(0) // i: the emission index of es[k] within its src's emissions of the tick
+	var srcMix uint64
+	for k := range es {
+		m := &es[k]
+		if m.Src != src {
+			src, i = m.Src, 0
+			if faults {
+				srcMix = fl.srcMix(t, src)
+			}
+		} else {
+			i++
+		}
+		if faults && m.Src != m.Dst {
+			// SPEC §7: u, then r = u % 10^6 against the cumulative rates.
+			if u := mix(srcMix ^ (golden * (i + 1))); u%FaultRateMax < fl.delayEnd {
+				if r.fault(sh, m, u, t) {
+					gone = append(gone, int32(k)) // dropped or delayed
+					continue
+				}
+			}
+		}
+		if m.Tick != t32 { // scheduled late by EmitAt (t < 2^32 here)
+			c := *m
+			r.lateInsert(sh, &c, uint64(m.Tick), t)
+			gone = append(gone, int32(k))
+		}
+	}
+	return gone
+}
+
+// faultAt is a message of a tick's emissions whose decision faults it.
+type faultAt struct {
+	k int32  // its index
+	u uint64 // its decision hash
+}
+
+// decideFaults is sortOut for a tick with the fault layer on and no
+// message scheduled late. The decisions (SPEC §7) are made in a loop
+// without calls, which finds the few messages that fault; those are then
+// applied in order.
+func (r *run) decideFaults(sh *shard, es []trace.Entry, t uint64, gone []int32) []int32 {
+	fl := &r.flt
+	if cap(sh.faulted) < len(es) {
+		sh.faulted = make([]faultAt, len(es)+len(es)/4)
+	}
+	ev := sh.faulted[:len(es)]
+	n := 0
+	src := ^uint32(0)
+	var srcMix, gi uint64 // gi = G·(i+1) for the emission index i of es[k] within its src's
+	end, tm := fl.delayEnd, mix(fl.seed+golden*(t+1))
+	for k := range es {
+		m := &es[k]
+		if m.Src != src {
+			src, gi = m.Src, 0
+			srcMix = mix(tm ^ (golden * (uint64(src) + 1)))
+		}
+		gi += golden
+		if m.Src == m.Dst {
+			continue // a domain's messages to itself are never faulted
+		}
+		if u := mix(srcMix ^ gi); u%FaultRateMax < end {
+			ev[n] = faultAt{int32(k), u}
+			n++
+		}
+	}
+	for _, f := range ev[:n] {
+		if r.fault(sh, &es[f.k], f.u, t) {
+			gone = append(gone, f.k)
+		}
+	}
+	return gone
+}
+
+// assemble writes into out the ≺-ordered stream of a tick from a shard's
+// ≺-ordered emissions es without the indexes in gone (ascending) and its
+// late messages due then (late, ≺-ordered): for one src, the late ones
+// before the fresh ones, as they were emitted earlier. It copies runs of
+// es in blocks.
+func assemble(out, es []trace.Entry, gone []int32, late []trace.Entry) []trace.Entry {
+	n := len(es) - len(gone) + len(late)
+	out = slices.Grow(out[:0], n)[:n]
+	k, pos, g, j := 0, 0, 0, 0
+	for {
+		// the next event: the insertion point of late[j] (the first fresh
+		// message of a src ≥ its src), or the next gone index
+		ins := len(es)
+		if j < len(late) {
+			src := late[j].Src
+			ins = pos + sort.Search(len(es)-pos, func(x int) bool { return es[pos+x].Src >= src })
+		}
+		next := ins
+		if g < len(gone) && int(gone[g]) < next {
+			next = int(gone[g])
+		}
+		k += copy(out[k:], es[pos:next])
+		pos = next
+		switch {
+		case j < len(late) && ins == next:
+			out[k] = late[j]
+			k++
+			j++
+		case g < len(gone) && int(gone[g]) == next:
+			pos++
+			g++
+		default:
+			return out // nothing late or gone is left: the rest is copied
+		}
+	}
+}
+
+// fault applies the decision u (one that faults, SPEC §7) to m, emitted
+// during tick t-1 and due at m.Tick: a duplicate's copy goes to the late
+// queue and m stays; a dropped or delayed m leaves the stream (true).
+func (r *run) fault(sh *shard, m *trace.Entry, u, t uint64) bool {
+	fl := &r.flt
+	due := uint64(m.Tick)
+	if m.Tick == uint32(t) {
+		due = t // t may be 2^32 (then nothing is late)
+	}
+	d := 1 + (u/FaultRateMax)%fl.maxDelay
+	switch rate := u % FaultRateMax; {
+	case rate < fl.drop:
+		sh.fc.Dropped++
+		return true
+	case rate < fl.dupEnd:
+		sh.fc.Duplicated++
+		c := *m
+		c.Flags = trace.FlagCopy
+		r.lateInsert(sh, &c, due+d, t)
+		return false
+	}
+	sh.fc.Delayed++
+	c := *m
+	c.Flags = trace.FlagDelayed
+	r.lateInsert(sh, &c, due+d, t)
+	return true
+}
+
+// lateInsert queues m for tick due (> t), or records a tick out of range.
+func (r *run) lateInsert(sh *shard, m *trace.Entry, due, t uint64) {
+	if due > MaxTick {
+		sh.emitError(m.Src, fmt.Errorf("engine: tick %d: a message of domain %d would be due at tick %d: %w", t-1, m.Src, due, ErrTickRange))
+		return
+	}
+	m.Tick = uint32(due)
+	sh.late.insert(m, t)
 }
 
 // spans records the runs of sh.stream[x] addressed to each shard.
@@ -464,8 +804,12 @@ func (r *run) spans(sh *shard, x int) {
 }
 
 // firstFault is the error that ends the run at this boundary, if any: the
-// first faulting delivery of the tick in ≺ order, else the faulty emission
-// of the least src. Both are independent of the shard count.
+// first faulting delivery of the tick in ≺ order, else the first fault of
+// EndTick by domain id, else the faulty emission of the least src. All are
+// independent of the shard count. Last comes an outbox past the in-flight
+// bound, a resource limit: when the same tick also faults, which of the
+// two is reported may depend on the shard count (an overflowing shard
+// abandons its tick).
 func (r *run) firstFault() error {
 	var err error
 	pos := -1
@@ -477,13 +821,43 @@ func (r *run) firstFault() error {
 	if err != nil {
 		return err
 	}
+	for _, sh := range r.shards {
+		if sh.endFault != nil && (pos < 0 || sh.endFaultDom < pos) {
+			err, pos = sh.endFault, sh.endFaultDom
+		}
+	}
+	if err != nil {
+		return err
+	}
 	var src uint32
 	for _, sh := range r.shards {
 		if sh.emitFault != nil && (err == nil || sh.emitSrc < src) {
 			err, src = sh.emitFault, sh.emitSrc
 		}
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	for _, sh := range r.shards {
+		if sh.overflow {
+			return r.inFlightError()
+		}
+	}
+	return nil
+}
+
+func (r *run) inFlightError() error {
+	return fmt.Errorf("engine: tick %d: %w: more than %d messages pending", r.tick, ErrInFlight, r.limit)
+}
+
+// pendingLate is the number of late messages pending (due after the
+// current tick).
+func (r *run) pendingLate() int {
+	n := 0
+	for _, sh := range r.shards {
+		n += sh.late.n
+	}
+	return n
 }
 
 func (r *run) shardOf(d uint32) int {
@@ -572,8 +946,9 @@ func (r *run) boundary() {
 		r.stop = true
 		return
 	}
+	late := r.pendingLate()
 	switch {
-	case n == 0:
+	case n == 0 && late == 0 && (t > 0 || r.ender == nil):
 		if r.det.found != nil {
 			r.end(Damped)
 		} else {
@@ -584,6 +959,21 @@ func (r *run) boundary() {
 		r.cfg.MaxMsgs >= 0 && r.msgs >= uint64(r.cfg.MaxMsgs):
 		r.end(Budget)
 		return
+	case t > MaxTick:
+		r.err = fmt.Errorf("engine: tick %d: %d messages pending: %w", t, n+late, ErrTickRange)
+		r.stop = true
+		return
+	case n+late > r.limit:
+		r.err = r.inFlightError()
+		r.stop = true
+		return
+	}
+	if r.det.found != nil && r.cfg.Damp && r.ender != nil {
+		// After a damped cycle, a TickEnder may emit without receiving:
+		// its messages to the cycle's domains are dropped too (SPEC
+		// §5.6: every message addressed to an oscillating domain from h on).
+		det := &r.det
+		r.dropPending(func(d uint32) bool { return det.stamp[d] == det.epoch })
 	}
 	if r.det.on && r.det.check(r, t) {
 		if !r.cfg.Damp {
@@ -591,18 +981,8 @@ func (r *run) boundary() {
 			return
 		}
 		// Every message pending at h goes to an oscillating domain (SPEC
-		// §5.6): damp drops the whole tick.
-		r.dropped += uint64(n)
-		for _, sh := range r.shards {
-			sh.stream[x] = sh.stream[x][:0]
-			for s := range sh.to[x] {
-				sh.to[x][s] = sh.to[x][s][:0]
-			}
-		}
-		r.n = 0
-		for p := range r.base {
-			r.base[p] = 0
-		}
+		// §5.6): damp drops all of them, late ones included.
+		r.dropPending(nil)
 	}
 	stop := r.cfg.Stop != nil && r.cfg.Stop.Load()
 	if e := r.cfg.SnapshotEvery; e > 0 && (t%e == 0 || stop) && t > 0 && t != r.resumed && r.cfg.Snapshot != nil {
@@ -618,6 +998,38 @@ func (r *run) boundary() {
 		return
 	}
 	r.layout()
+}
+
+// dropPending drops the pending messages (of this tick and late ones)
+// addressed to a domain drop reports (nil: all) and counts them in
+// Dropped. The order of the others is kept.
+func (r *run) dropPending(drop func(d uint32) bool) {
+	x := slot(r.tick)
+	n := 0
+	for p, sh := range r.shards {
+		es := sh.stream[x]
+		w := 0
+		if drop != nil {
+			for k := range es {
+				if !drop(es[k].Dst) {
+					es[w] = es[k]
+					w++
+				}
+			}
+		}
+		r.dropped += uint64(len(es) - w)
+		sh.stream[x] = es[:w]
+		r.spans(sh, x)
+		if drop == nil {
+			r.dropped += uint64(sh.late.clear())
+		} else {
+			r.dropped += uint64(sh.late.filter(drop))
+		}
+		r.base[p] = n
+		n += w
+	}
+	r.base[len(r.shards)] = n
+	r.n = n
 }
 
 // layout lays out the blocks of tick r.tick and reserves its journal space.
@@ -663,7 +1075,17 @@ func (r *run) end(o Outcome) {
 	r.res.Blocks = r.blocks
 	r.res.Entries = r.entries
 	r.res.Oscillation = r.det.found
+	r.res.Faults = r.faultCounts()
 	r.res.Words = r.words
+}
+
+// faultCounts sums the fault decisions made so far.
+func (r *run) faultCounts() FaultCounts {
+	c := r.fc
+	for _, sh := range r.shards {
+		c.add(sh.fc)
+	}
+	return c
 }
 
 // cutShards cuts domains 0..d-1 into s contiguous ranges of about equal

@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 
@@ -79,6 +80,105 @@ func TestEmissionToNonexistentDomainIsReportedForTheLeastSrc(t *testing.T) {
 		_, err := engine.Run(&stray{counter{d: 12}}, cfg(s))
 		if err == nil || err.Error() != want {
 			t.Fatalf("shards %d: err %v, want %q", s, err, want)
+		}
+	}
+}
+
+// strayUnsorted: every domain boots; in one Deliver, domains are handled
+// from the highest id down, so the outbox is out of src order, and every
+// third domain also emits to a nonexistent domain (issue 15 #10: with one
+// shard this emptied the outbox and then sorted it, index out of range).
+type strayUnsorted struct{ counter }
+
+func (w *strayUnsorted) Boots(uint32) bool { return true }
+func (w *strayUnsorted) Deliver(out *engine.Outbox, msgs []trace.Entry) {
+	for i := len(msgs) - 1; i >= 0; i-- {
+		d := msgs[i].Dst
+		out.Emit(d, (d+1)%w.d, trace.KindData, 0, 0)
+		if d%3 == 1 {
+			out.Emit(d, w.d+d, trace.KindData, 0, 0)
+		}
+	}
+}
+
+// doubler: domain 0 boots; every message makes two more, to the next two
+// domains: Q doubles every tick.
+type doubler struct{ counter }
+
+func (w *doubler) Deliver(out *engine.Outbox, msgs []trace.Entry) {
+	for _, m := range msgs {
+		out.Emit(m.Dst, (m.Dst+1)%w.d, trace.KindData, 0, 0)
+		out.Emit(m.Dst, (m.Dst+2)%w.d, trace.KindData, 0, 0)
+	}
+}
+
+// TestEngineErrorPathsAtEveryShardCount: every error the engine reports
+// for a tick is the same error at every shard count (SPEC §1: a sharded
+// run is indistinguishable from the sequential one).
+func TestEngineErrorPathsAtEveryShardCount(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		w      func() engine.Workload
+		limit  int64
+		want   string
+		target error
+	}{
+		{"nonexistent dst, unsorted outbox", func() engine.Workload { return &strayUnsorted{counter{d: 12}} }, 0,
+			"engine: tick 0: domain 1 emitted to nonexistent domain 13 (domains: 12)", nil},
+		{"nonexistent dst", func() engine.Workload { return &stray{counter{d: 12}} }, 0,
+			"engine: tick 0: domain 2 emitted to nonexistent domain 14 (domains: 12)", nil},
+		{"transition fault", func() engine.Workload {
+			return &fanout{d: 10, perm: []uint32{9, 3, 7, 1, 5}, bad: map[uint32]bool{7: true, 3: true, 5: true}}
+		}, 0, "domain 3 faulted", nil},
+		{"EmitAt before the next tick", func() engine.Workload {
+			return &emitAtBad{stray: stray{counter{d: 12}}, tick: func(next uint64) uint64 { return next - 1 }}
+		}, 0, "engine: tick 0: domain 2 scheduled a message for tick 0, before the next tick 1", nil},
+		{"EmitAt after the last tick", func() engine.Workload {
+			return &emitAtBad{stray: stray{counter{d: 12}}, tick: func(uint64) uint64 { return 1 << 40 }}
+		}, 0, "engine: tick 0: domain 2 scheduled a message for tick 1099511627776: " + engine.ErrTickRange.Error(), engine.ErrTickRange},
+		{"in flight", func() engine.Workload { return &doubler{counter{d: 20}} }, 100,
+			"engine: tick 7: " + engine.ErrInFlight.Error() + ": more than 100 messages pending", engine.ErrInFlight},
+		{"in flight, one outbox", func() engine.Workload { return &doubler{counter{d: 20}} }, 1,
+			"engine: tick 1: " + engine.ErrInFlight.Error() + ": more than 1 messages pending", engine.ErrInFlight},
+	} {
+		for s := 1; s <= 7; s++ {
+			c := cfg(s)
+			c.MaxInFlight = tc.limit
+			_, err := engine.Run(tc.w(), c)
+			if err == nil || err.Error() != tc.want || tc.target != nil && !errors.Is(err, tc.target) {
+				t.Fatalf("%s, shards %d: err %v, want %q", tc.name, s, err, tc.want)
+			}
+		}
+	}
+}
+
+// TestTicksDoNotWrap: a run that reaches tick 2^32 with messages pending
+// ends with ErrTickRange (ticks are u32 in the journal), at every shard
+// count; a --max-ticks budget of 2^32 ends it there instead. The run starts
+// from a checkpoint moved to tick 2^32-2.
+func TestTicksDoNotWrap(t *testing.T) {
+	var cp *engine.Checkpoint
+	c := cfg(1)
+	c.NoDetect, c.MaxTicks, c.SnapshotEvery = true, 3, 1
+	c.Snapshot = func(k *engine.Checkpoint) error { cp = k.Clone(); return nil }
+	if _, err := engine.Run(&counter{d: 2}, c); err != nil || cp == nil {
+		t.Fatal(err)
+	}
+	cp.Tick = engine.MaxTick - 1
+	for i := range cp.Pending {
+		cp.Pending[i].Tick = uint32(cp.Tick)
+	}
+	for s := 1; s <= 3; s++ {
+		c := cfg(s)
+		c.NoDetect, c.Resume = true, cp
+		_, err := engine.Run(&counter{d: 2}, c)
+		if !errors.Is(err, engine.ErrTickRange) || err.Error() != "engine: tick 4294967296: 1 messages pending: "+engine.ErrTickRange.Error() {
+			t.Fatalf("shards %d: err %v, want ErrTickRange at tick 2^32", s, err)
+		}
+		c.MaxTicks = 1 << 32
+		res, err := engine.Run(&counter{d: 2}, c)
+		if err != nil || res.Outcome != engine.Budget || res.Ticks != 1<<32 || res.Msgs != cp.Msgs+2 {
+			t.Fatalf("shards %d, max-ticks 2^32: %v %+v", s, err, res)
 		}
 	}
 }

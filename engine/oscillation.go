@@ -7,7 +7,8 @@ import (
 )
 
 // Oscillation detection (SPEC §5.6) is Brent's cycle search over the tick
-// configurations C(t) = (every domain's state, the messages of tick t).
+// configurations C(t) = (every domain's state, the pending messages: those
+// of tick t, then the late ones, each with its tick relative to t).
 // Checkpoints are the ticks 2^k − 1; at every boundary t > 0 the engine asks
 // whether C(t) equals the saved C(c(t)).
 //
@@ -42,6 +43,7 @@ type detector struct {
 	savedTick  uint64
 	saved      []uint64      // arena at the saved checkpoint
 	savedMsgs  []trace.Entry // messages of the saved checkpoint tick
+	savedLate  []trace.Entry // late messages pending then, in ≺ order (late.go)
 	found      *Oscillation
 	// candidates counts fingerprint matches, confirmed or not (tests).
 	candidates int
@@ -115,8 +117,11 @@ func (det *detector) candidate(r *run, t uint64) bool {
 		return true
 	}
 	n := r.n
-	if n != len(det.savedMsgs) {
+	if n != len(det.savedMsgs) || r.pendingLate() != len(det.savedLate) {
 		return false
+	}
+	if n == 0 { // nothing due at t, only late messages: confirm compares them
+		return true
 	}
 	return sameMsg(r.msgAt(0), &det.savedMsgs[0]) &&
 		sameMsg(r.msgAt(n/2), &det.savedMsgs[n/2]) &&
@@ -137,6 +142,13 @@ func (det *detector) confirm(r *run, t uint64) bool {
 			i++
 		}
 	}
+	if !r.sameLate(t, det.savedLate, det.savedTick) {
+		return false
+	}
+	if r.ender != nil {
+		// EndTick may change a domain that received nothing: compare all.
+		return slices.Equal(r.words, det.saved)
+	}
 	for _, sh := range r.shards {
 		for _, d := range sh.touched {
 			off, n := r.wl.Span(d)
@@ -149,7 +161,7 @@ func (det *detector) confirm(r *run, t uint64) bool {
 }
 
 func (det *detector) save(r *run, t uint64) {
-	if t == 0 {
+	if t == 0 || r.ender != nil { // EndTick may change any domain
 		copy(det.saved, r.words)
 	} else {
 		for _, sh := range r.shards {
@@ -176,4 +188,5 @@ func (det *detector) save(r *run, t uint64) {
 	for _, sh := range r.shards {
 		det.savedMsgs = append(det.savedMsgs, sh.stream[x]...)
 	}
+	det.savedLate = r.appendLate(det.savedLate[:0])
 }

@@ -9,6 +9,9 @@ import "github.com/lexbench/lexbench/trace"
 // the other buffer for reuse.
 func sortBySrc(es []trace.Entry, scratch []trace.Entry, bits uint) (sorted, spare []trace.Entry) {
 	n := len(es)
+	if n == 0 {
+		return es, scratch[:0]
+	}
 	if cap(scratch) < n {
 		scratch = make([]trace.Entry, n, n+n/4)
 	}

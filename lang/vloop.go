@@ -416,7 +416,7 @@ chunks:
 				kind := trace.Kind(em.imm)
 				for j := range dst {
 					x := &es[j*ne+e]
-					x.Tick, x.Src, x.Dst, x.Kind, x.Reserved = tick, self, uint32(dst[j]), kind, 0
+					x.Tick, x.Src, x.Dst, x.Kind, x.Flags = tick, self, uint32(dst[j]), kind, 0
 					x.A, x.B = ea[j], eb[j]
 				}
 			}

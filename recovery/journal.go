@@ -43,8 +43,14 @@ func entryText(e *trace.Entry) string {
 		return "(none)"
 	}
 	s := fmt.Sprintf("tick=%d src=%d dst=%d %s a=%d b=%d", e.Tick, e.Src, e.Dst, trace.KindName(e.Kind), e.A, e.B)
-	if e.Reserved != 0 {
-		s += fmt.Sprintf(" reserved=%d", e.Reserved)
+	switch e.Flags {
+	case 0:
+	case trace.FlagDelayed:
+		s += " (delayed)"
+	case trace.FlagCopy:
+		s += " (duplicate copy)"
+	default:
+		s += fmt.Sprintf(" flags=%d", e.Flags)
 	}
 	return s
 }

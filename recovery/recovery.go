@@ -18,7 +18,8 @@
 // (a journal of another implementation, or one whose run file was removed)
 // the workload is the native one the params name, or the program given,
 // and the options are the caller's (the command's flags); no snapshot is
-// used then.
+// used then. The fault settings (SPEC §7) are in the params, so resume and
+// replay re-create the run's faults from them in either case.
 //
 // # Resume
 //
@@ -126,6 +127,15 @@ type Request struct {
 	// the defaults). With a run file they must equal its budgets and
 	// --on-oscillation, or be nil.
 	Opts *snapshot.Options
+	// MaxInFlight is the engine's in-flight bound for this resume or
+	// replay (--max-inflight; it never changes a result, only whether the
+	// run can finish). 0: the run's own (Options.MaxInFlight), or if it
+	// gave none DefaultMaxInFlight.
+	MaxInFlight int64
+	// DefaultMaxInFlight is the bound when neither this request nor the
+	// run gave one (the CLI's default for the machine; 0: the engine's
+	// largest).
+	DefaultMaxInFlight int64
 	// Program is the program that wrote the journal, for a journal without
 	// a run file; with one, it must be the recorded program (or nil).
 	Program  *runfile.Program
@@ -210,10 +220,12 @@ func identify(req *Request, id mmap.FileID, rep *Report) (*runfile.Run, int64, e
 			}
 		}
 		rep.Opts = rf.Opts
-	} else if req.Opts != nil {
-		rep.Opts = *req.Opts
 	} else {
 		rep.Opts = snapshot.DefaultOptions()
+		if req.Opts != nil {
+			rep.Opts = *req.Opts
+		}
+		rep.Opts.MaxInFlight = req.MaxInFlight // a flag, like the others
 	}
 	if prog != nil {
 		p, err := lang.Compile(prog.Path, prog.Text)
@@ -337,9 +349,22 @@ func closedAsRecorded(path string, rf *runfile.Run, sum mmap.Summary, torn strin
 		path, rf.State, rf.Size, rf.Trace, now)
 }
 
-func config(params string, shards int, o snapshot.Options, req *Request) engine.Config {
-	return engine.Config{Params: params, Shards: shards, MaxTicks: o.MaxTicks, MaxMsgs: o.MaxMsgs,
-		Damp: o.Damp, NoDetect: o.NoDetect, Progress: req.Progress, Stop: req.Stop}
+// config is the engine configuration that re-creates the run: the fault
+// layer comes from the params (SPEC §7), the rest from the options; the
+// shard count and the in-flight bound, which never change a result, may
+// be the caller's.
+func config(rep *Report, req *Request) engine.Config {
+	o := rep.Opts
+	inFlight := req.MaxInFlight
+	if inFlight == 0 {
+		inFlight = o.MaxInFlight
+	}
+	if inFlight == 0 {
+		inFlight = req.DefaultMaxInFlight
+	}
+	return engine.Config{Params: rep.Params, Shards: rep.Shards, MaxTicks: o.MaxTicks, MaxMsgs: o.MaxMsgs,
+		Damp: o.Damp, NoDetect: o.NoDetect, Progress: req.Progress, Stop: req.Stop,
+		Faults: rep.P.Faults, MaxInFlight: inFlight}
 }
 
 // Resume continues the interrupted run of the journal at req.Journal (see
@@ -397,7 +422,7 @@ func Resume(req Request) (*Report, error) {
 		return rep, err
 	}
 	pos := mmap.Position{Offset: prologue, Prev: trace.ParamsHash(params)}
-	cfg := config(params, rep.Shards, rep.Opts, &req)
+	cfg := config(rep, &req)
 	for _, s := range cands {
 		cp := &s.CP
 		if !usable(s, at) {
@@ -531,7 +556,7 @@ func Replay(req Request) (*Report, error) {
 		return rep, fmt.Errorf("journal: %w", err)
 	}
 	j := newChecked(f, nil, prologue, st.Size(), 0)
-	cfg := config(rep.Params, rep.Shards, rep.Opts, &req)
+	cfg := config(rep, &req)
 	cfg.Journal = j
 	return rep, rep.run(req, cfg, j)
 }

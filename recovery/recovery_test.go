@@ -42,7 +42,7 @@ func record(t *testing.T, r run, path string, shards int) engine.Result {
 		t.Fatal(err)
 	}
 	cfg := engine.Config{Params: r.params(), Shards: shards, MaxTicks: r.opts.MaxTicks, MaxMsgs: r.opts.MaxMsgs,
-		Damp: r.opts.Damp, NoDetect: r.opts.NoDetect, Journal: j.Writer}
+		Damp: r.opts.Damp, NoDetect: r.opts.NoDetect, Journal: j.Writer, Faults: r.p.Faults}
 	if j.Snaps != nil {
 		cfg.SnapshotEvery, cfg.Snapshot = r.opts.SnapshotEvery, j.Snaps.Snapshot
 	}
@@ -503,5 +503,70 @@ func TestResumeBeforeTheFirstSnapshotUsesTheRunsOptions(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(path); !bytes.Equal(b, cut) {
 		t.Fatal("resume with a damaged run file changed the journal")
+	}
+}
+
+// TestResumeAndReplayOfAFaultyRun: with faults on (SPEC §7) the snapshots
+// hold late messages (delayed ones and duplicates' copies); a resume from
+// any cut, with or without snapshots and at another shard count, re-creates
+// the same faults from the params and ends with the uninterrupted result
+// and journal, and replay reports no divergence.
+func TestResumeAndReplayOfAFaultyRun(t *testing.T) {
+	dir := t.TempDir()
+	r := newRun("storm", 3000, 40, 3, 50)
+	r.p.Faults = engine.FaultParams{Drop: 30_000, Dup: 60_000, Delay: 150_000, MaxDelay: 40, Seed: 5}
+	r.opts.SnapshotEvery = 3
+	path := filepath.Join(dir, "faulty.lxj")
+	want := record(t, r, path, 2)
+	if want.Faults.Dropped == 0 || want.Faults.Duplicated == 0 || want.Faults.Delayed == 0 || want.Outcome != engine.Violated {
+		t.Fatalf("the run has too few faults: %+v", want)
+	}
+	names, err := snapshot.List(snapshot.Dir(path))
+	if err != nil || len(names) == 0 {
+		t.Fatal("no snapshots", err)
+	}
+	late := 0
+	for _, name := range names {
+		s, err := snapshot.Read(name)
+		if err != nil || s.CP.Faults == (engine.FaultCounts{}) {
+			t.Fatalf("%s: %v, fault counts %+v", name, err, s.CP.Faults)
+		}
+		for _, e := range s.CP.Pending {
+			if uint64(e.Tick) > s.CP.Tick {
+				late++
+			}
+		}
+	}
+	if late == 0 {
+		t.Fatalf("the snapshots (%v, run of %d ticks) hold no late message", names, want.Ticks)
+	}
+	sv := capture(t, path)
+	fullBytes := sv.journal
+	offs := blockOffsets(t, fullBytes)
+	fromSnap := 0
+	for i, cut := range offs[len(offs)/3:] {
+		for _, snaps := range []bool{true, false} {
+			sv.crash(t, path, fullBytes[:cut+int64(i%40)], snaps)
+			rep, err := recovery.Resume(recovery.Request{Journal: path, Shards: 1 + i%3})
+			if err != nil {
+				t.Fatalf("cut at %d (snapshots %v): %v", cut, snaps, err)
+			}
+			if !same(rep.Result, want) {
+				t.Fatalf("cut at %d (snapshots %v): %+v, want %+v", cut, snaps, rep.Result, want)
+			}
+			if rep.From > 0 {
+				fromSnap++
+			}
+			if got, _ := os.ReadFile(path); !bytes.Equal(got, fullBytes) {
+				t.Fatalf("cut at %d (snapshots %v): resumed journal differs from the uninterrupted one", cut, snaps)
+			}
+		}
+	}
+	if fromSnap == 0 {
+		t.Fatal("no resume started from a snapshot")
+	}
+	rep, err := recovery.Replay(recovery.Request{Journal: path, Shards: 3})
+	if err != nil || !same(rep.Result, want) {
+		t.Fatalf("replay: %v %+v", err, rep)
 	}
 }

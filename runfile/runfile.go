@@ -36,7 +36,7 @@
 //	id: 0f1e2d3c4b5a69788796a5b4c3d2e1f0
 //	journal: 2049:1835023:1764500000123456789
 //	params: lexbench/1 workload=banking n=100000000 seed=1 batch=4096 banks=1 accounts=2
-//	options: max-ticks=-1 max-msgs=-1 damp=0 no-detect=0 snapshot-every=0 sync=end
+//	options: max-ticks=-1 max-msgs=-1 damp=0 no-detect=0 snapshot-every=0 sync=end max-inflight=0
 //	impl: native
 //	state: ended size=3200781104 trace=bfc4988951183d64
 //	xxh: 5d3c3f0a99e4b2c1

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/lexbench/lexbench/engine"
 	"github.com/lexbench/lexbench/journal/mmap"
 )
 
@@ -153,8 +154,8 @@ func Read(path string) (*Snapshot, error) {
 // beside a journal records them (package runfile); ParseOptions reads it
 // back.
 func FormatOptions(o Options) string {
-	return fmt.Sprintf("max-ticks=%d max-msgs=%d damp=%d no-detect=%d snapshot-every=%d sync=%s",
-		o.MaxTicks, o.MaxMsgs, b2u(o.Damp), b2u(o.NoDetect), o.SnapshotEvery, o.Sync)
+	return fmt.Sprintf("max-ticks=%d max-msgs=%d damp=%d no-detect=%d snapshot-every=%d sync=%s max-inflight=%d",
+		o.MaxTicks, o.MaxMsgs, b2u(o.Damp), b2u(o.NoDetect), o.SnapshotEvery, o.Sync, o.MaxInFlight)
 }
 
 // ParseOptions parses FormatOptions's text; anything else is an error.
@@ -163,13 +164,14 @@ func ParseOptions(s string) (Options, error) {
 	var damp, noDetect uint64
 	var sync string
 	bad := fmt.Errorf("options %q: not lexbench run options", s)
-	if _, err := fmt.Sscanf(s, "max-ticks=%d max-msgs=%d damp=%d no-detect=%d snapshot-every=%d sync=%s",
-		&o.MaxTicks, &o.MaxMsgs, &damp, &noDetect, &o.SnapshotEvery, &sync); err != nil {
+	if _, err := fmt.Sscanf(s, "max-ticks=%d max-msgs=%d damp=%d no-detect=%d snapshot-every=%d sync=%s max-inflight=%d",
+		&o.MaxTicks, &o.MaxMsgs, &damp, &noDetect, &o.SnapshotEvery, &sync, &o.MaxInFlight); err != nil {
 		return o, bad
 	}
 	o.Damp, o.NoDetect = damp == 1, noDetect == 1
 	var err error
-	if o.Sync, err = mmap.ParseSync(sync); err != nil || o.MaxTicks < -1 || o.MaxMsgs < -1 || FormatOptions(o) != s {
+	if o.Sync, err = mmap.ParseSync(sync); err != nil || o.MaxTicks < -1 || o.MaxMsgs < -1 ||
+		o.MaxInFlight < 0 || o.MaxInFlight > engine.InFlightMax || FormatOptions(o) != s {
 		return o, bad
 	}
 	return o, nil

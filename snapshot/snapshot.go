@@ -21,7 +21,7 @@
 //
 //	header (64 bytes)
 //	    0   [8]byte magic "LEXSNAP1"
-//	    8   u32     version = 2
+//	    8   u32     version = 3
 //	    12  u32     zero
 //	    16  u64     tick
 //	    24  u64     body length L
@@ -32,9 +32,11 @@
 //	body (L bytes, 8-aligned fields)
 //	    u64 params length P, P bytes of params text, zero padding to 8
 //	    options: i64 max-ticks (-1 none), i64 max-msgs (-1 none),
-//	             u64 flags (1 damp, 2 no-detect), u64 snapshot-every, u64 sync
+//	             u64 flags (1 damp, 2 no-detect), u64 snapshot-every, u64 sync,
+//	             i64 max-inflight (0: not given)
 //	    i64 journal size (the offset where the checkpoint's blocks end)
 //	    u64 prev, blocks, entries, msgs, dropped
+//	    u64 fault decisions: dropped, duplicated, delayed (SPEC §7)
 //	    u64 last count | last tick << 32
 //	    u64 detector flags (1 running, 2 found)
 //	    u64 found tick, period, domains (zero unless found)
@@ -42,6 +44,17 @@
 //	    u64 counts: words, pending, touched, saved words, saved msgs
 //	    words (8 bytes each), pending (32-byte SPEC §3 entries),
 //	    touched (u32 each, zero padding to 8), saved words, saved msgs
+//
+// Pending is every message in flight in ≺ order, late ones included
+// (SPEC §1), each entry with its due tick and its fault flags; saved msgs
+// likewise for the detector's saved tick. So the file is the same
+// whatever the shard count of the run that wrote it.
+//
+// Version 3 added both the run id in the header and the late messages and
+// fault counters in the body (development builds wrote version 2 files
+// with one of the two). A file of an older version is refused with
+// "unsupported version N", so resume passes over it as over any unusable
+// snapshot (to an older one, or the run's start).
 //
 // Decode checks the header hash, the body length against the file, the
 // body hash, then every count against the bytes left before it sizes
@@ -66,12 +79,14 @@ import (
 var Magic = [8]byte{'L', 'E', 'X', 'S', 'N', 'A', 'P', '1'}
 
 const (
-	version    = 2 // 2: the run id in the header
+	version    = 3 // 2: the run id in the header, or late messages and fault counts; 3: both
 	headerSize = 64
 )
 
-// Options are a run's settings that shape its trace beyond the params
-// text; a resume or replay must use the same.
+// Options are a run's controls beyond the params text: those that shape
+// its trace (budgets, --on-oscillation, detection), which a resume or
+// replay must use the same, and the snapshot interval, sync mode and
+// in-flight bound it continues with.
 type Options struct {
 	MaxTicks      int64 // -1: none
 	MaxMsgs       int64 // -1: none
@@ -79,6 +94,10 @@ type Options struct {
 	NoDetect      bool
 	SnapshotEvery uint64
 	Sync          mmap.Sync
+	// MaxInFlight is the run's --max-inflight, 1..engine.InFlightMax; 0:
+	// not given (the bound is the machine's default). It never changes a
+	// result, only whether the run can finish.
+	MaxInFlight int64
 }
 
 // DefaultOptions are a run's without flags.
@@ -107,12 +126,16 @@ func Encode(dst []byte, s *Snapshot) []byte {
 	u(b2u(s.Opts.Damp) | b2u(s.Opts.NoDetect)<<1)
 	u(s.Opts.SnapshotEvery)
 	u(uint64(s.Opts.Sync))
+	u(uint64(s.Opts.MaxInFlight))
 	u(uint64(s.JournalSize))
 	u(cp.Prev)
 	u(cp.Blocks)
 	u(cp.Entries)
 	u(cp.Msgs)
 	u(cp.Dropped)
+	u(cp.Faults.Dropped)
+	u(cp.Faults.Duplicated)
+	u(cp.Faults.Delayed)
 	u(uint64(cp.LastCount) | uint64(cp.LastTick)<<32)
 	var f engine.Oscillation
 	if cp.Found != nil {
@@ -286,8 +309,10 @@ func Decode(b []byte) (*Snapshot, error) {
 	s.Opts.Damp, s.Opts.NoDetect = flags&1 != 0, flags&2 != 0
 	s.Opts.SnapshotEvery = d.u64()
 	s.Opts.Sync = mmap.Sync(d.u64())
+	s.Opts.MaxInFlight = int64(d.u64())
 	s.JournalSize = int64(d.u64())
 	cp.Prev, cp.Blocks, cp.Entries, cp.Msgs, cp.Dropped = d.u64(), d.u64(), d.u64(), d.u64(), d.u64()
+	cp.Faults.Dropped, cp.Faults.Duplicated, cp.Faults.Delayed = d.u64(), d.u64(), d.u64()
 	last := d.u64()
 	cp.LastCount, cp.LastTick = uint32(last), uint32(last>>32)
 	det := d.u64()
@@ -304,6 +329,8 @@ func Decode(b []byte) (*Snapshot, error) {
 		return nil, errors.New("budget out of range")
 	case s.Opts.Sync != mmap.SyncEnd && s.Opts.Sync != mmap.SyncNone && s.Opts.Sync != mmap.SyncSnapshot:
 		return nil, fmt.Errorf("unknown sync mode %d", s.Opts.Sync)
+	case s.Opts.MaxInFlight < 0 || s.Opts.MaxInFlight > engine.InFlightMax:
+		return nil, errors.New("max-inflight out of range")
 	case s.JournalSize < 0:
 		return nil, errors.New("journal size out of range")
 	}

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/cespare/xxhash/v2"
@@ -19,13 +21,16 @@ func sample() *snapshot.Snapshot {
 	return &snapshot.Snapshot{
 		Run:         [16]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16},
 		Params:      "lexbench/1 workload=banking n=100 seed=1 batch=10 banks=1 accounts=2",
-		Opts:        snapshot.Options{MaxTicks: -1, MaxMsgs: 5000, Damp: true, SnapshotEvery: 7, Sync: mmap.SyncSnapshot},
+		Opts:        snapshot.Options{MaxTicks: -1, MaxMsgs: 5000, Damp: true, SnapshotEvery: 7, Sync: mmap.SyncSnapshot, MaxInFlight: 1 << 20},
 		JournalSize: 12345,
 		CP: engine.Checkpoint{
 			Tick: 14, Prev: 0xfeedface, Blocks: 13, Entries: 99, Msgs: 99, Dropped: 0, LastCount: 9, LastTick: 13,
-			Words:   []uint64{1, 2, 3, 4, 5},
-			Pending: []trace.Entry{{Tick: 14, Src: 0, Dst: 1, Kind: 1, A: 7, B: 8}, {Tick: 14, Src: 1, Dst: 1, Kind: 0}},
-			Detect:  true, SavedTick: 7, NextCheck: 15,
+			Faults: engine.FaultCounts{Dropped: 3, Duplicated: 4, Delayed: 5},
+			Words:  []uint64{1, 2, 3, 4, 5},
+			// messages of tick 14, then late ones (a delayed one and a duplicate's copy)
+			Pending: []trace.Entry{{Tick: 14, Src: 0, Dst: 1, Kind: 1, A: 7, B: 8}, {Tick: 14, Src: 1, Dst: 1, Kind: 0},
+				{Tick: 16, Src: 0, Dst: 1, Kind: 2, Flags: trace.FlagDelayed, A: 9}, {Tick: 3000, Src: 1, Dst: 0, Kind: 2, Flags: trace.FlagCopy, B: 1}},
+			Detect: true, SavedTick: 7, NextCheck: 15,
 			Touched:    []uint32{1, 2, 3},
 			SavedWords: []uint64{9, 9, 9, 9},
 			SavedMsgs:  []trace.Entry{{Tick: 7, Src: 1, Dst: 2, Kind: 3, A: 1, B: 2}},
@@ -118,6 +123,7 @@ func TestOptionsTextRoundTripAndDamage(t *testing.T) {
 		snapshot.DefaultOptions(),
 		{MaxTicks: 5, MaxMsgs: -1, NoDetect: true, SnapshotEvery: 100, Sync: mmap.SyncNone},
 		{MaxTicks: -1, MaxMsgs: 1 << 62, Damp: true, Sync: mmap.SyncSnapshot},
+		{MaxTicks: -1, MaxMsgs: -1, MaxInFlight: engine.InFlightMax},
 	} {
 		text := snapshot.FormatOptions(want)
 		got, err := snapshot.ParseOptions(text)
@@ -132,9 +138,12 @@ func TestOptionsTextRoundTripAndDamage(t *testing.T) {
 			}
 		}
 	}
-	for _, bad := range []string{"", "max-ticks=-2 max-msgs=-1 damp=0 no-detect=0 snapshot-every=0 sync=end",
-		"max-ticks=1 max-msgs=-1 damp=2 no-detect=0 snapshot-every=0 sync=end",
-		"max-ticks=1 max-msgs=-1 damp=0 no-detect=0 snapshot-every=0 sync=later"} {
+	for _, bad := range []string{"", "max-ticks=-2 max-msgs=-1 damp=0 no-detect=0 snapshot-every=0 sync=end max-inflight=0",
+		"max-ticks=1 max-msgs=-1 damp=2 no-detect=0 snapshot-every=0 sync=end max-inflight=0",
+		"max-ticks=1 max-msgs=-1 damp=0 no-detect=0 snapshot-every=0 sync=later max-inflight=0",
+		"max-ticks=1 max-msgs=-1 damp=0 no-detect=0 snapshot-every=0 sync=end max-inflight=-1",
+		"max-ticks=1 max-msgs=-1 damp=0 no-detect=0 snapshot-every=0 sync=end max-inflight=2147483648",
+		"max-ticks=1 max-msgs=-1 damp=0 no-detect=0 snapshot-every=0 sync=end"} {
 		if _, err := snapshot.ParseOptions(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
@@ -146,7 +155,7 @@ func TestOptionsTextRoundTripAndDamage(t *testing.T) {
 func seal(tick uint64, body []byte) []byte {
 	h := make([]byte, 64, 64+len(body))
 	copy(h, "LEXSNAP1")
-	binary.LittleEndian.PutUint32(h[8:], 2)
+	binary.LittleEndian.PutUint32(h[8:], 3) // the format version
 	binary.LittleEndian.PutUint64(h[16:], tick)
 	binary.LittleEndian.PutUint64(h[24:], uint64(len(body)))
 	binary.LittleEndian.PutUint64(h[32:], xxhash.Sum64(body))
@@ -175,4 +184,35 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestCommittedCorpusDecodes: the FuzzDecode seeds taken from real runs
+// (testdata/fuzz/FuzzDecode/run-*) are snapshots of the current format, so
+// the fuzzer starts from valid files (a format change must renew them).
+func TestCommittedCorpusDecodes(t *testing.T) {
+	names, _ := filepath.Glob("testdata/fuzz/FuzzDecode/run-*")
+	n := 0
+	for _, name := range names {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text, ok := strings.CutPrefix(string(b), "go test fuzz v1\n[]byte(")
+		text, ok2 := strings.CutSuffix(text, ")\n")
+		v, err := strconv.Unquote(text)
+		if !ok || !ok2 || err != nil {
+			t.Fatalf("%s: not a []byte corpus entry: %v", name, err)
+		}
+		in := []byte(v)
+		if strings.HasSuffix(name, "-body") {
+			in = seal(1, in) // the header's tick does not matter for decoding a body
+		}
+		if _, err := snapshot.Decode(in); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		n++
+	}
+	if n < 4 {
+		t.Fatalf("only %d corpus seeds from runs", n)
+	}
 }

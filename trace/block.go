@@ -18,8 +18,9 @@ func HeaderCount(b []byte) uint32 { return binary.LittleEndian.Uint32(b[4:]) }
 // EntryTick is the tick field of the entry encoded at b[0:32].
 func EntryTick(b []byte) uint32 { return binary.LittleEndian.Uint32(b[0:]) }
 
-// EntryReserved is the reserved field (offset 14) of the entry at b[0:32].
-func EntryReserved(b []byte) uint16 { return binary.LittleEndian.Uint16(b[14:]) }
+// EntryFlags is the flags field (offset 14) of the entry at b[0:32]: 0, or
+// FlagDelayed / FlagCopy in a run with faults (SPEC §7).
+func EntryFlags(b []byte) uint16 { return binary.LittleEndian.Uint16(b[14:]) }
 
 // kindNames are the message kinds of SPEC §5 by number.
 var kindNames = [...]string{

@@ -39,7 +39,7 @@
 //	    4   u32      src
 //	    8   u32      dst
 //	    12  u16      kind (KindName)
-//	    14  u16      reserved = 0
+//	    14  u16      flags: 0, or FlagDelayed = 1 / FlagCopy = 2 (faults)
 //	    16  u64      a
 //	    24  u64      b
 //
@@ -52,6 +52,14 @@
 // messages is cut into full blocks of 4096 and one last partial block; a
 // tick with no messages has no block. So across the file ticks never
 // decrease, and a block with count < 4096 is the last of its tick.
+//
+// An entry's tick is the tick the message was delivered at. Its flags are 0
+// in every run without faults. In a run with faults on (SPEC §7; its params
+// end with the fault keys, ParamsHaveFaults) a message the fault layer
+// delivered late has FlagDelayed and the late copy of a duplicated message
+// FlagCopy; the on-time original of a duplicate has 0. A reader accepts
+// nonzero flags only in a journal whose params have faults on, and none
+// above FlagsMax.
 //
 // # Hashes and the chain
 //

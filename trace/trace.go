@@ -2,6 +2,7 @@ package trace
 
 import (
 	"encoding/binary"
+	"strings"
 	"unsafe"
 
 	"github.com/cespare/xxhash/v2"
@@ -38,15 +39,27 @@ const (
 
 // Entry is one delivered message in canonical layout. Its in-memory layout
 // equals the on-disk encoding on little-endian machines.
+//
+// Tick is the tick at which the message is (to be) delivered. Flags is 0
+// for every message of a run without faults; with faults (SPEC §7) it is
+// FlagDelayed for a message the fault layer delivered late and FlagCopy
+// for the late copy of a duplicated message (the on-time original has 0).
 type Entry struct {
-	Tick     uint32
-	Src      uint32
-	Dst      uint32
-	Kind     Kind
-	Reserved uint16
-	A        uint64
-	B        uint64
+	Tick  uint32
+	Src   uint32
+	Dst   uint32
+	Kind  Kind
+	Flags uint16
+	A     uint64
+	B     uint64
 }
+
+// Flags of an entry (SPEC §3 offset 14, §7). FlagsMax is the largest valid value.
+const (
+	FlagDelayed uint16 = 1 // delivered late by the fault layer
+	FlagCopy    uint16 = 2 // the late copy of a duplicated message
+	FlagsMax           = FlagCopy
+)
 
 func init() {
 	if unsafe.Sizeof(Entry{}) != EntrySize {
@@ -83,7 +96,7 @@ func AppendEntry(dst []byte, e *Entry) []byte {
 	dst = binary.LittleEndian.AppendUint32(dst, e.Src)
 	dst = binary.LittleEndian.AppendUint32(dst, e.Dst)
 	dst = binary.LittleEndian.AppendUint16(dst, e.Kind)
-	dst = binary.LittleEndian.AppendUint16(dst, e.Reserved)
+	dst = binary.LittleEndian.AppendUint16(dst, e.Flags)
 	dst = binary.LittleEndian.AppendUint64(dst, e.A)
 	dst = binary.LittleEndian.AppendUint64(dst, e.B)
 	return dst
@@ -93,13 +106,13 @@ func AppendEntry(dst []byte, e *Entry) []byte {
 func DecodeEntry(b []byte) Entry {
 	_ = b[EntrySize-1]
 	return Entry{
-		Tick:     binary.LittleEndian.Uint32(b[0:]),
-		Src:      binary.LittleEndian.Uint32(b[4:]),
-		Dst:      binary.LittleEndian.Uint32(b[8:]),
-		Kind:     binary.LittleEndian.Uint16(b[12:]),
-		Reserved: binary.LittleEndian.Uint16(b[14:]),
-		A:        binary.LittleEndian.Uint64(b[16:]),
-		B:        binary.LittleEndian.Uint64(b[24:]),
+		Tick:  binary.LittleEndian.Uint32(b[0:]),
+		Src:   binary.LittleEndian.Uint32(b[4:]),
+		Dst:   binary.LittleEndian.Uint32(b[8:]),
+		Kind:  binary.LittleEndian.Uint16(b[12:]),
+		Flags: binary.LittleEndian.Uint16(b[14:]),
+		A:     binary.LittleEndian.Uint64(b[16:]),
+		B:     binary.LittleEndian.Uint64(b[24:]),
 	}
 }
 
@@ -142,6 +155,22 @@ func BlockHash(count uint32, index, prev, content uint64) uint64 {
 	binary.LittleEndian.PutUint64(b[16:], prev)
 	binary.LittleEndian.PutUint64(b[24:], content)
 	return xxhash.Sum64(b[:])
+}
+
+// ParamsHaveFaults reports whether a params text is that of a run with
+// faults on (SPEC §7): it ends with the five fault keys, in order. Only
+// such a run's entries may carry nonzero flags.
+func ParamsHaveFaults(params string) bool {
+	f := strings.Split(params, " ")
+	if len(f) < 5 {
+		return false
+	}
+	for i, k := range [5]string{"drop=", "dup=", "delay=", "maxdelay=", "fseed="} {
+		if !strings.HasPrefix(f[len(f)-5+i], k) {
+			return false
+		}
+	}
+	return true
 }
 
 // ParamsHash is the chain's starting link: xxhash64 of the bare params text.

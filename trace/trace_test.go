@@ -85,7 +85,7 @@ func TestWholeBlock(t *testing.T) {
 	if got, size, ok := WholeBlock(append(b, 1, 2, 3)); !ok || size != len(b) || got != h || HeaderCount(b) != 2 {
 		t.Fatalf("WholeBlock of a good block: %+v %d %v", got, size, ok)
 	}
-	if EntryTick(b[BlockHeaderSize:]) != 3 || EntryReserved(b[BlockHeaderSize:]) != 0 {
+	if EntryTick(b[BlockHeaderSize:]) != 3 || EntryFlags(b[BlockHeaderSize:]) != 0 {
 		t.Fatal("entry accessors")
 	}
 	for i := range b {

@@ -138,7 +138,7 @@ func (w *Banking) drive(out *engine.Outbox) {
 		to := from + 1 + dA1.Mod(q)
 		to -= a & uint64(int64(a-1-to)>>63) // branchless "if to >= a": a coin flip for A = 2
 		e := &es[i]
-		e.Tick, e.Src, e.Dst, e.Kind, e.Reserved = tick, 0, uint32(1+bank), trace.KindTransfer, 0
+		e.Tick, e.Src, e.Dst, e.Kind, e.Flags = tick, 0, uint32(1+bank), trace.KindTransfer, 0
 		e.A, e.B = from|to<<32, 1+r2%1000
 	}
 	if more == 1 {

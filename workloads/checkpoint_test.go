@@ -8,20 +8,6 @@ import (
 	"github.com/lexbench/lexbench/engine"
 )
 
-func cloneCheckpoint(cp *engine.Checkpoint) *engine.Checkpoint {
-	c := *cp
-	c.Words = slices.Clone(cp.Words)
-	c.Pending = slices.Clone(cp.Pending)
-	c.Touched = slices.Clone(cp.Touched)
-	c.SavedWords = slices.Clone(cp.SavedWords)
-	c.SavedMsgs = slices.Clone(cp.SavedMsgs)
-	if cp.Found != nil {
-		f := *cp.Found
-		c.Found = &f
-	}
-	return &c
-}
-
 func checkpoints(t *testing.T, c runCase, shards int, every uint64) (engine.Result, []*engine.Checkpoint) {
 	t.Helper()
 	var cps []*engine.Checkpoint
@@ -29,7 +15,7 @@ func checkpoints(t *testing.T, c runCase, shards int, every uint64) (engine.Resu
 		Params: c.spec.Text(c.p), Shards: shards, MaxTicks: -1, MaxMsgs: c.maxMsgs, Damp: c.damp,
 		SnapshotEvery: every,
 		Snapshot: func(cp *engine.Checkpoint) error {
-			cps = append(cps, cloneCheckpoint(cp))
+			cps = append(cps, cp.Clone())
 			return nil
 		}})
 	if err != nil {
@@ -101,7 +87,7 @@ func TestCheckRestoreRejectsInconsistentCheckpoints(t *testing.T) {
 		func(cp *engine.Checkpoint) { cp.LastCount = 0 },
 	}
 	for i, f := range bad {
-		cp := cloneCheckpoint(good)
+		cp := good.Clone()
 		f(cp)
 		if err := engine.CheckRestore(w, cp); err == nil {
 			t.Errorf("damage %d accepted", i)

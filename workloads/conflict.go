@@ -159,7 +159,7 @@ func (w *Conflict) drive(out *engine.Outbox) {
 		c := divK.Mod(q)
 		dst := 1 + g*(kk+1) + 1 + c
 		e := &es[i]
-		e.Tick, e.Src, e.Dst, e.Kind, e.Reserved = tick, 0, uint32(dst), trace.KindSetGoal, 0
+		e.Tick, e.Src, e.Dst, e.Kind, e.Flags = tick, 0, uint32(dst), trace.KindSetGoal, 0
 		e.A, e.B = r2%1000, 0
 	}
 	if more == 1 {

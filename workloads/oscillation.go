@@ -118,7 +118,7 @@ func (w *Oscillation) drive(out *engine.Outbox) {
 		q, g := divG.DivMod(r1)
 		c := q & 1
 		e := &es[i]
-		e.Tick, e.Src, e.Dst, e.Kind, e.Reserved = tick, 0, uint32(2+3*g+c), trace.KindSetGoal, 0
+		e.Tick, e.Src, e.Dst, e.Kind, e.Flags = tick, 0, uint32(2+3*g+c), trace.KindSetGoal, 0
 		e.A, e.B = divT.Mod(r2), 0
 	}
 	if more == 1 {

@@ -100,7 +100,7 @@ func (w *Storm) produce(out *engine.Outbox, p uint32) {
 	for i := range es[:k] {
 		r := next(&rng)
 		e := &es[i]
-		e.Tick, e.Src, e.Dst, e.Kind, e.Reserved = tick, p, P+uint32(dC.Mod(r)), trace.KindData, 0
+		e.Tick, e.Src, e.Dst, e.Kind, e.Flags = tick, p, P+uint32(dC.Mod(r)), trace.KindData, 0
 		e.A, e.B = r, sent
 		sent++
 	}

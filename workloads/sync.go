@@ -120,7 +120,7 @@ func (w *Sync) drive(out *engine.Outbox) {
 		rep := q % 3
 		reg := divR.Mod(q / 3)
 		e := &es[i]
-		e.Tick, e.Src, e.Dst, e.Kind, e.Reserved = tick, 0, uint32(1+3*g+rep), trace.KindWrite, 0
+		e.Tick, e.Src, e.Dst, e.Kind, e.Flags = tick, 0, uint32(1+3*g+rep), trace.KindWrite, 0
 		e.A, e.B = reg, r2
 	}
 	if more == 1 {

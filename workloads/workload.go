@@ -24,6 +24,9 @@ type Key struct {
 type Params struct {
 	N, Seed, Batch uint64
 	K              [2]uint64 // the workload's keys, in Spec.Keys order
+	// Faults is the fault layer (SPEC §7); off in the zero value. When it
+	// is on, the params text ends with its five keys.
+	Faults engine.FaultParams
 }
 
 // Figure is a workload result printed as `name: value`.
@@ -93,11 +96,19 @@ func (s *Spec) Validate(p Params) error {
 	return nil
 }
 
-// Text is the canonical params text of SPEC §3.
+// Text is the canonical params text of SPEC §3, with the fault keys of
+// SPEC §7 after the workload's keys when faults are on.
 func (s *Spec) Text(p Params) string {
-	return fmt.Sprintf("lexbench/1 workload=%s n=%d seed=%d batch=%d %s=%d %s=%d",
+	t := fmt.Sprintf("lexbench/1 workload=%s n=%d seed=%d batch=%d %s=%d %s=%d",
 		s.Name, p.N, p.Seed, p.Batch, s.Keys[0].Name, p.K[0], s.Keys[1].Name, p.K[1])
+	if f := p.Faults; f.On() {
+		t += fmt.Sprintf(" drop=%d dup=%d delay=%d maxdelay=%d fseed=%d", f.Drop, f.Dup, f.Delay, f.MaxDelay, f.Seed)
+	}
+	return t
 }
+
+// faultKeys are the params keys of SPEC §7, in order.
+var faultKeys = [5]string{"drop", "dup", "delay", "maxdelay", "fseed"}
 
 // OpsDone is how many operations the generators have injected so far (for
 // progress display), read from the drivers' remaining counters.
@@ -114,8 +125,8 @@ func (w *Storm) OpsDone() uint64 {
 }
 
 // ParseParams parses a canonical params text (SPEC §3), as a journal's
-// header holds it, into its native workload and parameters. The text must
-// be exactly what Text prints for them, and the parameters valid.
+// header holds it, into its native workload and parameters, fault
+// parameters included (SPEC §7), as Spec.Parse does.
 func ParseParams(text string) (*Spec, Params, error) {
 	f := strings.Split(text, " ")
 	if len(f) < 2 || f[0] != "lexbench/1" {
@@ -134,14 +145,15 @@ func ParseParams(text string) (*Spec, Params, error) {
 }
 
 // Parse parses a canonical params text of workload s (a native one, or a
-// program's Spec): it must be exactly what Text prints for valid
-// parameters.
+// program's Spec), fault parameters included (SPEC §7): it must be exactly
+// what Text prints for valid parameters — fault keys only when faults are
+// on, in their order, with rates and maxdelay in range.
 func (s *Spec) Parse(text string) (Params, error) {
 	f := strings.Split(text, " ")
 	bad := func(what string) (Params, error) {
 		return Params{}, fmt.Errorf("params %q: %s", text, what)
 	}
-	if len(f) != 7 || f[0] != "lexbench/1" {
+	if len(f) != 7 && len(f) != 7+len(faultKeys) || f[0] != "lexbench/1" {
 		return bad("not lexbench/1 params text")
 	}
 	if name, _ := strings.CutPrefix(f[1], "workload="); name != s.Name {
@@ -163,6 +175,27 @@ func (s *Spec) Parse(text string) (Params, error) {
 	p := Params{N: v[0], Seed: v[1], Batch: v[2], K: [2]uint64{v[3], v[4]}}
 	if err := s.Validate(p); err != nil {
 		return bad(err.Error())
+	}
+	if len(f) > 7 {
+		var fv [5]uint64
+		for i, k := range faultKeys {
+			val, ok := strings.CutPrefix(f[7+i], k+"=")
+			if !ok {
+				return bad(fmt.Sprintf("field %d is not %s=", 8+i, k))
+			}
+			x, err := strconv.ParseUint(val, 10, 64)
+			if err != nil || i < 4 && x > engine.FaultRateMax {
+				return bad(fmt.Sprintf("bad %s value %q", k, val))
+			}
+			fv[i] = x
+		}
+		p.Faults = engine.FaultParams{Drop: uint32(fv[0]), Dup: uint32(fv[1]), Delay: uint32(fv[2]), MaxDelay: uint32(fv[3]), Seed: fv[4]}
+		if !p.Faults.On() {
+			return bad("fault keys with every rate 0 (faults off have none)")
+		}
+		if err := p.Faults.Check(); err != nil {
+			return bad(err.Error())
+		}
 	}
 	if s.Text(p) != text {
 		return bad("not in canonical form")

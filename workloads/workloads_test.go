@@ -8,6 +8,7 @@ import (
 
 	"github.com/lexbench/lexbench/engine"
 	"github.com/lexbench/lexbench/internal/refmodel"
+	"github.com/lexbench/lexbench/trace"
 	"github.com/lexbench/lexbench/workloads"
 )
 
@@ -210,6 +211,7 @@ func TestParamsText(t *testing.T) {
 }
 
 func TestParseParamsRoundTrips(t *testing.T) {
+	const b = "lexbench/1 workload=banking n=1 seed=1 batch=1 banks=1 accounts=2"
 	for _, c := range cases() {
 		text := c.spec.Text(c.p)
 		s, p, err := workloads.ParseParams(text)
@@ -226,9 +228,36 @@ func TestParseParamsRoundTrips(t *testing.T) {
 		"lexbench/1 workload=banking n=1 seed=1 batch=1 accounts=2 banks=1",
 		"lexbench/1 workload=banking n=1 seed=1 batch=1 banks=1 accounts=2 ",
 		"lexbench/1 workload=banking n=-1 seed=1 batch=1 banks=1 accounts=2",
+		// fault keys (SPEC §7): only with faults on, all five, in order, canonical, in range
+		b + " drop=0 dup=0 delay=0 maxdelay=8 fseed=1",
+		b + " drop=1 dup=0 delay=0 maxdelay=8",
+		b + " dup=0 drop=1 delay=0 maxdelay=8 fseed=1",
+		b + " drop=01 dup=0 delay=0 maxdelay=8 fseed=1",
+		b + " drop=1 dup=0 delay=0 maxdelay=0 fseed=1",
+		b + " drop=1 dup=0 delay=0 maxdelay=1025 fseed=1",
+		b + " drop=1000001 dup=0 delay=0 maxdelay=8 fseed=1",
+		b + " drop=500000 dup=500000 delay=1 maxdelay=8 fseed=1",
+		b + " drop=4294967297 dup=0 delay=0 maxdelay=8 fseed=1",
+		b + " drop=1 dup=0 delay=0 maxdelay=8 fseed=1 x=1",
+		b + " drop=1 dup=0 delay=0 maxdelay=8 fseed=-1",
 	} {
 		if _, _, err := workloads.ParseParams(text); err == nil {
 			t.Errorf("%q accepted", text)
 		}
+	}
+	for _, f := range []engine.FaultParams{
+		{Drop: 1, MaxDelay: 1},
+		{Dup: 1_000_000, MaxDelay: 1024, Seed: 1<<64 - 1},
+		{Drop: 333_333, Dup: 333_333, Delay: 333_334, MaxDelay: 8, Seed: 7},
+	} {
+		p := workloads.Params{N: 5, Seed: 2, Batch: 3, K: [2]uint64{1, 2}, Faults: f}
+		text := workloads.BankingSpec.Text(p)
+		s, got, err := workloads.ParseParams(text)
+		if err != nil || s != &workloads.BankingSpec || got != p || !trace.ParamsHaveFaults(text) {
+			t.Errorf("%q: %v %+v", text, err, got)
+		}
+	}
+	if trace.ParamsHaveFaults(b) {
+		t.Errorf("%q has faults", b)
 	}
 }

@@ -24,6 +24,19 @@ func TestProgramsMatchGoldenRows(t *testing.T) {
 	checkGoldenRows(t, func(r goldenRow) []string { return lxmArgs(r.args) })
 }
 
+// TestProgramsMatchGoldenRowsAcrossShardCounts: the small rows (fault rows
+// among them) through the programs at 3 and 7 shards too.
+func TestProgramsMatchGoldenRowsAcrossShardCounts(t *testing.T) {
+	for _, r := range readGolden(t) {
+		if rowN(t, r.args) > 100_000 {
+			continue
+		}
+		for _, s := range []int{3, 7} {
+			checkArgs(t, r, append(lxmArgs(r.args), "--shards", fmt.Sprint(s)))
+		}
+	}
+}
+
 func TestProgramsCheckAndDisasm(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(lxmDir, "*.lxm"))
 	if len(files) < 6 {

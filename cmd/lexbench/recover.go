@@ -23,6 +23,7 @@ type recoverFlags struct {
 	program           string
 	discard           bool
 	json              bool
+	maxInFlight       number
 }
 
 func newRecoverFlagSet(cmd string, f *recoverFlags) *pflag.FlagSet {
@@ -31,13 +32,14 @@ func newRecoverFlagSet(cmd string, f *recoverFlags) *pflag.FlagSet {
 	fs.SortFlags = false
 	fs.Var(&f.shards, "shards", shardsUsage)
 	fs.StringVar(&f.program, "program", "", "the program `FILE.lxm` that wrote the journal: needed only without a run file; with one, it must be the recorded program")
-	fs.Var(&f.maxTicks, "max-ticks", "the run's --max-ticks, 0..2^62: needed only without a run file (JOURNAL.run records it)")
+	fs.Var(&f.maxTicks, "max-ticks", "the run's --max-ticks, 0..2^32: needed only without a run file (JOURNAL.run records it)")
 	fs.Var(&f.maxMsgs, "max-msgs", "the run's --max-msgs, 0..2^62: needed only without a run file")
 	fs.StringVar(&f.onOscillation, "on-oscillation", "", "the run's --on-oscillation (halt | damp): needed only without a run file")
 	if cmd == "resume" {
 		fs.BoolVar(&f.discard, "discard-after-snapshot", false, "continue from the newest snapshot even if the journal after it is damaged (a machine crash can write pages out of order); everything after the snapshot is written again")
 	}
 	fs.BoolVar(&f.json, "json", false, "print the result as one JSON object")
+	addMaxInFlightFlag(fs, &f.maxInFlight, true)
 	return fs
 }
 
@@ -74,9 +76,15 @@ func parseRecover(cmd string, args []string, stdout, stderr io.Writer) (req reco
 	if err != nil {
 		return bad("%s", err)
 	}
-	req = recovery.Request{Journal: fs.Arg(0), Shards: int(f.shards.v), DiscardAfterSnapshot: f.discard}
+	req = recovery.Request{Journal: fs.Arg(0), Shards: int(f.shards.v), DiscardAfterSnapshot: f.discard,
+		DefaultMaxInFlight: defaultMaxInFlight()}
 	if !f.shards.set {
 		req.Shards = 0 // predicted
+	}
+	if f.maxInFlight.set { // else the run's own (its run file), or the default
+		if req.MaxInFlight, err = maxInFlight(f.maxInFlight); err != nil {
+			return bad("%s", err)
+		}
 	}
 	if f.maxTicks.set || f.maxMsgs.set || f.onOscillation != "" {
 		o := snapshot.DefaultOptions()
@@ -128,8 +136,9 @@ func cmdResume(args []string, stdout, stderr io.Writer) (int, error) {
 	if rep.Result.Outcome == engine.Stopped {
 		return stop.report(stderr, rep.Result, req.Journal, rep.Snaps != nil && rep.Snaps.Count > 0), nil
 	}
+	faults := rep.P.Faults.On()
 	out := &output{w: stdout, spec: rep.Spec, prog: rep.Program, params: rep.Params, shards: rep.Shards, predicted: rep.ShardsWhy,
-		n: rep.P.N, json: f.json, damp: rep.Opts.Damp, snaps: rep.Snaps, before: rep.Before}
+		n: rep.P.N, json: f.json, damp: rep.Opts.Damp && !faults, faults: faults, snaps: rep.Snaps, before: rep.Before}
 	if !f.json {
 		if rep.From > 0 {
 			fmt.Fprintf(stdout, "resume: from tick %d (%s)\n", rep.From, rep.Snapshot)
@@ -171,12 +180,17 @@ func cmdReplay(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	res := rep.Result
 	if f.json {
+		faults := rep.P.Faults.On()
 		out := &output{w: stdout, spec: rep.Spec, prog: rep.Program, params: rep.Params, shards: rep.Shards, predicted: rep.ShardsWhy,
-			n: rep.P.N, json: true, damp: rep.Opts.Damp}
+			n: rep.P.N, json: true, damp: rep.Opts.Damp && !faults, faults: faults}
 		out.result(true, rep.Workload, res, time.Since(start), 0)
 		return exitOK, nil
 	}
-	fmt.Fprintf(stdout, "params: %s\ntrace: %016x\nstate: %016x\noutcome: %s\nticks: %d\nmsgs: %d\nblocks: %d\nreplay: identical, %d blocks compared\n",
-		rep.Params, res.Trace, res.State, res.Outcome, res.Ticks, res.Msgs, res.Blocks, res.Blocks)
+	fmt.Fprintf(stdout, "params: %s\ntrace: %016x\nstate: %016x\noutcome: %s\nticks: %d\nmsgs: %d\nblocks: %d\n",
+		rep.Params, res.Trace, res.State, res.Outcome, res.Ticks, res.Msgs, res.Blocks)
+	if rep.P.Faults.On() {
+		fmt.Fprintf(stdout, "faults: %s\n", faultsLine(res.Faults))
+	}
+	fmt.Fprintf(stdout, "replay: identical, %d blocks compared\n", res.Blocks)
 	return exitOK, nil
 }

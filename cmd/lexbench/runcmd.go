@@ -40,6 +40,7 @@ type runFlags struct {
 	profile, profileDir string
 	json                bool
 	noDetect            bool
+	faults              faultFlags
 }
 
 // stateWordsMax bounds the arena a run may ask for (8 GiB).
@@ -73,9 +74,10 @@ func newRunFlagSet(spec *workloads.Spec, f *runFlags) *pflag.FlagSet {
 	fs.BoolVar(&f.force, "force", false, "replace an existing journal at --journal PATH (without it, an existing journal is an error)")
 	fs.Var(&f.snapshotEvery, "snapshot-every", "write a snapshot every `TICKS` ticks, 1..2^32, into PATH.snapshots (needs --journal)")
 	fs.StringVar(&f.sync, "sync", "end", "durability: none | snapshot (journal and snapshot fsynced at each snapshot) | end (fsync before exit)")
-	fs.Var(&f.maxTicks, "max-ticks", "end the run before tick `T` is delivered, 0..2^62")
+	fs.Var(&f.maxTicks, "max-ticks", "end the run before tick `T` is delivered, 0..2^32")
 	fs.Var(&f.maxMsgs, "max-msgs", "end the run at the first boundary with ≥ `M` messages delivered, 0..2^62")
 	fs.StringVar(&f.onOscillation, "on-oscillation", "halt", "halt | damp")
+	addFaultFlags(fs, &f.faults)
 	fs.Var(&f.count, "count", "repeat the run `K` times, 1..2^64-1")
 	fs.StringVar(&f.profile, "profile", "", "cpu | mem | allocs | block | mutex | trace")
 	fs.StringVar(&f.profileDir, "profile-dir", ".", "directory for profiles (created if missing)")
@@ -91,8 +93,10 @@ func checkRunFlags(shards, maxTicks, maxMsgs number, onOscillation string) (damp
 	switch {
 	case shards.set && (shards.v < 1 || shards.v > 1024):
 		return false, fmt.Errorf("invalid value %d for --shards: must be 1..1024", shards.v)
-	case maxTicks.v > 1<<62 || maxMsgs.v > 1<<62:
-		return false, errors.New("--max-ticks and --max-msgs must be below 2^62")
+	case maxTicks.v > engine.MaxTick+1:
+		return false, fmt.Errorf("invalid value %d for --max-ticks: at most %d (ticks are u32 in the journal)", maxTicks.v, uint64(engine.MaxTick)+1)
+	case maxMsgs.v > 1<<62:
+		return false, errors.New("--max-msgs must be below 2^62")
 	}
 	switch onOscillation {
 	case "halt":
@@ -144,6 +148,15 @@ func cmdRun(spec *workloads.Spec, prog *runfile.Program, args []string, stdout, 
 	}
 	p := workloads.Params{N: f.n.v, Seed: f.seed.v, Batch: f.batch.v, K: [2]uint64{f.keys[0].v, f.keys[1].v}}
 	if err := spec.Validate(p); err != nil {
+		return bad("%s", err)
+	}
+	fp, err := f.faults.params(p.Seed)
+	if err != nil {
+		return bad("%s", err)
+	}
+	p.Faults = fp
+	inFlight, err := maxInFlight(f.faults.maxInFlight)
+	if err != nil {
 		return bad("%s", err)
 	}
 	damp, err := checkRunFlags(f.shards, f.maxTicks, f.maxMsgs, f.onOscillation)
@@ -200,19 +213,21 @@ func cmdRun(spec *workloads.Spec, prog *runfile.Program, args []string, stdout, 
 		return bad("--%s and --%s ask for too much state (%d words; at most %d)", spec.Keys[0].Name, spec.Keys[1].Name, w.StateWords(), stateWordsMax)
 	}
 	params := spec.Text(p)
-	out := &output{w: stdout, spec: spec, params: params, n: p.N, json: f.json, damp: damp, prog: prog}
+	out := &output{w: stdout, spec: spec, params: params, n: p.N, json: f.json, damp: damp && !p.Faults.On(), faults: p.Faults.On(), prog: prog}
 	out.shards = int(f.shards.v)
 	if !f.shards.set {
 		pred := predictShards(spec, p, params)
 		out.shards, out.predicted = pred.Shards, pred.Why
 	}
 	cfg := engine.Config{
-		Params:   params,
-		Shards:   out.shards,
-		MaxTicks: -1,
-		MaxMsgs:  -1,
-		Damp:     damp,
-		NoDetect: f.noDetect,
+		Params:      params,
+		Shards:      out.shards,
+		MaxTicks:    -1,
+		MaxMsgs:     -1,
+		Damp:        damp,
+		NoDetect:    f.noDetect,
+		Faults:      p.Faults,
+		MaxInFlight: inFlight,
 	}
 	if f.maxTicks.set {
 		cfg.MaxTicks = int64(f.maxTicks.v)
@@ -222,6 +237,9 @@ func cmdRun(spec *workloads.Spec, prog *runfile.Program, args []string, stdout, 
 	}
 	opts := snapshot.Options{MaxTicks: cfg.MaxTicks, MaxMsgs: cfg.MaxMsgs, Damp: damp, NoDetect: f.noDetect,
 		SnapshotEvery: f.snapshotEvery.v, Sync: syncMode}
+	if f.faults.maxInFlight.set { // else resume uses its machine's default too
+		opts.MaxInFlight = inFlight
+	}
 	// Everything above only read; from here on files are written, each
 	// step only once every check before it passed.
 	if f.profile != "" {
@@ -279,6 +297,9 @@ func cmdRun(spec *workloads.Spec, prog *runfile.Program, args []string, stdout, 
 		}
 		elapsed := time.Since(start)
 		pg.done()
+		if errors.Is(err, engine.ErrInFlight) {
+			return exitBadInput, fmt.Errorf("%w (--max-inflight raises the bound, if the machine has the memory)", err)
+		}
 		if err != nil {
 			return exitBadInput, err
 		}
@@ -353,7 +374,8 @@ type output struct {
 	predicted string // why this shard count, if it was not given
 	n         uint64
 	json      bool
-	damp      bool // --on-oscillation=damp: `dropped:` is a figure (SPEC §5.5)
+	damp      bool // --on-oscillation=damp: `dropped:` is a figure (SPEC §5.5); false with faults on (damp has no effect)
+	faults    bool // faults on: the `faults:` line (SPEC §7)
 	snaps     *recovery.Snapshotter
 	// before is what a resumed run had delivered before it continued:
 	// rates count only the messages it delivered itself.
@@ -420,6 +442,9 @@ func (o *output) result(first bool, w workloads.Workload, res engine.Result, ela
 		}
 		if res.Oscillation != nil {
 			m["oscillation"] = map[string]uint64{"tick": res.Oscillation.Tick, "period": res.Oscillation.Period, "domains": res.Oscillation.Domains}
+		}
+		if o.faults {
+			m["faults"] = map[string]uint64{"dropped": res.Faults.Dropped, "duplicated": res.Faults.Duplicated, "delayed": res.Faults.Delayed}
 		}
 		if res.Violation != nil {
 			m["violation"] = res.Violation.Error()
@@ -490,6 +515,11 @@ func (o *output) config(b *bytes.Buffer, w workloads.Workload, res engine.Result
 		osc = fmt.Sprintf("tick=%d period=%d domains=%d", o.Tick, o.Period, o.Domains)
 	}
 	kv(b, "oscillation", osc)
+	faults := ""
+	if o.faults {
+		faults = faultsLine(res.Faults)
+	}
+	kv(b, "faults", faults)
 }
 
 // kv prints a configuration line; a blank value is `key:` alone, which

@@ -23,13 +23,29 @@ import (
 )
 
 // Params are the inputs of a run: the canonical inputs of SPEC §3 plus the
-// run controls that change where a run ends (§1, §5.6).
+// run controls that change where a run ends (§1, §5.6), and the fault
+// injection of §7.
 type Params struct {
 	Workload          string // banking|storm|sync|conflict|oscillation
 	N, Seed, Batch    uint64
 	K1, K2            uint64 // the workload's two keys, in SPEC §5 order
 	MaxTicks, MaxMsgs int64  // -1 = no limit
 	Damp              bool   // --on-oscillation=damp
+
+	Drop, Dup, Delay uint64 // §7 rates in parts per million
+	MaxDelay         uint64 // §7 --max-delay (default 8)
+	FaultSeed        uint64 // §7 --fault-seed, used if FaultSeedSet
+	FaultSeedSet     bool   // else the fault seed is Seed
+}
+
+// faultsOn reports whether §7 fault injection is on.
+func (p Params) faultsOn() bool { return p.Drop+p.Dup+p.Delay > 0 }
+
+func (p Params) fseed() uint64 {
+	if p.FaultSeedSet {
+		return p.FaultSeed
+	}
+	return p.Seed
 }
 
 // keys are the names and defaults of each workload's two keys (SPEC §5).
@@ -60,6 +76,7 @@ func Defaults(workload string) Params {
 		K2:       k.v2,
 		MaxTicks: -1,
 		MaxMsgs:  -1,
+		MaxDelay: 8,
 	}
 }
 
@@ -69,8 +86,12 @@ func (p Params) Text() string {
 	if !ok {
 		panic("refmodel: unknown workload " + p.Workload)
 	}
-	return fmt.Sprintf("lexbench/1 workload=%s n=%d seed=%d batch=%d %s=%d %s=%d",
+	s := fmt.Sprintf("lexbench/1 workload=%s n=%d seed=%d batch=%d %s=%d %s=%d",
 		p.Workload, p.N, p.Seed, p.Batch, k.k1, p.K1, k.k2, p.K2)
+	if p.faultsOn() {
+		s += fmt.Sprintf(" drop=%d dup=%d delay=%d maxdelay=%d fseed=%d", p.Drop, p.Dup, p.Delay, p.MaxDelay, p.fseed())
+	}
+	return s
 }
 
 // validate panics on the values §6 calls bad input.
@@ -78,6 +99,9 @@ func (p Params) validate() {
 	bad := func(what string) { panic("refmodel: invalid params: " + what) }
 	if p.Batch < 1 {
 		bad("batch < 1")
+	}
+	if p.Drop+p.Dup+p.Delay > 1_000_000 || p.faultsOn() && (p.MaxDelay < 1 || p.MaxDelay > 1024) {
+		bad("fault rates above 10^6 ppm or max-delay not in 1..1024")
 	}
 	switch p.Workload {
 	case "banking":
@@ -114,14 +138,18 @@ type Result struct {
 	Figures      []string
 	Oscillation  string // "tick=7 period=4 domains=3" or ""
 	Blocks       uint64 // number of journal blocks
+	// Faults is §7's "dropped=x duplicated=y delayed=z", "" with faults off.
+	Faults string
 }
 
-// Message is one message in flight (SPEC §1).
+// Message is one message in flight (SPEC §1): due at tick, with the §3
+// flags (§7: 1 delayed, 2 the late copy of a duplicate).
 type message struct {
-	tick     uint32
+	tick     uint64
 	src, dst uint32
 	seq      uint64
 	kind     uint16
+	flags    uint16
 	a, b     uint64
 }
 
@@ -165,15 +193,39 @@ func newWorld(p Params) world {
 func isCheckpoint(t uint64) bool { return (t+1)&t == 0 }
 
 // configuration is C(t) of §5.6 flattened: the canonical state followed by
-// (src, dst, kind, a, b) of every pending message in ≺ order. The state part
-// has a fixed length per run and every message adds exactly five words, so
-// two configurations are equal exactly when their flattenings are.
-func configuration(w world, pending []message) []uint64 {
+// (tick − t, src, dst, kind, a, b) of every pending message in ≺ order. The
+// state part has a fixed length per run and every message adds exactly six
+// words, so two configurations are equal exactly when their flattenings are.
+func configuration(w world, pending []message, t uint64) []uint64 {
 	c := w.canonical()
 	for _, m := range pending {
-		c = append(c, uint64(m.src), uint64(m.dst), uint64(m.kind), m.a, m.b)
+		c = append(c, m.tick-t, uint64(m.src), uint64(m.dst), uint64(m.kind), m.a, m.b)
 	}
 	return c
+}
+
+// mix64 is the SplitMix64 finalizer of §7.
+func mix64(x uint64) uint64 {
+	x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9
+	x = (x ^ (x >> 27)) * 0x94D049BB133111EB
+	return x ^ (x >> 31)
+}
+
+// faultOf is §7's decision, written out: for the i-th emission of src
+// during tick t-1 it returns "drop", "dup", "delay" or "", and the delay.
+func faultOf(p Params, t uint64, src uint32, i uint64) (string, uint64) {
+	u := mix64(mix64(mix64(p.fseed()+golden*(t+1))^(golden*(uint64(src)+1))) ^ (golden * (i + 1)))
+	r := u % 1_000_000
+	d := 1 + (u/1_000_000)%p.MaxDelay
+	switch {
+	case r < p.Drop:
+		return "drop", d
+	case r < p.Drop+p.Dup:
+		return "dup", d
+	case r < p.Drop+p.Dup+p.Delay:
+		return "delay", d
+	}
+	return "", 0
 }
 
 // stateHash is xxhash64 of the canonical state words as u64 LE (§4).
@@ -214,6 +266,7 @@ func Run(p Params) Result {
 	)
 
 	var msgs, dropped uint64
+	var nDropped, nDuplicated, nDelayed uint64 // §7 decisions
 	var outcome string
 	var t uint64
 loop:
@@ -238,12 +291,12 @@ loop:
 			outcome = "budget"
 			break loop
 		}
-		// ≺ within one tick is (src, seq).
+		// ≺ is (tick, src, seq).
 		slices.SortStableFunc(pending, func(x, y message) int {
-			return cmp.Or(cmp.Compare(x.src, y.src), cmp.Compare(x.seq, y.seq))
+			return cmp.Or(cmp.Compare(x.tick, y.tick), cmp.Compare(x.src, y.src), cmp.Compare(x.seq, y.seq))
 		})
-		if !detected {
-			c := configuration(w, pending)
+		if !detected && !p.faultsOn() { // §5.7: no detection with faults on
+			c := configuration(w, pending, t)
 			if t > 0 && slices.Equal(c, saved) {
 				detected = true
 				oscDomains = receivers
@@ -258,12 +311,17 @@ loop:
 			}
 		}
 
-		// Deliver tick t in ≺ order.
+		// Deliver tick t in ≺ order; later messages stay pending.
 		var next []message
 		var entries []trace.Entry
+		emitted := map[uint32]uint64{} // per src: its emissions during tick t (the §7 index)
 		for _, m := range pending {
-			if m.tick != uint32(t) {
+			if m.tick < t {
 				panic(fmt.Sprintf("refmodel: message for tick %d pending at tick %d", m.tick, t))
+			}
+			if m.tick > t {
+				next = append(next, m)
+				continue
 			}
 			if detected && oscDomains[m.dst] {
 				dropped++
@@ -274,14 +332,30 @@ loop:
 				receivers[m.dst] = true
 			}
 			entries = append(entries, trace.Entry{
-				Tick: m.tick, Src: m.src, Dst: m.dst, Kind: m.kind, A: m.a, B: m.b,
+				Tick: uint32(m.tick), Src: m.src, Dst: m.dst, Kind: m.kind, Flags: m.flags, A: m.a, B: m.b,
 			})
 			src := m.dst
 			w.deliver(m, func(dst uint32, kind uint16, a, b uint64) {
-				next = append(next, message{
-					tick: uint32(t + 1), src: src, dst: dst, seq: seqs[src], kind: kind, a: a, b: b,
-				})
+				e := message{tick: t + 1, src: src, dst: dst, seq: seqs[src], kind: kind, a: a, b: b}
 				seqs[src]++
+				i := emitted[src]
+				emitted[src]++
+				if p.faultsOn() && src != dst {
+					switch f, d := faultOf(p, t+1, src, i); f {
+					case "drop":
+						nDropped++
+						return
+					case "dup":
+						nDuplicated++
+						c := e
+						c.tick, c.flags = t+1+d, 2
+						next = append(next, c)
+					case "delay":
+						nDelayed++
+						e.tick, e.flags = t+1+d, 1
+					}
+				}
+				next = append(next, e)
 			})
 		}
 
@@ -297,8 +371,12 @@ loop:
 	}
 
 	figures := w.figures()
-	if p.Damp && p.Workload == "oscillation" {
+	if p.Damp && p.Workload == "oscillation" && !p.faultsOn() {
 		figures = append(figures, fmt.Sprintf("dropped: %d", dropped))
+	}
+	faults := ""
+	if p.faultsOn() {
+		faults = fmt.Sprintf("dropped=%d duplicated=%d delayed=%d", nDropped, nDuplicated, nDelayed)
 	}
 	return Result{
 		Trace:       lastHash,
@@ -309,5 +387,6 @@ loop:
 		Figures:     figures,
 		Oscillation: oscLine,
 		Blocks:      blocks,
+		Faults:      faults,
 	}
 }

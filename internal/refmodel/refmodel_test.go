@@ -106,6 +106,16 @@ func parseArgs(args string) (Params, error) {
 			p.MaxTicks = int64(v)
 		case "max-msgs":
 			p.MaxMsgs = int64(v)
+		case "drop":
+			p.Drop = v
+		case "dup":
+			p.Dup = v
+		case "delay":
+			p.Delay = v
+		case "max-delay":
+			p.MaxDelay = v
+		case "fault-seed":
+			p.FaultSeed, p.FaultSeedSet = v, true
 		default:
 			return p, fmt.Errorf("unknown flag %q", name)
 		}
@@ -169,6 +179,9 @@ func (r Result) lines() []string {
 	l = append(l, r.Figures...)
 	if r.Oscillation != "" {
 		l = append(l, "oscillation: "+r.Oscillation)
+	}
+	if r.Faults != "" {
+		l = append(l, "faults: "+r.Faults)
 	}
 	return l
 }

@@ -53,9 +53,10 @@
 // Reader and Verify read sequentially through a bounded buffer (1 MiB,
 // whatever the file's size). For each block in order they check: the
 // magic, the count range, the index, the prev link, that the whole block is
-// present, the hash; then that every entry's reserved field is zero, that
-// all entries share one tick, that ticks do not decrease, and that a block
-// with count < 4096 is not followed by another block of the same tick.
+// present, the hash; then that every entry's flags field (offset 14) is 0,
+// or 0..2 in a journal whose params have faults on (SPEC §7), that all
+// entries share one tick, that ticks do not decrease, and that a block with
+// count < 4096 is not followed by another block of the same tick.
 // Lengths read from the file are checked before they size anything. The
 // outcomes are distinct:
 //
@@ -79,8 +80,9 @@
 //     nothing valid after it is the end of the log; damage in the middle is
 //     never cut off. *Damage names the first bad block, its file offset and
 //     what is wrong: "bad magic", "count 0 out of range 1..4096", "index 7,
-//     want 5", "prev link mismatch", "hash mismatch", "entry 3: reserved
-//     field is 1, want 0", "entry 5: tick 9 in a block of tick 8", "tick 7
+//     want 5", "prev link mismatch", "hash mismatch", "entry 3: flags
+//     field is 1, want 0 (the run has no faults)", "entry 3: flags field
+//     is 3, want 0..2", "entry 5: tick 9 in a block of tick 8", "tick 7
 //     after tick 8 (ticks must not decrease)", "block of tick 8 follows a
 //     partial block of the same tick", "damaged (…), and block 9 at offset
 //     … after it is valid".

@@ -82,7 +82,7 @@ func encodeJournal(params string, blocks [][]trace.Entry) testJournal {
 			body = le.AppendUint32(body, e.Src)
 			body = le.AppendUint32(body, e.Dst)
 			body = le.AppendUint16(body, e.Kind)
-			body = le.AppendUint16(body, e.Reserved)
+			body = le.AppendUint16(body, e.Flags)
 			body = le.AppendUint64(body, e.A)
 			body = le.AppendUint64(body, e.B)
 		}
@@ -523,10 +523,10 @@ func TestSemanticChecks(t *testing.T) {
 	}{
 		{name: "valid: a full block followed by its tick's rest", blocks: mk([]uint32{1, 1, 3}, []int{4096, 1, 7})},
 		{name: "valid: no blocks", blocks: nil},
-		{name: "reserved field", blocks: mk([]uint32{1, 2}, []int{3, 10}), mutate: func(d []byte, o []int) {
+		{name: "flags field", blocks: mk([]uint32{1, 2}, []int{3, 10}), mutate: func(d []byte, o []int) {
 			le.PutUint16(d[o[1]+32+3*32+14:], 1)
 			rehash(d, o[1])
-		}, block: 1, want: "entry 3: reserved field is 1, want 0"},
+		}, block: 1, want: "entry 3: flags field is 1, want 0 (the run has no faults)"},
 		{name: "mixed ticks", blocks: mk([]uint32{1, 8}, []int{3, 10}), mutate: func(d []byte, o []int) {
 			le.PutUint32(d[o[1]+32+5*32:], 9)
 			rehash(d, o[1])
@@ -824,5 +824,32 @@ func TestVerifyMemoryDoesNotGrowWithTheJournal(t *testing.T) {
 	}
 	if alloc := m1.TotalAlloc - m0.TotalAlloc; alloc > 2*readBufBytes {
 		t.Fatalf("Verify of a %d-byte journal allocated %d bytes", s.Size, alloc)
+	}
+}
+
+// TestFlagsNeedFaults: entry flags 1 and 2 (SPEC §7) are valid only in a
+// journal whose params have faults on; 3 is never valid.
+func TestFlagsNeedFaults(t *testing.T) {
+	const faultParams = testParams + " drop=0 dup=10 delay=5 maxdelay=8 fseed=1"
+	le := binary.LittleEndian
+	for _, c := range []struct {
+		params string
+		flags  uint16
+		want   string
+	}{
+		{faultParams, 1, ""},
+		{faultParams, 2, ""},
+		{faultParams, 3, "entry 2: flags field is 3, want 0..2"},
+		{testParams, 1, "entry 2: flags field is 1, want 0 (the run has no faults)"},
+		{testParams + " drop=1 dup=1 delay=1 maxdelay=1", 2, "entry 2: flags field is 2, want 0"},
+	} {
+		j := encodeJournal(c.params, ticksToBlocks([]int{3, 5}, 7))
+		le.PutUint16(j.data[j.offs[1]+32+2*32+14:], c.flags)
+		rehash(j.data, j.offs[1])
+		_, err := verifyBytes(j.data)
+		var dmg *Damage
+		if c.want == "" && err != nil || c.want != "" && (!errors.As(err, &dmg) || dmg.Block != 1 || !strings.HasPrefix(dmg.What, c.want)) {
+			t.Errorf("params %q, flags %d: %v; want %q", c.params, c.flags, err, c.want)
+		}
 	}
 }

@@ -75,10 +75,13 @@ func init() {
 // Reader reads a journal's blocks in order, checking each (see the package
 // doc for the checks).
 type Reader struct {
-	f       *os.File // nil when reading from memory
-	br      *bufio.Reader
-	params  string
-	pending int // bytes of the block last returned, still in br
+	f      *os.File // nil when reading from memory
+	br     *bufio.Reader
+	params string
+	// flagsMax is the largest valid entry flags value: 0, or with faults
+	// on (SPEC §7) trace.FlagsMax.
+	flagsMax uint16
+	pending  int // bytes of the block last returned, still in br
 
 	off     int64  // offset of the next block
 	blocks  uint64 // valid blocks so far = index of the next block
@@ -143,6 +146,9 @@ func newReader(br *bufio.Reader, name string) (*Reader, error) {
 	}
 	params := string(b[trace.FileHeaderSize : trace.FileHeaderSize+plen])
 	r := &Reader{br: br, params: params, off: int64(size), prev: trace.ParamsHash(params)}
+	if trace.ParamsHaveFaults(params) {
+		r.flagsMax = trace.FlagsMax
+	}
 	r.pending = size
 	return r, nil
 }
@@ -262,8 +268,11 @@ func (r *Reader) Next() (trace.BlockHeader, []byte, error) {
 		if t := trace.EntryTick(e); t != tick {
 			return r.corrupt("entry %d: tick %d in a block of tick %d", i/trace.EntrySize, t, tick)
 		}
-		if v := trace.EntryReserved(e); v != 0 {
-			return r.corrupt("entry %d: reserved field is %d, want 0", i/trace.EntrySize, v)
+		if v := trace.EntryFlags(e); v > r.flagsMax {
+			if r.flagsMax == 0 {
+				return r.corrupt("entry %d: flags field is %d, want 0 (the run has no faults)", i/trace.EntrySize, v)
+			}
+			return r.corrupt("entry %d: flags field is %d, want 0..%d", i/trace.EntrySize, v, r.flagsMax)
 		}
 	}
 	if r.blocks > 0 {
