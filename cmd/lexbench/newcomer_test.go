@@ -181,6 +181,7 @@ func TestEveryRunPrintsEveryConfigurationKey(t *testing.T) {
 	for _, args := range [][]string{
 		{"banking", "-n", "1e4"}, {"storm", "-n", "1e4"}, {"oscillation", "-n", "1e4", "--on-oscillation", "damp"},
 		{"sync", "-n", "1e4"}, {"run", filepath.Join(lxmDir, "storm.lxm"), "-n", "1e4"},
+		{"banking", "-n", "1e4", "--delay", "1k"}, {"run", filepath.Join(lxmDir, "storm.lxm"), "-n", "1e4", "--delay", "1k"},
 	} {
 		out, errs, code := runArgs(args...)
 		if code != exitOK {
@@ -197,7 +198,7 @@ func TestEveryRunPrintsEveryConfigurationKey(t *testing.T) {
 			t.Errorf("%v: impl %q", args, impl)
 		}
 	}
-	for _, k := range []string{"delivered", "applied", "dropped", "oscillation", "violation"} {
+	for _, k := range []string{"delivered", "applied", "dropped", "oscillation", "violation", "faults"} {
 		if !slices.Contains(first, k) {
 			t.Errorf("key %s is not printed by every run", k)
 		}
