@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -78,6 +79,15 @@ func maxInFlight(n number) (int64, error) {
 		return 0, fmt.Errorf("invalid value %d for --max-inflight: must be 1..%d messages", n.v, engine.InFlightMax)
 	}
 	return int64(n.v), nil
+}
+
+// inFlightHint adds to a run's error for exceeding the in-flight bound
+// (engine.ErrInFlight) which flag raises it.
+func inFlightHint(err error) error {
+	if errors.Is(err, engine.ErrInFlight) {
+		return fmt.Errorf("%w (--max-inflight raises the bound, if the machine has the memory)", err)
+	}
+	return err
 }
 
 // inFlightBytes is the memory budgeted per message in flight: a pending

@@ -131,7 +131,7 @@ func cmdResume(args []string, stdout, stderr io.Writer) (int, error) {
 	rep, err := recovery.Resume(req)
 	printNotes(stderr, rep)
 	if err != nil {
-		return exitBadInput, fmt.Errorf("resume: %w", err)
+		return exitBadInput, fmt.Errorf("resume: %w", inFlightHint(err))
 	}
 	if rep.Result.Outcome == engine.Stopped {
 		return stop.report(stderr, rep.Result, req.Journal, rep.Snaps != nil && rep.Snaps.Count > 0), nil
@@ -176,7 +176,7 @@ func cmdReplay(args []string, stdout, stderr io.Writer) (int, error) {
 		return exitBadInput, fmt.Errorf("replay: %w", err)
 	}
 	if err != nil {
-		return exitBadInput, fmt.Errorf("replay: %w", err)
+		return exitBadInput, fmt.Errorf("replay: %w", inFlightHint(err))
 	}
 	res := rep.Result
 	if f.json {

@@ -297,11 +297,8 @@ func cmdRun(spec *workloads.Spec, prog *runfile.Program, args []string, stdout, 
 		}
 		elapsed := time.Since(start)
 		pg.done()
-		if errors.Is(err, engine.ErrInFlight) {
-			return exitBadInput, fmt.Errorf("%w (--max-inflight raises the bound, if the machine has the memory)", err)
-		}
 		if err != nil {
-			return exitBadInput, err
+			return exitBadInput, inFlightHint(err)
 		}
 		if res.Outcome == engine.Stopped {
 			return stop.report(stderr, res, f.journal, out.snaps != nil && out.snaps.Count > 0), nil
