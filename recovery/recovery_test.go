@@ -108,6 +108,25 @@ func (s saved) crash(t *testing.T, path string, journal []byte, snaps bool) {
 	}
 }
 
+// resumeCut crashes the run at path with its journal cut to cut bytes
+// (with or without its snapshots), resumes it at the given shard count,
+// and requires the uninterrupted result (want) and journal.
+func (s saved) resumeCut(t *testing.T, path string, cut int64, snaps bool, shards int, want engine.Result) *recovery.Report {
+	t.Helper()
+	s.crash(t, path, s.journal[:cut], snaps)
+	rep, err := recovery.Resume(recovery.Request{Journal: path, Shards: shards})
+	if err != nil {
+		t.Fatalf("cut at %d (snapshots %v): %v", cut, snaps, err)
+	}
+	if !same(rep.Result, want) {
+		t.Fatalf("cut at %d (snapshots %v): %+v, want %+v", cut, snaps, rep.Result, want)
+	}
+	if got, _ := os.ReadFile(path); !bytes.Equal(got, s.journal) {
+		t.Fatalf("cut at %d (snapshots %v): resumed journal differs from the uninterrupted one", cut, snaps)
+	}
+	return rep
+}
+
 func same(a, b engine.Result) bool {
 	a.Words, b.Words = nil, nil
 	return reflect.DeepEqual(a, b)
@@ -161,22 +180,11 @@ func TestResumeAfterCutAtEveryOffsetOfTheLastTwoBlocks(t *testing.T) {
 	fromSnap := 0
 	for _, snaps := range []bool{true, false} {
 		for cut := offs[len(offs)-2]; cut <= int64(len(fullBytes)); cut++ {
-			sv.crash(t, path, fullBytes[:cut], snaps)
-			rep, err := recovery.Resume(recovery.Request{Journal: path, Shards: 1 + int(cut%2)})
-			if err != nil {
-				t.Fatalf("cut at %d (snapshots %v): %v", cut, snaps, err)
-			}
-			if !same(rep.Result, want) {
-				t.Fatalf("cut at %d (snapshots %v): %+v, want %+v", cut, snaps, rep.Result, want)
-			}
+			rep := sv.resumeCut(t, path, cut, snaps, 1+int(cut%2), want)
 			if rep.From > 0 {
 				fromSnap++
 			} else if snaps {
 				t.Fatalf("cut at %d: snapshots were not used (%v)", cut, rep.Rejected)
-			}
-			got, _ := os.ReadFile(path)
-			if !bytes.Equal(got, fullBytes) {
-				t.Fatalf("cut at %d (snapshots %v): resumed journal differs from the uninterrupted one", cut, snaps)
 			}
 		}
 	}
@@ -546,19 +554,8 @@ func TestResumeAndReplayOfAFaultyRun(t *testing.T) {
 	fromSnap := 0
 	for i, cut := range offs[len(offs)/3:] {
 		for _, snaps := range []bool{true, false} {
-			sv.crash(t, path, fullBytes[:cut+int64(i%40)], snaps)
-			rep, err := recovery.Resume(recovery.Request{Journal: path, Shards: 1 + i%3})
-			if err != nil {
-				t.Fatalf("cut at %d (snapshots %v): %v", cut, snaps, err)
-			}
-			if !same(rep.Result, want) {
-				t.Fatalf("cut at %d (snapshots %v): %+v, want %+v", cut, snaps, rep.Result, want)
-			}
-			if rep.From > 0 {
+			if rep := sv.resumeCut(t, path, cut+int64(i%40), snaps, 1+i%3, want); rep.From > 0 {
 				fromSnap++
-			}
-			if got, _ := os.ReadFile(path); !bytes.Equal(got, fullBytes) {
-				t.Fatalf("cut at %d (snapshots %v): resumed journal differs from the uninterrupted one", cut, snaps)
 			}
 		}
 	}
