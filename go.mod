@@ -6,6 +6,7 @@ require (
 	github.com/cespare/xxhash/v2 v2.3.0
 	github.com/pkg/profile v1.7.0
 	github.com/spf13/pflag v1.1.0
+	pgregory.net/rapid v1.3.0
 )
 
 require (

@@ -45,6 +45,39 @@ type Checkpoint struct {
 	Touched    []uint32      // ascending: domains that received since SavedTick, and the receivers of Tick
 	SavedWords []uint64      // the saved state of the Touched domains, their spans back to back; of every domain for a TickEnder
 	SavedMsgs  []trace.Entry // the pending messages at SavedTick, as Pending
+
+	// Local detector (SPEC §5.7), when Local: Detect says it runs, Found
+	// is its first cycle (Cells is the damped-cell count under damp, which
+	// goes on after it), Watched are the cells whose search has a saved
+	// configuration and Damped the cells damped so far, both in ascending
+	// cell order. The global fields above are then empty.
+	// With a TickEnder, Inputs lists every cell's last input tick.
+	Local   bool
+	Watched []CellSearch
+	Damped  []CellDamp
+	Inputs  []CellInput
+}
+
+// CellInput is a cell's last input tick (SPEC §5.7).
+type CellInput struct {
+	Cell uint32
+	Tick uint64
+}
+
+// CellSearch is one watched cell's search (SPEC §5.7) at a checkpoint.
+type CellSearch struct {
+	Cell    uint32
+	R, C    uint64        // its last input tick r (0 if none) and its checkpoint c ≥ r
+	Touched []uint32      // its domains that received a message since c, ascending
+	Words   []uint64      // their states at c, spans back to back; with a TickEnder, every domain's of the cell
+	Msgs    []trace.Entry // its messages pending at c, ≺ order; Tick is the due tick − c
+}
+
+// CellDamp is a cell damped during the run (SPEC §5.7).
+type CellDamp struct {
+	Cell   uint32
+	Silent bool   // no input tick since: the cell's search waits for one
+	Tick   uint64 // the last boundary it was damped at
 }
 
 // Clone returns a deep copy of cp (Config.Snapshot's checkpoint is valid
@@ -56,6 +89,11 @@ func (cp *Checkpoint) Clone() *Checkpoint {
 	c.Touched = slices.Clone(cp.Touched)
 	c.SavedWords = slices.Clone(cp.SavedWords)
 	c.SavedMsgs = slices.Clone(cp.SavedMsgs)
+	c.Damped, c.Inputs, c.Watched = slices.Clone(cp.Damped), slices.Clone(cp.Inputs), slices.Clone(cp.Watched)
+	for i := range c.Watched {
+		w := &c.Watched[i]
+		w.Touched, w.Words, w.Msgs = slices.Clone(w.Touched), slices.Clone(w.Words), slices.Clone(w.Msgs)
+	}
 	if cp.Found != nil {
 		f := *cp.Found
 		c.Found = &f
@@ -77,6 +115,11 @@ func (r *run) checkpoint(cp *Checkpoint) {
 	}
 	now := len(cp.Pending)
 	cp.Pending = r.appendLate(cp.Pending)
+	if r.loc.on {
+		r.loc.checkpoint(r, cp)
+		return
+	}
+	cp.Local = false
 	det := &r.det
 	cp.Detect, cp.Found = det.on, det.found
 	cp.SavedTick, cp.NextCheck = det.savedTick, det.checkpoint
@@ -122,6 +165,12 @@ func CheckRestore(w Workload, cp *Checkpoint) error {
 	}
 	if err := checkPending(cp.Pending, cp.Tick, d, "pending"); err != nil {
 		return err
+	}
+	if cp.Local {
+		return checkRestoreLocal(w, cp)
+	}
+	if len(cp.Watched)+len(cp.Damped)+len(cp.Inputs) != 0 {
+		return errors.New("checkpoint has local detector state but no local detector")
 	}
 	if !cp.Detect {
 		if len(cp.Touched)+len(cp.SavedWords)+len(cp.SavedMsgs) != 0 {
@@ -208,6 +257,10 @@ func (r *run) restore(cp *Checkpoint) {
 	for i := now; i < len(cp.Pending); i++ {
 		e := cp.Pending[i]
 		r.shards[r.shardOf(e.Src)].late.insert(&e, cp.Tick+1)
+	}
+	if cp.Local {
+		r.loc.restore(r, cp)
+		return
 	}
 	det := &r.det
 	det.found = cp.Found

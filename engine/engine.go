@@ -49,6 +49,15 @@
 // At a checkpoint (log2 of the ticks run) only the touched domains are
 // copied into the saved state. Memory: one arena copy plus one tick of
 // messages. Details and the proof obligations are in oscillation.go.
+//
+// With Config.Detect = DetectLocal the engine runs SPEC §5.7 instead: one
+// search per cell (Celled; a contiguous id range, fixed by the workload),
+// restarted after each input from outside the cell, so a fight is found
+// while the rest of the system still works, and damp drops only the
+// fighting cell's own messages. Shard cuts are aligned to cells. It pays
+// per message only the cell of the dst in the outbox pass, and per
+// boundary only for cells with an internal message pending; see local.go
+// and localsearch.go.
 package engine
 
 import (
@@ -88,7 +97,15 @@ type Config struct {
 	MaxMsgs  int64  // end at the first boundary with ≥ this many delivered; < 0: none
 	Damp     bool   // --on-oscillation=damp
 	NoDetect bool   // disable oscillation detection (benchmarks of its cost only)
-	Journal  Journal
+	// Detect selects global (SPEC §5.6, the default) or local (§5.7,
+	// cells) oscillation detection.
+	Detect  Detection
+	Journal Journal
+	// OnCell, if set, is called under local detection for every cell found
+	// oscillating: each cell oscillating at the boundary where the run
+	// halts, and each damp, in ascending cell order per boundary. It is
+	// called from the serial section; ev is valid only during the call.
+	OnCell func(ev *CellEvent)
 	// Progress, if set, is called at every tick boundary from the serial
 	// section with the boundary's tick and the messages delivered so far.
 	Progress func(tick uint64, msgs uint64)
@@ -145,9 +162,35 @@ var outcomeNames = [...]string{"converged", "violated", "budget", "oscillating",
 
 func (o Outcome) String() string { return outcomeNames[o] }
 
-// Oscillation describes a detected cycle (SPEC §5.6).
+// Detection is the oscillation detector a run uses.
+type Detection uint8
+
+// Detectors.
+const (
+	DetectGlobal Detection = iota // SPEC §5.6: the whole configuration repeats
+	DetectLocal                   // SPEC §5.7: a cell's configuration repeats
+)
+
+// Oscillation describes a detected cycle (SPEC §5.6, §5.7): the first
+// boundary at which one was found, its period and how many domains
+// received a message in it. Under local detection these are the
+// lowest-numbered cell's at that boundary, and Cells is the number of
+// cells oscillating there (halt) or of distinct cells damped during the
+// run (damp); it is 0 under global detection.
 type Oscillation struct {
 	Tick, Period, Domains uint64
+	Cells                 uint64
+}
+
+// CellEvent is one cell found oscillating under local detection (SPEC
+// §5.7).
+type CellEvent struct {
+	Cell       uint32
+	First, End uint32   // the cell's domains are [First, End)
+	Tick       uint64   // the boundary h
+	Period     uint64   // h − c_K(h)
+	Domains    []uint32 // the cell's domains that received a message in ticks h−period .. h−1, ascending
+	Damped     bool     // damped (the run goes on), else the run halts here
 }
 
 // ErrInFlight is wrapped by the error of a run that exceeded
@@ -228,7 +271,12 @@ type shard struct {
 	// touched lists the shard's domains that received a message since the
 	// last oscillation checkpoint.
 	touched []uint32
-	digest  xxhash.Digest
+	// acts and recvs are the local detector's marks of the tick this shard
+	// last emitted for: its cells with internal messages due, and its
+	// domains' first internal receipts (local.go).
+	acts   []cellAct
+	recvs  []recvMark
+	digest xxhash.Digest
 	// fault is the first workload fault of the tick (at position faultPos
 	// of the tick, in ≺ order); endFault the first of EndTick, for domain
 	// endFaultDom; emitFault the engine's check of emissions, with the src
@@ -291,6 +339,8 @@ type run struct {
 	lateList  []trace.Entry // scratch: pending late messages in ≺ order
 
 	det  detector
+	loc  localDet
+	proj Projector // nil: detection compares whole states
 	stop bool
 	res  Result
 	err  error
@@ -324,7 +374,14 @@ func Run(w Workload, cfg Config) (Result, error) {
 	r.arena = arena.New(w.StateWords())
 	r.words = r.arena.Words()
 	w.Init(r.words)
+	r.proj, _ = w.(Projector)
+	if err := r.loc.init(r, !cfg.NoDetect && !r.flt.on && cfg.Detect == DetectLocal); err != nil {
+		return Result{}, err
+	}
 	r.cuts = cutShards(w, r.d, cfg.Shards)
+	if r.loc.on {
+		r.loc.alignCuts(r.cuts)
+	}
 	S := cfg.Shards
 	r.shards = make([]*shard, S)
 	for s := range r.shards {
@@ -337,17 +394,22 @@ func Run(w Workload, cfg Config) (Result, error) {
 	}
 	r.base = make([]int, S+1)
 	r.prev = trace.ParamsHash(cfg.Params)
-	r.det.init(r, !cfg.NoDetect && !r.flt.on)
+	r.det.init(r, !cfg.NoDetect && !r.flt.on && cfg.Detect == DetectGlobal)
 	if cfg.Resume != nil {
 		err := CheckRestore(w, cfg.Resume)
+		cp := cfg.Resume
 		switch {
 		case err != nil:
-		case cfg.Resume.Detect && cfg.NoDetect:
+		case cp.Detect && cfg.NoDetect:
 			err = errors.New("the checkpoint has a running oscillation detector and the run disables it")
-		case cfg.Resume.Detect && r.flt.on:
+		case cp.Detect && r.flt.on:
 			err = errors.New("the checkpoint has a running oscillation detector and the run has faults on")
-		case !r.flt.on && (cfg.Resume.Faults != (FaultCounts{}) || hasFlags(cfg.Resume.Pending)):
+		case !r.flt.on && (cp.Faults != (FaultCounts{}) || hasFlags(cp.Pending)):
 			err = errors.New("the checkpoint has fault decisions and the run has faults off")
+		case cp.Local != r.loc.on:
+			err = errors.New("the checkpoint's oscillation detector (global or local) is not the run's")
+		case cp.Local && cp.Found != nil && !cfg.Damp:
+			err = errors.New("the checkpoint has damped cells and the run halts on oscillation")
 		}
 		if err != nil {
 			return Result{}, fmt.Errorf("engine: resume: %w", err)
@@ -524,35 +586,12 @@ func (r *run) finishOutput(sh *shard, x int) {
 	// Anything late (an EmitAt in the outbox, messages in the late queue)
 	// or the fault layer takes the general path; a v1 run never does.
 	general := sh.out.late || sh.late.n > 0 || r.flt.on
-	// With one shard, the detector's receiver marks for the next tick are
-	// made here, in the pass that checks the outbox anyway: a domain
-	// emitted to now receives at the next tick. (With more shards the
-	// consumer marks its own domains, so no two shards write one stamp.)
-	// On the general path the marks are made on the finished stream.
-	mark := r.det.on && len(r.shards) == 1 && !general
-	stamp, epoch := r.det.stamp, r.det.epoch
-	nd := r.d // locals: the loop stores nothing the compiler must reload them for
-	unsorted, last, bad := false, uint32(0), -1
-	lastDst := ^uint32(0)
-	for i := range es {
-		e := &es[i]
-		src, d := e.Src, e.Dst
-		unsorted = unsorted || src < last
-		last = src
-		if d == lastDst {
-			continue // checked and marked already
-		}
-		if d >= nd {
-			if bad < 0 || src < es[bad].Src {
-				bad = i // the first of the least src: its place in ≺ order
-			}
-			continue
-		}
-		lastDst = d
-		if mark && stamp[d] != epoch {
-			stamp[d] = epoch
-			sh.touched = append(sh.touched, d)
-		}
+	var unsorted bool
+	var bad int
+	if r.loc.on && !general {
+		unsorted, bad = r.loc.scan(sh, es, r.d, len(r.shards) > 1)
+	} else {
+		unsorted, bad = r.scanOutput(sh, es, general)
 	}
 	sorted := !unsorted
 	if bad >= 0 {
@@ -579,11 +618,55 @@ func (r *run) finishOutput(sh *shard, x int) {
 	}
 	if general && sh.emitFault == nil && !sh.overflow {
 		es = r.generalOutput(sh, es)
+		if r.loc.on {
+			// the local detector's marks, on what is due at the tick
+			r.loc.scan(sh, es, r.d, len(r.shards) > 1)
+		}
 	}
 	invStream(r, sh, es, sh.out.next)
 	sh.stream[x] = es
 	sh.out.buf = nil
 	r.spans(sh, x)
+}
+
+// scanOutput is finishOutput's pass over a shard's outbox es (emission
+// order) unless the local detector's scan does it: it checks every dst
+// (bad is the index of the first faulty emission of the least src, or
+// -1), reports whether es is not in src order, and makes the global
+// detector's receiver marks (with one shard, not on the general path).
+func (r *run) scanOutput(sh *shard, es []trace.Entry, general bool) (unsorted bool, bad int) {
+	// With one shard, the detector's receiver marks for the next tick are
+	// made here, in the pass that checks the outbox anyway: a domain
+	// emitted to now receives at the next tick. (With more shards the
+	// consumer marks its own domains, so no two shards write one stamp.)
+	// On the general path the marks are made on the finished stream.
+	mark := r.det.on && len(r.shards) == 1 && !general
+	stamp, epoch := r.det.stamp, r.det.epoch
+	nd := r.d // locals: the loop stores nothing the compiler must reload them for
+	last := uint32(0)
+	bad = -1
+	lastDst := ^uint32(0)
+	for i := range es {
+		e := &es[i]
+		src, d := e.Src, e.Dst
+		unsorted = unsorted || src < last
+		last = src
+		if d == lastDst {
+			continue // checked and marked already
+		}
+		if d >= nd {
+			if bad < 0 || src < es[bad].Src {
+				bad = i // the first of the least src: its place in ≺ order
+			}
+			continue
+		}
+		lastDst = d
+		if mark && stamp[d] != epoch {
+			stamp[d] = epoch
+			sh.touched = append(sh.touched, d)
+		}
+	}
+	return unsorted, bad
 }
 
 // emitError records an emission the engine rejects; the run ends at the
@@ -949,9 +1032,17 @@ func (r *run) boundary() {
 	late := r.pendingLate()
 	switch {
 	case n == 0 && late == 0 && (t > 0 || r.ender == nil):
-		if r.det.found != nil {
-			r.end(Damped)
-		} else {
+		switch {
+		case r.det.found != nil:
+			r.end(Damped) // global damp: the goals are not evaluated (SPEC §5.6)
+		case r.loc.found != nil && r.cfg.Damp:
+			// local damp: the goals are evaluated (SPEC §5.7)
+			if o := r.goals(); o == Violated {
+				r.end(o)
+			} else {
+				r.end(Damped)
+			}
+		default:
 			r.end(r.goals())
 		}
 		return
@@ -972,8 +1063,7 @@ func (r *run) boundary() {
 		// After a damped cycle, a TickEnder may emit without receiving:
 		// its messages to the cycle's domains are dropped too (SPEC
 		// §5.6: every message addressed to an oscillating domain from h on).
-		det := &r.det
-		r.dropPending(func(d uint32) bool { return det.stamp[d] == det.epoch })
+		r.dropPending(func(r *run, e *trace.Entry) bool { return r.det.stamp[e.Dst] == r.det.epoch })
 	}
 	if r.det.on && r.det.check(r, t) {
 		if !r.cfg.Damp {
@@ -983,6 +1073,10 @@ func (r *run) boundary() {
 		// Every message pending at h goes to an oscillating domain (SPEC
 		// §5.6): damp drops all of them, late ones included.
 		r.dropPending(nil)
+	}
+	if r.loc.on && r.loc.check(r, t) {
+		r.end(Oscillating)
+		return
 	}
 	stop := r.cfg.Stop != nil && r.cfg.Stop.Load()
 	if e := r.cfg.SnapshotEvery; e > 0 && (t%e == 0 || stop) && t > 0 && t != r.resumed && r.cfg.Snapshot != nil {
@@ -1001,9 +1095,10 @@ func (r *run) boundary() {
 }
 
 // dropPending drops the pending messages (of this tick and late ones)
-// addressed to a domain drop reports (nil: all) and counts them in
-// Dropped. The order of the others is kept.
-func (r *run) dropPending(drop func(d uint32) bool) {
+// that drop reports (nil: all) and counts them in Dropped. The order of
+// the others is kept. drop gets the run so that it need not capture
+// anything (a func literal that captures nothing does not allocate).
+func (r *run) dropPending(drop func(r *run, e *trace.Entry) bool) {
 	x := slot(r.tick)
 	n := 0
 	for p, sh := range r.shards {
@@ -1011,7 +1106,7 @@ func (r *run) dropPending(drop func(d uint32) bool) {
 		w := 0
 		if drop != nil {
 			for k := range es {
-				if !drop(es[k].Dst) {
+				if !drop(r, &es[k]) {
 					es[w] = es[k]
 					w++
 				}
@@ -1023,7 +1118,7 @@ func (r *run) dropPending(drop func(d uint32) bool) {
 		if drop == nil {
 			r.dropped += uint64(sh.late.clear())
 		} else {
-			r.dropped += uint64(sh.late.filter(drop))
+			r.dropped += uint64(sh.late.filter(r, drop))
 		}
 		r.base[p] = n
 		n += w
@@ -1075,6 +1170,9 @@ func (r *run) end(o Outcome) {
 	r.res.Blocks = r.blocks
 	r.res.Entries = r.entries
 	r.res.Oscillation = r.det.found
+	if r.loc.found != nil {
+		r.res.Oscillation = r.loc.found
+	}
 	r.res.Faults = r.faultCounts()
 	r.res.Words = r.words
 }

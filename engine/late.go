@@ -273,9 +273,9 @@ func (q *lateQueue) clear() int {
 	return n
 }
 
-// filter drops the queued messages whose dst drop reports and returns how
-// many it dropped; the order of the others is kept.
-func (q *lateQueue) filter(drop func(dst uint32) bool) int {
+// filter drops the queued messages that drop reports and returns how many
+// it dropped; the order of the others is kept.
+func (q *lateQueue) filter(r *run, drop func(r *run, e *trace.Entry) bool) int {
 	if q.n == 0 {
 		return 0
 	}
@@ -289,7 +289,7 @@ func (q *lateQueue) filter(drop func(dst uint32) bool) int {
 		q.gather = es
 		q.release(b)
 		for k := range es {
-			if drop(es[k].Dst) {
+			if drop(r, &es[k]) {
 				gone++
 				continue
 			}
@@ -300,7 +300,7 @@ func (q *lateQueue) filter(drop func(dst uint32) bool) int {
 		h := q.over
 		w := 0
 		for k := range h {
-			if drop(h[k].e.Dst) {
+			if drop(r, &h[k].e) {
 				continue
 			}
 			h[w] = h[k]

@@ -152,7 +152,7 @@ func (det *detector) confirm(r *run, t uint64) bool {
 	for _, sh := range r.shards {
 		for _, d := range sh.touched {
 			off, n := r.wl.Span(d)
-			if !slices.Equal(r.words[off:off+n], det.saved[off:off+n]) {
+			if !sameState(r.proj, d, r.words[off:off+n], det.saved[off:off+n]) {
 				return false
 			}
 		}

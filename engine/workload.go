@@ -30,3 +30,30 @@ type Workload interface {
 	// violated goal and where.
 	Goals() error
 }
+
+// Celled is implemented by a workload that fixes its cells for local
+// oscillation detection (SPEC §5.7): a partition of the domains into
+// contiguous id ranges, numbered 0, 1, … in id order, chosen so that a
+// feedback loop lies inside one cell. A workload that does not implement
+// it has one cell per domain.
+type Celled interface {
+	// CellOf writes the cell of every domain into cells (len = Domains()):
+	// cells[0] = 0 and cells[d+1] is cells[d] or cells[d]+1. The engine
+	// checks this (Run returns an error naming the first bad domain).
+	CellOf(cells []uint32)
+}
+
+// Projector is implemented by a workload whose oscillation detection
+// leaves some state words out of the configurations it compares (C(t) of
+// SPEC §5.6 and C_K(t) of §5.7): words that can never influence a
+// transition — counters that are only updated from themselves and read by
+// end-of-run goals and figures (issue 17) — so that a repetition of the
+// rest still proves the run never converges. The state hash and snapshots
+// always cover every word; only the comparisons skip them.
+type Projector interface {
+	// Kept is the mask of the words of domain d's span that detection
+	// compares: bit i%64 of Kept(d)[i/64] covers word i of the span. nil
+	// keeps every word. The result is read, never written or retained
+	// beyond the call, so workloads may return one slice per domain type.
+	Kept(d uint32) []uint64
+}

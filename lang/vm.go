@@ -16,10 +16,8 @@ type runCtx struct {
 	base                uint64
 	self, index, member uint64
 	ret                 uint64 // figure's value
-	fail                int    // failed assert, -1 if none
 	err                 error
-	regs                [regsMax]uint64 // registers at a failed assert
-	block               bool            // a goal or figure: no domain
+	block               bool // a goal or figure: no domain
 }
 
 // Deliver runs the handlers of msgs. The register file is a local array:
@@ -30,7 +28,7 @@ func (w *instance) Deliver(out *engine.Outbox, msgs []trace.Entry) {
 		out.Fault(0, w.err)
 		return
 	}
-	w.interp(out, msgs, nil)
+	w.interp(out, msgs)
 }
 
 // machine is the interpreter's state for one Deliver call or one-shot
@@ -50,50 +48,94 @@ type machine struct {
 	// a fault: message format and arguments
 	fault     string
 	faultArgs []any
+	// an explanation being run: the noted values, bit k of noted set when
+	// notes[k] was
+	notes *[notesMax]uint64
+	noted uint64
+	// the model: the shard's scratch (nil in one-shot runs), the code to
+	// run (w.code, or w.trialCode for a trial), the tick a one-shot run
+	// sees as now
+	sc   *shardScratch
+	code []uint64
+	st   []uint64 // the arena (w.st), or a trial's copy of a domain's state
+	now  uint64
 }
 
 // Status of exec.
 const (
-	execRet   = iota // ret
-	execRetV         // retv: the value is in r[regRet]
-	execFail         // an assert failed: its index is in r[regRet]
-	execFault        // m.fault says what
+	execRet     = iota // ret
+	execRetV           // retv: the value is in r[regRet]
+	execFail           // an assert failed: its index is in r[regRet]
+	execFault          // m.fault says what
+	execEndX           // an explanation ended
+	execInvFail        // an invariant is false: its index (Program.invs) is in r[regRet]
 )
 
 // regRet carries retv's value or fail's assert index back from exec
 // (register 2, src, is unused in goals and figures).
 const regRet = regSrc
 
-// interp is the interpreter. With one == nil it delivers msgs; otherwise
-// it runs one.pc once (init, goal, figure) with the domain given in one.
-func (w *instance) interp(out *engine.Outbox, msgs []trace.Entry, one *runCtx) {
-	var m machine
-	m.w, m.out = w, out
+// start prepares m for a one-shot run (init, goal, figure) with the
+// domain given in one.
+func (w *instance) start(m *machine, one runCtx) {
+	m.w, m.code, m.st = w, w.code, w.st
 	copy(m.r[w.gbase:], w.globals)
-	if one != nil {
-		one.fail = -1
-		m.base = one.base
-		m.r[regSelf], m.r[regIndex], m.r[regMember] = one.self, one.index, one.member
-		m.budget = w.budget
-		pc, st := w.exec(&m, one.pc)
-		switch st {
-		case execRetV:
-			one.ret = m.r[regRet]
-		case execFail:
-			one.fail = int(m.r[regRet])
-			one.regs = m.r
-		case execFault:
-			one.err = w.faultError(pc-1, m.r[regSelf], !one.block, fmt.Sprintf(m.fault, m.faultArgs...))
+	m.base = one.base
+	m.r[regSelf], m.r[regIndex], m.r[regMember] = one.self, one.index, one.member
+	m.budget = w.budget
+}
+
+// runOnce runs one.pc once (an init or a figure) and records its value
+// or fault in one.
+func (w *instance) runOnce(one *runCtx) {
+	var m machine
+	w.start(&m, *one)
+	pc, st := w.exec(&m, one.pc)
+	switch st {
+	case execRetV:
+		one.ret = m.r[regRet]
+	case execFault:
+		self := int64(m.r[regSelf])
+		if one.block {
+			self = -1
 		}
+		one.err = w.faultError(pc-1, self, -1, fmt.Sprintf(m.fault, m.faultArgs...))
+	}
+}
+
+// interp is the interpreter delivering msgs. Its machine is on the
+// stack (zeroed per call, which a batch of messages amortizes), or for a
+// program with goals, whose ticks often carry one message, the shard's
+// (goals.go): its globals are loaded once, and the code never reads a
+// register it has not written.
+func (w *instance) interp(out *engine.Outbox, msgs []trace.Entry) {
+	if w.prog.hasGoals {
+		sc := w.scratch(out)
+		m := sc.m
+		m.out, m.code, m.st, m.sc, m.notes, m.ent, m.disp = out, w.code, w.st, sc, nil, nil, nil
+		w.deliver(m, msgs)
+		m.msgs = nil
 		return
 	}
+	var m machine
+	m.w, m.out, m.code, m.st = w, out, w.code, w.st
+	copy(m.r[w.gbase:], w.globals)
+	w.deliver(&m, msgs)
+}
+
+// deliver runs the handlers of msgs on m, and reports a fault or a broken
+// invariant.
+func (w *instance) deliver(m *machine, msgs []trace.Entry) {
 	m.msgs, m.i, m.lastD = msgs, -1, ^uint64(0)
-	pc := w.nextMsg(&m)
+	pc := w.nextMsg(m)
 	if pc < 0 {
 		return
 	}
-	if pc, st := w.exec(&m, pc); st == execFault {
-		out.Fault(m.i, w.faultError(pc-1, m.r[regSelf], true, fmt.Sprintf(m.fault, m.faultArgs...)))
+	switch pc, st := w.exec(m, pc); st {
+	case execFault:
+		m.out.Fault(m.i, w.faultError(pc-1, int64(m.r[regSelf]), int64(msgs[m.i].Tick), fmt.Sprintf(m.fault, m.faultArgs...)))
+	case execInvFail:
+		w.violate(m.out, m, pc)
 	}
 }
 
@@ -134,7 +176,7 @@ func (w *instance) nextMsg(m *machine) int {
 // stopped. Its loop keeps only the code, the arena, the registers, the
 // domain's base and the budget live, so they stay in machine registers.
 func (w *instance) exec(m *machine, pc int) (int, int) {
-	code, st, divs := w.code, w.st, w.divs
+	code, st, divs := m.code, m.st, w.divs
 	r := &m.r
 	base := m.base
 	for {
@@ -285,10 +327,8 @@ func (w *instance) exec(m *machine, pc int) (int, int) {
 			r[a]++
 			if r[a] < r[decB(ins)] {
 				head := int(ins >> 32)
-				m.budget -= int64(pc - head)
-				if m.budget < 0 {
-					m.fault, m.faultArgs = "instruction budget exceeded (%d instructions per message)", []any{w.budget}
-					return pc, execFault
+				if m.spend(pc - head) {
+					return pc, w.budgetFault(m)
 				}
 				pc = head
 			}
@@ -508,6 +548,77 @@ func (w *instance) exec(m *machine, pc int) (int, int) {
 		case opSFXorR:
 			st[base+ins>>32] = r[decB(ins)] ^ r[decC(ins)]
 			goto ret
+		case opSubC:
+			x, y := r[decB(ins)], r[decC(ins)]
+			if y > x {
+				m.fault, m.faultArgs = wrapFault, []any{x, y}
+				return pc, execFault
+			}
+			r[decA(ins)] = x - y
+		case opSubIC:
+			x, y := r[decB(ins)], ins>>32
+			if y > x {
+				m.fault, m.faultArgs = wrapFault, []any{x, y}
+				return pc, execFault
+			}
+			r[decA(ins)] = x - y
+		case opSubFC:
+			p, y := &st[base+ins>>32], r[decA(ins)]
+			if y > *p {
+				m.fault, m.faultArgs = wrapFault, []any{*p, y}
+				return pc, execFault
+			}
+			*p -= y
+		case opNote:
+			if k := decA(ins); m.notes != nil && k < notesMax {
+				m.notes[k] = r[decB(ins)]
+				m.noted |= 1 << k
+			}
+		case opEndX:
+			return pc, execEndX
+		case opMark:
+			if sc := m.sc; sc != nil {
+				if d := r[regSelf]; w.stamp[d] != sc.stamp {
+					w.stamp[d] = sc.stamp
+					sc.recv = append(sc.recv, uint32(d))
+				}
+			}
+		case opInv:
+			pc = int(ins >> 32)
+		case opInvFail:
+			r[regRet] = ins >> 32
+			return pc, execInvFail
+		case opNow:
+			if m.msgs != nil {
+				r[decA(ins)] = uint64(m.msgs[m.i].Tick)
+			} else {
+				r[decA(ins)] = m.now
+			}
+		case opEmitAt:
+			dst, k := r[decA(ins)], r[decA(code[pc])]
+			pc++
+			due := uint64(m.out.Tick()) - 1 + k
+			switch {
+			case dst >= w.d:
+				m.fault, m.faultArgs = "emit to nonexistent domain %d (domains: %d)", []any{dst, w.d}
+				return pc, execFault
+			case k == 0:
+				m.fault = "a message due 0 ticks later (k = 1 is the next tick, as emit)"
+				return pc, execFault
+			case k > engine.MaxTick || due > engine.MaxTick:
+				m.fault, m.faultArgs = "a message due %d ticks later is beyond the last tick (2^32-1)", []any{k}
+				return pc, execFault
+			}
+			m.out.EmitAt(uint32(r[regSelf]), uint32(dst), trace.Kind(ins>>32), r[decB(ins)], r[decC(ins)], due)
+		case opFault:
+			m.fault, m.faultArgs = "%s", []any{w.prog.faults[ins>>32]}
+			return pc, execFault
+		case opJmpB:
+			head := int(ins >> 32)
+			if m.spend(pc - head) {
+				return pc, w.budgetFault(m)
+			}
+			pc = head
 		case opSplit:
 			x := r[decB(ins)]
 			r[decA(ins)], r[decC(ins)] = x&0xFFFFFFFF, x>>32
@@ -568,6 +679,22 @@ func (w *instance) exec(m *machine, pc int) (int, int) {
 	}
 }
 
+// spend charges n instructions to the message's budget and reports
+// whether it ran out.
+func (m *machine) spend(n int) bool {
+	m.budget -= int64(n)
+	return m.budget < 0
+}
+
+// budgetFault records the fault of a budget run out.
+func (w *instance) budgetFault(m *machine) int {
+	m.fault, m.faultArgs = "instruction budget exceeded (%d instructions per message)", []any{w.budget}
+	return execFault
+}
+
+// wrapFault is the fault of a u64 subtraction that would wrap.
+const wrapFault = "u64 subtraction %d - %d would wrap below 0 (compute in i64, or write -%% to wrap on purpose)"
+
 func b2u(b bool) uint64 {
 	if b {
 		return 1
@@ -575,33 +702,46 @@ func b2u(b bool) uint64 {
 	return 0
 }
 
-// faultError is a runtime fault's one-line message: position, domain,
-// handler, what happened.
-func (w *instance) faultError(pc int, self uint64, withDomain bool, what string) error {
+// faultError is a runtime fault's one-line message: position, tick (if
+// tick >= 0), domain (if self >= 0), region, what happened.
+func (w *instance) faultError(pc int, self, tick int64, what string) error {
 	p := w.prog
 	pos := p.pos[pc]
-	k := sort.Search(len(p.regions), func(i int) bool { return p.regions[i].start > pc }) - 1
-	name := p.regions[k].name
 	where := ""
-	if withDomain {
-		where = " domain " + w.describe(self) + ","
+	if tick >= 0 {
+		where += fmt.Sprintf(" tick %d,", tick)
 	}
-	return fmt.Errorf("%s:%d:%d:%s %s: %s", p.File, pos.Line, pos.Col, where, name, what)
+	if self >= 0 {
+		where += " domain " + w.describe(uint64(self)) + ","
+	}
+	return fmt.Errorf("%s:%d:%d:%s %s: %s", p.File, pos.Line, pos.Col, where, p.regionOf(pc), what)
+}
+
+// regionOf is the name of the region holding pc.
+func (p *Program) regionOf(pc int) string {
+	k := sort.Search(len(p.regions), func(i int) bool { return p.regions[i].start > pc }) - 1
+	return p.regions[k].name
 }
 
 // describe names domain d: "3 (bank[2])", "7 (group[1].ctl[0])".
 func (w *instance) describe(d uint64) string {
-	e, g, s := w.locate(d)
-	var b string
+	return fmt.Sprintf("%d (%s)", d, w.DomainName(uint32(d)))
+}
+
+// DomainName names domain d as the program's domains are declared:
+// "Pool", "bank[2]", "group[1].ctl[0]"; "" for an id out of range.
+func (w *instance) DomainName(d uint32) string {
+	if w.ents == nil || uint64(d) >= w.d {
+		return ""
+	}
+	e, g, s := w.locate(uint64(d))
 	switch {
 	case e.e.group && s.mem.countReg >= 0:
-		b = fmt.Sprintf("%s[%d].%s[%d]", e.e.name, g, s.mem.name, s.m)
+		return fmt.Sprintf("%s[%d].%s[%d]", e.e.name, g, s.mem.name, s.m)
 	case e.e.group:
-		b = fmt.Sprintf("%s[%d].%s", e.e.name, g, s.mem.name)
+		return fmt.Sprintf("%s[%d].%s", e.e.name, g, s.mem.name)
 	case e.e.countReg >= 0:
-		b = fmt.Sprintf("%s[%d]", s.mem.name, g)
-	default:
-		b = s.mem.name
+		return fmt.Sprintf("%s[%d]", s.mem.name, g)
 	}
-	return fmt.Sprintf("%d (%s)", d, b)
+	return s.mem.name
 }

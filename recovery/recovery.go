@@ -124,8 +124,8 @@ type Request struct {
 	Journal string
 	Shards  int // 0: engine.PredictShards for the machine and the workload
 	// Opts are the run's options for a journal without a run file (nil:
-	// the defaults). With a run file they must equal its budgets and
-	// --on-oscillation, or be nil.
+	// the defaults). With a run file they must equal its budgets,
+	// --on-oscillation and --detect, or be nil.
 	Opts *snapshot.Options
 	// MaxInFlight is the engine's in-flight bound for this resume or
 	// replay (--max-inflight; it never changes a result, only whether the
@@ -189,34 +189,23 @@ func identify(req *Request, id mmap.FileID, rep *Report) (*runfile.Run, int64, e
 	prologue := r.Offset()
 	r.Close()
 	rfPath := runfile.Path(req.Journal)
-	rf, err := runfile.Read(rfPath)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		rf = nil
-		rep.Notes = append(rep.Notes, fmt.Sprintf("no run file %s: the workload is the one the params name (or --program), the options come from the flags, no snapshot is used", rfPath))
-	case err != nil:
-		return nil, 0, fmt.Errorf("%w (remove it to use the journal's params and the flags instead)", err)
-	case rf.Params != rep.Params:
-		return nil, 0, fmt.Errorf("run file %s belongs to another journal: its params %q are not the journal's %q", rfPath, rf.Params, rep.Params)
-	case rf.Journal != id:
-		return nil, 0, fmt.Errorf("run file %s was written for another journal file (%s; %s is %s): the journal was replaced, or copied without keeping its file, since its run; remove the run file to use the journal's params and the flags",
-			rfPath, rf.Journal, req.Journal, id)
+	rf, err := RunFile(req.Journal, rep.Params, id)
+	if err != nil {
+		return nil, 0, err
 	}
-	prog := req.Program
+	if rf == nil {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("no run file %s: the workload is the one the params name (or --program), the options come from the flags, no snapshot is used", rfPath))
+	}
+	prog, err := Program(req.Journal, rf, req.Program)
+	if err != nil {
+		return nil, 0, err
+	}
 	if rf != nil {
 		rep.RunFile = rfPath
-		switch {
-		case rf.Program == nil && req.Program != nil:
-			return nil, 0, fmt.Errorf("%s was written by the native workload, not by a program: omit --program", req.Journal)
-		case rf.Program != nil && req.Program != nil && req.Program.Text != rf.Program.Text:
-			return nil, 0, fmt.Errorf("program %s (xxh64 %016x) differs from the program that wrote %s (%s, xxh64 %016x, recorded in %s)",
-				req.Program.Path, req.Program.Hash(), req.Journal, rf.Program.Path, rf.Program.Hash(), rfPath)
-		}
-		prog = rf.Program
 		if req.Opts != nil {
 			o, g := *req.Opts, rf.Opts
-			if o.MaxTicks != g.MaxTicks || o.MaxMsgs != g.MaxMsgs || o.Damp != g.Damp || o.NoDetect != g.NoDetect {
-				return nil, 0, fmt.Errorf("the given budgets or --on-oscillation differ from the run's (%s records them); omit them", rfPath)
+			if o.MaxTicks != g.MaxTicks || o.MaxMsgs != g.MaxMsgs || o.Damp != g.Damp || o.NoDetect != g.NoDetect || o.Local != g.Local {
+				return nil, 0, fmt.Errorf("the given budgets, --on-oscillation or --detect differ from the run's (%s records them); omit them", rfPath)
 			}
 		}
 		rep.Opts = rf.Opts
@@ -248,6 +237,47 @@ func identify(req *Request, id mmap.FileID, rep *Report) (*runfile.Run, int64, e
 		rep.Shards, rep.ShardsWhy = pred.Shards, pred.Why
 	}
 	return rf, prologue, nil
+}
+
+// RunFile reads the run file beside the journal at path (runfile.Path)
+// and checks that it belongs to that journal, whose params text and FileID
+// are given: nil and no error when there is none. A damaged run file, or
+// one whose params or FileID are not the journal's (another run's, or a
+// journal replaced or copied since its run), is an error naming it.
+func RunFile(path, params string, id mmap.FileID) (*runfile.Run, error) {
+	rfPath := runfile.Path(path)
+	rf, err := runfile.Read(rfPath)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("%w (remove it to use the journal's params and the flags instead)", err)
+	case rf.Params != params:
+		return nil, fmt.Errorf("run file %s belongs to another journal: its params %q are not the journal's %q", rfPath, rf.Params, params)
+	case rf.Journal != id:
+		return nil, fmt.Errorf("run file %s was written for another journal file (%s; %s is %s): the journal was replaced, or copied without keeping its file, since its run; remove the run file to use the journal's params and the flags",
+			rfPath, rf.Journal, path, id)
+	}
+	return rf, nil
+}
+
+// Program is the program that wrote the journal at path: the one its run
+// file rf records (nil for a native workload), or without a run file the
+// one given (--program; nil: the native workload the params name). With a
+// run file, a given program must be the recorded one: a program given for
+// a native workload's journal, or one whose text differs, is an error.
+func Program(path string, rf *runfile.Run, given *runfile.Program) (*runfile.Program, error) {
+	if rf == nil {
+		return given, nil
+	}
+	switch {
+	case rf.Program == nil && given != nil:
+		return nil, fmt.Errorf("%s was written by the native workload, not by a program: omit --program", path)
+	case rf.Program != nil && given != nil && given.Text != rf.Program.Text:
+		return nil, fmt.Errorf("program %s (xxh64 %016x) differs from the program that wrote %s (%s, xxh64 %016x, recorded in %s)",
+			given.Path, given.Hash(), path, rf.Program.Path, rf.Program.Hash(), runfile.Path(path))
+	}
+	return rf.Program, nil
 }
 
 func firstLine(s string) string {
@@ -363,8 +393,15 @@ func config(rep *Report, req *Request) engine.Config {
 		inFlight = req.DefaultMaxInFlight
 	}
 	return engine.Config{Params: rep.Params, Shards: rep.Shards, MaxTicks: o.MaxTicks, MaxMsgs: o.MaxMsgs,
-		Damp: o.Damp, NoDetect: o.NoDetect, Progress: req.Progress, Stop: req.Stop,
+		Damp: o.Damp, NoDetect: o.NoDetect, Detect: detection(o.Local), Progress: req.Progress, Stop: req.Stop,
 		Faults: rep.P.Faults, MaxInFlight: inFlight}
+}
+
+func detection(local bool) engine.Detection {
+	if local {
+		return engine.DetectLocal
+	}
+	return engine.DetectGlobal
 }
 
 // Resume continues the interrupted run of the journal at req.Journal (see

@@ -29,7 +29,7 @@ func (r run) params() string { return r.spec.Text(r.p) }
 
 func newRun(name string, n, batch, k0, k1 uint64) run {
 	s := workloads.Lookup(name)
-	return run{spec: s, p: workloads.Params{N: n, Seed: 7, Batch: batch, K: [2]uint64{k0, k1}}, opts: snapshot.DefaultOptions()}
+	return run{spec: s, p: workloads.Params{N: n, Seed: 7, Batch: batch, K: []uint64{k0, k1}}, opts: snapshot.DefaultOptions()}
 }
 
 // record runs r with a journal at path (and snapshots if opts say so),

@@ -154,21 +154,29 @@ func Read(path string) (*Snapshot, error) {
 // beside a journal records them (package runfile); ParseOptions reads it
 // back.
 func FormatOptions(o Options) string {
-	return fmt.Sprintf("max-ticks=%d max-msgs=%d damp=%d no-detect=%d snapshot-every=%d sync=%s max-inflight=%d",
-		o.MaxTicks, o.MaxMsgs, b2u(o.Damp), b2u(o.NoDetect), o.SnapshotEvery, o.Sync, o.MaxInFlight)
+	return fmt.Sprintf(optionsFormat, o.MaxTicks, o.MaxMsgs, b2u(o.Damp), b2u(o.NoDetect), detectName(o.Local), o.SnapshotEvery, o.Sync, o.MaxInFlight)
+}
+
+const optionsFormat = "max-ticks=%d max-msgs=%d damp=%d no-detect=%d detect=%s snapshot-every=%d sync=%s max-inflight=%d"
+
+func detectName(local bool) string {
+	if local {
+		return "local"
+	}
+	return "global"
 }
 
 // ParseOptions parses FormatOptions's text; anything else is an error.
 func ParseOptions(s string) (Options, error) {
 	var o Options
 	var damp, noDetect uint64
-	var sync string
+	var detect, sync string
 	bad := fmt.Errorf("options %q: not lexbench run options", s)
-	if _, err := fmt.Sscanf(s, "max-ticks=%d max-msgs=%d damp=%d no-detect=%d snapshot-every=%d sync=%s max-inflight=%d",
-		&o.MaxTicks, &o.MaxMsgs, &damp, &noDetect, &o.SnapshotEvery, &sync, &o.MaxInFlight); err != nil {
+	if _, err := fmt.Sscanf(s, optionsFormat,
+		&o.MaxTicks, &o.MaxMsgs, &damp, &noDetect, &detect, &o.SnapshotEvery, &sync, &o.MaxInFlight); err != nil {
 		return o, bad
 	}
-	o.Damp, o.NoDetect = damp == 1, noDetect == 1
+	o.Damp, o.NoDetect, o.Local = damp == 1, noDetect == 1, detect == "local"
 	var err error
 	if o.Sync, err = mmap.ParseSync(sync); err != nil || o.MaxTicks < -1 || o.MaxMsgs < -1 ||
 		o.MaxInFlight < 0 || o.MaxInFlight > engine.InFlightMax || FormatOptions(o) != s {

@@ -21,7 +21,7 @@
 //
 //	header (64 bytes)
 //	    0   [8]byte magic "LEXSNAP1"
-//	    8   u32     version = 3
+//	    8   u32     version = 4
 //	    12  u32     zero
 //	    16  u64     tick
 //	    24  u64     body length L
@@ -32,29 +32,38 @@
 //	body (L bytes, 8-aligned fields)
 //	    u64 params length P, P bytes of params text, zero padding to 8
 //	    options: i64 max-ticks (-1 none), i64 max-msgs (-1 none),
-//	             u64 flags (1 damp, 2 no-detect), u64 snapshot-every, u64 sync,
+//	             u64 flags (1 damp, 2 no-detect, 4 detect local), u64 snapshot-every, u64 sync,
 //	             i64 max-inflight (0: not given)
 //	    i64 journal size (the offset where the checkpoint's blocks end)
 //	    u64 prev, blocks, entries, msgs, dropped
 //	    u64 fault decisions: dropped, duplicated, delayed (SPEC §7)
 //	    u64 last count | last tick << 32
-//	    u64 detector flags (1 running, 2 found)
-//	    u64 found tick, period, domains (zero unless found)
+//	    u64 detector flags (1 running, 2 found, 4 local)
+//	    u64 found tick, period, domains, cells (zero unless found)
 //	    u64 saved tick, next checkpoint
 //	    u64 counts: words, pending, touched, saved words, saved msgs
 //	    words (8 bytes each), pending (32-byte SPEC §3 entries),
 //	    touched (u32 each, zero padding to 8), saved words, saved msgs
+//	local detector (SPEC §5.7; empty unless detector flag 4):
+//	    u64 counts: damped cells, watched cells, input ticks
+//	    per damped cell: u32 cell, u32 silent (0 or 1), u64 tick
+//	    per input tick (a TickEnder's cells): u32 cell, u32 zero, u64 tick
+//	    per watched cell: u32 cell, u32 touched count T, u64 r, u64 c,
+//	        u64 words count W, u64 msgs count M, T u32 domains (zero
+//	        padding to 8), W words, M msgs (32-byte entries; tick is the
+//	        due tick − c)
 //
 // Pending is every message in flight in ≺ order, late ones included
 // (SPEC §1), each entry with its due tick and its fault flags; saved msgs
 // likewise for the detector's saved tick. So the file is the same
 // whatever the shard count of the run that wrote it.
 //
-// Version 3 added both the run id in the header and the late messages and
-// fault counters in the body (development builds wrote version 2 files
-// with one of the two). A file of an older version is refused with
-// "unsupported version N", so resume passes over it as over any unusable
-// snapshot (to an older one, or the run's start).
+// Version 4 is the first with the run id in the header, the late messages
+// and fault counters in the body, and the local detector (the cells count
+// of a found cycle and the local section) together: development builds
+// wrote versions 2 and 3 with some of them. A file of an older version is
+// refused with "unsupported version N", so resume passes over it as over
+// any unusable snapshot (to an older one, or the run's start).
 //
 // Decode checks the header hash, the body length against the file, the
 // body hash, then every count against the bytes left before it sizes
@@ -79,7 +88,7 @@ import (
 var Magic = [8]byte{'L', 'E', 'X', 'S', 'N', 'A', 'P', '1'}
 
 const (
-	version    = 3 // 2: the run id in the header, or late messages and fault counts; 3: both
+	version    = 4 // 2 and 3: development builds with some of the run id, late messages and fault counts, the local detector; 4: all of them
 	headerSize = 64
 )
 
@@ -92,6 +101,7 @@ type Options struct {
 	MaxMsgs       int64 // -1: none
 	Damp          bool
 	NoDetect      bool
+	Local         bool // --detect local (SPEC §5.7)
 	SnapshotEvery uint64
 	Sync          mmap.Sync
 	// MaxInFlight is the run's --max-inflight, 1..engine.InFlightMax; 0:
@@ -123,7 +133,7 @@ func Encode(dst []byte, s *Snapshot) []byte {
 	dst = pad8(dst, start)
 	u(uint64(s.Opts.MaxTicks))
 	u(uint64(s.Opts.MaxMsgs))
-	u(b2u(s.Opts.Damp) | b2u(s.Opts.NoDetect)<<1)
+	u(b2u(s.Opts.Damp) | b2u(s.Opts.NoDetect)<<1 | b2u(s.Opts.Local)<<2)
 	u(s.Opts.SnapshotEvery)
 	u(uint64(s.Opts.Sync))
 	u(uint64(s.Opts.MaxInFlight))
@@ -141,10 +151,11 @@ func Encode(dst []byte, s *Snapshot) []byte {
 	if cp.Found != nil {
 		f = *cp.Found
 	}
-	u(b2u(cp.Detect) | b2u(cp.Found != nil)<<1)
+	u(b2u(cp.Detect) | b2u(cp.Found != nil)<<1 | b2u(cp.Local)<<2)
 	u(f.Tick)
 	u(f.Period)
 	u(f.Domains)
+	u(f.Cells)
 	u(cp.SavedTick)
 	u(cp.NextCheck)
 	u(uint64(len(cp.Words)))
@@ -167,6 +178,35 @@ func Encode(dst []byte, s *Snapshot) []byte {
 	}
 	for i := range cp.SavedMsgs {
 		dst = trace.AppendEntry(dst, &cp.SavedMsgs[i])
+	}
+	u(uint64(len(cp.Damped)))
+	u(uint64(len(cp.Watched)))
+	u(uint64(len(cp.Inputs)))
+	for _, cd := range cp.Damped {
+		u(uint64(cd.Cell) | b2u(cd.Silent)<<32)
+		u(cd.Tick)
+	}
+	for _, in := range cp.Inputs {
+		u(uint64(in.Cell))
+		u(in.Tick)
+	}
+	for i := range cp.Watched {
+		cs := &cp.Watched[i]
+		u(uint64(cs.Cell) | uint64(len(cs.Touched))<<32)
+		u(cs.R)
+		u(cs.C)
+		u(uint64(len(cs.Words)))
+		u(uint64(len(cs.Msgs)))
+		for _, d := range cs.Touched {
+			dst = binary.LittleEndian.AppendUint32(dst, d)
+		}
+		dst = pad8(dst, start)
+		for _, w := range cs.Words {
+			u(w)
+		}
+		for j := range cs.Msgs {
+			dst = trace.AppendEntry(dst, &cs.Msgs[j])
+		}
 	}
 	h := dst[start : start+headerSize]
 	body := dst[start+headerSize:]
@@ -306,7 +346,7 @@ func Decode(b []byte) (*Snapshot, error) {
 	s.Opts.MaxTicks = int64(d.u64())
 	s.Opts.MaxMsgs = int64(d.u64())
 	flags := d.u64()
-	s.Opts.Damp, s.Opts.NoDetect = flags&1 != 0, flags&2 != 0
+	s.Opts.Damp, s.Opts.NoDetect, s.Opts.Local = flags&1 != 0, flags&2 != 0, flags&4 != 0
 	s.Opts.SnapshotEvery = d.u64()
 	s.Opts.Sync = mmap.Sync(d.u64())
 	s.Opts.MaxInFlight = int64(d.u64())
@@ -317,13 +357,13 @@ func Decode(b []byte) (*Snapshot, error) {
 	cp.LastCount, cp.LastTick = uint32(last), uint32(last>>32)
 	det := d.u64()
 	var f engine.Oscillation
-	f.Tick, f.Period, f.Domains = d.u64(), d.u64(), d.u64()
+	f.Tick, f.Period, f.Domains, f.Cells = d.u64(), d.u64(), d.u64(), d.u64()
 	cp.SavedTick, cp.NextCheck = d.u64(), d.u64()
 	if d.err != nil {
 		return nil, d.err
 	}
 	switch {
-	case flags > 3 || det > 3:
+	case flags > 7 || det > 7:
 		return nil, errors.New("unknown flags")
 	case s.Opts.MaxTicks < -1 || s.Opts.MaxMsgs < -1:
 		return nil, errors.New("budget out of range")
@@ -334,7 +374,7 @@ func Decode(b []byte) (*Snapshot, error) {
 	case s.JournalSize < 0:
 		return nil, errors.New("journal size out of range")
 	}
-	cp.Detect = det&1 != 0
+	cp.Detect, cp.Local = det&1 != 0, det&4 != 0
 	if det&2 != 0 {
 		cp.Found = &f
 	} else if f != (engine.Oscillation{}) {
@@ -358,7 +398,7 @@ func Decode(b []byte) (*Snapshot, error) {
 		}
 		total += n
 	}
-	if total != uint64(len(d.b)) {
+	if total > uint64(len(d.b)) {
 		return nil, fmt.Errorf("counts need %d bytes, the body has %d left", total, len(d.b))
 	}
 	cp.Words = words(d.bytes(nWords * 8))
@@ -375,10 +415,75 @@ func Decode(b []byte) (*Snapshot, error) {
 	}
 	cp.SavedWords = words(d.bytes(nSaved * 8))
 	cp.SavedMsgs = entries(d.bytes(nSavedMsgs * trace.EntrySize))
+	d.local(cp)
 	if d.err != nil {
 		return nil, d.err
 	}
+	if len(d.b) != 0 {
+		return nil, fmt.Errorf("%d bytes after the last section", len(d.b))
+	}
+	if !cp.Local && len(cp.Damped)+len(cp.Watched)+len(cp.Inputs) != 0 {
+		return nil, errors.New("local detector state without the local detector flag")
+	}
 	return s, nil
+}
+
+// local reads the local detector's section (SPEC §5.7) into cp.
+func (d *decoder) local(cp *engine.Checkpoint) {
+	nDamped := d.count(16, "damped cells")
+	nWatched := d.count(40, "watched cells")
+	nInputs := d.count(16, "input ticks")
+	if d.err != nil {
+		return
+	}
+	if nDamped > 0 {
+		cp.Damped = make([]engine.CellDamp, nDamped)
+	}
+	for i := range cp.Damped {
+		x := d.u64()
+		if x>>32 > 1 {
+			d.fail("damped cell flags out of range")
+		}
+		cp.Damped[i] = engine.CellDamp{Cell: uint32(x), Silent: x>>32 == 1, Tick: d.u64()}
+	}
+	if nInputs > 0 {
+		cp.Inputs = make([]engine.CellInput, nInputs)
+	}
+	for i := range cp.Inputs {
+		x := d.u64()
+		if x>>32 != 0 {
+			d.fail("input tick padding is not zero")
+		}
+		cp.Inputs[i] = engine.CellInput{Cell: uint32(x), Tick: d.u64()}
+	}
+	if nWatched > 0 {
+		cp.Watched = make([]engine.CellSearch, nWatched)
+	}
+	for i := range cp.Watched {
+		cs := &cp.Watched[i]
+		x := d.u64()
+		cs.Cell, cs.R, cs.C = uint32(x), d.u64(), d.u64()
+		nTouched, nWords, nMsgs := x>>32, d.u64(), d.u64()
+		tb := d.bytes((nTouched*4 + 7) / 8 * 8)
+		if d.err != nil {
+			return
+		}
+		cs.Touched = make([]uint32, nTouched)
+		for j := range cs.Touched {
+			cs.Touched[j] = binary.LittleEndian.Uint32(tb[4*j:])
+		}
+		for _, c := range tb[4*nTouched:] {
+			if c != 0 {
+				d.fail("touched padding is not zero")
+			}
+		}
+		if nWords > uint64(len(d.b))/8 || nMsgs > uint64(len(d.b))/trace.EntrySize {
+			d.fail(fmt.Sprintf("watched cell %d: counts exceed the body", cs.Cell))
+			return
+		}
+		cs.Words = words(d.bytes(nWords * 8))
+		cs.Msgs = entries(d.bytes(nMsgs * trace.EntrySize))
+	}
 }
 
 func words(b []byte) []uint64 {

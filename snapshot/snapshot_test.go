@@ -38,6 +38,23 @@ func sample() *snapshot.Snapshot {
 	}
 }
 
+// sampleLocal is a snapshot of a run with --detect local and damp: a
+// damped cell, one silent, two watched searches and two input ticks.
+func sampleLocal() *snapshot.Snapshot {
+	s := sample()
+	s.Opts.Local = true
+	cp := &s.CP
+	cp.SavedTick, cp.NextCheck, cp.Touched, cp.SavedWords, cp.SavedMsgs = 0, 0, []uint32{}, []uint64{}, []trace.Entry{}
+	cp.Local, cp.Found = true, &engine.Oscillation{Tick: 9, Period: 2, Domains: 1, Cells: 2}
+	cp.Damped = []engine.CellDamp{{Cell: 1, Tick: 9}, {Cell: 3, Silent: true, Tick: 12}}
+	cp.Inputs = []engine.CellInput{{Cell: 1, Tick: 10}, {Cell: 5, Tick: 2}}
+	cp.Watched = []engine.CellSearch{
+		{Cell: 2, R: 10, C: 11, Touched: []uint32{2}, Words: []uint64{5}, Msgs: []trace.Entry{{Src: 2, Dst: 2, Kind: 3, A: 1}}},
+		{Cell: 4, R: 0, C: 7, Touched: []uint32{4, 5, 6}, Words: []uint64{1, 2, 3}, Msgs: []trace.Entry{{Src: 4, Dst: 6}, {Src: 6, Dst: 5, B: 9}}},
+	}
+	return s
+}
+
 func TestEncodeDecodeRoundTrip(t *testing.T) {
 	for _, found := range []bool{false, true} {
 		s := sample()
@@ -56,10 +73,21 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 			t.Fatalf("Tick: %d %v", tick, err)
 		}
 	}
+	s := sampleLocal()
+	got, err := snapshot.Decode(snapshot.Encode(nil, s))
+	if err != nil || !reflect.DeepEqual(got, s) {
+		t.Fatalf("local round trip: %v\n got %+v\nwant %+v", err, got, s)
+	}
 }
 
 func TestEveryByteFlipAndEveryTruncationIsAnError(t *testing.T) {
-	b := snapshot.Encode(nil, sample())
+	for _, s := range []*snapshot.Snapshot{sample(), sampleLocal()} {
+		checkDamage(t, snapshot.Encode(nil, s))
+	}
+}
+
+func checkDamage(t *testing.T, b []byte) {
+	t.Helper()
 	for i := range b {
 		for _, bit := range []byte{1, 0x80} {
 			c := bytes.Clone(b)
@@ -124,6 +152,7 @@ func TestOptionsTextRoundTripAndDamage(t *testing.T) {
 		{MaxTicks: 5, MaxMsgs: -1, NoDetect: true, SnapshotEvery: 100, Sync: mmap.SyncNone},
 		{MaxTicks: -1, MaxMsgs: 1 << 62, Damp: true, Sync: mmap.SyncSnapshot},
 		{MaxTicks: -1, MaxMsgs: -1, MaxInFlight: engine.InFlightMax},
+		{MaxTicks: 5, MaxMsgs: -1, Local: true, Damp: true, SnapshotEvery: 1, Sync: mmap.SyncEnd, MaxInFlight: 1000},
 	} {
 		text := snapshot.FormatOptions(want)
 		got, err := snapshot.ParseOptions(text)
@@ -138,12 +167,15 @@ func TestOptionsTextRoundTripAndDamage(t *testing.T) {
 			}
 		}
 	}
-	for _, bad := range []string{"", "max-ticks=-2 max-msgs=-1 damp=0 no-detect=0 snapshot-every=0 sync=end max-inflight=0",
-		"max-ticks=1 max-msgs=-1 damp=2 no-detect=0 snapshot-every=0 sync=end max-inflight=0",
-		"max-ticks=1 max-msgs=-1 damp=0 no-detect=0 snapshot-every=0 sync=later max-inflight=0",
-		"max-ticks=1 max-msgs=-1 damp=0 no-detect=0 snapshot-every=0 sync=end max-inflight=-1",
-		"max-ticks=1 max-msgs=-1 damp=0 no-detect=0 snapshot-every=0 sync=end max-inflight=2147483648",
-		"max-ticks=1 max-msgs=-1 damp=0 no-detect=0 snapshot-every=0 sync=end"} {
+	for _, bad := range []string{"", "max-ticks=-2 max-msgs=-1 damp=0 no-detect=0 detect=global snapshot-every=0 sync=end max-inflight=0",
+		"max-ticks=1 max-msgs=-1 damp=2 no-detect=0 detect=global snapshot-every=0 sync=end max-inflight=0",
+		"max-ticks=1 max-msgs=-1 damp=0 no-detect=0 detect=global snapshot-every=0 sync=later max-inflight=0",
+		"max-ticks=1 max-msgs=-1 damp=0 no-detect=0 detect=cells snapshot-every=0 sync=end max-inflight=0",
+		"max-ticks=1 max-msgs=-1 damp=0 no-detect=0 detect= snapshot-every=0 sync=end max-inflight=0",
+		"max-ticks=1 max-msgs=-1 damp=0 no-detect=0 snapshot-every=0 sync=end max-inflight=0",
+		"max-ticks=1 max-msgs=-1 damp=0 no-detect=0 detect=global snapshot-every=0 sync=end max-inflight=-1",
+		"max-ticks=1 max-msgs=-1 damp=0 no-detect=0 detect=global snapshot-every=0 sync=end max-inflight=2147483648",
+		"max-ticks=1 max-msgs=-1 damp=0 no-detect=0 detect=global snapshot-every=0 sync=end"} {
 		if _, err := snapshot.ParseOptions(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
@@ -155,7 +187,7 @@ func TestOptionsTextRoundTripAndDamage(t *testing.T) {
 func seal(tick uint64, body []byte) []byte {
 	h := make([]byte, 64, 64+len(body))
 	copy(h, "LEXSNAP1")
-	binary.LittleEndian.PutUint32(h[8:], 3) // the format version
+	binary.LittleEndian.PutUint32(h[8:], 4) // the format version
 	binary.LittleEndian.PutUint64(h[16:], tick)
 	binary.LittleEndian.PutUint64(h[24:], uint64(len(body)))
 	binary.LittleEndian.PutUint64(h[32:], xxhash.Sum64(body))
@@ -172,6 +204,9 @@ func FuzzDecode(f *testing.F) {
 	full := snapshot.Encode(nil, sample())
 	f.Add(full)
 	f.Add(full[64:])
+	local := snapshot.Encode(nil, sampleLocal())
+	f.Add(local)
+	f.Add(local[64:])
 	f.Add([]byte("LEXSNAP1"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for _, in := range [][]byte{b, seal(14, b)} {

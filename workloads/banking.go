@@ -12,7 +12,7 @@ import (
 // accounts each.
 var BankingSpec = Spec{
 	Name: "banking",
-	Keys: [2]Key{
+	Keys: []Key{
 		{Name: "banks", Default: 1, Min: 1, Max: 1 << 24, Usage: "number of banks K"},
 		{Name: "accounts", Default: 2, Min: 2, Max: 1 << 20, Usage: "accounts per bank A (≥ 2)"},
 	},

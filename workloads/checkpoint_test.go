@@ -11,13 +11,13 @@ import (
 func checkpoints(t *testing.T, c runCase, shards int, every uint64) (engine.Result, []*engine.Checkpoint) {
 	t.Helper()
 	var cps []*engine.Checkpoint
-	res, err := engine.Run(c.spec.New(c.p), engine.Config{
-		Params: c.spec.Text(c.p), Shards: shards, MaxTicks: -1, MaxMsgs: c.maxMsgs, Damp: c.damp,
-		SnapshotEvery: every,
-		Snapshot: func(cp *engine.Checkpoint) error {
-			cps = append(cps, cp.Clone())
-			return nil
-		}})
+	cfg := c.config(shards)
+	cfg.SnapshotEvery = every
+	cfg.Snapshot = func(cp *engine.Checkpoint) error {
+		cps = append(cps, cp.Clone())
+		return nil
+	}
+	res, err := engine.Run(c.spec.New(c.p), cfg)
 	if err != nil {
 		t.Fatalf("%s --shards %d: %v", c, shards, err)
 	}
@@ -51,8 +51,9 @@ func TestResumeFromEveryCheckpointEqualsTheUninterruptedRun(t *testing.T) {
 		for i := 0; i < len(cps); i += step {
 			cp := cps[i]
 			for _, s := range []int{1, 2} {
-				got, err := engine.Run(c.spec.New(c.p), engine.Config{
-					Params: c.spec.Text(c.p), Shards: s, MaxTicks: -1, MaxMsgs: c.maxMsgs, Damp: c.damp, Resume: cp})
+				cfg := c.config(s)
+				cfg.Resume = cp
+				got, err := engine.Run(c.spec.New(c.p), cfg)
 				if err != nil {
 					t.Fatalf("%s: resume at tick %d, shards %d: %v", c, cp.Tick, s, err)
 				}

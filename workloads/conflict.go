@@ -12,7 +12,7 @@ import (
 // resource per group; the highest priority wins.
 var ConflictSpec = Spec{
 	Name: "conflict",
-	Keys: [2]Key{
+	Keys: []Key{
 		{Name: "groups", Default: 1024, Min: 1, Max: 1 << 24, Usage: "number of groups G"},
 		{Name: "controllers", Default: 2, Min: 2, Max: 5, Usage: "controllers per group k (2..5)"},
 	},

@@ -12,7 +12,7 @@ import (
 // each to its own target; groups whose controllers disagree never converge.
 var OscillationSpec = Spec{
 	Name: "oscillation",
-	Keys: [2]Key{
+	Keys: []Key{
 		{Name: "groups", Default: 4096, Min: 1, Max: 1 << 24, Usage: "number of groups G"},
 		{Name: "targets", Default: 4, Min: 1, Max: ^uint64(0), Usage: "number of target values T"},
 	},

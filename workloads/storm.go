@@ -11,7 +11,7 @@ import (
 // StormSpec is SPEC §5.2: P producers flood C consumers.
 var StormSpec = Spec{
 	Name: "storm",
-	Keys: [2]Key{
+	Keys: []Key{
 		{Name: "producers", Default: 2, Min: 1, Max: 1 << 24, Usage: "number of producers P"},
 		{Name: "consumers", Default: 1024, Min: 1, Max: 1 << 26, Usage: "number of consumers C"},
 	},

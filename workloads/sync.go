@@ -12,7 +12,7 @@ import (
 // Lamport-versioned last-writer-wins registers.
 var SyncSpec = Spec{
 	Name: "sync",
-	Keys: [2]Key{
+	Keys: []Key{
 		{Name: "groups", Default: 1, Min: 1, Max: 1 << 24, Usage: "number of replica groups G"},
 		{Name: "registers", Default: 16, Min: 1, Max: 65536, Usage: "registers per replica R (≤ 65536)"},
 	},

@@ -3,6 +3,7 @@ package workloads_test
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -17,6 +18,7 @@ type runCase struct {
 	p       workloads.Params
 	maxMsgs int64
 	damp    bool
+	local   bool // --detect local
 }
 
 func (c runCase) String() string {
@@ -28,7 +30,18 @@ func (c runCase) String() string {
 	if c.damp {
 		s += " --on-oscillation damp"
 	}
+	if c.local {
+		s += " --detect local"
+	}
 	return s
+}
+
+func (c runCase) config(shards int) engine.Config {
+	cfg := engine.Config{Params: c.spec.Text(c.p), Shards: shards, MaxTicks: -1, MaxMsgs: c.maxMsgs, Damp: c.damp}
+	if c.local {
+		cfg.Detect = engine.DetectLocal
+	}
+	return cfg
 }
 
 func runEngine(t *testing.T, c runCase, shards int) engine.Result {
@@ -39,8 +52,7 @@ func runEngine(t *testing.T, c runCase, shards int) engine.Result {
 func runEngineW(t *testing.T, c runCase, shards int) (engine.Result, workloads.Workload) {
 	t.Helper()
 	w := c.spec.New(c.p)
-	res, err := engine.Run(w, engine.Config{
-		Params: c.spec.Text(c.p), Shards: shards, MaxTicks: -1, MaxMsgs: c.maxMsgs, Damp: c.damp})
+	res, err := engine.Run(w, c.config(shards))
 	if err != nil {
 		t.Fatalf("lexbench %s --shards %d: %v", c, shards, err)
 	}
@@ -52,7 +64,7 @@ func cases() []runCase {
 	var cs []runCase
 	add := func(name string, n, seed, batch, k0, k1 uint64) {
 		s := workloads.Lookup(name)
-		cs = append(cs, runCase{spec: s, p: workloads.Params{N: n, Seed: seed, Batch: batch, K: [2]uint64{k0, k1}}, maxMsgs: -1})
+		cs = append(cs, runCase{spec: s, p: workloads.Params{N: n, Seed: seed, Batch: batch, K: []uint64{k0, k1}}, maxMsgs: -1})
 	}
 	for _, n := range []uint64{0, 1, 1000, 100_000} {
 		add("banking", n, 1, 4096, 1, 2)
@@ -69,8 +81,32 @@ func cases() []runCase {
 	add("oscillation", 3000, 10, 100, 17, 3)
 	add("oscillation", 500, 11, 4096, 4096, 2)
 	add("oscillation", 2000, 12, 512, 1, 1)
-	cs = append(cs, runCase{spec: &workloads.OscillationSpec, p: workloads.Params{N: 3000, Seed: 13, Batch: 64, K: [2]uint64{50, 5}}, maxMsgs: -1, damp: true})
-	cs = append(cs, runCase{spec: &workloads.StormSpec, p: workloads.Params{N: 40_000, Seed: 14, Batch: 300, K: [2]uint64{4, 100}}, maxMsgs: 5000})
+	cs = append(cs, runCase{spec: &workloads.OscillationSpec, p: workloads.Params{N: 3000, Seed: 13, Batch: 64, K: []uint64{50, 5}}, maxMsgs: -1, damp: true})
+	cs = append(cs, runCase{spec: &workloads.StormSpec, p: workloads.Params{N: 40_000, Seed: 14, Batch: 300, K: []uint64{4, 100}}, maxMsgs: 5000})
+	return append(cs, localCases()...)
+}
+
+// localCases run with --detect local (SPEC §5.7): every workload, halt and
+// damp, with parameters where cells oscillate while the driver still runs,
+// where they all oscillate at once, and where none does.
+func localCases() []runCase {
+	var cs []runCase
+	add := func(name string, n, seed, batch, k0, k1 uint64, damp bool, maxMsgs int64) {
+		s := workloads.Lookup(name)
+		cs = append(cs, runCase{spec: s, p: workloads.Params{N: n, Seed: seed, Batch: batch, K: []uint64{k0, k1}},
+			maxMsgs: maxMsgs, damp: damp, local: true})
+	}
+	for _, damp := range []bool{false, true} {
+		add("oscillation", 3000, 10, 16, 300, 3, damp, -1)
+		add("oscillation", 2000, 12, 512, 1, 1, damp, -1)
+		add("oscillation", 4000, 15, 7, 40, 2, damp, -1)
+		add("oscillation", 800, 16, 4096, 64, 4, damp, -1)
+		add("sync", 3000, 6, 5, 7, 4, damp, -1)
+		add("conflict", 5000, 8, 33, 50, 3, damp, -1)
+	}
+	add("oscillation", 20_000, 17, 64, 500, 4, true, 30_000) // a budget ends a damped run
+	add("banking", 5000, 2, 7, 3, 2, false, -1)
+	add("storm", 7000, 3, 100, 3, 17, true, -1)
 	return cs
 }
 
@@ -92,11 +128,14 @@ func TestShardCountDoesNotChangeTrace(t *testing.T) {
 func TestEngineMatchesReferenceModel(t *testing.T) {
 	for _, c := range cases() {
 		ref := refmodel.Run(refmodel.Params{Workload: c.spec.Name, N: c.p.N, Seed: c.p.Seed, Batch: c.p.Batch,
-			K1: c.p.K[0], K2: c.p.K[1], MaxTicks: -1, MaxMsgs: c.maxMsgs, Damp: c.damp})
+			K1: c.p.K[0], K2: c.p.K[1], MaxTicks: -1, MaxMsgs: c.maxMsgs, Damp: c.damp, Local: c.local})
 		got, w := runEngineW(t, c, 2)
 		osc := ""
 		if o := got.Oscillation; o != nil {
 			osc = fmt.Sprintf("tick=%d period=%d domains=%d", o.Tick, o.Period, o.Domains)
+			if c.local {
+				osc += fmt.Sprintf(" cells=%d", o.Cells)
+			}
 		}
 		if got.Trace != ref.Trace || got.State != ref.State || got.Outcome.String() != ref.Outcome ||
 			got.Ticks != ref.Ticks || got.Msgs != ref.Msgs || osc != ref.Oscillation || got.Blocks != ref.Blocks {
@@ -108,7 +147,7 @@ func TestEngineMatchesReferenceModel(t *testing.T) {
 		for _, f := range w.Figures() {
 			figs = append(figs, fmt.Sprintf("%s: %d", f.Name, f.Value))
 		}
-		if c.damp {
+		if c.damp && (!c.local || got.Oscillation != nil) {
 			figs = append(figs, fmt.Sprintf("dropped: %d", got.Dropped))
 		}
 		if fmt.Sprint(figs) != fmt.Sprint(ref.Figures) {
@@ -182,16 +221,33 @@ func TestAllocationsDoNotGrowWithN(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are meaningless under the race detector")
 	}
-	for _, name := range []string{"banking", "storm", "sync", "conflict"} {
+	for _, name := range []string{"banking", "storm", "sync", "conflict", "oscillation"} {
 		spec := workloads.Lookup(name)
-		for _, s := range []int{1, 2} {
-			small, large := spec.Defaults(), spec.Defaults()
-			small.N, large.N = 100_000, 1_000_000
-			a1, b1 := heapAfter(t, runCase{spec: spec, p: small, maxMsgs: -1}, s)
-			a2, b2 := heapAfter(t, runCase{spec: spec, p: large, maxMsgs: -1}, s)
-			if a2 > a1+100 || b2 > b1+1<<20 {
-				t.Errorf("%s --shards %d: n=1e5 %d allocs %d bytes; n=1e6 %d allocs %d bytes (want < 100 allocs and < 1 MiB more)",
-					name, s, a1, b1, a2, b2)
+		for _, local := range []bool{false, true} {
+			if name == "oscillation" && !local {
+				continue // global detection ends it when the driver is done
+			}
+			for _, s := range []int{1, 2} {
+				if name == "oscillation" && s > 1 {
+					// 15,600 ticks at n = 1e6: how often the tick barrier
+					// parks a goroutine (each park may allocate) depends on
+					// timing, by ±150 allocations between two runs
+					continue
+				}
+				small, large := spec.Defaults(), spec.Defaults()
+				small.N, large.N = 100_000, 1_000_000
+				if name == "oscillation" {
+					// cells fight, are damped and wake while the driver runs
+					small.Batch, large.Batch = 64, 64
+				}
+				c1 := runCase{spec: spec, p: small, maxMsgs: -1, local: local, damp: local}
+				c2 := runCase{spec: spec, p: large, maxMsgs: -1, local: local, damp: local}
+				a1, b1 := heapAfter(t, c1, s)
+				a2, b2 := heapAfter(t, c2, s)
+				if a2 > a1+100 || b2 > b1+1<<20 {
+					t.Errorf("%s --shards %d: n=1e5 %d allocs %d bytes; n=1e6 %d allocs %d bytes (want < 100 allocs and < 1 MiB more)",
+						c2, s, a1, b1, a2, b2)
+				}
 			}
 		}
 	}
@@ -215,7 +271,7 @@ func TestParseParamsRoundTrips(t *testing.T) {
 	for _, c := range cases() {
 		text := c.spec.Text(c.p)
 		s, p, err := workloads.ParseParams(text)
-		if err != nil || s != c.spec || p != c.p {
+		if err != nil || s != c.spec || p.N != c.p.N || p.Seed != c.p.Seed || p.Batch != c.p.Batch || !slices.Equal(p.K, c.p.K) {
 			t.Fatalf("%q: %v %v %+v", text, err, s, p)
 		}
 	}
@@ -250,10 +306,10 @@ func TestParseParamsRoundTrips(t *testing.T) {
 		{Dup: 1_000_000, MaxDelay: 1024, Seed: 1<<64 - 1},
 		{Drop: 333_333, Dup: 333_333, Delay: 333_334, MaxDelay: 8, Seed: 7},
 	} {
-		p := workloads.Params{N: 5, Seed: 2, Batch: 3, K: [2]uint64{1, 2}, Faults: f}
+		p := workloads.Params{N: 5, Seed: 2, Batch: 3, K: []uint64{1, 2}, Faults: f}
 		text := workloads.BankingSpec.Text(p)
 		s, got, err := workloads.ParseParams(text)
-		if err != nil || s != &workloads.BankingSpec || got != p || !trace.ParamsHaveFaults(text) {
+		if err != nil || s != &workloads.BankingSpec || got.N != p.N || got.Seed != p.Seed || got.Batch != p.Batch || !slices.Equal(got.K, p.K) || got.Faults != p.Faults || !trace.ParamsHaveFaults(text) {
 			t.Errorf("%q: %v %+v", text, err, got)
 		}
 	}

@@ -81,11 +81,6 @@ func configLines(out string) map[string]string {
 	return m
 }
 
-func checkRow(t *testing.T, r goldenRow, shards int) {
-	t.Helper()
-	checkArgs(t, r, append(strings.Fields(r.args), "--shards", fmt.Sprint(shards)))
-}
-
 // checkArgs runs args and compares the configuration lines with row r.
 func checkArgs(t *testing.T, r goldenRow, args []string) {
 	t.Helper()
@@ -131,12 +126,18 @@ func TestGoldenRows(t *testing.T) {
 }
 
 func TestGoldenRowsAcrossShardCounts(t *testing.T) {
+	checkGoldenRowsAcrossShardCounts(t, func(r goldenRow) []string { return strings.Fields(r.args) })
+}
+
+// checkGoldenRowsAcrossShardCounts checks the rows up to n = 1e5 at shards
+// 3, 4 and 7, running the command args gives for it.
+func checkGoldenRowsAcrossShardCounts(t *testing.T, args func(r goldenRow) []string) {
 	for _, r := range readGolden(t) {
 		if rowN(t, r.args) > 100_000 {
 			continue
 		}
 		for _, s := range []int{3, 4, 7} {
-			checkRow(t, r, s)
+			checkArgs(t, r, append(args(r), "--shards", fmt.Sprint(s)))
 		}
 	}
 }

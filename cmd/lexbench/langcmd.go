@@ -40,18 +40,29 @@ func loadProgram(path string, stderr io.Writer) (*lang.Program, *runfile.Program
 	if err != nil {
 		return nil, nil, err
 	}
-	p, err := lang.Compile(path, src)
+	prog := &runfile.Program{Path: path, Text: src}
+	p, err := compileProgram(prog, stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, prog, nil
+}
+
+// compileProgram compiles a program's text; its compile errors are all
+// printed to stderr and returned as one error.
+func compileProgram(prog *runfile.Program, stderr io.Writer) (*lang.Program, error) {
+	p, err := lang.Compile(prog.Path, prog.Text)
 	if err != nil {
 		var el *lang.ErrorList
 		if errors.As(err, &el) {
 			for _, e := range el.List {
 				fmt.Fprintln(stderr, e)
 			}
-			return nil, nil, errPrinted
+			return nil, errPrinted
 		}
-		return nil, nil, err
+		return nil, err
 	}
-	return p, &runfile.Program{Path: path, Text: src}, nil
+	return p, nil
 }
 
 // errPrinted is an error already reported on stderr.
@@ -60,7 +71,7 @@ var errPrinted = errors.New("errors printed")
 var langUsage = map[string]string{
 	"run": `usage: lexbench run FILE.lxm [flags]
   run a workload written in the Lexum language (docs/language.md): the program's
-  two keys become flags, the rest are a workload's flags; the program's text is
+  keys become flags, the rest are a workload's flags; the program's text is
   recorded in the run file beside --journal, so resume and replay run it again.
   lexbench run FILE.lxm --help lists the program's flags.
 `,

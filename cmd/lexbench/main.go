@@ -50,6 +50,7 @@ var commands = []struct{ name, args, what string }{
 	{"run", "FILE.lxm", "run a workload written in the Lexum language (docs/language.md)"},
 	{"check", "FILE.lxm", "report every error of a program (FILE:LINE:COL: message)"},
 	{"disasm", "FILE.lxm", "print a program's bytecode"},
+	{"log", "JOURNAL", "print a journal's messages, decoded (--tick A..B, --domain D)"},
 	{"version", "", "print the module version, commit and Go version"},
 	{"help", "", "print this help"},
 }
@@ -87,6 +88,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		code, err = cmdCheck(args[1:], stdout, stderr)
 	case "disasm":
 		code, err = cmdDisasm(args[1:], stdout, stderr)
+	case "log":
+		code, err = cmdLog(args[1:], stdout, stderr)
 	default:
 		spec := workloads.Lookup(cmd)
 		if spec == nil {

@@ -22,6 +22,7 @@ type recoverFlags struct {
 	onOscillation     string
 	program           string
 	discard           bool
+	detect            string
 	json              bool
 	maxInFlight       number
 }
@@ -35,6 +36,7 @@ func newRecoverFlagSet(cmd string, f *recoverFlags) *pflag.FlagSet {
 	fs.Var(&f.maxTicks, "max-ticks", "the run's --max-ticks, 0..2^32: needed only without a run file (JOURNAL.run records it)")
 	fs.Var(&f.maxMsgs, "max-msgs", "the run's --max-msgs, 0..2^62: needed only without a run file")
 	fs.StringVar(&f.onOscillation, "on-oscillation", "", "the run's --on-oscillation (halt | damp): needed only without a run file")
+	fs.StringVar(&f.detect, "detect", "", "the run's --detect (global | local): needed only without a run file")
 	if cmd == "resume" {
 		fs.BoolVar(&f.discard, "discard-after-snapshot", false, "continue from the newest snapshot even if the journal after it is damaged (a machine crash can write pages out of order); everything after the snapshot is written again")
 	}
@@ -76,6 +78,10 @@ func parseRecover(cmd string, args []string, stdout, stderr io.Writer) (req reco
 	if err != nil {
 		return bad("%s", err)
 	}
+	detect, err := parseDetect(cmp.Or(f.detect, "global"))
+	if err != nil {
+		return bad("%s", err)
+	}
 	req = recovery.Request{Journal: fs.Arg(0), Shards: int(f.shards.v), DiscardAfterSnapshot: f.discard,
 		DefaultMaxInFlight: defaultMaxInFlight()}
 	if !f.shards.set {
@@ -86,7 +92,7 @@ func parseRecover(cmd string, args []string, stdout, stderr io.Writer) (req reco
 			return bad("%s", err)
 		}
 	}
-	if f.maxTicks.set || f.maxMsgs.set || f.onOscillation != "" {
+	if f.maxTicks.set || f.maxMsgs.set || f.onOscillation != "" || f.detect != "" {
 		o := snapshot.DefaultOptions()
 		if f.maxTicks.set {
 			o.MaxTicks = int64(f.maxTicks.v)
@@ -94,7 +100,7 @@ func parseRecover(cmd string, args []string, stdout, stderr io.Writer) (req reco
 		if f.maxMsgs.set {
 			o.MaxMsgs = int64(f.maxMsgs.v)
 		}
-		o.Damp = damp
+		o.Damp, o.Local = damp, detect == engine.DetectLocal
 		req.Opts = &o
 	}
 	if f.program != "" {
@@ -138,7 +144,8 @@ func cmdResume(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	faults := rep.P.Faults.On()
 	out := &output{w: stdout, spec: rep.Spec, prog: rep.Program, params: rep.Params, shards: rep.Shards, predicted: rep.ShardsWhy,
-		n: rep.P.N, json: f.json, damp: rep.Opts.Damp && !faults, faults: faults, snaps: rep.Snaps, before: rep.Before}
+		n: rep.P.N, json: f.json, damp: rep.Opts.Damp && !faults, local: rep.Opts.Local && !faults, faults: faults,
+		snaps: rep.Snaps, before: rep.Before}
 	if !f.json {
 		if rep.From > 0 {
 			fmt.Fprintf(stdout, "resume: from tick %d (%s)\n", rep.From, rep.Snapshot)
@@ -182,7 +189,7 @@ func cmdReplay(args []string, stdout, stderr io.Writer) (int, error) {
 	if f.json {
 		faults := rep.P.Faults.On()
 		out := &output{w: stdout, spec: rep.Spec, prog: rep.Program, params: rep.Params, shards: rep.Shards, predicted: rep.ShardsWhy,
-			n: rep.P.N, json: true, damp: rep.Opts.Damp && !faults, faults: faults}
+			n: rep.P.N, json: true, damp: rep.Opts.Damp && !faults, local: rep.Opts.Local && !faults, faults: faults}
 		out.result(true, rep.Workload, res, time.Since(start), 0)
 		return exitOK, nil
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/lexbench/lexbench/engine"
 	"github.com/lexbench/lexbench/journal/mmap"
+	"github.com/lexbench/lexbench/lang"
 	"github.com/lexbench/lexbench/recovery"
 	"github.com/lexbench/lexbench/runfile"
 	"github.com/lexbench/lexbench/snapshot"
@@ -28,7 +29,7 @@ import (
 // runFlags are the flags of `lexbench <workload>` (SPEC §6).
 type runFlags struct {
 	n, seed, batch      number
-	keys                [2]number
+	keys                []number // the workload's keys, in Spec.Keys order
 	shards              number
 	maxTicks, maxMsgs   number
 	snapshotEvery       number
@@ -37,6 +38,7 @@ type runFlags struct {
 	force               bool
 	sync                string
 	onOscillation       string
+	detect              string
 	profile, profileDir string
 	json                bool
 	noDetect            bool
@@ -65,6 +67,7 @@ func newRunFlagSet(spec *workloads.Spec, f *runFlags) *pflag.FlagSet {
 	fs.VarP(&f.n, "n", "n", "operations the generator injects, 0..2^64-1 (1e8, 100M, 100_000_000)")
 	fs.Var(&f.seed, "seed", "PRNG seed, any uint64")
 	fs.Var(&f.batch, "batch", "operations a driver emits per tick, 1..2^64-1")
+	f.keys = make([]number, len(spec.Keys))
 	for i, k := range spec.Keys {
 		f.keys[i].v = k.Default
 		fs.Var(&f.keys[i], k.Name, k.Usage+", "+keyRange(k))
@@ -77,6 +80,7 @@ func newRunFlagSet(spec *workloads.Spec, f *runFlags) *pflag.FlagSet {
 	fs.Var(&f.maxTicks, "max-ticks", "end the run before tick `T` is delivered, 0..2^32")
 	fs.Var(&f.maxMsgs, "max-msgs", "end the run at the first boundary with ≥ `M` messages delivered, 0..2^62")
 	fs.StringVar(&f.onOscillation, "on-oscillation", "halt", "halt | damp")
+	fs.StringVar(&f.detect, "detect", "global", "oscillation detection: global (the whole configuration repeats) | local (a cell's does; docs/detection.md)")
 	addFaultFlags(fs, &f.faults)
 	fs.Var(&f.count, "count", "repeat the run `K` times, 1..2^64-1")
 	fs.StringVar(&f.profile, "profile", "", "cpu | mem | allocs | block | mutex | trace")
@@ -105,6 +109,33 @@ func checkRunFlags(shards, maxTicks, maxMsgs number, onOscillation string) (damp
 		return true, nil
 	}
 	return false, fmt.Errorf("invalid value %q for --on-oscillation: want halt or damp", onOscillation)
+}
+
+// parseDetect parses --detect.
+func parseDetect(v string) (engine.Detection, error) {
+	switch v {
+	case "global":
+		return engine.DetectGlobal, nil
+	case "local":
+		return engine.DetectLocal, nil
+	}
+	return 0, fmt.Errorf("invalid value %q for --detect: want global or local", v)
+}
+
+// keyFlags names the workload's key flags for a message: "--banks and
+// --accounts", "the parameters" when it has none.
+func keyFlags(spec *workloads.Spec) string {
+	var names []string
+	for _, k := range spec.Keys {
+		names = append(names, "--"+k.Name)
+	}
+	switch len(names) {
+	case 0:
+		return "the parameters"
+	case 1:
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
 func flagUsage(spec *workloads.Spec, prog *runfile.Program) string {
@@ -146,7 +177,10 @@ func cmdRun(spec *workloads.Spec, prog *runfile.Program, args []string, stdout, 
 	if fs.NArg() > 0 {
 		return bad("unexpected argument %q", fs.Arg(0))
 	}
-	p := workloads.Params{N: f.n.v, Seed: f.seed.v, Batch: f.batch.v, K: [2]uint64{f.keys[0].v, f.keys[1].v}}
+	p := workloads.Params{N: f.n.v, Seed: f.seed.v, Batch: f.batch.v, K: make([]uint64, len(f.keys))}
+	for i, k := range f.keys {
+		p.K[i] = k.v
+	}
 	if err := spec.Validate(p); err != nil {
 		return bad("%s", err)
 	}
@@ -160,6 +194,10 @@ func cmdRun(spec *workloads.Spec, prog *runfile.Program, args []string, stdout, 
 		return bad("%s", err)
 	}
 	damp, err := checkRunFlags(f.shards, f.maxTicks, f.maxMsgs, f.onOscillation)
+	if err != nil {
+		return bad("%s", err)
+	}
+	detect, err := parseDetect(f.detect)
 	if err != nil {
 		return bad("%s", err)
 	}
@@ -210,10 +248,11 @@ func cmdRun(spec *workloads.Spec, prog *runfile.Program, args []string, stdout, 
 	}
 	w := spec.New(p)
 	if w.StateWords() > stateWordsMax || uint64(w.Domains()) > 1<<31 {
-		return bad("--%s and --%s ask for too much state (%d words; at most %d)", spec.Keys[0].Name, spec.Keys[1].Name, w.StateWords(), stateWordsMax)
+		return bad("%s ask for too much state (%d words; at most %d)", keyFlags(spec), w.StateWords(), stateWordsMax)
 	}
 	params := spec.Text(p)
-	out := &output{w: stdout, spec: spec, params: params, n: p.N, json: f.json, damp: damp && !p.Faults.On(), faults: p.Faults.On(), prog: prog}
+	out := &output{w: stdout, spec: spec, params: params, n: p.N, json: f.json, damp: damp && !p.Faults.On(),
+		local: detect == engine.DetectLocal && !p.Faults.On(), faults: p.Faults.On(), prog: prog}
 	out.shards = int(f.shards.v)
 	if !f.shards.set {
 		pred := predictShards(spec, p, params)
@@ -226,6 +265,7 @@ func cmdRun(spec *workloads.Spec, prog *runfile.Program, args []string, stdout, 
 		MaxMsgs:     -1,
 		Damp:        damp,
 		NoDetect:    f.noDetect,
+		Detect:      detect,
 		Faults:      p.Faults,
 		MaxInFlight: inFlight,
 	}
@@ -236,7 +276,7 @@ func cmdRun(spec *workloads.Spec, prog *runfile.Program, args []string, stdout, 
 		cfg.MaxMsgs = int64(f.maxMsgs.v)
 	}
 	opts := snapshot.Options{MaxTicks: cfg.MaxTicks, MaxMsgs: cfg.MaxMsgs, Damp: damp, NoDetect: f.noDetect,
-		SnapshotEvery: f.snapshotEvery.v, Sync: syncMode}
+		Local: detect == engine.DetectLocal, SnapshotEvery: f.snapshotEvery.v, Sync: syncMode}
 	if f.faults.maxInFlight.set { // else resume uses its machine's default too
 		opts.MaxInFlight = inFlight
 	}
@@ -283,7 +323,9 @@ func cmdRun(spec *workloads.Spec, prog *runfile.Program, args []string, stdout, 
 		}
 		w := spec.New(p) // a fresh workload per run
 		pg := newProgress(stderr, w, p.N)
-		cfg.Progress = pg.update
+		cells := newCellReport(stderr, w, pg, i == 0, f.json)
+		cfg.Progress, cfg.OnCell = cells.progress, cells.add
+		out.cells = cells
 		var ms0, ms1 runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&ms0)
@@ -297,6 +339,7 @@ func cmdRun(spec *workloads.Spec, prog *runfile.Program, args []string, stdout, 
 		}
 		elapsed := time.Since(start)
 		pg.done()
+		cells.flush()
 		if err != nil {
 			return exitBadInput, inFlightHint(err)
 		}
@@ -311,6 +354,9 @@ func cmdRun(spec *workloads.Spec, prog *runfile.Program, args []string, stdout, 
 		}
 		allocs := ms1.Mallocs - ms0.Mallocs
 		out.result(i == 0, w, res, elapsed, allocs)
+		if sup := suppressedOf(w); i == 0 && !f.json {
+			printSuppressed(stderr, sup)
+		}
 		code = exitCode(spec, res)
 		if res.Outcome == engine.Violated {
 			fmt.Fprintf(stderr, "lexbench: goal violated: %v\n", res.Violation)
@@ -372,8 +418,10 @@ type output struct {
 	n         uint64
 	json      bool
 	damp      bool // --on-oscillation=damp: `dropped:` is a figure (SPEC §5.5); false with faults on (damp has no effect)
+	local     bool // --detect local: the oscillation line counts cells (SPEC §5.7); false with faults on
 	faults    bool // faults on: the `faults:` line (SPEC §7)
 	snaps     *recovery.Snapshotter
+	cells     *cellReport // the run's cell events (--json lists them)
 	// before is what a resumed run had delivered before it continued:
 	// rates count only the messages it delivered itself.
 	before uint64
@@ -388,7 +436,10 @@ func (o *output) impl() string {
 
 func (o *output) figures(w workloads.Workload, res engine.Result) []workloads.Figure {
 	figs := w.Figures()
-	if o.damp && (res.Oscillation != nil || o.spec.Name == workloads.OscillationSpec.Name) {
+	// Under local detection `dropped:` goes with the oscillation line
+	// (SPEC §5.7); under global, the oscillation workload prints it under
+	// damp whether or not it oscillated (§5.5).
+	if o.damp && (res.Oscillation != nil || !o.local && o.spec.Name == workloads.OscillationSpec.Name) {
 		figs = append(figs, workloads.Figure{Name: "dropped", Value: res.Dropped})
 	}
 	return figs
@@ -437,14 +488,24 @@ func (o *output) result(first bool, w workloads.Workload, res engine.Result, ela
 		for _, f := range o.figures(w, res) {
 			m[f.Name] = f.Value
 		}
-		if res.Oscillation != nil {
-			m["oscillation"] = map[string]uint64{"tick": res.Oscillation.Tick, "period": res.Oscillation.Period, "domains": res.Oscillation.Domains}
+		if osc := res.Oscillation; osc != nil {
+			om := map[string]uint64{"tick": osc.Tick, "period": osc.Period, "domains": osc.Domains}
+			if o.local {
+				om["cells"] = osc.Cells
+			}
+			m["oscillation"] = om
+		}
+		if o.local && o.cells != nil {
+			m["cell_events"] = o.cells.events
 		}
 		if o.faults {
 			m["faults"] = map[string]uint64{"dropped": res.Faults.Dropped, "duplicated": res.Faults.Duplicated, "delayed": res.Faults.Delayed}
 		}
 		if res.Violation != nil {
 			m["violation"] = res.Violation.Error()
+		}
+		if _, goals := w.(interface{ Suppressed() []lang.SuppressedGoal }); goals {
+			m["suppressed_goals"] = suppressedJSON(suppressedOf(w))
 		}
 		b, _ := json.Marshal(m)
 		fmt.Fprintf(o.w, "%s\n", b)
@@ -499,7 +560,7 @@ func (o *output) config(b *bytes.Buffer, w workloads.Workload, res engine.Result
 		}
 		return ""
 	}
-	for _, k := range append(workloads.FigureKeys, "dropped") {
+	for _, k := range fixedFigures {
 		kv(b, k, value(k))
 	}
 	for _, f := range figs { // a program's own figures
@@ -510,6 +571,9 @@ func (o *output) config(b *bytes.Buffer, w workloads.Workload, res engine.Result
 	osc := ""
 	if o := res.Oscillation; o != nil {
 		osc = fmt.Sprintf("tick=%d period=%d domains=%d", o.Tick, o.Period, o.Domains)
+	}
+	if osc != "" && o.local {
+		osc += fmt.Sprintf(" cells=%d", res.Oscillation.Cells) // SPEC §5.7: part of the line, not a key
 	}
 	kv(b, "oscillation", osc)
 	faults := ""
@@ -529,13 +593,18 @@ func kv(b *bytes.Buffer, key, value string) {
 	fmt.Fprintf(b, "%s: %s\n", key, value)
 }
 
+// fixedFigures are the figures printed for every run, blank when the run
+// has none of that name: the native workloads' (SPEC §5), `dropped`
+// (under damping) and `suppressed` (a program with domain goals).
+var fixedFigures = append(append([]string{}, workloads.FigureKeys...), "dropped", "suppressed")
+
 func isFigureKey(name string) bool {
-	for _, k := range workloads.FigureKeys {
+	for _, k := range fixedFigures {
 		if k == name {
 			return true
 		}
 	}
-	return name == "dropped"
+	return false
 }
 
 // cpuModel is the processor's model name, as `go test -bench` prints it.

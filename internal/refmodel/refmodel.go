@@ -31,6 +31,7 @@ type Params struct {
 	K1, K2            uint64 // the workload's two keys, in SPEC §5 order
 	MaxTicks, MaxMsgs int64  // -1 = no limit
 	Damp              bool   // --on-oscillation=damp
+	Local             bool   // --detect local (§5.7)
 
 	Drop, Dup, Delay uint64 // §7 rates in parts per million
 	MaxDelay         uint64 // §7 --max-delay (default 8)
@@ -192,12 +193,19 @@ func newWorld(p Params) world {
 // isCheckpoint reports whether t = 2^k − 1 for some k ≥ 0.
 func isCheckpoint(t uint64) bool { return (t+1)&t == 0 }
 
-// configuration is C(t) of §5.6 flattened: the canonical state followed by
-// (tick − t, src, dst, kind, a, b) of every pending message in ≺ order. The
-// state part has a fixed length per run and every message adds exactly six
-// words, so two configurations are equal exactly when their flattenings are.
-func configuration(w world, pending []message, t uint64) []uint64 {
-	c := w.canonical()
+// configuration is C(t) of §5.6 flattened: the canonical state (the words
+// detection compares) followed by (tick − t, src, dst, kind, a, b) of every pending
+// message in ≺ order. The state part has a fixed length per run and every
+// message adds exactly six words, so two configurations are equal exactly
+// when their flattenings are.
+func configuration(w world, lay layout, pending []message, t uint64) []uint64 {
+	var c []uint64
+	state := w.canonical()
+	for d := 0; d < w.domains(); d++ {
+		sz := lay.size(uint32(d))
+		c = lay.appendKept(c, uint32(d), state[:sz])
+		state = state[sz:]
+	}
 	for _, m := range pending {
 		c = append(c, m.tick-t, uint64(m.src), uint64(m.dst), uint64(m.kind), m.a, m.b)
 	}
@@ -240,7 +248,45 @@ func stateHash(w world) uint64 {
 // Run executes p sequentially and returns its result.
 func Run(p Params) Result {
 	p.validate()
-	w := newWorld(p)
+	lay := layout{
+		cell: func(d uint32) int { return cellOf(p, d) },
+		size: func(d uint32) int { return stateSize(p, d) },
+	}
+	return run(newWorld(p), lay, options{params: p.Text(), maxTicks: p.MaxTicks, maxMsgs: p.MaxMsgs,
+		damp: p.Damp, local: p.Local, droppedFigure: p.Workload == "oscillation", fault: p})
+}
+
+// options are a run's controls (§1, §5.6, §5.7).
+type options struct {
+	params            string
+	maxTicks, maxMsgs int64
+	damp, local       bool
+	// droppedFigure: under global damp, `dropped:` is printed even
+	// without an oscillation (the oscillation workload, §5.5)
+	droppedFigure bool
+	fault         Params // the run's fault parameters (§7; zero: off)
+}
+
+// layout is how detection sees the domains: the cell of each (§5.7), the
+// size of its canonical state, and which words detection compares (all if
+// kept is nil).
+type layout struct {
+	cell func(d uint32) int
+	size func(d uint32) int
+	kept func(d uint32, i int) bool
+}
+
+func (l layout) appendKept(c []uint64, d uint32, words []uint64) []uint64 {
+	for i, v := range words {
+		if l.kept == nil || l.kept(d, i) {
+			c = append(c, v)
+		}
+	}
+	return c
+}
+
+func run(w world, lay layout, p options) Result {
+	lw, _ := w.(lateWorld)
 
 	seqs := make([]uint64, w.domains()) // next seq per src
 	var pending []message
@@ -250,7 +296,7 @@ func Run(p Params) Result {
 	}
 
 	// Journal chain.
-	params := p.Text()
+	params := p.params
 	lastHash := trace.ParamsHash(params)
 	var blocks uint64
 	var scratch []byte
@@ -265,6 +311,13 @@ func Run(p Params) Result {
 		oscLine    string
 	)
 
+	// Local detection (§5.7): one search per cell.
+	var searches []cellSearch
+	damped := map[int]bool{} // distinct cells damped
+	if p.local {
+		searches = make([]cellSearch, lay.cell(uint32(w.domains()-1))+1)
+	}
+
 	var msgs, dropped uint64
 	var nDropped, nDuplicated, nDelayed uint64 // §7 decisions
 	var outcome string
@@ -272,9 +325,14 @@ func Run(p Params) Result {
 loop:
 	for ; ; t++ {
 		// Tick boundary t: quiescence, budgets, oscillation, in that order.
-		if len(pending) == 0 {
+		// With end-of-tick work, tick 0 always runs.
+		if len(pending) == 0 && (t > 0 || lw == nil || !lw.ends()) {
 			switch {
-			case detected:
+			case p.local && !w.goals():
+				outcome = "violated"
+			case p.local && len(damped) > 0:
+				outcome = "damped"
+			case detected && !p.local:
 				outcome = "damped"
 			case w.goals():
 				outcome = "converged"
@@ -283,25 +341,68 @@ loop:
 			}
 			break loop
 		}
-		if p.MaxTicks >= 0 && t >= uint64(p.MaxTicks) {
+		if p.maxTicks >= 0 && t >= uint64(p.maxTicks) {
 			outcome = "budget"
 			break loop
 		}
-		if p.MaxMsgs >= 0 && msgs >= uint64(p.MaxMsgs) {
+		if p.maxMsgs >= 0 && msgs >= uint64(p.maxMsgs) {
 			outcome = "budget"
 			break loop
 		}
-		// ≺ is (tick, src, seq).
+		// ≺ is (tick, src, seq); Q holds late messages too (§1).
 		slices.SortStableFunc(pending, func(x, y message) int {
 			return cmp.Or(cmp.Compare(x.tick, y.tick), cmp.Compare(x.src, y.src), cmp.Compare(x.seq, y.seq))
 		})
-		if !detected && !p.faultsOn() { // §5.7: no detection with faults on
-			c := configuration(w, pending, t)
+		if p.local && !p.fault.faultsOn() { // §5.7: no detection with faults on
+			confs, input, hasMsgs := localConfs(lay, w, pending, t)
+			var hits []int
+			for k := range searches {
+				s := &searches[k]
+				if input[k] {
+					*s = cellSearch{r: t, saved: confs[k], savedTick: t, receivers: map[uint32]bool{}}
+					continue
+				}
+				if s.silent {
+					continue
+				}
+				if t > s.r && hasMsgs[k] && slices.Equal(confs[k], s.saved) {
+					hits = append(hits, k)
+				} else if isCheckpoint(t - s.r) {
+					s.saved, s.savedTick, s.receivers = confs[k], t, map[uint32]bool{}
+				}
+			}
+			if len(hits) > 0 {
+				if !detected {
+					detected = true
+					s := &searches[hits[0]]
+					oscLine = fmt.Sprintf("tick=%d period=%d domains=%d", t, t-s.savedTick, len(s.receivers))
+				}
+				if !p.damp {
+					oscLine += fmt.Sprintf(" cells=%d", len(hits))
+					outcome = "oscillating"
+					break loop
+				}
+				hit := map[int]bool{}
+				for _, k := range hits {
+					hit[k], damped[k], searches[k].silent = true, true, true
+				}
+				kept := pending[:0]
+				for _, m := range pending {
+					if k := lay.cell(m.src); hit[k] && lay.cell(m.dst) == k {
+						dropped++
+						continue
+					}
+					kept = append(kept, m)
+				}
+				pending = kept
+			}
+		} else if !detected && !p.local && !p.fault.faultsOn() {
+			c := configuration(w, lay, pending, t)
 			if t > 0 && slices.Equal(c, saved) {
 				detected = true
 				oscDomains = receivers
 				oscLine = fmt.Sprintf("tick=%d period=%d domains=%d", t, t-savedTick, len(oscDomains))
-				if !p.Damp {
+				if !p.damp {
 					outcome = "oscillating"
 					break loop
 				}
@@ -311,10 +412,18 @@ loop:
 			}
 		}
 
-		// Deliver tick t in ≺ order; later messages stay pending.
+		// Deliver tick t in ≺ order; late messages stay in Q.
 		var next []message
 		var entries []trace.Entry
 		emitted := map[uint32]uint64{} // per src: its emissions during tick t (the §7 index)
+		emitFrom := func(src uint32) func(dst uint32, kind uint16, a, b, delay uint64) {
+			return func(dst uint32, kind uint16, a, b, delay uint64) {
+				next = append(next, message{
+					tick: t + 1 + delay, src: src, dst: dst, seq: seqs[src], kind: kind, a: a, b: b,
+				})
+				seqs[src]++
+			}
+		}
 		for _, m := range pending {
 			if m.tick < t {
 				panic(fmt.Sprintf("refmodel: message for tick %d pending at tick %d", m.tick, t))
@@ -323,25 +432,31 @@ loop:
 				next = append(next, m)
 				continue
 			}
-			if detected && oscDomains[m.dst] {
+			if detected && !p.local && oscDomains[m.dst] {
 				dropped++
 				continue
 			}
 			msgs++
-			if !detected {
+			if p.local {
+				searches[lay.cell(m.dst)].receivers[m.dst] = true
+			} else if !detected {
 				receivers[m.dst] = true
 			}
 			entries = append(entries, trace.Entry{
 				Tick: uint32(m.tick), Src: m.src, Dst: m.dst, Kind: m.kind, Flags: m.flags, A: m.a, B: m.b,
 			})
+			if lw != nil {
+				lw.deliverAt(m, emitFrom(m.dst))
+				continue
+			}
 			src := m.dst
 			w.deliver(m, func(dst uint32, kind uint16, a, b uint64) {
 				e := message{tick: t + 1, src: src, dst: dst, seq: seqs[src], kind: kind, a: a, b: b}
 				seqs[src]++
 				i := emitted[src]
 				emitted[src]++
-				if p.faultsOn() && src != dst {
-					switch f, d := faultOf(p, t+1, src, i); f {
+				if p.fault.faultsOn() && src != dst {
+					switch f, d := faultOf(p.fault, t+1, src, i); f {
 					case "drop":
 						nDropped++
 						return
@@ -358,6 +473,11 @@ loop:
 				next = append(next, e)
 			})
 		}
+		if lw != nil && lw.ends() {
+			for d := 0; d < w.domains(); d++ {
+				lw.endTick(uint32(d), emitFrom(uint32(d)))
+			}
+		}
 
 		// Journal tick t: blocks of at most 4096 entries, chained.
 		for len(entries) > 0 {
@@ -371,11 +491,15 @@ loop:
 	}
 
 	figures := w.figures()
-	if p.Damp && p.Workload == "oscillation" && !p.faultsOn() {
+	if p.local && p.damp && len(damped) > 0 {
+		// §5.7: `dropped:` is printed whenever the oscillation line is
+		oscLine += fmt.Sprintf(" cells=%d", len(damped))
+		figures = append(figures, fmt.Sprintf("dropped: %d", dropped))
+	} else if !p.local && p.damp && p.droppedFigure && !p.fault.faultsOn() {
 		figures = append(figures, fmt.Sprintf("dropped: %d", dropped))
 	}
 	faults := ""
-	if p.faultsOn() {
+	if p.fault.faultsOn() {
 		faults = fmt.Sprintf("dropped=%d duplicated=%d delayed=%d", nDropped, nDuplicated, nDelayed)
 	}
 	return Result{

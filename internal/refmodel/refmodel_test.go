@@ -76,6 +76,17 @@ func parseArgs(args string) (Params, error) {
 			i++
 			val = f[i]
 		}
+		if name == "detect" {
+			switch val {
+			case "global":
+				p.Local = false
+			case "local":
+				p.Local = true
+			default:
+				return p, fmt.Errorf("bad --detect %q", val)
+			}
+			continue
+		}
 		if name == "on-oscillation" {
 			switch val {
 			case "halt":

@@ -197,6 +197,15 @@ func (r *Reader) Params() string { return r.params }
 // damage).
 func (r *Reader) Offset() int64 { return r.off }
 
+// FileID is the identity of the open journal file (the run file beside a
+// journal records it); an error for a reader of memory.
+func (r *Reader) FileID() (FileID, error) {
+	if r.f == nil {
+		return FileID{}, errors.New("journal: not read from a file")
+	}
+	return fileID(r.f)
+}
+
 // Summary describes the valid blocks read so far.
 func (r *Reader) Summary() Summary {
 	return Summary{Params: r.params, Trace: r.prev, Blocks: r.blocks, Entries: r.entries, LastTick: r.tick, Size: r.off}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// cellLine is a stderr line of a cell event (docs/detection.md).
+var cellLine = regexp.MustCompile(`^lexbench: cell (\d+) \(domains (\d+)\.\.(\d+)\) oscillates at tick (\d+), period (\d+): (halted|damped); received:(( \S+)+)$`)
+
+// TestLocalDetectionListsEachCell: under --detect local every cell that
+// halts or is damped has its stderr line and JSON event, as many as the
+// oscillation line's cells=, natively (domains by id) and through the
+// program (domains by name).
+func TestLocalDetectionListsEachCell(t *testing.T) {
+	for _, prog := range []bool{false, true} {
+		for _, damp := range []string{"halt", "damp"} {
+			args := []string{"oscillation", "-n", "1e5", "--groups", "64", "--detect", "local", "--on-oscillation", damp, "--shards", "2"}
+			if prog {
+				args = append([]string{"run", filepath.Join(lxmDir, "oscillation.lxm")}, args[1:]...)
+			}
+			out, errOut, code := runArgs(args...)
+			osc := configLines(out)["oscillation"]
+			if code != exitOK || osc != "tick=33 period=1 domains=3 cells=45" {
+				t.Fatalf("lexbench %s: exit %d, oscillation %q", strings.Join(args, " "), code, osc)
+			}
+			action := map[string]string{"halt": "halted", "damp": "damped"}[damp]
+			var lines int
+			for _, l := range strings.Split(strings.TrimSuffix(errOut, "\n"), "\n") {
+				m := cellLine.FindStringSubmatch(l)
+				if m == nil || m[4] != "33" || m[5] != "1" || m[6] != action {
+					t.Fatalf("lexbench %s: stderr line %q is not a cell event at tick 33, period 1, %s", strings.Join(args, " "), l, action)
+				}
+				var k, first, last int
+				fmt.Sscan(m[1]+" "+m[2]+" "+m[3], &k, &first, &last)
+				if first != 1+3*(k-1) || last != first+2 {
+					t.Fatalf("cell %d: domains %d..%d, want group %d's", k, first, last, k-1)
+				}
+				want := fmt.Sprintf(" %d %d %d", first, first+1, first+2)
+				if prog {
+					g := k - 1
+					want = fmt.Sprintf(" group[%d].reg group[%d].ctl[0] group[%d].ctl[1]", g, g, g)
+				}
+				if m[7] != want {
+					t.Fatalf("cell %d: received%s, want%s", k, m[7], want)
+				}
+				lines++
+			}
+			if lines != 45 {
+				t.Fatalf("lexbench %s: %d cell lines, want 45", strings.Join(args, " "), lines)
+			}
+			// the same events in the JSON object
+			out, _, _ = runArgs(append(args, "--json")...)
+			var res struct {
+				Oscillation struct{ Cells uint64 }
+				CellEvents  []cellEvent `json:"cell_events"`
+			}
+			if err := json.Unmarshal([]byte(out), &res); err != nil {
+				t.Fatal(err)
+			}
+			if res.Oscillation.Cells != 45 || len(res.CellEvents) != 45 || res.CellEvents[0].Action != action ||
+				len(res.CellEvents[0].Domains) != 3 || prog != (res.CellEvents[0].Names != nil) {
+				t.Fatalf("lexbench %s --json: %+v", strings.Join(args, " "), res)
+			}
+		}
+	}
+}
+
+func TestLocalDampPrintsDroppedOnlyWithAnOscillation(t *testing.T) {
+	out, _, code := runArgs("oscillation", "-n", "1000", "--groups", "1", "--batch", "1", "--seed", "10",
+		"--detect", "local", "--on-oscillation", "damp")
+	if m := configLines(out); code != exitOK || m["outcome"] != "converged" || m["dropped"] != "" || m["oscillation"] != "" {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	// the same run under global detection prints dropped: 0 (SPEC §5.5)
+	out, _, _ = runArgs("oscillation", "-n", "1000", "--groups", "1", "--batch", "1", "--seed", "10", "--on-oscillation", "damp")
+	if m := configLines(out); m["dropped"] != "0" {
+		t.Fatalf("global damp: dropped %q, want 0", m["dropped"])
+	}
+}
+
+func TestDetectFlagIsChecked(t *testing.T) {
+	for _, args := range [][]string{
+		{"banking", "-n", "10", "--detect", "cells"},
+		{"banking", "-n", "10", "--detect", ""},
+		{"resume", "--detect", "both", "j"},
+	} {
+		out, errOut, code := runArgs(args...)
+		if code != exitBadInput || out != "" || !strings.HasPrefix(errOut, "lexbench: ") || !strings.Contains(strings.SplitN(errOut, "\n", 2)[0], "--detect") {
+			t.Errorf("lexbench %s: exit %d, stdout %q, stderr %q", strings.Join(args, " "), code, out, errOut)
+		}
+	}
+}
+
+// TestLocalDampResumesFromItsSnapshots: a damping run with local detection
+// whose journal lost its tail resumes from its newest snapshot (with
+// damped cells) to the uninterrupted result, at another shard count,
+// taking --detect from the snapshots; replay agrees. (The engine's tests
+// resume from every tick, mid-search included.)
+func TestLocalDampResumesFromItsSnapshots(t *testing.T) {
+	dir := t.TempDir()
+	j := filepath.Join(dir, "j.lxj")
+	args := []string{"oscillation", "-n", "20000", "--groups", "500", "--batch", "16", "--detect", "local",
+		"--on-oscillation", "damp", "--shards", "2", "--journal", j, "--snapshot-every", "7"}
+	out, errOut, wantCode := runArgs(args...)
+	want := configLines(out)
+	if wantCode != exitViolated || !strings.Contains(want["oscillation"], " cells=") || want["dropped"] == "" {
+		t.Fatalf("run: exit %d (damping breaks the goal of the damped groups: want 2)\n%s\n%s", wantCode, out, errOut)
+	}
+	st, err := os.Stat(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(j, st.Size()-40); err != nil { // a torn last block: the newest snapshots stay usable
+		t.Fatal(err)
+	}
+	out, errOut, code := runArgs("resume", j, "--shards", "3")
+	got := configLines(out)
+	if code != wantCode || !strings.HasPrefix(got["resume"], "from tick ") {
+		t.Fatalf("resume: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, k := range []string{"trace", "state", "outcome", "ticks", "msgs", "dropped", "oscillation"} {
+		if got[k] != want[k] {
+			t.Errorf("resume: %s = %q, want %q", k, got[k], want[k])
+		}
+	}
+	out, _, code = runArgs("replay", j, "--shards", "1")
+	if code != exitOK || configLines(out)["trace"] != want["trace"] || !strings.Contains(out, "replay: identical") {
+		// replay reports the comparison, not the run's outcome
+		t.Fatalf("replay: exit %d\n%s", code, out)
+	}
+	if _, errOut, code = runArgs("resume", j, "--detect", "global"); code != exitBadInput || !strings.Contains(errOut, "--detect") {
+		t.Fatalf("resume with another --detect: exit %d, stderr %q", code, errOut)
+	}
+}
