@@ -100,7 +100,8 @@ func TestDetectFlagIsChecked(t *testing.T) {
 // TestLocalDampResumesFromItsSnapshots: a damping run with local detection
 // whose journal lost its tail resumes from its newest snapshot (with
 // damped cells) to the uninterrupted result, at another shard count,
-// taking --detect from the snapshots; replay agrees. (The engine's tests
+// taking --detect from the run file; replay agrees, and a --detect that
+// differs from the run's is refused. (The engine's tests
 // resume from every tick, mid-search included.)
 func TestLocalDampResumesFromItsSnapshots(t *testing.T) {
 	dir := t.TempDir()
@@ -116,7 +117,12 @@ func TestLocalDampResumesFromItsSnapshots(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Truncate(j, st.Size()-40); err != nil { // a torn last block: the newest snapshots stay usable
+	// a torn last block, as a run killed while writing it leaves (its run
+	// file still says running): the newest snapshots stay usable
+	if err := markRunning(j); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(j, st.Size()-40); err != nil {
 		t.Fatal(err)
 	}
 	out, errOut, code := runArgs("resume", j, "--shards", "3")
