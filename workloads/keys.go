@@ -19,6 +19,7 @@ var ResultKeys = []string{
 	// --json only
 	"blocks", "ns", "msgs_per_s", "ns_per_msg", "allocs_per_msg",
 	"snapshots", "snapshot_bytes", "snapshot_ns", "shards_chosen",
+	"cell_events", "suppressed_goals",
 }
 
 // FigureKeys are the figures of the native workloads of SPEC §5 (and
