@@ -182,6 +182,7 @@ func TestEveryRunPrintsEveryConfigurationKey(t *testing.T) {
 		{"banking", "-n", "1e4"}, {"storm", "-n", "1e4"}, {"oscillation", "-n", "1e4", "--on-oscillation", "damp"},
 		{"sync", "-n", "1e4"}, {"run", filepath.Join(lxmDir, "storm.lxm"), "-n", "1e4"},
 		{"banking", "-n", "1e4", "--delay", "1k"}, {"run", filepath.Join(lxmDir, "storm.lxm"), "-n", "1e4", "--delay", "1k"},
+		{"oscillation", "-n", "1e4", "--detect", "local"}, {"run", filepath.Join(protoDir, "conflict.lxm")},
 	} {
 		out, errs, code := runArgs(args...)
 		if code != exitOK {
@@ -193,12 +194,21 @@ func TestEveryRunPrintsEveryConfigurationKey(t *testing.T) {
 		} else if !slices.Equal(ks, first) {
 			t.Errorf("%v prints keys %v, the first run %v", args, ks, first)
 		}
-		impl := configLines(out)["impl"]
-		if (args[0] == "run") != (impl == "interpreted") || impl == "" {
+		c := configLines(out)
+		if impl := c["impl"]; (args[0] == "run") != (impl == "interpreted") || impl == "" {
 			t.Errorf("%v: impl %q", args, impl)
 		}
+		// a program with domain goals counts the goals it passes over;
+		// local detection counts cells on the oscillation line
+		goals, local := strings.HasSuffix(args[1], "conflict.lxm"), slices.Contains(args, "local")
+		if (c["suppressed"] != "") != goals {
+			t.Errorf("%v: suppressed: %q", args, c["suppressed"])
+		}
+		if osc := c["oscillation"]; strings.Contains(osc, " cells=") != local || local && !strings.HasPrefix(osc, "tick=") {
+			t.Errorf("%v: oscillation: %q", args, osc)
+		}
 	}
-	for _, k := range []string{"delivered", "applied", "dropped", "oscillation", "violation", "faults"} {
+	for _, k := range []string{"delivered", "applied", "dropped", "suppressed", "oscillation", "violation", "faults"} {
 		if !slices.Contains(first, k) {
 			t.Errorf("key %s is not printed by every run", k)
 		}
