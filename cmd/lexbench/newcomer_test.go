@@ -24,7 +24,7 @@ import (
 func TestEveryCommandAnswersHelp(t *testing.T) {
 	prog := filepath.Join(lxmDir, "storm.lxm")
 	cases := [][]string{{"help"}, {"--help"}, {"-h"}, {"run", prog}, {"run"}, {"check"}, {"disasm"},
-		{"verify"}, {"resume"}, {"replay"}, {"version"}}
+		{"verify"}, {"resume"}, {"replay"}, {"log"}, {"version"}}
 	for _, s := range workloads.All {
 		cases = append(cases, []string{s.Name})
 	}
@@ -47,6 +47,21 @@ func TestEveryCommandAnswersHelp(t *testing.T) {
 	if !strings.Contains(out, "lexbench run "+prog) || !strings.Contains(out, "--producers") || !strings.Contains(out, "--consumers") {
 		t.Errorf("run FILE.lxm --help does not show the program's flags:\n%s", out)
 	}
+	// a program has any number of keys, each a flag with its range
+	three := filepath.Join(t.TempDir(), "three.lxm")
+	src := strings.Replace(string(readFile(t, prog)), "\nkey consumers", "\nkey extra = 3 in 1..9 \"a third key\"\nkey consumers", 1)
+	if err := os.WriteFile(three, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, _, _ = runArgs("run", three, "--help")
+	for _, want := range []string{"--producers", "--extra", "a third key, 1..9", "--consumers"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("run FILE.lxm --help of a program with three keys does not show %q:\n%s", want, out)
+		}
+	}
+	if out, _, code := runArgs("run", filepath.Join(protoDir, "sync.lxm"), "--help"); code != exitOK || !strings.Contains(out, "--seed") || !strings.Contains(out, "--detect") {
+		t.Errorf("run FILE.lxm --help of a program without keys: exit %d\n%s", code, out)
+	}
 	out, _, _ = runArgs("banking", "--help")
 	for _, want := range []string{"1..16777216", "2..1048576", "1..1024", "1..2^32", "--force"} {
 		if !strings.Contains(out, want) {
@@ -62,7 +77,7 @@ func TestUnknownCommandListsEveryCommand(t *testing.T) {
 	if code != exitBadInput {
 		t.Fatalf("exit %d", code)
 	}
-	for _, c := range append(strings.Split(workloads.Names(), "|"), "verify", "resume", "replay", "run", "check", "disasm", "version", "help") {
+	for _, c := range append(strings.Split(workloads.Names(), "|"), "verify", "resume", "replay", "run", "check", "disasm", "log", "version", "help") {
 		if !strings.Contains(first, c) {
 			t.Errorf("%q does not list %s", first, c)
 		}
