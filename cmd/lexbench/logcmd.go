@@ -233,11 +233,11 @@ func journalNames(params string, prog *runfile.Program, stderr io.Writer) (map[t
 	return kinds, domain, nil
 }
 
-// specKindNames are SPEC §5's kinds.
+// specKindNames are SPEC §5's kinds, as trace names them.
 func specKindNames() map[trace.Kind]string {
 	names := map[trace.Kind]string{}
-	for i, n := range []string{"Tick", "Transfer", "Data", "Write", "Sync", "SetGoal", "Claim", "Granted", "Denied", "Preempted", "Set", "Changed"} {
-		names[trace.Kind(i)] = n
+	for k := trace.Kind(0); !strings.HasPrefix(trace.KindName(k), "kind "); k++ {
+		names[k] = trace.KindName(k)
 	}
 	return names
 }
