@@ -73,8 +73,17 @@ import (
 	"github.com/lexbench/lexbench/trace"
 )
 
-// Journal receives the canonical blocks of a run. Reserve returns n writable
-// bytes at the journal's end, valid until the next Reserve.
+// Journal receives the canonical blocks of a run (SPEC §3). The engine
+// calls Reserve at most once per tick, at the boundary before the tick is
+// delivered, with n the exact size of the tick's blocks (headers and
+// entries), and only for a tick with messages. Reserve returns exactly n
+// writable bytes at the journal's end, valid until the next Reserve (or the
+// end of the run). The engine fills all n bytes with the tick's blocks —
+// whole, hashed and linked — before it calls Reserve again or returns from
+// Run, possibly from several goroutines writing disjoint parts; a journal
+// may read the previous region at the next call (recovery compares it,
+// journal/mmap checks it under -tags invariants). An error from Reserve
+// ends the run with that error.
 type Journal interface {
 	Reserve(n int) ([]byte, error)
 }
@@ -123,6 +132,12 @@ type Config struct {
 	// Resume, if set, starts the run from a checkpoint instead of boot
 	// (see CheckRestore); Journal then continues the checkpoint's chain.
 	Resume *Checkpoint
+	// Stop, if set, is polled at every tick boundary in the serial
+	// section: once it is true, the run ends at the next boundary where it
+	// would go on, with Outcome Stopped (after a snapshot there, if
+	// snapshots are on), so its journal ends at that tick boundary and a
+	// resume continues it (Ctrl-C).
+	Stop *atomic.Bool
 
 	// MaxInFlight bounds the messages in flight (all of Q, late ones
 	// included, and what one shard emits in one tick): a run that would
@@ -154,9 +169,10 @@ const (
 	Budget
 	Oscillating
 	Damped
+	Stopped // Config.Stop: ended early at a tick boundary; not a result
 )
 
-var outcomeNames = [...]string{"converged", "violated", "budget", "oscillating", "damped"}
+var outcomeNames = [...]string{"converged", "violated", "budget", "oscillating", "damped", "stopped"}
 
 func (o Outcome) String() string { return outcomeNames[o] }
 
@@ -1100,13 +1116,18 @@ func (r *run) boundary() {
 		r.end(Oscillating)
 		return
 	}
-	if e := r.cfg.SnapshotEvery; e > 0 && t%e == 0 && t > 0 && t != r.resumed && r.cfg.Snapshot != nil {
+	stop := r.cfg.Stop != nil && r.cfg.Stop.Load()
+	if e := r.cfg.SnapshotEvery; e > 0 && (t%e == 0 || stop) && t > 0 && t != r.resumed && r.cfg.Snapshot != nil {
 		r.checkpoint(&r.cp)
 		if err := r.cfg.Snapshot(&r.cp); err != nil {
 			r.err = err
 			r.stop = true
 			return
 		}
+	}
+	if stop {
+		r.end(Stopped)
+		return
 	}
 	r.layout()
 }

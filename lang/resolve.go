@@ -358,6 +358,12 @@ func (c *resolver) declare() {
 		}
 		gseen[b.Name] = true
 	}
+	for _, b := range f.Figures {
+		// a figure is printed as `name: value` beside the run's own keys
+		if workloads.IsResultKey(b.Name) {
+			c.errs.add(b.Pos, "figure name %s is reserved: lexbench prints it for every run", b.Name)
+		}
+	}
 	c.declareModel()
 	for name, num := range c.kinds {
 		p.Kinds = append(p.Kinds, kindInfo{name, num})

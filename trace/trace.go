@@ -1,29 +1,3 @@
-// Package trace defines the canonical trace of SPEC §3: the 32-byte journal
-// entry, the 32-byte block header, and the xxhash64 chain that links blocks.
-// It is the one place that encodes and decodes these formats; the engine,
-// the journal and the verifier all use it.
-//
-// Entry layout (little-endian, part of the on-disk format; never change):
-//
-//	off type field
-//	0   u32  tick
-//	4   u32  src
-//	8   u32  dst
-//	12  u16  kind
-//	14  u16  flags: 0, or with faults (SPEC §7) FlagDelayed / FlagCopy
-//	16  u64  a
-//	24  u64  b
-//
-// Block header layout (little-endian, part of the on-disk format):
-//
-//	0   [4]byte magic "LXB1"
-//	4   u32     count (1..BlockEntriesMax)
-//	8   u64     index (0, 1, 2, …)
-//	16  u64     prev: hash of the previous block; for block 0 xxhash64(params)
-//	24  u64     hash = xxhash64(header[0:24] ‖ le64(xxhash64(entries)))
-//
-// On a little-endian machine an Entry's memory is exactly its canonical
-// encoding, so a slice of entries is hashed in place without copying.
 package trace
 
 import (

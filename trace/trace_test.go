@@ -62,3 +62,40 @@ func TestFileHeaderRoundTrip(t *testing.T) {
 		t.Fatalf("bad magic: %v", err)
 	}
 }
+
+func TestKindNamesCoverEveryKind(t *testing.T) {
+	want := map[Kind]string{KindTick: "Tick", KindTransfer: "Transfer", KindData: "Data", KindWrite: "Write",
+		KindSync: "Sync", KindSetGoal: "SetGoal", KindClaim: "Claim", KindGranted: "Granted", KindDenied: "Denied",
+		KindPreempted: "Preempted", KindSet: "Set", KindChanged: "Changed", 12: "kind 12", 999: "kind 999"}
+	for k, name := range want {
+		if got := KindName(k); got != name {
+			t.Errorf("KindName(%d) = %q, want %q", k, got, name)
+		}
+	}
+}
+
+func TestWholeBlock(t *testing.T) {
+	es := []Entry{{Tick: 3, Src: 1, Dst: 2, Kind: KindData, A: 7}, {Tick: 3, Src: 2, Dst: 1, B: 9}}
+	var scratch []byte
+	body := EntryBytes(es, &scratch)
+	b := make([]byte, BlockSize(2))
+	h := BlockHeader{Count: 2, Index: 5, Prev: 77, Hash: BlockHash(2, 5, 77, xxhash.Sum64(body))}
+	PutBlockHeader(b, h)
+	copy(b[BlockHeaderSize:], body)
+	if got, size, ok := WholeBlock(append(b, 1, 2, 3)); !ok || size != len(b) || got != h || HeaderCount(b) != 2 {
+		t.Fatalf("WholeBlock of a good block: %+v %d %v", got, size, ok)
+	}
+	if EntryTick(b[BlockHeaderSize:]) != 3 || EntryFlags(b[BlockHeaderSize:]) != 0 {
+		t.Fatal("entry accessors")
+	}
+	for i := range b {
+		c := append([]byte(nil), b...)
+		c[i] ^= 0x10
+		if _, _, ok := WholeBlock(c); ok {
+			t.Fatalf("flip at %d accepted", i)
+		}
+	}
+	if _, _, ok := WholeBlock(b[:len(b)-1]); ok {
+		t.Fatal("short block accepted")
+	}
+}

@@ -138,8 +138,8 @@ func (w *Storm) OpsDone() uint64 {
 
 // ParseParams parses a canonical params text (SPEC §3), as a journal's
 // header holds it, into its native workload and parameters, fault
-// parameters included (SPEC §7). The text must be exactly what Text prints
-// for them, and the parameters valid.
+// parameters included (SPEC §7), as Spec.Parse does: the text must be
+// exactly what Text prints for them, and the parameters valid.
 func ParseParams(text string) (*Spec, Params, error) {
 	f := strings.Split(text, " ")
 	if len(f) < 2 || f[0] != "lexbench/1" {

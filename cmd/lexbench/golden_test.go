@@ -9,8 +9,8 @@ import (
 	"testing"
 )
 
-// goldenRow is one row of testdata/golden.tsv (copied from
-// ../shared/golden-public.tsv, computed by an independent implementation).
+// goldenRow is one row of testdata/golden.tsv (the public golden table,
+// computed by an independent implementation).
 type goldenRow struct {
 	name, args, params, trace, state, outcome string
 	extra                                     []string

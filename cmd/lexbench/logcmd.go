@@ -13,6 +13,8 @@ import (
 	"github.com/lexbench/lexbench/engine"
 	"github.com/lexbench/lexbench/journal/mmap"
 	"github.com/lexbench/lexbench/lang"
+	"github.com/lexbench/lexbench/recovery"
+	"github.com/lexbench/lexbench/runfile"
 	"github.com/lexbench/lexbench/trace"
 	"github.com/lexbench/lexbench/workloads"
 	"github.com/lexbench/lexbench/workloads/lxm"
@@ -32,7 +34,7 @@ func newLogFlagSet(f *logFlags) *pflag.FlagSet {
 	fs.SortFlags = false
 	fs.StringVar(&f.tick, "tick", "", "only ticks `A..B` (inclusive; A.., ..B, or one tick T)")
 	fs.StringVar(&f.domain, "domain", "", "only messages from or to domain `D` (an id, or a name such as bank[2])")
-	fs.StringVar(&f.program, "program", "", "the `FILE.lxm` the journal's run ran (names its domains and kinds)")
+	fs.StringVar(&f.program, "program", "", "the `FILE.lxm` the journal's run ran (names its domains and kinds): needed only without a run file; with one, it must be the recorded program")
 	fs.BoolVar(&f.faults, "faults", false, "also list the fault decisions (dropped, delayed, duplicated messages), found by running the journal's params again")
 	return fs
 }
@@ -42,8 +44,9 @@ func logUsage() string {
 	return "usage: lexbench log JOURNAL [--tick A..B] [--domain D] [--program FILE.lxm] [--faults]\n" +
 		"  print a journal's messages, one per line, decoded: tick, src, dst, kind, flags, a, b,\n" +
 		"  with domain and kind names (a native workload's from workloads/lxm, a program's from\n" +
-		"  --program); every block is checked as it is read, as by verify.\n" +
-		newLogFlagSet(&f).FlagUsages()
+		"  the run file JOURNAL.run, which holds its text, or else --program); every block is\n" +
+		"  checked as it is read, as by verify.\n" +
+		newLogFlagSet(&f).FlagUsages() + exitCodesHelp
 }
 
 // tickRange is an inclusive range of ticks.
@@ -102,7 +105,11 @@ func cmdLog(args []string, stdout, stderr io.Writer) (int, error) {
 		return exitBadInput, fmt.Errorf("log: %w", err)
 	}
 	defer r.Close()
-	kinds, domain, err := journalNames(r.Params(), f.program, stderr)
+	prog, err := logProgram(fs.Arg(0), r, f.program)
+	if err != nil {
+		return exitBadInput, fmt.Errorf("log: %w", err)
+	}
+	kinds, domain, err := journalNames(r.Params(), prog, stderr)
 	if err != nil {
 		return exitBadInput, fmt.Errorf("log: %w", err)
 	}
@@ -112,7 +119,7 @@ func cmdLog(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	var faults faultLines
 	if f.faults {
-		if faults.events, err = journalFaults(fs.Arg(0), r.Params(), f.program, stderr); err != nil {
+		if faults.events, err = journalFaults(fs.Arg(0), r.Params(), prog, stderr); err != nil {
 			return exitBadInput, fmt.Errorf("log: %w", err)
 		}
 	}
@@ -187,15 +194,41 @@ func cmdLog(args []string, stdout, stderr io.Writer) (int, error) {
 	return exitOK, nil
 }
 
+// logProgram is the program that wrote the journal r reads at path: the
+// one recorded in its run file (which holds the program's text), else the
+// one given with --program; nil for a native workload's journal. With a run
+// file, --program must be the recorded program (as for resume and replay).
+func logProgram(path string, r *mmap.Reader, program string) (*runfile.Program, error) {
+	id, err := r.FileID()
+	if err != nil {
+		return nil, err
+	}
+	rf, err := recovery.RunFile(path, r.Params(), id)
+	if err != nil {
+		return nil, err
+	}
+	var given *runfile.Program
+	if program != "" {
+		text, err := readProgram(program)
+		if err != nil {
+			return nil, fmt.Errorf("--program: %w", err)
+		}
+		given = &runfile.Program{Path: program, Text: text}
+	}
+	return recovery.Program(path, rf, given)
+}
+
 // journalNames finds names for the journal's kinds and domains: from the
-// program given, else from the native workload's program in workloads/lxm
-// (same ids and kinds); without either, numbers.
-func journalNames(params, program string, stderr io.Writer) (map[trace.Kind]string, func(uint32) string, error) {
+// program that wrote it, else from the native workload's program in
+// workloads/lxm (same ids and kinds); without either, numbers.
+func journalNames(params string, prog *runfile.Program, stderr io.Writer) (map[trace.Kind]string, func(uint32) string, error) {
 	none := func(uint32) string { return "" }
 	var p *lang.Program
+	name := ""
 	switch {
-	case program != "":
-		q, err := loadProgram(program, stderr)
+	case prog != nil:
+		name = prog.Path
+		q, err := compileProgram(prog, stderr)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -203,28 +236,29 @@ func journalNames(params, program string, stderr io.Writer) (map[trace.Kind]stri
 	default:
 		spec, _, err := workloads.ParseParams(params)
 		if err != nil {
-			return specKindNames(), none, nil // a program's journal read without --program
+			return specKindNames(), none, nil // a program's journal without a run file, read without --program
 		}
 		src, err := lxm.Files.ReadFile(spec.Name + ".lxm")
 		if err != nil {
 			return specKindNames(), none, nil
 		}
-		if p, err = lang.Compile(spec.Name+".lxm", string(src)); err != nil {
+		name = spec.Name + ".lxm"
+		if p, err = lang.Compile(name, string(src)); err != nil {
 			return nil, nil, err
 		}
 	}
 	kinds, domain, err := p.Namer(params)
 	if err != nil {
-		return nil, nil, fmt.Errorf("--program %s does not match the journal: %w", program, err)
+		return nil, nil, fmt.Errorf("program %s does not match the journal: %w", name, err)
 	}
 	return kinds, domain, nil
 }
 
-// specKindNames are SPEC §5's kinds.
+// specKindNames are SPEC §5's kinds, as trace names them.
 func specKindNames() map[trace.Kind]string {
 	names := map[trace.Kind]string{}
-	for i, n := range []string{"Tick", "Transfer", "Data", "Write", "Sync", "SetGoal", "Claim", "Granted", "Denied", "Preempted", "Set", "Changed"} {
-		names[trace.Kind(i)] = n
+	for k := trace.Kind(0); !strings.HasPrefix(trace.KindName(k), "kind "); k++ {
+		names[k] = trace.KindName(k)
 	}
 	return names
 }

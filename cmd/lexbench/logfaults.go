@@ -9,6 +9,7 @@ import (
 
 	"github.com/lexbench/lexbench/engine"
 	"github.com/lexbench/lexbench/journal/mmap"
+	"github.com/lexbench/lexbench/runfile"
 	"github.com/lexbench/lexbench/trace"
 	"github.com/lexbench/lexbench/workloads"
 )
@@ -20,7 +21,7 @@ import (
 // with the engine's fault observer. The run must end on the journal's
 // trace hash — else the list is refused, never printed for another run.
 // The decisions come sorted by (tick due, src, emission index).
-func journalFaults(path, params, program string, stderr io.Writer) ([]engine.FaultEvent, error) {
+func journalFaults(path, params string, program *runfile.Program, stderr io.Writer) ([]engine.FaultEvent, error) {
 	if !trace.ParamsHaveFaults(params) {
 		return nil, nil
 	}
@@ -42,17 +43,17 @@ func journalFaults(path, params, program string, stderr io.Writer) ([]engine.Fau
 	jr.Close()
 	var spec *workloads.Spec
 	var p workloads.Params
-	if program != "" {
-		prog, err := loadProgram(program, stderr)
+	if program != nil {
+		prog, err := compileProgram(program, stderr)
 		if err != nil {
 			return nil, err
 		}
 		spec = prog.Spec()
 		if p, err = spec.Parse(params); err != nil {
-			return nil, fmt.Errorf("--program %s does not match the journal: %w", program, err)
+			return nil, fmt.Errorf("program %s does not match the journal: %w", program.Path, err)
 		}
 	} else if spec, p, err = workloads.ParseParams(params); err != nil {
-		return nil, errors.New("--faults: a program's journal needs --program FILE.lxm (the faults are found by running it again)")
+		return nil, errors.New("--faults: a program's journal without a run file needs --program FILE.lxm (the faults are found by running it again)")
 	}
 	end := int64(0)
 	if sum.Blocks > 0 {

@@ -1,15 +1,7 @@
 // Command lexbench runs the Lexum experiments of SPEC §5 on the engine and
-// prints their results in Go benchmark format (SPEC §6).
-//
-//	lexbench <workload> [flags]     run banking|storm|sync|conflict|oscillation
-//	lexbench verify JOURNAL         check every block and link of a journal
-//	lexbench resume JOURNAL         continue an interrupted run (snapshots, torn tail)
-//	lexbench replay JOURNAL         re-execute a journal's run, report the first divergence
-//	lexbench run FILE.lxm [flags]   run a workload written in the Lexum language
-//	lexbench check FILE.lxm         report every error of a program
-//	lexbench disasm FILE.lxm        print a program's bytecode
-//	lexbench log JOURNAL            print a journal's messages, decoded
-//	lexbench sim <workload|FILE.lxm> [flags]  many seeds with faults, failing seeds shrunk
+// prints their results in Go benchmark format (SPEC §6). `lexbench help`
+// lists the commands, `lexbench COMMAND --help` their flags, and
+// docs/cli.md is the whole contract: commands, output, exit codes.
 //
 // stdout is data (configuration and Benchmark lines, benchstat reads it);
 // errors and progress go to stderr.
@@ -25,17 +17,21 @@ import (
 	"github.com/lexbench/lexbench/workloads"
 )
 
-// Exit codes (SPEC §6).
+// Exit codes. 0..4 are SPEC §6's results; the rest are this
+// implementation's, chosen so that no crash or interruption can be read as
+// a result.
 const (
-	exitOK          = 0
-	exitBadInput    = 1
-	exitViolated    = 2
-	exitOscillating = 3
-	exitBudget      = 4
+	exitOK          = 0   // converged (and oscillating/damped for the oscillation workload)
+	exitBadInput    = 1   // bad input, or an error (a damaged journal, a divergence, I/O)
+	exitViolated    = 2   // a goal violated
+	exitOscillating = 3   // oscillating or damped (workloads other than oscillation)
+	exitBudget      = 4   // a budget ended the run
+	exitCrash       = 70  // lexbench itself crashed: a panic, a Go runtime fatal error, a memory fault (EX_SOFTWARE)
+	exitInterrupted = 130 // stopped by SIGINT (Ctrl-C) at a tick boundary; 143 for SIGTERM; 128+N for other signals N
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(supervise(os.Args[1:]))
 }
 
 // usageError is bad input: one line naming what is wrong, then usage.
@@ -45,6 +41,28 @@ type usageError struct {
 }
 
 func (e *usageError) Error() string { return e.msg }
+
+// commands are the commands besides the workloads, in help order.
+var commands = []struct{ name, args, what string }{
+	{"verify", "JOURNAL", "check every block and link of a journal, print its trace hash"},
+	{"resume", "JOURNAL", "continue an interrupted run (kill -9, Ctrl-C, crash) to the uninterrupted result"},
+	{"replay", "JOURNAL", "re-execute a journal's run and compare every block; print the first divergence"},
+	{"run", "FILE.lxm", "run a workload written in the Lexum language (docs/language.md)"},
+	{"check", "FILE.lxm", "report every error of a program (FILE:LINE:COL: message)"},
+	{"disasm", "FILE.lxm", "print a program's bytecode"},
+	{"log", "JOURNAL", "print a journal's messages, decoded (--tick A..B, --domain D, --faults)"},
+	{"sim", "WORKLOAD|FILE.lxm", "run many seeds with faults: failing seeds, their commands, shrunk runs (docs/simulation.md)"},
+	{"version", "", "print the module version, commit and Go version"},
+	{"help", "", "print this help"},
+}
+
+func commandNames() string {
+	names := []string{workloads.Names()}
+	for _, c := range commands {
+		names = append(names, c.name)
+	}
+	return strings.Join(names, "|")
+}
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -57,16 +75,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, topUsage())
 		return exitOK
+	case "version", "--version":
+		return cmdVersion(args[1:], stdout)
 	case "verify":
 		code, err = cmdVerify(args[1:], stdout)
 	case "resume":
-		code, err = cmdResume(args[1:], stdout)
+		code, err = cmdResume(args[1:], stdout, stderr)
 	case "replay":
-		code, err = cmdReplay(args[1:], stdout)
+		code, err = cmdReplay(args[1:], stdout, stderr)
 	case "run":
 		code, err = cmdLangRun(args[1:], stdout, stderr)
 	case "check":
-		code, err = cmdCheck(args[1:], stderr)
+		code, err = cmdCheck(args[1:], stdout, stderr)
 	case "disasm":
 		code, err = cmdDisasm(args[1:], stdout, stderr)
 	case "log":
@@ -76,10 +96,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	default:
 		spec := workloads.Lookup(cmd)
 		if spec == nil {
-			err = &usageError{msg: fmt.Sprintf("unknown workload or command %q (want %s|verify|resume|replay)", cmd, workloads.Names()), usage: topUsage()}
+			err = &usageError{msg: fmt.Sprintf("unknown workload or command %q (want %s)", cmd, commandNames()), usage: topUsage()}
 			break
 		}
-		code, err = cmdRun(spec, args[1:], stdout, stderr)
+		code, err = cmdRun(spec, nil, args[1:], stdout, stderr)
 	}
 	if err != nil {
 		var ue *usageError
@@ -105,14 +125,25 @@ func firstLine(s string) string {
 }
 
 func topUsage() string {
-	return "usage: lexbench <workload> [flags]   workload: " + workloads.Names() + "\n" +
-		"       lexbench verify JOURNAL\n" +
-		"       lexbench resume JOURNAL [--shards N]\n" +
-		"       lexbench replay JOURNAL [--shards N]\n" +
-		"       lexbench run FILE.lxm [flags]    run a program (docs/language.md); its keys are flags\n" +
-		"       lexbench check FILE.lxm          report every error of a program\n" +
-		"       lexbench disasm FILE.lxm         print a program's bytecode\n" +
-		"       lexbench log JOURNAL [--tick A..B] [--domain D] [--program FILE.lxm]   print a journal's messages, decoded\n" +
-		"       lexbench sim <workload|FILE.lxm> [flags]  run many seeds with faults (docs/simulation.md)\n" +
-		"       lexbench <workload> --help       flags of a workload\n"
+	var b strings.Builder
+	b.WriteString("usage: lexbench <workload> [flags]      workload: " + workloads.Names() + " (docs/workloads.md)\n")
+	for _, c := range commands {
+		fmt.Fprintf(&b, "       lexbench %-22s %s\n", strings.TrimSpace(c.name+" "+c.args), c.what)
+	}
+	b.WriteString("\n`lexbench COMMAND --help` shows a command's flags and the range of each value.\n")
+	b.WriteString(exitCodesHelp)
+	b.WriteString("stdout is Go benchmark format (benchstat reads it); errors and progress go to stderr.\n")
+	b.WriteString("The whole contract: docs/cli.md; the model, journal and workloads: docs/.\n")
+	return b.String()
 }
+
+const exitCodesHelp = `exit codes:
+  0    converged (the oscillation workload: also oscillating or damped)
+  1    bad input or an error: a bad flag, a damaged journal, a divergence, an I/O error
+  2    a goal was violated
+  3    oscillating or damped (workloads other than oscillation)
+  4    a budget (--max-ticks, --max-msgs) ended the run
+  70   lexbench crashed (a panic, a runtime fatal error, a memory fault): never a result
+  130  interrupted by Ctrl-C (143: SIGTERM) at a tick boundary; lexbench resume continues a journaled run
+  128+N  killed by signal N (137: SIGKILL, for example the kernel's out-of-memory killer)
+`

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lexbench/lexbench/runfile"
 )
 
 const protoDir = "../../lang/testdata/prototype"
@@ -124,9 +126,10 @@ func TestPrototypeMistakesNameTheirPosition(t *testing.T) {
 	}
 }
 
-// lexbench log prints a journal's messages with the program's names,
-// filtered by tick and domain; a native workload's journal gets its
-// domain names from workloads/lxm.
+// lexbench log prints a journal's messages with the program's names (from
+// the run file, which holds the program's text, or --program), filtered by
+// tick and domain; a native workload's journal gets its domain names from
+// workloads/lxm.
 func TestLogDecodesJournals(t *testing.T) {
 	dir := t.TempDir()
 	j := filepath.Join(dir, "sync.lxj")
@@ -145,8 +148,12 @@ func TestLogDecodesJournals(t *testing.T) {
 	if code != 0 || out != want {
 		t.Errorf("log: exit %d %s\n%s\nwant\n%s", code, errs, out, want)
 	}
+	// the run file holds the program's text: no --program needed
+	if out2, errs, code := runArgs("log", j, "--tick", "2..3", "--domain", "NodeB"); code != 0 || out2 != want {
+		t.Errorf("log without --program: exit %d %s\n%s\nwant\n%s", code, errs, out2, want)
+	}
 	out, _, _ = runArgs("log", j, "--program", prog)
-	if n := strings.Count(out, "\ntick "); n != 21 || !strings.HasSuffix(out, "messages: 21 shown of 21 in 5 blocks, trace "+configLines(mustRun(t, "verify", j))["trace"]+"\n") {
+	if n := strings.Count(out, "\ntick "); n != 21 || !strings.HasSuffix(out, "messages: 21 shown of 21 in 5 blocks, trace "+mustRun(t, "verify", j)["trace"]+"\n") {
 		t.Errorf("log, whole journal: %d messages\n%s", n, out)
 	}
 	nj := filepath.Join(dir, "banking.lxj")
@@ -163,19 +170,21 @@ func TestLogDecodesJournals(t *testing.T) {
 		{"log", j, "--tick", "x"},
 		{"log", j, "--program", prog, "--domain", "NodeZ"},
 		{"log", filepath.Join(dir, "none.lxj")},
-		{"log", j, "--program", filepath.Join(protoDir, "storm.lxm")},
+		{"log", j, "--program", filepath.Join(protoDir, "storm.lxm")}, // not the run file's program
+		{"log", nj, "--program", prog},                                // a native workload's journal
 	} {
 		if out, errs, code := runArgs(args...); code != exitBadInput || !strings.HasPrefix(errs, "lexbench: ") || strings.Contains(out, "tick ") {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, out, errs)
 		}
 	}
-}
-
-func mustRun(t *testing.T, args ...string) string {
-	t.Helper()
-	out, errs, code := runArgs(args...)
-	if code != 0 {
-		t.Fatalf("lexbench %s: exit %d: %s", strings.Join(args, " "), code, errs)
+	// without its run file, a program's journal is named only with --program
+	if err := os.Remove(runfile.Path(j)); err != nil {
+		t.Fatal(err)
 	}
-	return out
+	if out, _, code := runArgs("log", j, "--tick", "2..3"); code != 0 || strings.Contains(out, "(NodeB)") {
+		t.Errorf("log without run file or --program: exit %d\n%s", code, out)
+	}
+	if out, errs, code := runArgs("log", j, "--program", prog, "--tick", "2..3", "--domain", "NodeB"); code != 0 || out != want {
+		t.Errorf("log --program without run file: exit %d %s\n%s", code, errs, out)
+	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/lexbench/lexbench/engine"
 	"github.com/lexbench/lexbench/lang"
+	"github.com/lexbench/lexbench/runfile"
 	"github.com/lexbench/lexbench/sim"
 	"github.com/lexbench/lexbench/trace"
 	"github.com/lexbench/lexbench/workloads"
@@ -97,7 +98,8 @@ func simUsage(spec *workloads.Spec) string {
 // back as a command.
 type simTarget struct {
 	sim.Target
-	cmd string // "storm" or "run FILE.lxm", as a command names it
+	cmd  string           // "storm" or "run FILE.lxm", as a command names it
+	prog *runfile.Program // the program's text, recorded in a kept journal's run file; nil for a workload
 	// names, for the fault list: kinds and domains (nil: numbers)
 	kinds  map[trace.Kind]string
 	domain func(uint32) string
@@ -116,11 +118,11 @@ func cmdSim(args []string, stdout, stderr io.Writer) (int, error) {
 	if spec := workloads.Lookup(args[0]); spec != nil {
 		st.Spec, st.cmd = spec, spec.Name
 	} else if strings.HasSuffix(args[0], ".lxm") {
-		p, err := loadProgram(args[0], stderr)
+		p, rp, err := loadProgram(args[0], stderr)
 		if err != nil {
 			return exitBadInput, err
 		}
-		prog = p
+		prog, st.prog = p, rp
 		st.Spec, st.cmd = p.Spec(), "run "+shellQuote(args[0])
 	} else {
 		return exitBadInput, &usageError{msg: fmt.Sprintf("sim: unknown workload %q (want %s, or a FILE.lxm)", args[0], workloads.Names()), usage: simUsage(nil)}
@@ -194,7 +196,7 @@ func cmdSim(args []string, stdout, stderr io.Writer) (int, error) {
 	if prog != nil {
 		st.kinds, st.domain, err = prog.Namer(st.Spec.Text(p))
 	} else {
-		st.kinds, st.domain, err = journalNames(st.Spec.Text(p), "", stderr)
+		st.kinds, st.domain, err = journalNames(st.Spec.Text(p), nil, stderr)
 	}
 	if err != nil {
 		return exitBadInput, err
@@ -367,7 +369,7 @@ func (st *simTarget) keep(dir string, r sim.Result) (string, error) {
 	args = append(args, "--journal", path, "--json", "--shards", "1",
 		"--max-inflight", strconv.FormatInt(max(st.MaxInFlight, 1), 10))
 	var out bytes.Buffer
-	code, err := cmdRun(st.Spec, args, &out, io.Discard)
+	code, err := cmdRun(st.Spec, st.prog, args, &out, io.Discard)
 	if r.Err != nil {
 		if err == nil {
 			return "", fmt.Errorf("the run ended with exit code %d, not with the error of the simulation", code)
@@ -388,27 +390,6 @@ func (st *simTarget) keep(dir string, r sim.Result) (string, error) {
 	return path, nil
 }
 
-// programFlag is " --program FILE" for a program, "" for a workload.
-func (st *simTarget) programFlag() string {
-	if prog, ok := strings.CutPrefix(st.cmd, "run "); ok {
-		return " --program " + prog
-	}
-	return ""
-}
-
-// shellQuote quotes s for a POSIX shell if it needs it.
-func shellQuote(s string) string {
-	safe := s != ""
-	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("_./-+:=@%", c)) {
-			safe = false
-		}
-	}
-	if safe {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
 
 func (st *simTarget) header(seeds sim.Seeds, f *simFlags) string {
 	a := st.workloadFlags(st.Params, false)
@@ -497,7 +478,7 @@ func (st *simTarget) printText(w io.Writer, seeds sim.Seeds, f *simFlags, rep *s
 			if j, ok := journals[r.Seed]; ok {
 				fmt.Fprintf(&b, "  journal: %s\n", j)
 				if r.Params.Faults.On() {
-					fmt.Fprintf(&b, "    lexbench log %s --faults%s\n", shellQuote(j), st.programFlag())
+					fmt.Fprintf(&b, "    lexbench log %s --faults\n", shellQuote(j))
 				}
 			}
 		}
