@@ -351,6 +351,7 @@ func (c *resolver) declare() {
 		}
 		p.entries = append(p.entries, e)
 	}
+	c.declareCells()
 	gseen := map[string]bool{}
 	for _, b := range append(append([]*Block{}, f.Goals...), f.Figures...) {
 		if gseen[b.Name] {

@@ -65,7 +65,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "run":
 		code, err = cmdLangRun(args[1:], stdout, stderr)
 	case "check":
-		code, err = cmdCheck(args[1:], stderr)
+		code, err = cmdCheck(args[1:], stdout, stderr)
 	case "disasm":
 		code, err = cmdDisasm(args[1:], stdout, stderr)
 	case "log":
@@ -107,7 +107,7 @@ func topUsage() string {
 		"       lexbench resume JOURNAL [--shards N]\n" +
 		"       lexbench replay JOURNAL [--shards N]\n" +
 		"       lexbench run FILE.lxm [flags]    run a program (docs/language.md); its keys are flags\n" +
-		"       lexbench check FILE.lxm          report every error of a program\n" +
+		"       lexbench check [-v] FILE.lxm     report every error of a program (-v: its cells and the fields detection leaves out)\n" +
 		"       lexbench disasm FILE.lxm         print a program's bytecode\n" +
 		"       lexbench log JOURNAL [--tick A..B] [--domain D] [--program FILE.lxm]   print a journal's messages, decoded\n" +
 		"       lexbench <workload> --help       flags of a workload\n"
