@@ -127,16 +127,9 @@ func TestDeclaredCellsChangeWhatLocalDetectionReports(t *testing.T) {
 		pr := p.Spec().Defaults()
 		pr.N = 100
 		for s := 1; s <= 7; s++ {
-			var events []engine.CellEvent
-			cfg := engine.Config{Params: p.Spec().Text(pr), Shards: s, MaxTicks: 300, MaxMsgs: -1, Detect: engine.DetectLocal,
-				OnCell: func(ev *engine.CellEvent) {
-					e := *ev
-					e.Domains = slices.Clone(ev.Domains)
-					events = append(events, e)
-				}}
-			res, err := engine.Run(p.Spec().New(pr), cfg)
-			if err != nil || res.Outcome != c.outcome || !reflect.DeepEqual(events, c.events) {
-				t.Fatalf("%q shards %d: %v %v %+v, events %+v; want %v %+v", c.cells, s, err, res.Outcome, res.Oscillation, events, c.outcome, c.events)
+			r := runCells(t, p, pr, engine.Config{Shards: s, MaxTicks: 300, MaxMsgs: -1, Detect: engine.DetectLocal})
+			if r.res.Outcome != c.outcome || !reflect.DeepEqual(r.events, c.events) {
+				t.Fatalf("%q shards %d: %v %+v, events %+v; want %v %+v", c.cells, s, r.res.Outcome, r.res.Oscillation, r.events, c.outcome, c.events)
 			}
 		}
 		cfg := engine.Config{Params: p.Spec().Text(pr), Shards: 2, MaxTicks: 300, MaxMsgs: -1}
@@ -181,17 +174,9 @@ domain Pong {
 		if got := cellsOf(t, p); !slices.Equal(got, c.want) {
 			t.Fatalf("%q: cells %v, want %v", c.cells, got, c.want)
 		}
-		var events []engine.CellEvent
-		pr := p.Spec().Defaults()
-		cfg := engine.Config{Params: p.Spec().Text(pr), Shards: 1, MaxTicks: 100, MaxMsgs: -1, Detect: engine.DetectLocal,
-			OnCell: func(ev *engine.CellEvent) {
-				e := *ev
-				e.Domains = slices.Clone(ev.Domains)
-				events = append(events, e)
-			}}
-		res, err := engine.Run(p.Spec().New(pr), cfg)
-		if err != nil || !reflect.DeepEqual(events, c.events) {
-			t.Fatalf("%q: %v %v %+v events %+v, want %+v", c.cells, err, res.Outcome, res.Oscillation, events, c.events)
+		r := runCells(t, p, p.Spec().Defaults(), engine.Config{Shards: 1, MaxTicks: 100, MaxMsgs: -1, Detect: engine.DetectLocal})
+		if !reflect.DeepEqual(r.events, c.events) {
+			t.Fatalf("%q: %v %+v events %+v, want %+v", c.cells, r.res.Outcome, r.res.Oscillation, r.events, c.events)
 		}
 	}
 }
