@@ -2,6 +2,7 @@ package lang
 
 import (
 	"fmt"
+	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -198,6 +199,43 @@ func TestGitopsResumeMidSearchGivesTheUninterruptedResult(t *testing.T) {
 				fmt.Sprint(got.w.Figures()) != fmt.Sprint(want.w.Figures()) {
 				t.Fatalf("resume at %d shards %d: %+v events %+v\nwant %+v events %+v", cp.Tick, s, g, got.events, w, tail)
 			}
+		}
+	}
+}
+
+// A counter that is read is kept: gitops_gen with its Deployment comparing
+// the generation (a condition that never holds, but the compiler cannot
+// know) compares it in every configuration, and the fights are never
+// found; only the budget ends the run.
+func TestGitopsGenerationComparedIsKept(t *testing.T) {
+	src, err := os.ReadFile("../workloads/lxm/control/gitops_gen.lxm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := strings.Replace(string(src), "            replicas = r\n            generation += 1\n",
+		"            replicas = r\n            generation += 1\n            if generation == 0 { replicas = MIN }\n", 1)
+	if read == string(src) {
+		t.Fatal("gitops_gen.lxm changed: no generation bump to read")
+	}
+	p, err := Compile("gitops_read.lxm", read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range p.HiddenFields() {
+		if strings.HasPrefix(l, "Deployment:") {
+			t.Fatalf("hidden %q: the generation is read", l)
+		}
+	}
+	pr := p.Spec().Defaults()
+	pr.N = 20
+	for _, local := range []bool{false, true} {
+		c := runCfg()
+		c.Shards, c.MaxTicks = 2, 3000
+		if local {
+			c.Detect = engine.DetectLocal
+		}
+		if r := runCells(t, p, pr, c); r.res.Outcome != engine.Budget || r.res.Oscillation != nil {
+			t.Fatalf("local %v: %v %+v, want budget", local, r.res.Outcome, r.res.Oscillation)
 		}
 	}
 }
