@@ -391,7 +391,11 @@ func Run(w Workload, cfg Config) (Result, error) {
 	r.words = r.arena.Words()
 	w.Init(r.words)
 	r.proj, _ = w.(Projector)
-	if err := r.loc.init(r, !cfg.NoDetect && !r.flt.on && cfg.Detect == DetectLocal); err != nil {
+	detect := !cfg.NoDetect && !r.flt.on
+	if td, ok := w.(TickDependent); ok && td.TickDependent() {
+		detect = false
+	}
+	if err := r.loc.init(r, detect && cfg.Detect == DetectLocal); err != nil {
 		return Result{}, err
 	}
 	r.cuts = cutShards(w, r.d, cfg.Shards)
@@ -414,13 +418,13 @@ func Run(w Workload, cfg Config) (Result, error) {
 		defer cfg.Buffers.keep(r)
 	}
 	r.prev = trace.ParamsHash(cfg.Params)
-	r.det.init(r, !cfg.NoDetect && !r.flt.on && cfg.Detect == DetectGlobal)
+	r.det.init(r, detect && cfg.Detect == DetectGlobal)
 	if cfg.Resume != nil {
 		err := CheckRestore(w, cfg.Resume)
 		cp := cfg.Resume
 		switch {
 		case err != nil:
-		case cp.Detect && cfg.NoDetect:
+		case cp.Detect && (cfg.NoDetect || !detect && !r.flt.on):
 			err = errors.New("the checkpoint has a running oscillation detector and the run disables it")
 		case cp.Detect && r.flt.on:
 			err = errors.New("the checkpoint has a running oscillation detector and the run has faults on")

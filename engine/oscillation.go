@@ -146,8 +146,18 @@ func (det *detector) confirm(r *run, t uint64) bool {
 		return false
 	}
 	if r.ender != nil {
-		// EndTick may change a domain that received nothing: compare all.
-		return slices.Equal(r.words, det.saved)
+		// EndTick may change a domain that received nothing: compare all
+		// (in the words the Projector keeps).
+		if r.proj == nil {
+			return slices.Equal(r.words, det.saved)
+		}
+		for d := uint32(0); d < r.d; d++ {
+			off, n := r.wl.Span(d)
+			if !sameState(r.proj, d, r.words[off:off+n], det.saved[off:off+n]) {
+				return false
+			}
+		}
+		return true
 	}
 	for _, sh := range r.shards {
 		for _, d := range sh.touched {

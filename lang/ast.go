@@ -165,6 +165,15 @@ type Entry struct {
 	Group   bool
 }
 
+// CellDecl is `cell NAME { a, b, … }`: the domains of the entries (or,
+// in the prototype's shape, the domains) it names form one cell for local
+// oscillation detection (SPEC §5.7); they must be a contiguous id range.
+type CellDecl struct {
+	Pos   Pos
+	Name  string
+	Names []Ident
+}
+
 // KeyDecl is `key name = default in min..max "usage"`.
 type KeyDecl struct {
 	Pos               Pos
@@ -226,4 +235,5 @@ type File struct {
 	HasDomains bool
 	Goals      []*Block
 	Figures    []*Block
+	Cells      []*CellDecl
 }

@@ -15,6 +15,9 @@ func Compile(file, src string) (*Program, error) {
 		r.bodies()
 	}
 	if len(errs.List) == 0 {
+		r.observe()
+	}
+	if len(errs.List) == 0 {
 		g := newCodegen(r)
 		g.declare()
 		g.bodies()

@@ -13,6 +13,12 @@ import (
 // expressions); the rest are locals and temporaries.
 func (p *Program) Disasm(w io.Writer) {
 	fmt.Fprintf(w, "; %s: workload %s, %d instructions, %d static, %d globals\n", p.File, p.Name, len(p.code), len(p.static), p.nGlobals)
+	for _, l := range p.CellsText() {
+		fmt.Fprintf(w, "; cells: %s\n", l)
+	}
+	for _, l := range p.HiddenFields() {
+		fmt.Fprintf(w, "; detection leaves out %s\n", l)
+	}
 	names := map[int]string{}
 	for i, k := range p.Keys {
 		names[regsMax-1-i] = k.Name

@@ -16,9 +16,12 @@
 //     then binds each name in each body to what it denotes and types every
 //     expression, marking the static ones (computable once per run).
 //     model.go resolves the model: transitions as kinds, `domain`
-//     declarations, goals, invariants, capabilities, sends. All semantic
-//     errors are reported here, as FILE:LINE:COL, in source order. Its
-//     output is the annotated tree and the declarations in a Program.
+//     declarations, goals, invariants, capabilities, sends; cells.go the
+//     `cell` declarations. All semantic errors are reported here, as
+//     FILE:LINE:COL, in source order. Its output is the annotated tree
+//     and the declarations in a Program. Last, observe.go runs a data
+//     flow over the annotated tree: which fields oscillation detection
+//     may leave out (counters), and whether transitions use the tick.
 //  3. codegen.go, code generation: walks the annotated tree and emits
 //     register bytecode (ops.go), one body at a time into a buffer whose
 //     jumps name labels; functions are inlined. Instruction selection
@@ -36,8 +39,10 @@
 // A Program is independent of parameters. Linking it with parameters
 // (link.go, at the start of each run) evaluates the static code, lays out
 // the domains and their fields, patches field offsets into a copy of the
-// code and translates the vectorized loops (buildVprog): the result is an
-// engine.Workload. The engine calls its Deliver per shard and tick; the
+// code, builds each type's mask of the words detection compares
+// (keptMasks) and translates the vectorized loops (buildVprog): the
+// result is an engine.Workload, also Celled, Projector and
+// TickDependent. The engine calls its Deliver per shard and tick; the
 // interpreter (vm.go, with vloop.go for vectorized loops) runs the
 // handlers with a register file on the shard's stack and allocates
 // nothing per message. A program with goals is also an engine.TickEnder:

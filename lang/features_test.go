@@ -214,6 +214,8 @@ fn sumsq(a: u64, b: u64) -> u64 {
 		{"impure: a field", "fn f(x: u64) -> u64 { return out }", "", 2, 30, "unknown variable out"},
 		{"impure: emit", "fn f(x: u64) -> u64 { emit(0, Tick, 0, 0) return 1 }", "", 2, 23, "emit is allowed only in handlers"},
 		{"parameter assigned", "fn f(x: u64) -> u64 { x = 1 return x }", "", 2, 23, "cannot assign to x, a function parameter"},
+		{"impure: a field assigned", "fn f(x: u64) -> u64 { out = 1 return x }", "", 2, 23, "unknown variable out (functions have no fields)"},
+		{"impure: an array assigned", "fn f(x: u64) -> u64 { a[0] = 1 return x }", "", 2, 23, "unknown variable a (functions have no fields)"},
 	} {
 		wantCompileError(t, c.name, oneDomainSrc(c.decls, "", c.body), c.line, c.col, c.msg)
 	}

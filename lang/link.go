@@ -38,6 +38,7 @@ type slotInst struct {
 	off  uint64 // word offset within the group
 	size uint64 // words of the member's type
 	disp []int32
+	kept []uint64 // the words oscillation detection compares (observe.go), nil: all
 }
 
 type entInst struct {
@@ -160,6 +161,7 @@ func (w *instance) linkErr() error {
 		}
 		w.disp[t] = disp
 	}
+	kept := w.keptMasks()
 	// layout
 	var d, words uint64
 	idOf := map[*member]idInst{}
@@ -179,7 +181,7 @@ func (w *instance) linkErr() error {
 			idOf[m] = idInst{moff: ei.per, mcount: mc}
 			size := w.typeSize[m.typ]
 			for k := uint64(0); k < mc; k++ {
-				ei.slots = append(ei.slots, slotInst{mem: m, m: k, off: ei.stride, size: size, disp: w.disp[m.typ]})
+				ei.slots = append(ei.slots, slotInst{mem: m, m: k, off: ei.stride, size: size, disp: w.disp[m.typ], kept: kept[m.typ]})
 				ei.stride += size
 				if ei.stride > wordsMax {
 					return fmt.Errorf("%s: %s: too much state", p.File, e.name)
@@ -293,32 +295,6 @@ func (w *instance) Span(d uint32) (off, n int) {
 	}
 	e, g, s := w.locate(uint64(d))
 	return int(e.w0 + g*e.stride + s.off), int(w.typeSize[s.mem.typ])
-}
-
-// CellOf gives a program's cells for local oscillation detection (SPEC
-// §5.7): each instance of a group of `domains` is a cell, and every other
-// domain (a plain member, or one of a member array) is its own cell.
-func (w *instance) CellOf(cells []uint32) {
-	var d uint64
-	k := uint32(0)
-	for i := range w.ents {
-		e := &w.ents[i]
-		for g := uint64(0); g < e.count; g++ {
-			for j := uint64(0); j < e.per; j++ {
-				cells[d] = k
-				d++
-				if !e.e.group {
-					k++
-				}
-			}
-			if e.e.group {
-				k++
-			}
-		}
-	}
-	for ; d < uint64(len(cells)); d++ { // a program that failed to link: one domain
-		cells[d] = k
-	}
 }
 
 func (w *instance) Boots(d uint32) bool {

@@ -126,7 +126,7 @@ func (p *parser) atTopDecl() bool {
 	switch t.text {
 	case "workload", "key", "kind", "type", "domains", "goal", "figure", "budget", "const", "fn":
 		return true
-	case "domain": // a contextual keyword: `domain NAME {`
+	case "domain", "cell": // contextual keywords: `domain NAME {`, `cell NAME {`
 		return p.at(1).kind == tIdent && p.at(2).text == "{"
 	}
 	return false
@@ -216,6 +216,9 @@ func (p *parser) topDecl(f *File) {
 		td := p.typeDecl(t.pos)
 		td.Domain = true
 		f.Types = append(f.Types, td)
+	case "cell":
+		p.next()
+		f.Cells = append(f.Cells, p.cellDecl(t.pos))
 	case "domains":
 		p.next()
 		if f.HasDomains {
@@ -277,7 +280,24 @@ func (p *parser) topDecl(f *File) {
 }
 
 // declNames are the declarations, for messages.
-const declNames = "workload, key, const, fn, kind, budget, type, domains, goal, figure"
+const declNames = "workload, key, const, fn, kind, budget, type, domain, domains, cell, goal, figure"
+
+// cellDecl: cell NAME { a, b, … } (the names separated by commas or
+// newlines).
+func (p *parser) cellDecl(pos Pos) *CellDecl {
+	d := &CellDecl{Pos: pos}
+	d.Name = p.ident("cell name").text
+	p.expect("{")
+	for !p.is("}") && p.peek().kind != tEOF {
+		n := p.ident("domain entry name")
+		d.Names = append(d.Names, Ident{Pos: n.pos, Name: n.text})
+		if !p.accept(",") {
+			p.accept(";")
+		}
+	}
+	p.expect("}")
+	return d
+}
 
 func (p *parser) typeDecl(pos Pos) *TypeDecl {
 	td := &TypeDecl{Pos: pos}

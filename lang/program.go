@@ -18,7 +18,8 @@ type Program struct {
 	types   []*dtype
 	fields  []*field // every field of every type; its index is the field id
 	entries []*entry
-	ids     []*member // id functions, by id-descriptor index
+	cells   []*cellInfo // declared cells, in declaration order (cells.go)
+	ids     []*member   // id functions, by id-descriptor index
 
 	code     []uint64 // handlers, inits, goals, figures
 	pos      []Pos    // source position per instruction
@@ -37,6 +38,9 @@ type Program struct {
 	invs     []*invInfo // every invariant, indexed by opInvFail
 	faults   []string   // messages of opFault
 	hasGoals bool       // some type has goals: the workload reconciles (goals.go)
+	// noProject: detection compares every field, hidden ones too
+	// (WithoutProjection)
+	noProject bool
 }
 
 // vloopDesc is a loop whose body runs vectorized (vloop.go).
@@ -69,6 +73,7 @@ type dtype struct {
 	stub     int // a goal type: pc of the handler of kinds it does not handle, -1 if none
 	sendTo   map[string]bool
 	sendRoot bool
+	readsNow bool // its transitions use now other than in hidden fields (observe.go)
 }
 
 // goalInfo is a goal of a domain type (SPEC-independent: the language's
@@ -104,6 +109,7 @@ type field struct {
 	t       vtype // u64, i64 or bool (an rng field is u64)
 	lenExpr *Expr // the array length, nil for a scalar
 	lenReg  int   // global register holding the array length, -1 for a scalar
+	hidden  bool  // oscillation detection leaves it out (observe.go)
 }
 
 // member is a named run of domains of one type inside an entry.
@@ -127,6 +133,7 @@ type entry struct {
 	countReg  int   // -1: one
 	group     bool
 	members   []*member
+	cell      *cellInfo // the declared cell it is in (cells.go), nil: the default
 }
 
 type constInit struct {

@@ -351,6 +351,7 @@ func (c *resolver) declare() {
 		}
 		p.entries = append(p.entries, e)
 	}
+	c.declareCells()
 	gseen := map[string]bool{}
 	for _, b := range append(append([]*Block{}, f.Goals...), f.Figures...) {
 		if gseen[b.Name] {
@@ -731,6 +732,8 @@ func (c *resolver) assign(s *Stmt) {
 			c.errs.add(tg.Pos, "cannot assign to builtin %s", tg.Name)
 		case c.ctx == ctxGoal || c.ctx == ctxFigure:
 			c.errs.add(tg.Pos, "unknown variable %s (goals and figures cannot assign to fields)", tg.Name)
+		case c.typ == nil: // a function: no fields
+			c.errs.add(tg.Pos, "unknown variable %s (functions have no fields)", tg.Name)
 		case tg.Kind == eIndex:
 			c.errs.add(tg.Pos, "unknown field %s in type %s", tg.Name, c.typ.name)
 		default:

@@ -75,9 +75,11 @@ var langUsage = map[string]string{
   recorded in the run file beside --journal, so resume and replay run it again.
   lexbench run FILE.lxm --help lists the program's flags.
 `,
-	"check": `usage: lexbench check FILE.lxm
+	"check": `usage: lexbench check [-v] FILE.lxm
   report every error of a program, one per line on stderr (FILE:LINE:COL: message);
   nothing and exit 0 for a valid program.
+  -v, --verbose   for a valid program, print its cells (--detect local) and the
+                  fields oscillation detection leaves out (counters) on stdout
 `,
 	"disasm": `usage: lexbench disasm FILE.lxm
   print a program's bytecode on stdout.
@@ -116,8 +118,14 @@ func cmdLangRun(args []string, stdout, stderr io.Writer) (int, error) {
 	return cmdRun(p.Spec(), prog, args[1:], stdout, stderr)
 }
 
-// cmdCheck is `lexbench check FILE.lxm`: every error, or nothing.
+// cmdCheck is `lexbench check [-v] FILE.lxm`: every error, or nothing.
+// With -v, a program without errors is described on stdout: its cells
+// and the fields oscillation detection leaves out (docs/language.md).
 func cmdCheck(args []string, stdout, stderr io.Writer) (int, error) {
+	verbose := len(args) > 0 && (args[0] == "-v" || args[0] == "--verbose")
+	if verbose {
+		args = args[1:]
+	}
 	path, help, err := programArg("check", args, stdout)
 	if help {
 		return exitOK, nil
@@ -125,8 +133,28 @@ func cmdCheck(args []string, stdout, stderr io.Writer) (int, error) {
 	if err != nil {
 		return exitBadInput, err
 	}
-	if _, _, err := loadProgram(path, stderr); err != nil {
+	p, _, err := loadProgram(path, stderr)
+	if err != nil {
 		return exitBadInput, err
+	}
+	if verbose {
+		fmt.Fprintf(stdout, "%s: cells (--detect local):\n", path)
+		for _, l := range p.CellsText() {
+			fmt.Fprintf(stdout, "  %s\n", l)
+		}
+		hidden := p.HiddenFields()
+		if ts := p.TickDependent(); len(ts) > 0 {
+			fmt.Fprintf(stdout, "%s: oscillation detection does not run: the transitions of %s use now (the tick) in a condition, an emission or a compared field, so a repeated configuration proves no cycle\n",
+				path, strings.Join(ts, ", "))
+		}
+		if len(hidden) == 0 {
+			fmt.Fprintf(stdout, "%s: oscillation detection compares every field\n", path)
+		} else {
+			fmt.Fprintf(stdout, "%s: oscillation detection leaves out (counters: read only by their own updates, program goals and figures):\n", path)
+			for _, l := range hidden {
+				fmt.Fprintf(stdout, "  %s\n", l)
+			}
+		}
 	}
 	return exitOK, nil
 }

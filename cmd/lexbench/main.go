@@ -48,7 +48,7 @@ var commands = []struct{ name, args, what string }{
 	{"resume", "JOURNAL", "continue an interrupted run (kill -9, Ctrl-C, crash) to the uninterrupted result"},
 	{"replay", "JOURNAL", "re-execute a journal's run and compare every block; print the first divergence"},
 	{"run", "FILE.lxm", "run a workload written in the Lexum language (docs/language.md)"},
-	{"check", "FILE.lxm", "report every error of a program (FILE:LINE:COL: message)"},
+	{"check", "[-v] FILE.lxm", "report every error of a program (FILE:LINE:COL: message); -v: its cells and the fields detection leaves out"},
 	{"disasm", "FILE.lxm", "print a program's bytecode"},
 	{"log", "JOURNAL", "print a journal's messages, decoded (--tick A..B, --domain D, --faults)"},
 	{"sim", "WORKLOAD|FILE.lxm", "run many seeds with faults: failing seeds, their commands, shrunk runs (docs/simulation.md)"},
