@@ -390,7 +390,6 @@ func (st *simTarget) keep(dir string, r sim.Result) (string, error) {
 	return path, nil
 }
 
-
 func (st *simTarget) header(seeds sim.Seeds, f *simFlags) string {
 	a := st.workloadFlags(st.Params, false)
 	if f.swarm {
