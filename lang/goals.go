@@ -332,12 +332,11 @@ func (w *instance) violate(out *engine.Outbox, m *machine, pc int) {
 	reportViolation(out, m.i, v)
 }
 
-// reportViolation ends the run at the end of the tick as violated.
-//
-// The engine has no such call yet (notes/lang-needs.md, item 1): until it
-// has, a violation is reported as a fault of the transition.
+// reportViolation ends the run at the end of the tick as violated
+// (engine.Outbox.Violate: the first violation of the tick in ≺ order wins,
+// unless a fault comes before it).
 func reportViolation(out *engine.Outbox, i int, v *Violation) {
-	out.Fault(i, v)
+	out.Violate(i, v)
 }
 
 // IsViolation reports whether err is an invariant violation.

@@ -302,7 +302,9 @@ func cmdRun(spec *workloads.Spec, args []string, stdout, stderr io.Writer) (int,
 			printSuppressed(stderr, sup)
 		}
 		code = exitCode(spec, res)
-		if res.Outcome == engine.Violated {
+		if res.Outcome == engine.Violated && lang.IsViolation(res.Violation) {
+			fmt.Fprintf(stderr, "lexbench: %v\n", res.Violation) // "invariant X: tick …"
+		} else if res.Outcome == engine.Violated {
 			fmt.Fprintf(stderr, "lexbench: goal violated: %v\n", res.Violation)
 		}
 	}
