@@ -66,7 +66,6 @@ import (
 	"slices"
 	"sort"
 	"sync"
-	"sync/atomic"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/lexbench/lexbench/arena"
@@ -308,8 +307,6 @@ type run struct {
 	nBlocks int
 	content []uint64 // content hashes of the tick's blocks
 	region  []byte   // the tick's journal region
-	task    atomic.Int64
-	_       [56]byte
 
 	// chain and counters
 	prev    uint64
@@ -513,10 +510,29 @@ func (r *run) runSequential() {
 			r.endShardTick(sh)
 		}
 		r.finishOutput(sh, y)
-		for b := 0; b < r.nBlocks; b++ {
-			r.hashBlock(sh, b, x)
-		}
+		r.hashSequential(sh.stream[x])
 		r.endTick()
+	}
+}
+
+// hashSequential is hashBlock for every block of the tick when one shard
+// holds the whole tick (in): no search for the block's shard, and a block
+// of one entry is hashed from its fields (trace.EntryHash).
+func (r *run) hashSequential(in []trace.Entry) {
+	var scratch []byte
+	for b := 0; b < r.nBlocks; b++ {
+		es := in[b*blockEntries : min((b+1)*blockEntries, r.n)]
+		var h uint64
+		if len(es) == 1 {
+			h = trace.EntryHash(&es[0])
+			invEntryHash(&es[0], h)
+		} else {
+			h = trace.ContentHash(es, &scratch)
+		}
+		r.content[b] = h
+		if r.region != nil {
+			copy(r.region[b*blockStride+trace.BlockHeaderSize:], trace.EntryBytes(es, &scratch))
+		}
 	}
 }
 
@@ -1008,6 +1024,7 @@ func (r *run) endTick() {
 	for b := 0; b < r.nBlocks; b++ {
 		count := uint32(min(blockEntries, r.n-b*blockEntries))
 		h := trace.BlockHash(count, r.blocks, r.prev, r.content[b])
+		invBlockHash(count, r.blocks, r.prev, r.content[b], h)
 		if r.region != nil {
 			trace.PutBlockHeader(r.region[b*blockStride:], trace.BlockHeader{
 				Count: count, Index: r.blocks, Prev: r.prev, Hash: h})
@@ -1160,7 +1177,6 @@ func (r *run) layout() {
 		}
 		r.region = reg
 	}
-	r.task.Store(0)
 }
 
 func (r *run) goals() Outcome {
