@@ -188,6 +188,11 @@ func (c *codegen) bodies() {
 		c.errs.add(Pos{1, 1}, "program needs %d registers, more than %d", c.maxReg+c.p.nGlobals-regGlob0, regsMax-regGlob0)
 	}
 	vectorize(p, c.cands)
+	for _, t := range p.types {
+		for _, g := range t.goals {
+			g.local = len(g.strategy) > 0 && p.localOnly(g.pc)
+		}
+	}
 }
 
 // sortHandlers orders a type's handlers by ascending kind, for the

@@ -53,6 +53,17 @@ type shardScratch struct {
 	cacheD     uint32
 	cacheWords []uint64
 	cacheMask  uint64
+	// the memo of that trial, when its strategy is local (goalInfo.local):
+	// memoD is cacheD while it stands; the strategy's kind, the tick it
+	// was to run at, the state it started from and where (deliverMemo).
+	memoD      uint32
+	memoKind   trace.Kind
+	memoNow    uint64
+	memoIn     []uint64
+	memoBase   uint64
+	memoIndex  uint64
+	memoMember uint64
+	memoInv    int
 }
 
 // scratch is the shard's scratch of out, reset at a new tick.
@@ -138,7 +149,7 @@ func (w *instance) walk1(sc *shardScratch, d uint32, now uint64, why bool) (*goa
 			return nil, 0, nil, err
 		}
 	}
-	sc.cacheD = 0
+	sc.cacheD, sc.memoD = 0, 0
 	var passed uint64
 	for i, gl := range t.goals {
 		if mask>>i&1 != 0 || len(gl.strategy) == 0 {
@@ -158,6 +169,11 @@ func (w *instance) walk1(sc *shardScratch, d uint32, now uint64, why bool) (*goa
 			if ran {
 				sc.cacheD, sc.cacheMask = d+1, after
 				sc.cacheWords = append(sc.cacheWords[:0], sc.words...)
+				if gl.local {
+					sc.memoD, sc.memoKind, sc.memoNow = d+1, gl.kind, now
+					sc.memoIn = append(sc.memoIn[:0], w.st[base:base+s.size]...)
+					sc.memoBase, sc.memoIndex, sc.memoMember, sc.memoInv = base, g, s.m, t.inv
+				}
 			}
 			return gl, passed, broken, nil
 		}
@@ -170,6 +186,43 @@ func (w *instance) walk1(sc *shardScratch, d uint32, now uint64, why bool) (*goa
 		}
 	}
 	return nil, passed, broken, nil
+}
+
+// deliverMemo delivers msgs, one message, from the memo of the last
+// trial, if that message is the strategy the trial ran, to its domain, at
+// the tick it was to run at, and the domain's state is the one the trial
+// started from: then the transition, which acts only on that state
+// (goalInfo.local), computes exactly the state the trial left, so that
+// state is copied in instead of running the transition again. The rest is
+// the transition's: the mark (reconcile at the tick's end) and the
+// invariants, run on the new state. It reports whether it delivered.
+func (w *instance) deliverMemo(m *machine, sc *shardScratch, msgs []trace.Entry) bool {
+	msg := &msgs[0]
+	d := msg.Dst
+	if sc.memoD != d+1 || msg.Src != d || msg.Kind != sc.memoKind || msg.A|msg.B != 0 || uint64(msg.Tick) != sc.memoNow {
+		return false
+	}
+	st := w.st[sc.memoBase : sc.memoBase+uint64(len(sc.memoIn))]
+	if !slices.Equal(st, sc.memoIn) {
+		return false
+	}
+	sc.memoD = 0
+	invMemo(w, msgs, sc)
+	copy(st, sc.cacheWords)
+	if w.stamp[d] != sc.stamp { // opMark
+		w.stamp[d] = sc.stamp
+		sc.recv = append(sc.recv, d)
+	}
+	if sc.memoInv < 0 {
+		return true
+	}
+	m.msgs, m.i, m.lastD = msgs, 0, uint64(d)
+	m.base, m.budget = sc.memoBase, w.budget
+	m.r[regSelf], m.r[regIndex], m.r[regMember] = uint64(d), sc.memoIndex, sc.memoMember
+	m.r[regA], m.r[regB], m.r[regSrc] = 0, 0, uint64(d)
+	pc, status := w.exec(m, sc.memoInv)
+	w.delivered(m, pc, status)
+	return true
 }
 
 // targetMask runs t's targets code on the domain whose state is at

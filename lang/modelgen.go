@@ -1,6 +1,7 @@
 package lang
 
 import (
+	"sort"
 	"strings"
 
 	"github.com/lexbench/lexbench/trace"
@@ -88,4 +89,22 @@ func (c *codegen) strategies(t *dtype) {
 		t.handlers = append(t.handlers, [2]int{int(g.kind), pc})
 		t.hname = append(t.hname, name)
 	}
+}
+
+// localOnly reports whether the handler at pc acts only on the running
+// domain's own state and the registers: none of its ops is fOutside (its
+// jumps stay in its region, checkCode). Then a delivery of it computes
+// exactly what its trial computed from the same state, message and tick.
+func (p *Program) localOnly(pc int) bool {
+	k := sort.Search(len(p.regions), func(i int) bool { return p.regions[i].start > pc }) - 1
+	end := len(p.code)
+	if k+1 < len(p.regions) {
+		end = p.regions[k+1].start
+	}
+	for ; pc < end; pc++ {
+		if ops[opcode(p.code[pc])].flags&fOutside != 0 {
+			return false
+		}
+	}
+	return true
 }

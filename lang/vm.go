@@ -113,7 +113,9 @@ func (w *instance) interp(out *engine.Outbox, msgs []trace.Entry) {
 		sc := w.scratch(out)
 		m := sc.m
 		m.out, m.code, m.st, m.sc, m.notes, m.ent, m.disp = out, w.code, w.st, sc, nil, nil, nil
-		w.deliver(m, msgs)
+		if len(msgs) != 1 || sc.memoD == 0 || !w.deliverMemo(m, sc, msgs) {
+			w.deliver(m, msgs)
+		}
 		m.msgs = nil
 		return
 	}
@@ -131,9 +133,16 @@ func (w *instance) deliver(m *machine, msgs []trace.Entry) {
 	if pc < 0 {
 		return
 	}
-	switch pc, st := w.exec(m, pc); st {
+	pc, st := w.exec(m, pc)
+	w.delivered(m, pc, st)
+}
+
+// delivered reports how the delivery of m.msgs ended (exec stopped at pc
+// with status st): a fault or a broken invariant of m.msgs[m.i].
+func (w *instance) delivered(m *machine, pc, st int) {
+	switch st {
 	case execFault:
-		m.out.Fault(m.i, w.faultError(pc-1, int64(m.r[regSelf]), int64(msgs[m.i].Tick), fmt.Sprintf(m.fault, m.faultArgs...)))
+		m.out.Fault(m.i, w.faultError(pc-1, int64(m.r[regSelf]), int64(m.msgs[m.i].Tick), fmt.Sprintf(m.fault, m.faultArgs...)))
 	case execInvFail:
 		w.violate(m.out, m, pc)
 	}
