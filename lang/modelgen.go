@@ -92,8 +92,9 @@ func (c *codegen) strategies(t *dtype) {
 }
 
 // localOnly reports whether the handler at pc acts only on the running
-// domain's own state and the registers: none of its ops is fOutside (its
-// jumps stay in its region, checkCode). Then a delivery of it computes
+// domain's own state and the registers: none of its ops is fOutside but
+// a vloop that vectorizes nothing (its jumps stay in its region,
+// checkCode). Then a delivery of it computes
 // exactly what its trial computed from the same state, message and tick.
 func (p *Program) localOnly(pc int) bool {
 	k := sort.Search(len(p.regions), func(i int) bool { return p.regions[i].start > pc }) - 1
@@ -102,7 +103,11 @@ func (p *Program) localOnly(pc int) bool {
 		end = p.regions[k+1].start
 	}
 	for ; pc < end; pc++ {
-		if ops[opcode(p.code[pc])].flags&fOutside != 0 {
+		ins := p.code[pc]
+		if opcode(ins) == opVLoop && decImm(ins) == vloopNone {
+			continue // not vectorized: the scalar loop after it runs
+		}
+		if ops[opcode(ins)].flags&fOutside != 0 {
 			return false
 		}
 	}
