@@ -649,7 +649,9 @@ func (r *run) finishOutput(sh *shard, x int) {
 	invStream(r, sh, es, sh.out.next)
 	sh.stream[x] = es
 	sh.out.buf = nil
-	r.spans(sh, x)
+	if len(r.shards) > 1 {
+		r.spans(sh, x)
+	}
 }
 
 // scanOutput is finishOutput's pass over a shard's outbox es (emission

@@ -47,6 +47,9 @@ type detector struct {
 	found      *Oscillation
 	// candidates counts fingerprint matches, confirmed or not (tests).
 	candidates int
+	// the span of the last domain whose state candidate sampled (d+1)
+	spanD          uint32
+	spanOff, spanN int
 }
 
 func (det *detector) init(r *run, on bool) {
@@ -135,7 +138,11 @@ func (det *detector) candidate(r *run, t uint64) bool {
 	// O(its span) — saved holds every domain's state at the checkpoint
 	// (save) — before confirm compares everything.
 	d := first.Dst
-	off, k := r.wl.Span(d)
+	if det.spanD != d+1 {
+		det.spanD = d + 1
+		det.spanOff, det.spanN = r.wl.Span(d)
+	}
+	off, k := det.spanOff, det.spanN
 	return sameState(r.proj, d, r.words[off:off+k], det.saved[off:off+k])
 }
 

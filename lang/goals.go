@@ -55,12 +55,14 @@ type shardScratch struct {
 	cacheMask  uint64
 	// the memo of that trial, when its strategy is local (goalInfo.local):
 	// memoD is cacheD while it stands; the strategy's kind, the tick it
-	// was to run at, the state it started from and where (deliverMemo).
+	// was to run at, where the domain's state is and its size
+	// (deliverMemo); with -tags invariants the state it started from.
 	memoD      uint32
 	memoKind   trace.Kind
 	memoNow    uint64
 	memoIn     []uint64
 	memoBase   uint64
+	memoSize   uint64
 	memoIndex  uint64
 	memoMember uint64
 	memoInv    int
@@ -161,18 +163,20 @@ func (w *instance) walk1(sc *shardScratch, d uint32, now uint64, why bool) (*goa
 		}
 		// the trial: the strategy on a copy of the state
 		sc.words = append(sc.words[:0], w.st[base:base+s.size]...)
-		after, ran, err := w.trial(m, t, gl, sc.words)
+		after, ran, err := w.trial(m, t, gl, sc.words, w.code[gl.pc])
 		if err != nil {
 			return nil, 0, nil, err
 		}
 		if after&earlier == earlier {
 			if ran {
 				sc.cacheD, sc.cacheMask = d+1, after
-				sc.cacheWords = append(sc.cacheWords[:0], sc.words...)
+				sc.cacheWords, sc.words = sc.words, sc.cacheWords
 				if gl.local {
 					sc.memoD, sc.memoKind, sc.memoNow = d+1, gl.kind, now
-					sc.memoIn = append(sc.memoIn[:0], w.st[base:base+s.size]...)
-					sc.memoBase, sc.memoIndex, sc.memoMember, sc.memoInv = base, g, s.m, t.inv
+					sc.memoBase, sc.memoSize, sc.memoIndex, sc.memoMember, sc.memoInv = base, s.size, g, s.m, t.inv
+					if invariants {
+						sc.memoIn = append(sc.memoIn[:0], w.st[base:base+s.size]...)
+					}
 				}
 			}
 			return gl, passed, broken, nil
@@ -189,30 +193,31 @@ func (w *instance) walk1(sc *shardScratch, d uint32, now uint64, why bool) (*goa
 }
 
 // deliverMemo delivers msgs, one message, from the memo of the last
-// trial, if that message is the strategy the trial ran, to its domain, at
-// the tick it was to run at, and the domain's state is the one the trial
-// started from: then the transition, which acts only on that state
-// (goalInfo.local), computes exactly the state the trial left, so that
-// state is copied in instead of running the transition again. The rest is
-// the transition's: the mark (reconcile at the tick's end) and the
-// invariants, run on the new state. It reports whether it delivered.
+// trial, if that message is the strategy the trial ran, to its domain d,
+// at the tick it was to run at, and d has received nothing before it at
+// this tick. Then d's state is the one the trial started from: the trial
+// ran at the end of the last tick, and since then only a transition of d
+// could have written d's state (reconciliation writes none: targets read
+// it, trials work on a copy; handlers touch only their own domain), and
+// every transition of a goal type marks its domain first (opMark, the
+// stamp of this tick). The transition, which acts only on that state
+// (goalInfo.local), then computes exactly the state the trial left, so
+// that state is copied in instead of running the transition again. The
+// rest is the transition's: the mark and the invariants, run on the new
+// state. It reports whether it delivered.
 func (w *instance) deliverMemo(m *machine, sc *shardScratch, msgs []trace.Entry) bool {
 	msg := &msgs[0]
 	d := msg.Dst
-	if sc.memoD != d+1 || msg.Src != d || msg.Kind != sc.memoKind || msg.A|msg.B != 0 || uint64(msg.Tick) != sc.memoNow {
+	if sc.memoD != d+1 || msg.Src != d || msg.Kind != sc.memoKind || msg.A|msg.B != 0 || uint64(msg.Tick) != sc.memoNow ||
+		w.stamp[d] == sc.stamp {
 		return false
 	}
-	st := w.st[sc.memoBase : sc.memoBase+uint64(len(sc.memoIn))]
-	if !slices.Equal(st, sc.memoIn) {
-		return false
-	}
+	st := w.st[sc.memoBase : sc.memoBase+sc.memoSize]
 	sc.memoD = 0
-	invMemo(w, msgs, sc)
+	invMemo(w, msgs, sc, st)
 	copy(st, sc.cacheWords)
-	if w.stamp[d] != sc.stamp { // opMark
-		w.stamp[d] = sc.stamp
-		sc.recv = append(sc.recv, d)
-	}
+	w.stamp[d] = sc.stamp // opMark
+	sc.recv = append(sc.recv, d)
 	if sc.memoInv < 0 {
 		return true
 	}
@@ -242,11 +247,15 @@ func (w *instance) targetMask(m *machine, t *dtype, st []uint64, base uint64) (u
 // goes on to the targets code) and whether it ran to its end. A strategy
 // that faults is admissible (its delivery reports it): all ones. A target
 // that faults on the copy is a fault of the run.
-func (w *instance) trial(m *machine, t *dtype, gl *goalInfo, words []uint64) (uint64, bool, error) {
+func (w *instance) trial(m *machine, t *dtype, gl *goalInfo, words []uint64, first uint64) (uint64, bool, error) {
 	m.code, m.st, m.base, m.budget = w.trialCode, words, 0, w.budget
 	m.msgs, m.sc, m.notes = nil, nil, nil
 	m.r[regA], m.r[regB], m.r[regSrc] = 0, 0, m.r[regSelf]
-	pc, status := w.exec(m, gl.pc)
+	pc := gl.pc
+	if opcode(first) == opMark {
+		pc++ // a trial marks nothing
+	}
+	pc, status := w.exec(m, pc)
 	switch {
 	case status == execRetV:
 		return m.r[regRet], true, nil

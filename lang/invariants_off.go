@@ -8,4 +8,4 @@ import "github.com/lexbench/lexbench/trace"
 // are checked (Program.checkCode) before use.
 const invariants = false
 
-func invMemo(*instance, []trace.Entry, *shardScratch) {}
+func invMemo(*instance, []trace.Entry, *shardScratch, []uint64) {}

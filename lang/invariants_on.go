@@ -14,11 +14,14 @@ import (
 const invariants = true
 
 // invMemo checks what deliverMemo relies on, before it copies the memo
-// in: the transition of msgs[0], run as a delivery runs it (the linked
-// code, not the trial's) on the state the trial started from, leaves
-// exactly the state the trial left.
-func invMemo(w *instance, msgs []trace.Entry, sc *shardScratch) {
+// in: the domain's state st is the one the trial started from, and the
+// transition of msgs[0], run as a delivery runs it (the linked code, not
+// the trial's) on that state, leaves exactly the state the trial left.
+func invMemo(w *instance, msgs []trace.Entry, sc *shardScratch, st []uint64) {
 	msg := &msgs[0]
+	if !slices.Equal(st, sc.memoIn) {
+		panic(fmt.Sprintf("lang: invariant violated: domain %d has %v at its strategy's delivery, its trial started from %v", msg.Dst, st, sc.memoIn))
+	}
 	_, _, s := w.locate(uint64(msg.Dst))
 	c := &machine{w: w, code: w.code, budget: w.budget, now: uint64(msg.Tick)} // no msgs, no scratch: ret returns, mark is inert
 	copy(c.r[w.gbase:], w.globals)

@@ -268,7 +268,10 @@ func cmdRun(spec *workloads.Spec, args []string, stdout, stderr io.Writer) (int,
 		w := spec.New(p) // a fresh workload per run
 		prog := newProgress(stderr, w, p.N)
 		cells := newCellReport(stderr, w, prog, i == 0, f.json)
-		cfg.Progress, cfg.OnCell = cells.progress, cells.add
+		cfg.OnCell = cells.add
+		if prog != nil { // a call per tick only when there is a progress line
+			cfg.Progress = cells.progress
+		}
 		out.cells = cells
 		var ms0, ms1 runtime.MemStats
 		runtime.GC()
