@@ -65,7 +65,7 @@ type shardScratch struct {
 	memoSize   uint64
 	memoIndex  uint64
 	memoMember uint64
-	memoInv    int
+	memoInv    int // the invariants' pc, to run at the delivery; -1: none, or they hold
 }
 
 // scratch is the shard's scratch of out, reset at a new tick.
@@ -163,7 +163,7 @@ func (w *instance) walk1(sc *shardScratch, d uint32, now uint64, why bool) (*goa
 		}
 		// the trial: the strategy on a copy of the state
 		sc.words = append(sc.words[:0], w.st[base:base+s.size]...)
-		after, ran, err := w.trial(m, t, gl, sc.words, w.code[gl.pc])
+		after, ran, invOK, err := w.trial(m, t, gl, sc.words, w.code[gl.pc])
 		if err != nil {
 			return nil, 0, nil, err
 		}
@@ -174,6 +174,9 @@ func (w *instance) walk1(sc *shardScratch, d uint32, now uint64, why bool) (*goa
 				if gl.local {
 					sc.memoD, sc.memoKind, sc.memoNow = d+1, gl.kind, now
 					sc.memoBase, sc.memoSize, sc.memoIndex, sc.memoMember, sc.memoInv = base, s.size, g, s.m, t.inv
+					if invOK {
+						sc.memoInv = -1 // nothing to check at the delivery
+					}
 					if invariants {
 						sc.memoIn = append(sc.memoIn[:0], w.st[base:base+s.size]...)
 					}
@@ -244,10 +247,13 @@ func (w *instance) targetMask(m *machine, t *dtype, st []uint64, base uint64) (u
 
 // trial runs goal gl's strategy on words (a copy of the domain's state)
 // and returns the targets after it (in the trial code, the strategy's end
-// goes on to the targets code) and whether it ran to its end. A strategy
-// that faults is admissible (its delivery reports it): all ones. A target
-// that faults on the copy is a fault of the run.
-func (w *instance) trial(m *machine, t *dtype, gl *goalInfo, words []uint64, first uint64) (uint64, bool, error) {
+// goes on to the targets code), whether it ran to its end and, if it did,
+// whether the type's invariants hold after it (the trial code checks them
+// after the targets; a fault there leaves that unknown: false). A
+// strategy that faults is admissible (its delivery reports it): all ones.
+// A target that faults on the copy is a fault of the run. first is the
+// strategy's first instruction.
+func (w *instance) trial(m *machine, t *dtype, gl *goalInfo, words []uint64, first uint64) (after uint64, ran, invOK bool, err error) {
 	m.code, m.st, m.base, m.budget = w.trialCode, words, 0, w.budget
 	m.msgs, m.sc, m.notes = nil, nil, nil
 	m.r[regA], m.r[regB], m.r[regSrc] = 0, 0, m.r[regSelf]
@@ -256,13 +262,20 @@ func (w *instance) trial(m *machine, t *dtype, gl *goalInfo, words []uint64, fir
 		pc++ // a trial marks nothing
 	}
 	pc, status := w.exec(m, pc)
+	inTargets := pc-1 >= t.targets && w.prog.regionOf(pc-1) == w.prog.regionOf(t.targets)
 	switch {
-	case status == execRetV:
-		return m.r[regRet], true, nil
-	case status == execFault && pc-1 >= t.targets && w.prog.regionOf(pc-1) == w.prog.regionOf(t.targets):
-		return 0, false, w.faultError(pc-1, int64(m.r[regSelf]), int64(m.now)-1, "reconciling: "+fmt.Sprintf(m.fault, m.faultArgs...))
+	case status == execRetV: // a type without invariants
+		return m.r[regRet], true, true, nil
+	case status == execRet: // the invariants hold
+		return m.r[regRet], true, true, nil
+	case status == execInvFail: // trialbad
+		return m.r[regRet], true, false, nil
+	case status == execFault && inTargets:
+		return 0, false, false, w.faultError(pc-1, int64(m.r[regSelf]), int64(m.now)-1, "reconciling: "+fmt.Sprintf(m.fault, m.faultArgs...))
+	case status == execFault && t.inv >= 0 && pc-1 >= t.inv && w.prog.regionOf(pc-1) == w.prog.regionOf(t.inv):
+		return m.r[regRet], true, false, nil // the targets are known; the delivery will fault
 	}
-	return ^uint64(0), false, nil
+	return ^uint64(0), false, false, nil
 }
 
 // SuppressedGoal is a goal a domain passes over in the final state: its

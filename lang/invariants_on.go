@@ -16,7 +16,8 @@ const invariants = true
 // invMemo checks what deliverMemo relies on, before it copies the memo
 // in: the domain's state st is the one the trial started from, and the
 // transition of msgs[0], run as a delivery runs it (the linked code, not
-// the trial's) on that state, leaves exactly the state the trial left.
+// the trial's) on that state, leaves exactly the state the trial left,
+// and breaks no invariant if the trial found them true.
 func invMemo(w *instance, msgs []trace.Entry, sc *shardScratch, st []uint64) {
 	msg := &msgs[0]
 	if !slices.Equal(st, sc.memoIn) {
@@ -29,8 +30,11 @@ func invMemo(w *instance, msgs []trace.Entry, sc *shardScratch, st []uint64) {
 	c.r[regSelf], c.r[regIndex], c.r[regMember] = uint64(msg.Dst), sc.memoIndex, sc.memoMember
 	c.r[regA], c.r[regB], c.r[regSrc] = msg.A, msg.B, uint64(msg.Src)
 	pc := int(s.disp[msg.Kind])
-	if _, st := w.exec(c, pc); st != execRet && st != execInvFail {
+	switch _, st := w.exec(c, pc); {
+	case st != execRet && st != execInvFail:
 		panic(fmt.Sprintf("lang: invariant violated: the memoized transition at %d of domain %d does not end (status %d)", pc, msg.Dst, st))
+	case st == execInvFail && sc.memoInv < 0:
+		panic(fmt.Sprintf("lang: invariant violated: the transition at %d of domain %d breaks an invariant its trial found true", pc, msg.Dst))
 	}
 	if !slices.Equal(c.st, sc.cacheWords) {
 		panic(fmt.Sprintf("lang: invariant violated: the transition at %d of domain %d leaves %v, its trial left %v", pc, msg.Dst, c.st, sc.cacheWords))

@@ -72,3 +72,39 @@ func TestLocalStrategiesAreDeliveredFromTheirTrials(t *testing.T) {
 }
 
 func fmtFigures(fs []workloads.Figure) string { return fmt.Sprint(fs) }
+
+// A local strategy whose trial finds an invariant false is delivered from
+// the memo and its delivery reports the violation, exactly as without the
+// memo: the same tick, message, values, trace and state.
+func TestMemoizedStrategyReportsItsViolation(t *testing.T) {
+	src := `domain Counter {
+  state { x: int  ok: bool }
+  goal Ready { priority 200 target ok strategy { Start } }
+  goal Count { priority 100 target x == 10 strategy { Step } }
+  invariant Small { x < 7 }
+  transition Start { step { ok = true } }
+  transition Step { step { x = x + 1 } }
+}
+`
+	var first string
+	for _, memo := range []bool{true, false} {
+		p := compileSrc(t, src)
+		for _, ty := range p.types {
+			for _, g := range ty.goals {
+				g.local = g.local && memo
+			}
+		}
+		w := &memoCounter{goalInstance: p.Spec().New(p.Spec().Defaults()).(goalInstance)}
+		res, err := engine.Run(w, engine.Config{Params: p.Spec().Text(p.Spec().Defaults()), Shards: 1, MaxTicks: 1 << 10, MaxMsgs: -1})
+		want := "invariant Counter.Small: tick 8, message (src 0, dst 0, kind Step, a 0, b 0) to domain 0 (Counter): t.lxm:5:3: x < 7 is false: x = 7"
+		if err != nil || res.Outcome != engine.Violated || res.Violation.Error() != want || memo != (w.hits > 4) {
+			t.Fatalf("memo %v: %v %v %v (%d from the memo), want violated: %s", memo, err, res.Outcome, res.Violation, w.hits, want)
+		}
+		got := fmt.Sprintf("%016x %016x %d %d", res.Trace, res.State, res.Ticks, res.Msgs)
+		if first == "" {
+			first = got
+		} else if got != first {
+			t.Fatalf("without the memo %s, with it %s", got, first)
+		}
+	}
+}

@@ -138,7 +138,11 @@ const (
 	opEmitAt  // two words: emit(dst r[a], kind imm, r[b], r[c]) due k = r[w2.a] ticks later
 	opFault   // fault with message imm (of Program.faults): a send the prototype refuses
 	opJmpB    // a while loop's back edge: charge the body to the budget, pc = imm
-	opWord2   // the second word of a two-word instruction: never executed
+	// trial code only (link.go, trialCode): the targets' end goes on to
+	// the invariants, whose failure ends the trial
+	opRetVInv  // r[regRet] = r[a]; pc = imm (the type's invariants)
+	opTrialBad // an invariant is false: end, r[regRet] kept
+	opWord2    // the second word of a two-word instruction: never executed
 	opCount
 )
 
@@ -201,6 +205,7 @@ var ops = [opCount]opInfo{
 	opNote: {"note", 0}, opEndX: {"endx", 0},
 	opMark: {"mark", 0}, opInv: {"inv", 0}, opInvFail: {"invfail", 0}, opNow: {"now", 0},
 	opEmitAt: {"emitat", fWord2 | fOutside}, opFault: {"fault", 0}, opJmpB: {"jmpb", fJump},
+	opRetVInv: {"retv+inv", 0}, opTrialBad: {"trialbad", 0},
 	opWord2: {"word2", 0},
 }
 

@@ -622,6 +622,11 @@ func (w *instance) exec(m *machine, pc int) (int, int) {
 		case opFault:
 			m.fault, m.faultArgs = "%s", []any{w.prog.faults[ins>>32]}
 			return pc, execFault
+		case opRetVInv:
+			r[regRet] = r[decA(ins)]
+			pc = int(ins >> 32)
+		case opTrialBad:
+			return pc, execInvFail
 		case opJmpB:
 			head := int(ins >> 32)
 			if m.spend(pc - head) {
