@@ -111,6 +111,22 @@ func (o *Outbox) Emit(src, dst uint32, kind trace.Kind, a, b uint64) {
 	e.A, e.B = a, b
 }
 
+// TryEmit is Emit if the outbox has room for one more message without
+// growing, and reports whether it emitted. It calls nothing, so an
+// interpreter's inner loop can use it and leave the rare growth (Emit) to
+// a slow path.
+func (o *Outbox) TryEmit(src, dst uint32, kind trace.Kind, a, b uint64) bool {
+	n := len(o.buf)
+	if n == cap(o.buf) {
+		return false
+	}
+	o.buf = o.buf[:n+1]
+	e := &o.buf[n]
+	e.Tick, e.Src, e.Dst, e.Kind, e.Flags = o.tick, src, dst, kind, 0
+	e.A, e.B = a, b
+	return true
+}
+
 // EmitAt sends one message from src to dst to be delivered at tick, which
 // must be at least Tick() (the next tick) and at most MaxTick; EmitAt at
 // Tick() is Emit. A message due later is a late message (SPEC §1): it is

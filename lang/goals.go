@@ -240,7 +240,7 @@ func (w *instance) targetMask(m *machine, t *dtype, st []uint64, base uint64) (u
 	m.msgs, m.sc, m.notes = nil, nil, nil
 	pc, status := w.exec(m, t.targets)
 	if status != execRetV {
-		return 0, w.faultError(pc-1, int64(m.r[regSelf]), int64(m.now)-1, "reconciling: "+fmt.Sprintf(m.fault, m.faultArgs...))
+		return 0, w.faultError(pc-1, int64(m.r[regSelf]), int64(m.now)-1, "reconciling: "+w.faultText(m))
 	}
 	return m.r[regRet], nil
 }
@@ -271,7 +271,7 @@ func (w *instance) trial(m *machine, t *dtype, gl *goalInfo, words []uint64, fir
 	case status == execInvFail: // trialbad
 		return m.r[regRet], true, false, nil
 	case status == execFault && inTargets:
-		return 0, false, false, w.faultError(pc-1, int64(m.r[regSelf]), int64(m.now)-1, "reconciling: "+fmt.Sprintf(m.fault, m.faultArgs...))
+		return 0, false, false, w.faultError(pc-1, int64(m.r[regSelf]), int64(m.now)-1, "reconciling: "+w.faultText(m))
 	case status == execFault && t.inv >= 0 && pc-1 >= t.inv && w.prog.regionOf(pc-1) == w.prog.regionOf(t.inv):
 		return m.r[regRet], true, false, nil // the targets are known; the delivery will fault
 	}

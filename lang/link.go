@@ -441,10 +441,10 @@ func (w *instance) Goals() error {
 			pc, st = w.exec(&m, next)
 		}
 		if st == execFault && len(lines) == 0 {
-			return w.faultError(pc-1, -1, -1, fmt.Sprintf(m.fault, m.faultArgs...))
+			return w.faultError(pc-1, -1, -1, w.faultText(&m))
 		}
 		if st == execFault {
-			lines = append(lines, "(evaluation stopped there: "+fmt.Sprintf(m.fault, m.faultArgs...)+")")
+			lines = append(lines, "(evaluation stopped there: "+w.faultText(&m)+")")
 			break
 		}
 		if more {
