@@ -45,6 +45,7 @@ type shardScratch struct {
 	stamp uint32   // out.Tick() of the tick being delivered
 	recv  []uint32 // goal-typed domains that received a message this tick, first receipt order
 	m     *machine // for targets and trials: allocated once, its globals loaded
+	dm    *machine // for deliveries (interp): its code, arena, outbox and scratch set once
 	words []uint64 // a domain's state, copied for a trial
 	// the last pursued strategy's trial: its domain (+1; 0 none), the
 	// state it left and the targets there. A domain that then receives
@@ -66,6 +67,10 @@ type shardScratch struct {
 	memoIndex  uint64
 	memoMember uint64
 	memoInv    int // the invariants' pc, to run at the delivery; -1: none, or they hold
+	// fresh is memoD of the memo delivered this tick (0 none) while no
+	// other delivery in the shard followed it: that domain's state is
+	// cacheWords.
+	fresh uint32
 }
 
 // scratch is the shard's scratch of out, reset at a new tick.
@@ -73,6 +78,8 @@ func (w *instance) scratch(out *engine.Outbox) *shardScratch {
 	sc, _ := out.Local.(*shardScratch)
 	if sc == nil {
 		sc = w.newScratch()
+		sc.dm = &machine{w: w, out: out, code: w.code, st: w.st, sc: sc}
+		copy(sc.dm.r[w.gbase:], w.globals)
 		out.Local = sc
 	}
 	if sc.stamp != out.Tick() {
@@ -121,7 +128,7 @@ func (g goalInstance) EndTick(out *engine.Outbox) {
 			out.Emit(d, d, pursue.kind, 0, 0)
 		}
 	}
-	sc.recv = sc.recv[:0]
+	sc.recv, sc.fresh = sc.recv[:0], 0
 }
 
 // walk evaluates domain d's goals and returns the goal to pursue (nil if
@@ -143,7 +150,10 @@ func (w *instance) walk1(sc *shardScratch, d uint32, now uint64, why bool) (*goa
 	m.r[regSelf], m.r[regIndex], m.r[regMember] = uint64(d), g, s.m
 	m.now = now
 	var mask uint64
-	if st := w.st[base : base+s.size]; sc.cacheD == d+1 && slices.Equal(st, sc.cacheWords) {
+	// the cache holds d's state: d's strategy was just delivered from the
+	// memo (fresh), or the states are equal
+	hit := sc.cacheD == d+1 && (sc.fresh == d+1 || slices.Equal(w.st[base:base+s.size], sc.cacheWords))
+	if hit {
 		mask = sc.cacheMask
 	} else {
 		var err error
@@ -151,7 +161,8 @@ func (w *instance) walk1(sc *shardScratch, d uint32, now uint64, why bool) (*goa
 			return nil, 0, nil, err
 		}
 	}
-	sc.cacheD, sc.memoD = 0, 0
+	sc.cacheD, sc.memoD, sc.fresh = 0, 0, 0
+	inCache := hit // the first trial may run on cacheWords, d's state
 	var passed uint64
 	for i, gl := range t.goals {
 		if mask>>i&1 != 0 || len(gl.strategy) == 0 {
@@ -162,15 +173,22 @@ func (w *instance) walk1(sc *shardScratch, d uint32, now uint64, why bool) (*goa
 			return gl, passed, broken, nil
 		}
 		// the trial: the strategy on a copy of the state
-		sc.words = append(sc.words[:0], w.st[base:base+s.size]...)
-		after, ran, invOK, err := w.trial(m, t, gl, sc.words, w.code[gl.pc])
+		words, onCache := sc.cacheWords, inCache
+		if !onCache {
+			sc.words = append(sc.words[:0], w.st[base:base+s.size]...)
+			words = sc.words
+		}
+		inCache = false
+		after, ran, invOK, err := w.trial(m, t, gl, words, w.code[gl.pc])
 		if err != nil {
 			return nil, 0, nil, err
 		}
 		if after&earlier == earlier {
 			if ran {
 				sc.cacheD, sc.cacheMask = d+1, after
-				sc.cacheWords, sc.words = sc.words, sc.cacheWords
+				if !onCache {
+					sc.cacheWords, sc.words = sc.words, sc.cacheWords
+				}
 				if gl.local {
 					sc.memoD, sc.memoKind, sc.memoNow = d+1, gl.kind, now
 					sc.memoBase, sc.memoSize, sc.memoIndex, sc.memoMember, sc.memoInv = base, s.size, g, s.m, t.inv
@@ -219,6 +237,7 @@ func (w *instance) deliverMemo(m *machine, sc *shardScratch, msgs []trace.Entry)
 	sc.memoD = 0
 	invMemo(w, msgs, sc, st)
 	copy(st, sc.cacheWords)
+	sc.fresh = d + 1
 	w.stamp[d] = sc.stamp // opMark
 	sc.recv = append(sc.recv, d)
 	if sc.memoInv < 0 {

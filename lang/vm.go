@@ -114,9 +114,9 @@ func (w *instance) runOnce(one *runCtx) {
 func (w *instance) interp(out *engine.Outbox, msgs []trace.Entry) {
 	if w.prog.hasGoals {
 		sc := w.scratch(out)
-		m := sc.m
-		m.out, m.code, m.st, m.sc, m.notes, m.ent, m.disp = out, w.code, w.st, sc, nil, nil, nil
+		m := sc.dm // its entity and dispatch table stay valid across calls
 		if len(msgs) != 1 || sc.memoD == 0 || !w.deliverMemo(m, sc, msgs) {
+			sc.fresh = 0
 			w.deliver(m, msgs)
 		}
 		m.msgs = nil
