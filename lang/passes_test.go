@@ -129,3 +129,45 @@ func TestRemoveDropsTheFieldPatch(t *testing.T) {
 		t.Fatalf("patch %v code %v", b.patch, b.code)
 	}
 }
+
+// A comparison of a scalar field compiles to one field-compare-branch
+// (bx… with index 0 of length 1) and decides as the load and branch it
+// replaces: signed and unsigned, the field on either side of == and !=,
+// as a jump on true (if) and on false (else, &&).
+func TestScalarFieldBranches(t *testing.T) {
+	src := `workload fieldbr
+type C {
+    s: i64
+    u: u64
+    out: u64
+    on Tick() {
+        s = -5
+        u = 7
+        let bits: u64 = 0
+        if s < 0 { bits |= 1 }
+        if s >= -5 { bits |= 2 }
+        if s >= -4 { bits |= 4 }
+        if u < 8 { bits |= 8 }
+        if u >= 8 { bits |= 16 }
+        if 7 == u { bits |= 32 }
+        if u != 7 { bits |= 64 } else { bits |= 128 }
+        if u == 7 && s < 0 { bits |= 256 }
+        if !(s == -5) { bits |= 512 }
+        out = bits
+    }
+}
+domains { c: C boots }
+`
+	p := compileSrc(t, src)
+	bx := 0
+	for _, ins := range p.code {
+		if op := opcode(ins); op >= opBxEq && op <= opBxGeS {
+			bx++
+		}
+	}
+	res, _, err := runSrc(t, src, 1)
+	// bits 1, 2, 8, 32, 128, 256
+	if want := uint64(1 | 2 | 8 | 32 | 128 | 256); err != nil || res.Words[2] != want || bx != 10 {
+		t.Fatalf("%v: out %b, want %b; %d field branches", err, res.Words[2], want, bx)
+	}
+}
