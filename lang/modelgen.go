@@ -15,7 +15,8 @@ import (
 //   - T.invariants: each invariant in order; the first false one runs
 //     opInvFail and its explanation; all true: ret;
 //   - T.targets: every goal's target as bit i of a mask (i in walk
-//     order), returned by retv;
+//     order; the first goal's bool value is the mask's start), returned
+//     by retv;
 //   - T.goal G: the explanation of G's target (for reports);
 //   - T.(unhandled): a goal type's handler of the kinds it does not
 //     handle: the message still makes the domain reconcile.
@@ -41,8 +42,11 @@ func (c *codegen) model(t *dtype) {
 	p.hasGoals = true
 	t.targets = c.region(ctxTarget, t, t.name+".targets", func() {
 		acc := c.alloc()
-		c.emit(opMov, acc, c.zero, 0, 0, t.decl.Pos)
 		for i, g := range t.goals {
+			if i == 0 {
+				c.expr(g.target, acc) // a bool, 0 or 1: bit 0
+				continue
+			}
 			skip := c.newLabel()
 			c.cond(g.target, skip, false)
 			if i < 32 {
