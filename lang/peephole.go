@@ -160,31 +160,12 @@ func writesA(op opcode) bool {
 }
 
 // insert puts ins at index k of the buffer: every index at or above k
-// moves up by one, except jumps' labels bound at k, which keep naming the
-// instruction they named (now at k+1).
+// moves up by one, so labels and jumps keep naming the instructions they
+// named.
 func (b *bodyBuf) insert(k int, ins uint64, pos Pos) {
 	b.code = append(b.code[:k], append([]uint64{ins}, b.code[k:]...)...)
 	b.pos = append(b.pos[:k], append([]Pos{pos}, b.pos[k:]...)...)
-	up := func(i *int) {
-		if *i >= k {
-			*i++
-		}
-	}
-	for i := range b.labels {
-		up(&b.labels[i])
-	}
-	for i := range b.fixups {
-		up(&b.fixups[i].at)
-	}
-	for i := range b.patch {
-		up(&b.patch[i])
-	}
-	for i := range b.loops {
-		l := &b.loops[i]
-		up(&l.vat)
-		up(&l.head)
-		up(&l.loop)
-	}
+	b.moveIndexes(k, 1)
 }
 
 // remove deletes instruction k of the buffer: every index above k moves
@@ -193,25 +174,31 @@ func (b *bodyBuf) remove(k int) {
 	b.code = append(b.code[:k], b.code[k+1:]...)
 	b.pos = append(b.pos[:k], b.pos[k+1:]...)
 	b.patch = slices.DeleteFunc(b.patch, func(at int) bool { return at == k })
-	down := func(i *int) {
-		if *i > k {
-			*i--
+	b.moveIndexes(k+1, -1)
+}
+
+// moveIndexes adds delta to every instruction index of the buffer's
+// labels, jumps, field patches and loops that is at least from.
+func (b *bodyBuf) moveIndexes(from, delta int) {
+	move := func(i *int) {
+		if *i >= from {
+			*i += delta
 		}
 	}
 	for i := range b.labels {
-		down(&b.labels[i])
+		move(&b.labels[i])
 	}
 	for i := range b.fixups {
-		down(&b.fixups[i].at)
+		move(&b.fixups[i].at)
 	}
 	for i := range b.patch {
-		down(&b.patch[i])
+		move(&b.patch[i])
 	}
 	for i := range b.loops {
 		l := &b.loops[i]
-		down(&l.vat)
-		down(&l.head)
-		down(&l.loop)
+		move(&l.vat)
+		move(&l.head)
+		move(&l.loop)
 	}
 }
 
