@@ -72,17 +72,17 @@ func (w *judgeEnder) EndTick(out *engine.Outbox) {
 	}
 }
 
-// memJournal is an in-memory Journal.
-type memJournal struct{ b []byte }
+// bytesJournal is an in-memory Journal.
+type bytesJournal struct{ b []byte }
 
-func (j *memJournal) Reserve(n int) ([]byte, error) {
+func (j *bytesJournal) Reserve(n int) ([]byte, error) {
 	j.b = append(j.b, make([]byte, n)...)
 	return j.b[len(j.b)-n:], nil
 }
 
 // chain re-hashes a journal's blocks and returns the last hash and the
 // entries of the last block.
-func (j *memJournal) chain(t *testing.T, params string) (uint64, []trace.Entry) {
+func (j *bytesJournal) chain(t *testing.T, params string) (uint64, []trace.Entry) {
 	prev := trace.ParamsHash(params)
 	var last []trace.Entry
 	for b := j.b; len(b) > 0; {
@@ -138,7 +138,7 @@ func TestViolationEndsTheRunAtTheNextBoundary(t *testing.T) {
 	} {
 		var first engine.Result
 		for s := 1; s <= 7; s++ {
-			j := &memJournal{}
+			j := &bytesJournal{}
 			jw := &judge{d: 10, perm: perm, act: c.act}
 			var w engine.Workload = jw
 			if c.ender {
