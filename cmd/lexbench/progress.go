@@ -6,6 +6,8 @@ import (
 	"os"
 	"time"
 
+	"golang.org/x/term"
+
 	"github.com/lexbench/lexbench/workloads"
 )
 
@@ -22,16 +24,19 @@ type progress struct {
 }
 
 func newProgress(stderr io.Writer, wl workloads.Workload, n uint64) *progress {
-	f, ok := stderr.(*os.File)
-	if !ok {
-		return nil
-	}
-	st, err := f.Stat()
-	if err != nil || st.Mode()&os.ModeCharDevice == 0 {
+	if !isTerminal(stderr) {
 		return nil
 	}
 	now := time.Now()
 	return &progress{w: stderr, wl: wl, n: n, start: now, last: now}
+}
+
+// isTerminal reports whether w is a terminal (term.IsTerminal: the
+// TCGETS ioctl succeeds). A character device is not enough: /dev/null is
+// one. Every progress line of the CLI asks this of stderr.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 func (p *progress) update(tick, msgs uint64) {
