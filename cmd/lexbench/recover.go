@@ -140,6 +140,9 @@ func cmdResume(args []string, stdout, stderr io.Writer) (int, error) {
 		return exitBadInput, fmt.Errorf("resume: %w", inFlightHint(err))
 	}
 	if rep.Result.Outcome == engine.Stopped {
+		if rep.Unchanged {
+			return stop.reportUnchanged(stderr, rep.Result, req.Journal), nil
+		}
 		return stop.report(stderr, rep.Result, req.Journal, rep.Snaps != nil && rep.Snaps.Count > 0), nil
 	}
 	faults := rep.P.Faults.On()
