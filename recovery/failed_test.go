@@ -114,17 +114,19 @@ func TestAFailedResumeLeavesTheFilesAsTheyWere(t *testing.T) {
 		before = readFiles(t, path)
 		var stop atomic.Bool
 		req.Stop = &stop
-		req.Progress = func(tick, msgs uint64) {
-			if tick == 5 {
-				stop.Store(true)
-			}
+		req.Watch = func(*recovery.Report) (func(tick, msgs uint64), func(*engine.CellEvent)) {
+			return func(tick, msgs uint64) {
+				if tick == 5 {
+					stop.Store(true)
+				}
+			}, nil
 		}
 		rep, err = recovery.Resume(req)
 		if err != nil || rep.Result.Outcome != engine.Stopped || !rep.Unchanged {
 			t.Fatalf("stopped at tick 5 (run file %v): %+v %v", runFile, rep.Result, err)
 		}
 		check("stopped while re-checking", before, rep, err)
-		req.Stop, req.Progress = nil, nil
+		req.Stop, req.Watch = nil, nil
 		resumes("after a stop while re-checking", req)
 	}
 }

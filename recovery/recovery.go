@@ -138,9 +138,12 @@ type Request struct {
 	DefaultMaxInFlight int64
 	// Program is the program that wrote the journal, for a journal without
 	// a run file; with one, it must be the recorded program (or nil).
-	Program  *runfile.Program
-	Progress func(tick, msgs uint64)
-	Stop     *atomic.Bool // see engine.Config.Stop
+	Program *runfile.Program
+	// Watch, if set, is called with the report once its workload is made,
+	// before the run, and returns the engine's Progress and OnCell for it
+	// (either may be nil): the caller's progress line and cell events.
+	Watch func(*Report) (progress func(tick, msgs uint64), onCell func(*engine.CellEvent))
+	Stop  *atomic.Bool // see engine.Config.Stop
 	// DiscardAfterSnapshot lets Resume continue a run whose journal (not
 	// closed) is damaged after its newest usable snapshot: everything
 	// after that snapshot is cut off and written again.
@@ -397,7 +400,7 @@ func config(rep *Report, req *Request) engine.Config {
 		inFlight = req.DefaultMaxInFlight
 	}
 	return engine.Config{Params: rep.Params, Shards: rep.Shards, MaxTicks: o.MaxTicks, MaxMsgs: o.MaxMsgs,
-		Damp: o.Damp, NoDetect: o.NoDetect, Detect: detection(o.Local), Progress: req.Progress, Stop: req.Stop,
+		Damp: o.Damp, NoDetect: o.NoDetect, Detect: detection(o.Local), Stop: req.Stop,
 		Faults: rep.P.Faults, MaxInFlight: inFlight}
 }
 
@@ -564,6 +567,9 @@ func (rep *Report) run(req Request, cfg engine.Config, j *checked) error {
 		wl = req.wrap(wl)
 	}
 	rep.Workload = wl
+	if req.Watch != nil {
+		cfg.Progress, cfg.OnCell = req.Watch(rep)
+	}
 	start := time.Now()
 	res, err := engine.Run(wl, cfg)
 	if cerr := j.Close(res.Outcome == engine.Stopped); err == nil {
