@@ -236,7 +236,7 @@ const InFlightMax = 1<<31 - 1
 // boundary 0 does not quiesce even with no booting domain (budgets still
 // apply there), and EndTick is called at tick 0, which is how a domain
 // with no boot message starts. A fault in EndTick is reported with
-// out.Fault(domain id, err).
+// out.Fault(domain id, err), a violation with out.Violate(domain id, err).
 type TickEnder interface {
 	EndTick(out *Outbox)
 }
@@ -245,7 +245,7 @@ type TickEnder interface {
 type Result struct {
 	Trace, State uint64
 	Outcome      Outcome
-	Violation    error // the violated goal, when Outcome == Violated
+	Violation    error // when Outcome == Violated: the violated goal, or what a transition reported with Outbox.Violate
 	Ticks        uint64
 	Msgs         uint64
 	Dropped      uint64
@@ -291,14 +291,17 @@ type shard struct {
 	acts   []cellAct
 	recvs  []recvMark
 	digest xxhash.Digest
-	// fault is the first workload fault of the tick (at position faultPos
-	// of the tick, in ≺ order); endFault the first of EndTick, for domain
-	// endFaultDom; emitFault the engine's check of emissions, with the src
-	// of the faulty emission; overflow an outbox past the in-flight bound.
+	// fault is the first workload fault or violation of the tick's
+	// deliveries (at position faultPos of the tick, in ≺ order; faultViol:
+	// a violation); endFault the first of EndTick, for domain endFaultDom;
+	// emitFault the engine's check of emissions, with the src of the
+	// faulty emission; overflow an outbox past the in-flight bound.
 	fault       error
 	faultPos    int
+	faultViol   bool
 	endFault    error
 	endFaultDom int
+	endViol     bool
 	emitFault   error
 	emitSrc     uint32
 	overflow    bool
@@ -337,8 +340,6 @@ type run struct {
 	nBlocks int
 	content []uint64 // content hashes of the tick's blocks
 	region  []byte   // the tick's journal region
-	task    atomic.Int64
-	_       [56]byte
 
 	// chain and counters
 	prev    uint64
@@ -495,16 +496,44 @@ func (r *run) deliver(sh *shard, msgs []trace.Entry) {
 	r.wl.Deliver(&sh.out, msgs)
 }
 
-// endShardTick calls the workload's EndTick for sh, unless its tick
-// already failed.
+// deliverAll delivers msgs, the messages at positions pos… of the tick in
+// ≺ order, into sh's outbox. After a transition that faults or violates
+// (Outbox.Fault, Violate), the shard's first is recorded and delivery goes
+// on with the next message: every message of the tick is delivered
+// whatever the shards, so the state a violated run ends with does not
+// depend on where they are cut. An outbox overflow abandons the rest.
+func (r *run) deliverAll(sh *shard, msgs []trace.Entry, pos int) {
+	for {
+		r.deliver(sh, msgs)
+		o := &sh.out
+		if o.fault == nil || o.overflow {
+			return
+		}
+		i := min(max(o.faultAt, 0), len(msgs)-1)
+		if sh.fault == nil { // a shard delivers in ≺ order: its first is its least
+			sh.fault, sh.faultPos, sh.faultViol = o.fault, pos+i, o.viol
+		}
+		o.fault = nil
+		if msgs, pos = msgs[i+1:], pos+i+1; len(msgs) == 0 {
+			return
+		}
+	}
+}
+
+// endShardTick calls the workload's EndTick for sh, unless its outbox
+// overflowed (the tick is abandoned). It runs after a fault or violation
+// too: the tick is finished as usual whatever the shards.
 func (r *run) endShardTick(sh *shard) {
-	if sh.fault != nil || sh.out.overflow {
+	if sh.out.overflow {
 		return
 	}
 	defer sh.out.recoverOverflow()
 	r.ender.EndTick(&sh.out)
-	if sh.out.fault != nil {
-		sh.endFault, sh.endFaultDom, sh.out.fault = sh.out.fault, sh.out.faultAt, nil
+	if o := &sh.out; o.fault != nil {
+		if sh.endFault == nil {
+			sh.endFault, sh.endFaultDom, sh.endViol = o.fault, o.faultAt, o.viol
+		}
+		o.fault = nil
 	}
 }
 
@@ -516,19 +545,35 @@ func (r *run) runSequential() {
 		// receivers are marked for the detector when they are emitted to,
 		// in finishOutput's pass (one shard only; see there)
 		if in := sh.stream[x]; len(in) > 0 {
-			r.deliver(sh, in)
-			if sh.out.fault != nil {
-				sh.fault, sh.faultPos, sh.out.fault = sh.out.fault, sh.out.faultAt, nil
-			}
+			r.deliverAll(sh, in, 0)
 		}
 		if r.ender != nil {
 			r.endShardTick(sh)
 		}
 		r.finishOutput(sh, y)
-		for b := 0; b < r.nBlocks; b++ {
-			r.hashBlock(sh, b, x)
-		}
+		r.hashSequential(sh.stream[x])
 		r.endTick()
+	}
+}
+
+// hashSequential is hashBlock for every block of the tick when one shard
+// holds the whole tick (in): no search for the block's shard, and a block
+// of one entry is hashed from its fields (trace.EntryHash).
+func (r *run) hashSequential(in []trace.Entry) {
+	var scratch []byte
+	for b := 0; b < r.nBlocks; b++ {
+		es := in[b*blockEntries : min((b+1)*blockEntries, r.n)]
+		var h uint64
+		if len(es) == 1 {
+			h = trace.EntryHash(&es[0])
+			invEntryHash(&es[0], h)
+		} else {
+			h = trace.ContentHash(es, &scratch)
+		}
+		r.content[b] = h
+		if r.region != nil {
+			copy(r.region[b*blockStride+trace.BlockHeaderSize:], trace.EntryBytes(es, &scratch))
+		}
 	}
 }
 
@@ -574,12 +619,7 @@ func (r *run) shardLoop(sh *shard) {
 				if r.det.on {
 					sh.mark(r.det.stamp, r.det.epoch, msgs)
 				}
-				r.deliver(sh, msgs)
-				if sh.out.fault != nil {
-					sh.fault, sh.faultPos = sh.out.fault, r.base[p.id]+int(sp.start)+sh.out.faultAt
-					sh.out.fault = nil
-					break deliver
-				}
+				r.deliverAll(sh, msgs, r.base[p.id]+int(sp.start))
 				if sh.out.overflow {
 					break deliver
 				}
@@ -650,7 +690,9 @@ func (r *run) finishOutput(sh *shard, x int) {
 	invStream(r, sh, es, sh.out.next)
 	sh.stream[x] = es
 	sh.out.buf = nil
-	r.spans(sh, x)
+	if len(r.shards) > 1 {
+		r.spans(sh, x)
+	}
 }
 
 // scanOutput is finishOutput's pass over a shard's outbox es (emission
@@ -925,47 +967,56 @@ func (r *run) spans(sh *shard, x int) {
 	}
 }
 
-// firstFault is the error that ends the run at this boundary, if any: the
-// first faulting delivery of the tick in ≺ order, else the first fault of
-// EndTick by domain id, else the faulty emission of the least src. All are
-// independent of the shard count. Last comes an outbox past the in-flight
-// bound, a resource limit: when the same tick also faults, which of the
-// two is reported may depend on the shard count (an overflowing shard
-// abandons its tick).
-func (r *run) firstFault() error {
-	var err error
-	pos := -1
+// firstStop is what ends the run at this boundary, if anything: an error
+// (Run returns it) or a violation (the run ends as Violated). Candidates,
+// in this order: the first faulting or violating delivery of the tick in
+// ≺ order; else the first fault or violation of EndTick by domain id; else
+// the faulty emission of the least src. All are independent of the shard
+// count. Last comes an outbox past the in-flight bound, a resource limit:
+// when the same tick also faults, which of the two is reported may depend
+// on the shard count (an overflowing shard abandons its tick), and it wins
+// over a violation (the abandoned tick's state is not a result).
+func (r *run) firstStop() (err, violation error) {
+	stopped := false
+	for _, sh := range r.shards {
+		stopped = stopped || sh.fault != nil || sh.endFault != nil || sh.emitFault != nil || sh.overflow
+	}
+	if !stopped {
+		return nil, nil
+	}
+	pos, viol := -1, false
 	for _, sh := range r.shards {
 		if sh.fault != nil && (pos < 0 || sh.faultPos < pos) {
-			err, pos = sh.fault, sh.faultPos
+			err, pos, viol = sh.fault, sh.faultPos, sh.faultViol
 		}
 	}
-	if err != nil {
-		return err
-	}
-	for _, sh := range r.shards {
-		if sh.endFault != nil && (pos < 0 || sh.endFaultDom < pos) {
-			err, pos = sh.endFault, sh.endFaultDom
+	if err == nil {
+		for _, sh := range r.shards {
+			if sh.endFault != nil && (pos < 0 || sh.endFaultDom < pos) {
+				err, pos, viol = sh.endFault, sh.endFaultDom, sh.endViol
+			}
 		}
 	}
-	if err != nil {
-		return err
+	if err != nil && !viol {
+		return err, nil
 	}
-	var src uint32
-	for _, sh := range r.shards {
-		if sh.emitFault != nil && (err == nil || sh.emitSrc < src) {
-			err, src = sh.emitFault, sh.emitSrc
+	if err == nil {
+		var src uint32
+		for _, sh := range r.shards {
+			if sh.emitFault != nil && (err == nil || sh.emitSrc < src) {
+				err, src = sh.emitFault, sh.emitSrc
+			}
 		}
-	}
-	if err != nil {
-		return err
+		if err != nil {
+			return err, nil
+		}
 	}
 	for _, sh := range r.shards {
 		if sh.overflow {
-			return r.inFlightError()
+			return r.inFlightError(), nil
 		}
 	}
-	return nil
+	return nil, err
 }
 
 func (r *run) inFlightError() error {
@@ -1031,6 +1082,7 @@ func (r *run) endTick() {
 	for b := 0; b < r.nBlocks; b++ {
 		count := uint32(min(blockEntries, r.n-b*blockEntries))
 		h := trace.BlockHash(count, r.blocks, r.prev, r.content[b])
+		invBlockHash(count, r.blocks, r.prev, r.content[b], h)
 		if r.region != nil {
 			trace.PutBlockHeader(r.region[b*blockStride:], trace.BlockHeader{
 				Count: count, Index: r.blocks, Prev: r.prev, Hash: h})
@@ -1066,9 +1118,13 @@ func (r *run) boundary() {
 	if r.cfg.OnFault != nil {
 		r.reportFaults()
 	}
-	if err := r.firstFault(); err != nil {
+	if err, v := r.firstStop(); err != nil {
 		r.err = err
 		r.stop = true
+		return
+	} else if v != nil {
+		r.res.Violation = v // the goals are not evaluated
+		r.end(Violated)
 		return
 	}
 	late := r.pendingLate()
@@ -1187,7 +1243,6 @@ func (r *run) layout() {
 		}
 		r.region = reg
 	}
-	r.task.Store(0)
 }
 
 func (r *run) goals() Outcome {

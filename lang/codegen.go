@@ -189,6 +189,11 @@ func (c *codegen) bodies() {
 		c.errs.add(Pos{1, 1}, "program needs %d registers, more than %d", c.maxReg+c.p.nGlobals-regGlob0, regsMax-regGlob0)
 	}
 	vectorize(p, c.cands)
+	for _, t := range p.types {
+		for _, g := range t.goals {
+			g.local = len(g.strategy) > 0 && p.localOnly(g.pc)
+		}
+	}
 }
 
 // sortHandlers orders a type's handlers by ascending kind, for the
@@ -776,6 +781,19 @@ func (c *codegen) expr1(e *Expr, dst int) operand {
 		c.nextReg = mark
 		return target()
 	}
+	// resultKeeping is result, except that when the first operand xe is
+	// a field loaded into the first temporary, the result goes above it:
+	// the register still holds the field, and the peephole drops a later
+	// load of the field into it (dropReloads: `let m = x % 1000 + 1` then
+	// `if x & 1 == 1` loads x once). One register more at most per level
+	// of an expression.
+	resultKeeping := func(xe *Expr, x operand) int {
+		if dst < 0 && x.reg == mark && fieldOperand(xe) != nil {
+			c.nextReg = mark + 1
+			return c.alloc()
+		}
+		return result()
+	}
 	move := func(op operand) operand {
 		if dst >= 0 && op.reg != dst {
 			c.emit(opMov, dst, op.reg, 0, 0, e.Pos)
@@ -823,7 +841,7 @@ func (c *codegen) expr1(e *Expr, dst int) operand {
 		return operand{reg: r, t: fieldType(f)}
 	case eUnary:
 		x := c.expr(e.X, -1)
-		return c.unary(e, x, result())
+		return c.unary(e, x, resultKeeping(e.X, x))
 	case eBinary:
 		switch e.Op {
 		case "&&", "||":
@@ -831,7 +849,7 @@ func (c *codegen) expr1(e *Expr, dst int) operand {
 		case "==", "!=", "<", "<=", ">", ">=":
 			x := c.expr(e.X, -1)
 			y := c.expr(e.Y, -1)
-			return c.compareValue(e, x, y, result())
+			return c.compareValue(e, x, y, resultKeeping(e.X, x))
 		}
 		if f := fieldOperand(e.X); f != nil && c.fusable(e) && !c.explaining && !c.isLiteral(e.Y) {
 			// field OP y in one instruction: y cannot change the field (only
@@ -849,7 +867,7 @@ func (c *codegen) expr1(e *Expr, dst int) operand {
 		}
 		x := c.expr(e.X, -1)
 		y := c.expr(e.Y, -1)
-		return c.arith(e.Op, result(), x, y, e.T, e.Pos)
+		return c.arith(e.Op, resultKeeping(e.X, x), x, y, e.T, e.Pos)
 	case eCall:
 		switch e.Name {
 		case "i64", "u64", "min", "max":
@@ -1203,17 +1221,35 @@ func (c *codegen) sendCall(e *Expr) {
 
 // arrayBranch generates `f[i] OP y` (f an array field of the domain, OP
 // one of == != < >=) as one two-word instruction: bounds check, load,
-// compare and branch (opBxEq ..). It reports false if e is not of that form.
+// compare and branch (opBxEq ..); and `f OP y` for a scalar field f as the
+// same instruction with index 0 of length 1 (and `y == f`, `y != f` as
+// `f == y`, `f != y`): one dispatch instead of a load and a branch. It
+// reports false if e is not of that form.
 func (c *codegen) arrayBranch(e *Expr, label int, jumpIf bool) bool {
-	if c.inStatic || e.X.Kind != eIndex || (e.Op != "==" && e.Op != "!=" && e.Op != "<" && e.Op != ">=") {
+	if c.inStatic || (e.Op != "==" && e.Op != "!=" && e.Op != "<" && e.Op != ">=") {
 		return false
 	}
-	f := e.X.Field
-	if f == nil || f.lenReg < 0 {
+	x, other := e.X, e.Y
+	if fieldOperand(x) == nil && x.Kind != eIndex && (e.Op == "==" || e.Op == "!=") && fieldOperand(e.Y) != nil {
+		x, other = e.Y, e.X // the comparison is symmetric
+	}
+	var f *field
+	var idx operand
+	switch {
+	case fieldOperand(x) != nil:
+		f = fieldOperand(x)
+		idx = operand{reg: c.zero, t: tU64}
+	case x.Kind == eIndex && x.Field != nil && x.Field.lenReg >= 0:
+		f = x.Field
+		idx = c.expr(x.X, -1)
+	default:
 		return false
 	}
-	idx := c.expr(e.X.X, -1)
-	y := c.expr(e.Y, -1)
+	lenReg := f.lenReg
+	if lenReg < 0 {
+		lenReg = c.one
+	}
+	y := c.expr(other, -1)
 	signed := e.OT == tI64
 	o := map[string]opcode{"==": opBeq, "!=": opBne, "<": opBltU, ">=": opBgeU}[e.Op]
 	if !jumpIf {
@@ -1222,7 +1258,7 @@ func (c *codegen) arrayBranch(e *Expr, label int, jumpIf bool) bool {
 	if signed && o >= opBltU {
 		o += 2
 	}
-	c.jump(opBxEq+(o-opBeq), y.reg, idx.reg, f.lenReg, label, e.Pos)
+	c.jump(opBxEq+(o-opBeq), y.reg, idx.reg, lenReg, label, e.Pos)
 	c.b.code = append(c.b.code, enc(opWord2, 0, 0, 0, uint32(f.id)))
 	c.b.pos = append(c.b.pos, e.Pos)
 	c.b.patch = append(c.b.patch, c.last())

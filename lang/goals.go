@@ -45,6 +45,7 @@ type shardScratch struct {
 	stamp uint32   // out.Tick() of the tick being delivered
 	recv  []uint32 // goal-typed domains that received a message this tick, first receipt order
 	m     *machine // for targets and trials: allocated once, its globals loaded
+	dm    *machine // for deliveries (interp): its code, arena, outbox and scratch set once
 	words []uint64 // a domain's state, copied for a trial
 	// the last pursued strategy's trial: its domain (+1; 0 none), the
 	// state it left and the targets there. A domain that then receives
@@ -53,6 +54,23 @@ type shardScratch struct {
 	cacheD     uint32
 	cacheWords []uint64
 	cacheMask  uint64
+	// the memo of that trial, when its strategy is local (goalInfo.local):
+	// memoD is cacheD while it stands; the strategy's kind, the tick it
+	// was to run at, where the domain's state is and its size
+	// (deliverMemo); with -tags invariants the state it started from.
+	memoD      uint32
+	memoKind   trace.Kind
+	memoNow    uint64
+	memoIn     []uint64
+	memoBase   uint64
+	memoSize   uint64
+	memoIndex  uint64
+	memoMember uint64
+	memoInv    int // the invariants' pc, to run at the delivery; -1: none, or they hold
+	// fresh is memoD of the memo delivered this tick (0 none) while no
+	// other delivery in the shard followed it: that domain's state is
+	// cacheWords.
+	fresh uint32
 }
 
 // scratch is the shard's scratch of out, reset at a new tick.
@@ -60,6 +78,8 @@ func (w *instance) scratch(out *engine.Outbox) *shardScratch {
 	sc, _ := out.Local.(*shardScratch)
 	if sc == nil {
 		sc = w.newScratch()
+		sc.dm = &machine{w: w, out: out, code: w.code, st: w.st, sc: sc}
+		copy(sc.dm.r[w.gbase:], w.globals)
 		out.Local = sc
 	}
 	if sc.stamp != out.Tick() {
@@ -108,7 +128,7 @@ func (g goalInstance) EndTick(out *engine.Outbox) {
 			out.Emit(d, d, pursue.kind, 0, 0)
 		}
 	}
-	sc.recv = sc.recv[:0]
+	sc.recv, sc.fresh = sc.recv[:0], 0
 }
 
 // walk evaluates domain d's goals and returns the goal to pursue (nil if
@@ -130,7 +150,10 @@ func (w *instance) walk1(sc *shardScratch, d uint32, now uint64, why bool) (*goa
 	m.r[regSelf], m.r[regIndex], m.r[regMember] = uint64(d), g, s.m
 	m.now = now
 	var mask uint64
-	if st := w.st[base : base+s.size]; sc.cacheD == d+1 && slices.Equal(st, sc.cacheWords) {
+	// the cache holds d's state: d's strategy was just delivered from the
+	// memo (fresh), or the states are equal
+	hit := sc.cacheD == d+1 && (sc.fresh == d+1 || slices.Equal(w.st[base:base+s.size], sc.cacheWords))
+	if hit {
 		mask = sc.cacheMask
 	} else {
 		var err error
@@ -138,7 +161,8 @@ func (w *instance) walk1(sc *shardScratch, d uint32, now uint64, why bool) (*goa
 			return nil, 0, nil, err
 		}
 	}
-	sc.cacheD = 0
+	sc.cacheD, sc.memoD, sc.fresh = 0, 0, 0
+	inCache := hit // the first trial may run on cacheWords, d's state
 	var passed uint64
 	for i, gl := range t.goals {
 		if mask>>i&1 != 0 || len(gl.strategy) == 0 {
@@ -149,15 +173,32 @@ func (w *instance) walk1(sc *shardScratch, d uint32, now uint64, why bool) (*goa
 			return gl, passed, broken, nil
 		}
 		// the trial: the strategy on a copy of the state
-		sc.words = append(sc.words[:0], w.st[base:base+s.size]...)
-		after, ran, err := w.trial(m, t, gl, sc.words)
+		words, onCache := sc.cacheWords, inCache
+		if !onCache {
+			sc.words = append(sc.words[:0], w.st[base:base+s.size]...)
+			words = sc.words
+		}
+		inCache = false
+		after, ran, invOK, err := w.trial(m, t, gl, words, w.code[gl.pc])
 		if err != nil {
 			return nil, 0, nil, err
 		}
 		if after&earlier == earlier {
 			if ran {
 				sc.cacheD, sc.cacheMask = d+1, after
-				sc.cacheWords = append(sc.cacheWords[:0], sc.words...)
+				if !onCache {
+					sc.cacheWords, sc.words = sc.words, sc.cacheWords
+				}
+				if gl.local {
+					sc.memoD, sc.memoKind, sc.memoNow = d+1, gl.kind, now
+					sc.memoBase, sc.memoSize, sc.memoIndex, sc.memoMember, sc.memoInv = base, s.size, g, s.m, t.inv
+					if invOK {
+						sc.memoInv = -1 // nothing to check at the delivery
+					}
+					if invariants {
+						sc.memoIn = append(sc.memoIn[:0], w.st[base:base+s.size]...)
+					}
+				}
 			}
 			return gl, passed, broken, nil
 		}
@@ -172,6 +213,45 @@ func (w *instance) walk1(sc *shardScratch, d uint32, now uint64, why bool) (*goa
 	return nil, passed, broken, nil
 }
 
+// deliverMemo delivers msgs, one message, from the memo of the last
+// trial, if that message is the strategy the trial ran, to its domain d,
+// at the tick it was to run at, and d has received nothing before it at
+// this tick. Then d's state is the one the trial started from: the trial
+// ran at the end of the last tick, and since then only a transition of d
+// could have written d's state (reconciliation writes none: targets read
+// it, trials work on a copy; handlers touch only their own domain), and
+// every transition of a goal type marks its domain first (opMark, the
+// stamp of this tick). The transition, which acts only on that state
+// (goalInfo.local), then computes exactly the state the trial left, so
+// that state is copied in instead of running the transition again. The
+// rest is the transition's: the mark and the invariants, run on the new
+// state. It reports whether it delivered.
+func (w *instance) deliverMemo(m *machine, sc *shardScratch, msgs []trace.Entry) bool {
+	msg := &msgs[0]
+	d := msg.Dst
+	if sc.memoD != d+1 || msg.Src != d || msg.Kind != sc.memoKind || msg.A|msg.B != 0 || uint64(msg.Tick) != sc.memoNow ||
+		w.stamp[d] == sc.stamp {
+		return false
+	}
+	st := w.st[sc.memoBase : sc.memoBase+sc.memoSize]
+	sc.memoD = 0
+	invMemo(w, msgs, sc, st)
+	copy(st, sc.cacheWords)
+	sc.fresh = d + 1
+	w.stamp[d] = sc.stamp // opMark
+	sc.recv = append(sc.recv, d)
+	if sc.memoInv < 0 {
+		return true
+	}
+	m.msgs, m.i, m.lastD = msgs, 0, uint64(d)
+	m.base, m.budget = sc.memoBase, w.budget
+	m.r[regSelf], m.r[regIndex], m.r[regMember] = uint64(d), sc.memoIndex, sc.memoMember
+	m.r[regA], m.r[regB], m.r[regSrc] = 0, 0, uint64(d)
+	pc, status := w.exec(m, sc.memoInv)
+	w.delivered(m, pc, status)
+	return true
+}
+
 // targetMask runs t's targets code on the domain whose state is at
 // st[base:]: bit i is goal i's target.
 func (w *instance) targetMask(m *machine, t *dtype, st []uint64, base uint64) (uint64, error) {
@@ -179,28 +259,42 @@ func (w *instance) targetMask(m *machine, t *dtype, st []uint64, base uint64) (u
 	m.msgs, m.sc, m.notes = nil, nil, nil
 	pc, status := w.exec(m, t.targets)
 	if status != execRetV {
-		return 0, w.faultError(pc-1, int64(m.r[regSelf]), int64(m.now)-1, "reconciling: "+fmt.Sprintf(m.fault, m.faultArgs...))
+		return 0, w.faultError(pc-1, int64(m.r[regSelf]), int64(m.now)-1, "reconciling: "+w.faultText(m))
 	}
 	return m.r[regRet], nil
 }
 
 // trial runs goal gl's strategy on words (a copy of the domain's state)
 // and returns the targets after it (in the trial code, the strategy's end
-// goes on to the targets code) and whether it ran to its end. A strategy
-// that faults is admissible (its delivery reports it): all ones. A target
-// that faults on the copy is a fault of the run.
-func (w *instance) trial(m *machine, t *dtype, gl *goalInfo, words []uint64) (uint64, bool, error) {
+// goes on to the targets code), whether it ran to its end and, if it did,
+// whether the type's invariants hold after it (the trial code checks them
+// after the targets; a fault there leaves that unknown: false). A
+// strategy that faults is admissible (its delivery reports it): all ones.
+// A target that faults on the copy is a fault of the run. first is the
+// strategy's first instruction.
+func (w *instance) trial(m *machine, t *dtype, gl *goalInfo, words []uint64, first uint64) (after uint64, ran, invOK bool, err error) {
 	m.code, m.st, m.base, m.budget = w.trialCode, words, 0, w.budget
 	m.msgs, m.sc, m.notes = nil, nil, nil
 	m.r[regA], m.r[regB], m.r[regSrc] = 0, 0, m.r[regSelf]
-	pc, status := w.exec(m, gl.pc)
-	switch {
-	case status == execRetV:
-		return m.r[regRet], true, nil
-	case status == execFault && pc-1 >= t.targets && w.prog.regionOf(pc-1) == w.prog.regionOf(t.targets):
-		return 0, false, w.faultError(pc-1, int64(m.r[regSelf]), int64(m.now)-1, "reconciling: "+fmt.Sprintf(m.fault, m.faultArgs...))
+	pc := gl.pc
+	if opcode(first) == opMark {
+		pc++ // a trial marks nothing
 	}
-	return ^uint64(0), false, nil
+	pc, status := w.exec(m, pc)
+	inTargets := pc-1 >= t.targets && w.prog.regionOf(pc-1) == w.prog.regionOf(t.targets)
+	switch {
+	case status == execRetV: // a type without invariants
+		return m.r[regRet], true, true, nil
+	case status == execRet: // the invariants hold
+		return m.r[regRet], true, true, nil
+	case status == execInvFail: // trialbad
+		return m.r[regRet], true, false, nil
+	case status == execFault && inTargets:
+		return 0, false, false, w.faultError(pc-1, int64(m.r[regSelf]), int64(m.now)-1, "reconciling: "+w.faultText(m))
+	case status == execFault && t.inv >= 0 && pc-1 >= t.inv && w.prog.regionOf(pc-1) == w.prog.regionOf(t.inv):
+		return m.r[regRet], true, false, nil // the targets are known; the delivery will fault
+	}
+	return ^uint64(0), false, false, nil
 }
 
 // SuppressedGoal is a goal a domain passes over in the final state: its
@@ -332,12 +426,11 @@ func (w *instance) violate(out *engine.Outbox, m *machine, pc int) {
 	reportViolation(out, m.i, v)
 }
 
-// reportViolation ends the run at the end of the tick as violated.
-//
-// The engine has no such call yet (notes/lang-needs.md, item 1): until it
-// has, a violation is reported as a fault of the transition.
+// reportViolation ends the run at the end of the tick as violated
+// (engine.Outbox.Violate: the first violation of the tick in ≺ order wins,
+// unless a fault comes before it).
 func reportViolation(out *engine.Outbox, i int, v *Violation) {
-	out.Fault(i, v)
+	out.Violate(i, v)
 }
 
 // IsViolation reports whether err is an invariant violation.

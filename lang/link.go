@@ -233,10 +233,14 @@ func (w *instance) linkErr() error {
 }
 
 // trialCode is a copy of the linked code for trial runs (goals.go):
-// emissions, marks and invariant checks do nothing and loops run as
-// scalar code, so a trial changes only the state it runs on; and the end
-// of every transition of a goal type goes on to the type's targets, so
-// one run of a strategy returns the targets after it (retv).
+// emissions, marks and the checks at a transition's end do nothing and
+// loops run as scalar code, so a trial changes only the state it runs
+// on; and the end of every transition of a goal type goes on to the
+// type's targets, so one run of a strategy returns the targets after it
+// (retv). For a type with invariants the targets' end then goes on to
+// the invariants (retv+inv, the targets kept in r[regRet]), which end the
+// trial with ret if they hold and trialbad if one is false: what the
+// strategy's delivery would find (goals.go, the memo).
 func (p *Program) trialCode(code []uint64) []uint64 {
 	tc := append([]uint64(nil), code...)
 	k := 0 // the region of pc
@@ -250,7 +254,17 @@ func (p *Program) trialCode(code []uint64) []uint64 {
 			end = enc(opJmp, 0, 0, 0, uint32(t.targets))
 		}
 		ins := tc[pc]
+		t := rg.typ
+		checked := t != nil && len(t.goals) > 0 && t.inv >= 0
 		switch op := opcode(ins); op {
+		case opRetV:
+			if checked && rg.start == t.targets {
+				tc[pc] = enc(opRetVInv, decA(ins), 0, 0, uint32(t.inv))
+			}
+		case opInvFail:
+			if checked && rg.start == t.inv {
+				tc[pc] = enc(opTrialBad, 0, 0, 0, 0)
+			}
 		case opEmit, opMark:
 			tc[pc] = enc(opMov, 0, 0, 0, 0) // r[a] = r[a]: nothing
 		case opEmitR, opInv, opRet:
@@ -403,10 +417,10 @@ func (w *instance) Goals() error {
 			pc, st = w.exec(&m, next)
 		}
 		if st == execFault && len(lines) == 0 {
-			return w.faultError(pc-1, -1, -1, fmt.Sprintf(m.fault, m.faultArgs...))
+			return w.faultError(pc-1, -1, -1, w.faultText(&m))
 		}
 		if st == execFault {
-			lines = append(lines, "(evaluation stopped there: "+fmt.Sprintf(m.fault, m.faultArgs...)+")")
+			lines = append(lines, "(evaluation stopped there: "+w.faultText(&m)+")")
 			break
 		}
 		if more {

@@ -260,13 +260,27 @@ domains {
 }
 `
 	p := compileSrc(t, src)
-	_, _, err := runAt(t, p, p.Spec().Defaults(), runCfg(), 1, 2, 3, 7)
+	// runAt checks that trace, state, ticks, messages and figures are the
+	// same at every shard count
+	res, w, err := runAt(t, p, p.Spec().Defaults(), runCfg(), 1, 2, 3, 7)
 	// node i spends 3+i at tick 1, 4+i at tick 2 (a timer): node 2 (domain
 	// 3) is the first over 10 in ≺ order; nodes 3..5 break it too at tick
 	// 2, on shards of their own at shards 7, but later in ≺ order
 	want := "invariant Node.Within: tick 2, message (src 0, dst 3, kind Spend, a 6, b 0) to domain 3 (node[2]): t.lxm:7:5: spent <= limit is false: spent = 11, limit = 10"
-	if err == nil || !IsViolation(err) || err.Error() != want {
-		t.Fatalf("%v, want %s", err, want)
+	if err != nil || res.Outcome != engine.Violated || !IsViolation(res.Violation) || res.Violation.Error() != want {
+		t.Fatalf("%v %v %v, want violated: %s", err, res.Outcome, res.Violation, want)
+	}
+	// the run ends at the boundary after the tick, which was delivered in
+	// full: every node got both its Spends (1 + 6 + 6 messages), and each
+	// node's spent is 3+i + 4+i
+	if res.Ticks != 3 || res.Msgs != 13 {
+		t.Fatalf("ticks %d msgs %d, want 3 13", res.Ticks, res.Msgs)
+	}
+	st := res.Words
+	for i := range 6 {
+		if off, n := w.Span(uint32(1 + i)); n != 2 || st[off+1] != uint64(7+2*i) {
+			t.Fatalf("node %d: state %v, want spent %d", i, st[off:off+n], 7+2*i)
+		}
 	}
 }
 

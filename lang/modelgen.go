@@ -1,6 +1,7 @@
 package lang
 
 import (
+	"sort"
 	"strings"
 
 	"github.com/lexbench/lexbench/trace"
@@ -14,7 +15,8 @@ import (
 //   - T.invariants: each invariant in order; the first false one runs
 //     opInvFail and its explanation; all true: ret;
 //   - T.targets: every goal's target as bit i of a mask (i in walk
-//     order), returned by retv;
+//     order; the first goal's bool value is the mask's start), returned
+//     by retv;
 //   - T.goal G: the explanation of G's target (for reports);
 //   - T.(unhandled): a goal type's handler of the kinds it does not
 //     handle: the message still makes the domain reconcile.
@@ -40,8 +42,11 @@ func (c *codegen) model(t *dtype) {
 	p.hasGoals = true
 	t.targets = c.region(ctxTarget, t, t.name+".targets", func() {
 		acc := c.alloc()
-		c.emit(opMov, acc, c.zero, 0, 0, t.decl.Pos)
 		for i, g := range t.goals {
+			if i == 0 {
+				c.expr(g.target, acc) // a bool, 0 or 1: bit 0
+				continue
+			}
 			skip := c.newLabel()
 			c.cond(g.target, skip, false)
 			if i < 32 {
@@ -88,4 +93,27 @@ func (c *codegen) strategies(t *dtype) {
 		t.handlers = append(t.handlers, [2]int{int(g.kind), pc})
 		t.hname = append(t.hname, name)
 	}
+}
+
+// localOnly reports whether the handler at pc acts only on the running
+// domain's own state and the registers: none of its ops is fOutside but
+// a vloop that vectorizes nothing (its jumps stay in its region,
+// checkCode). Then a delivery of it computes
+// exactly what its trial computed from the same state, message and tick.
+func (p *Program) localOnly(pc int) bool {
+	k := sort.Search(len(p.regions), func(i int) bool { return p.regions[i].start > pc }) - 1
+	end := len(p.code)
+	if k+1 < len(p.regions) {
+		end = p.regions[k+1].start
+	}
+	for ; pc < end; pc++ {
+		ins := p.code[pc]
+		if opcode(ins) == opVLoop && decImm(ins) == vloopNone {
+			continue // not vectorized: the scalar loop after it runs
+		}
+		if ops[opcode(ins)].flags&fOutside != 0 {
+			return false
+		}
+	}
+	return true
 }

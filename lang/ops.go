@@ -138,7 +138,11 @@ const (
 	opEmitAt  // two words: emit(dst r[a], kind imm, r[b], r[c]) due k = r[w2.a] ticks later
 	opFault   // fault with message imm (of Program.faults): a send the prototype refuses
 	opJmpB    // a while loop's back edge: charge the body to the budget, pc = imm
-	opWord2   // the second word of a two-word instruction: never executed
+	// trial code only (link.go, trialCode): the targets' end goes on to
+	// the invariants, whose failure ends the trial
+	opRetVInv  // r[regRet] = r[a]; pc = imm (the type's invariants)
+	opTrialBad // an invariant is false: end, r[regRet] kept
+	opWord2    // the second word of a two-word instruction: never executed
 	opCount
 )
 
@@ -150,6 +154,11 @@ const (
 	fJump                       // imm is a pc
 	fWord2                      // the instruction has a second word (opWord2)
 	fStatic                     // allowed in static code (evaluated once per run at link)
+	// fOutside: the op reaches beyond the running domain's own state and
+	// the registers (an emission, a read of another domain, a vectorized
+	// loop, which may emit). A strategy without such ops leaves exactly
+	// the state its trial left (goals.go, the trial's memo).
+	fOutside
 )
 
 type opInfo struct {
@@ -179,8 +188,8 @@ var ops = [opCount]opInfo{
 	opBltS: {"blts", fJump}, opBgeS: {"bges", fJump}, opLoop: {"loop", fJump},
 	opLdF: {"ldf", fField}, opStF: {"stf", fField}, opAddF: {"addf", fField}, opSubF: {"subf", fField},
 	opLdX: {"ldx", fField}, opStX: {"stx", fField}, opAddX: {"addx", fField}, opSubX: {"subx", fField},
-	opRng: {"rng", fField}, opEmit: {"emit", 0}, opID: {"id", 0}, opLdR: {"ldr", 0}, opLdRX: {"ldrx", 0},
-	opIDMod: {"idmod", 0}, opVLoop: {"vloop", 0}, opSplit: {"split", 0},
+	opRng: {"rng", fField}, opEmit: {"emit", fOutside}, opID: {"id", 0}, opLdR: {"ldr", fOutside}, opLdRX: {"ldrx", fOutside},
+	opIDMod: {"idmod", 0}, opVLoop: {"vloop", fOutside}, opSplit: {"split", 0},
 	opBxEq: {"bxeq", fJump | fWord2}, opBxNe: {"bxne", fJump | fWord2}, opBxLtU: {"bxltu", fJump | fWord2},
 	opBxGeU: {"bxgeu", fJump | fWord2}, opBxLtS: {"bxlts", fJump | fWord2}, opBxGeS: {"bxges", fJump | fWord2},
 	opFLAdd: {"fladd", fField}, opFLSub: {"flsub", fField}, opFLMul: {"flmul", fField},
@@ -189,13 +198,14 @@ var ops = [opCount]opInfo{
 	opSFAnd: {"sfand", fField}, opSFOr: {"sfor", fField}, opSFXor: {"sfxor", fField},
 	opAddFR: {"addf+ret", fField}, opSubFR: {"subf+ret", fField}, opStFR: {"stf+ret", fField},
 	opAddXR: {"addx+ret", fField}, opSubXR: {"subx+ret", fField}, opStXR: {"stx+ret", fField},
-	opEmitR: {"emit+ret", 0}, opSFAddR: {"sfadd+ret", fField}, opSFSubR: {"sfsub+ret", fField},
+	opEmitR: {"emit+ret", fOutside}, opSFAddR: {"sfadd+ret", fField}, opSFSubR: {"sfsub+ret", fField},
 	opSFMulR: {"sfmul+ret", fField}, opSFAndR: {"sfand+ret", fField}, opSFOrR: {"sfor+ret", fField},
 	opSFXorR: {"sfxor+ret", fField},
 	opSubC:   {"subc", fStatic}, opSubIC: {"subic", fStatic}, opSubFC: {"subfc", fField},
 	opNote: {"note", 0}, opEndX: {"endx", 0},
 	opMark: {"mark", 0}, opInv: {"inv", 0}, opInvFail: {"invfail", 0}, opNow: {"now", 0},
-	opEmitAt: {"emitat", fWord2}, opFault: {"fault", 0}, opJmpB: {"jmpb", fJump},
+	opEmitAt: {"emitat", fWord2 | fOutside}, opFault: {"fault", 0}, opJmpB: {"jmpb", fJump},
+	opRetVInv: {"retv+inv", 0}, opTrialBad: {"trialbad", 0},
 	opWord2: {"word2", 0},
 }
 

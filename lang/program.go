@@ -88,6 +88,7 @@ type goalInfo struct {
 	strategy []string   // transition names, empty if none
 	kind     trace.Kind // the strategy message's kind
 	pc       int        // the strategy's handler
+	local    bool       // its handler acts only on the domain's own state (Program.localOnly)
 	explain  int        // pc of the target's explanation
 	subs     []subExpr
 }

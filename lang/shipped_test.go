@@ -120,13 +120,18 @@ func TestBrokenVariantsAreViolated(t *testing.T) {
 			"invariant Limiter.BucketSize: tick 10582, message (src 0, dst 0, kind Refill, a 0, b 0) to domain 0 (limiter): tokens <= capacity is false: tokens = 11, capacity = 10"},
 	} {
 		p, pr := shipped(t, c.file, c.n, 4096, c.keys)
-		_, _, err := runAt(t, p, pr, runCfg(), 1, 2, 3, 7)
-		if err == nil || !IsViolation(err) {
-			t.Errorf("%s: %v, want a violation", c.file, err)
+		// runAt checks that trace, state, ticks, messages and figures are
+		// the same at every shard count
+		res, _, err := runAt(t, p, pr, runCfg(), 1, 2, 3, 7)
+		if err != nil || res.Outcome != engine.Violated || !IsViolation(res.Violation) {
+			t.Errorf("%s: %v %v %v, want violated by an invariant", c.file, err, res.Outcome, res.Violation)
 			continue
 		}
+		if v := res.Violation.(*Violation); uint64(v.Tick)+1 != res.Ticks {
+			t.Errorf("%s: violated at tick %d, the run ends at %d, want the next boundary", c.file, v.Tick, res.Ticks)
+		}
 		// drop the position, which the test need not pin
-		got := err.Error()
+		got := res.Violation.Error()
 		if i := strings.Index(got, p.File+":"); i >= 0 {
 			j := strings.Index(got[i:], ": ")
 			if k := strings.Index(got[i+j+2:], ": "); k >= 0 { // FILE:L:C: text: values

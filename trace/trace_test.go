@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/cespare/xxhash/v2"
+	"pgregory.net/rapid"
 )
 
 func TestEntryMemoryIsItsEncoding(t *testing.T) {
@@ -97,5 +98,42 @@ func TestWholeBlock(t *testing.T) {
 	}
 	if _, _, ok := WholeBlock(b[:len(b)-1]); ok {
 		t.Fatal("short block accepted")
+	}
+}
+
+// Sum64Words, EntryHash and BlockHash are xxhash64 written out for one
+// 32-byte stripe: they must equal the library's hash of the same bytes
+// for every input.
+func TestSum64WordsIsXXHash64(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		var w [4]uint64
+		for i := range w {
+			w[i] = rapid.Uint64().Draw(t, "w")
+		}
+		var b [32]byte
+		for i, x := range w {
+			binary.LittleEndian.PutUint64(b[8*i:], x)
+		}
+		if got, want := Sum64Words(w[0], w[1], w[2], w[3]), xxhash.Sum64(b[:]); got != want {
+			t.Fatalf("Sum64Words(%x) = %016x, xxhash64 %016x", w, got, want)
+		}
+		e := Entry{Tick: uint32(w[0]), Src: uint32(w[0] >> 32), Dst: uint32(w[1]), Kind: Kind(w[1] >> 32),
+			Flags: uint16(w[1] >> 48), A: w[2], B: w[3]}
+		var scratch []byte
+		if got, want := EntryHash(&e), ContentHash([]Entry{e}, &scratch); got != want {
+			t.Fatalf("EntryHash(%+v) = %016x, ContentHash %016x", e, got, want)
+		}
+		var h [32]byte
+		PutBlockHeader(h[:], BlockHeader{Count: uint32(w[0]), Index: w[1], Prev: w[2], Hash: w[3]})
+		if got, want := BlockHash(uint32(w[0]), w[1], w[2], w[3]), xxhash.Sum64(h[:]); got != want {
+			t.Fatalf("BlockHash = %016x, xxhash64 of the header %016x", got, want)
+		}
+	})
+}
+
+func BenchmarkBlockHash(b *testing.B) {
+	var h uint64
+	for i := 0; b.Loop(); i++ {
+		h = BlockHash(1, uint64(i), h, 7)
 	}
 }

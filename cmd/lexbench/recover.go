@@ -141,6 +141,9 @@ func cmdResume(args []string, stdout, stderr io.Writer) (int, error) {
 	req.Watch = func(rep *recovery.Report) (func(tick, msgs uint64), func(*engine.CellEvent)) {
 		pg = newProgress(stderr, rep.Workload, rep.P.N)
 		cells = newCellReport(stderr, rep.Workload, pg, true, f.json)
+		if pg == nil { // a call per tick only when there is a progress line
+			return nil, cells.add
+		}
 		return cells.progress, cells.add
 	}
 	rep, err := recovery.Resume(req)

@@ -324,7 +324,10 @@ func cmdRun(spec *workloads.Spec, prog *runfile.Program, args []string, stdout, 
 		w := spec.New(p) // a fresh workload per run
 		pg := newProgress(stderr, w, p.N)
 		cells := newCellReport(stderr, w, pg, i == 0, f.json)
-		cfg.Progress, cfg.OnCell = cells.progress, cells.add
+		cfg.OnCell = cells.add
+		if pg != nil { // a call per tick only when there is a progress line
+			cfg.Progress = cells.progress
+		}
 		out.cells = cells
 		var ms0, ms1 runtime.MemStats
 		runtime.GC()
@@ -358,7 +361,9 @@ func cmdRun(spec *workloads.Spec, prog *runfile.Program, args []string, stdout, 
 			printSuppressed(stderr, sup)
 		}
 		code = exitCode(spec, res)
-		if res.Outcome == engine.Violated {
+		if res.Outcome == engine.Violated && lang.IsViolation(res.Violation) {
+			fmt.Fprintf(stderr, "lexbench: %v\n", res.Violation) // "invariant X: tick …"
+		} else if res.Outcome == engine.Violated {
 			fmt.Fprintf(stderr, "lexbench: goal violated: %v\n", res.Violation)
 		}
 	}
