@@ -185,6 +185,7 @@ func cmdResume(args []string, stdout, stderr io.Writer) (int, error) {
 			rep.Verified, rep.Kept, rep.Cut, torn, rep.Checked, rep.Result.Ticks-rep.From)
 	}
 	out.result(true, rep.Workload, rep.Result, rep.Elapsed, 0)
+	printViolation(stderr, rep.Result)
 	return exitCode(rep.Spec, rep.Result), nil
 }
 
