@@ -471,7 +471,7 @@ func buildComment() string {
 	}
 	rev := b.rev + b.dirty
 	if b.rev == "" {
-		rev = "(no commit: built by go run or outside the repository; use go build or go install)"
+		rev = "(no commit recorded: built by go run, outside a git clone, or with -buildvcs=false in GOFLAGS; use go build -buildvcs=true)"
 	}
 	return fmt.Sprintf("# lexbench %s %s %s", b.version, rev, b.goVersion)
 }
