@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/lexbench/lexbench/journal/mmap"
 	"github.com/lexbench/lexbench/trace"
@@ -63,7 +62,7 @@ func entryText(e *trace.Entry) string {
 // tick's region is compared at the next Reserve, when the engine has
 // filled it.
 type checked struct {
-	f          *os.File
+	f          io.ReaderAt
 	open       func() (*mmap.Writer, error)
 	w          *mmap.Writer // nil until open is called
 	pos, end   int64
@@ -72,12 +71,13 @@ type checked struct {
 	pendPos    int64
 	pendBlocks uint64
 	scratch    []byte
-	theirs     []byte
+	ahead      []byte // the file's bytes [aheadPos, aheadPos+len(ahead)), read ahead
+	aheadPos   int64
 	compared   int64 // bytes compared
 	err        error
 }
 
-func newChecked(f *os.File, open func() (*mmap.Writer, error), start, end int64, blocks uint64) *checked {
+func newChecked(f io.ReaderAt, open func() (*mmap.Writer, error), start, end int64, blocks uint64) *checked {
 	return &checked{f: f, open: open, pos: start, end: end, blocks: blocks}
 }
 
@@ -133,15 +133,10 @@ func (c *checked) flush() error {
 	ours, pos := c.pend, c.pendPos
 	c.pend = nil
 	k := int(max(0, min(int64(len(ours)), c.end-pos)))
-	if cap(c.theirs) < k {
-		c.theirs = make([]byte, k)
-	}
-	theirs := c.theirs[:k]
-	if k > 0 {
-		if _, err := c.f.ReadAt(theirs, pos); err != nil && err != io.EOF {
-			c.err = fmt.Errorf("journal: %w", err)
-			return c.err
-		}
+	theirs, err := c.read(pos, k)
+	if err != nil {
+		c.err = fmt.Errorf("journal: %w", err)
+		return c.err
 	}
 	if k < len(ours) && c.open == nil || !bytes.Equal(ours[:k], theirs) {
 		c.err = locate(ours, theirs, pos, c.pendBlocks)
@@ -159,6 +154,35 @@ func (c *checked) flush() error {
 		}
 	}
 	return nil
+}
+
+// readAhead is how many bytes checked reads from the file at a time: the
+// regions it compares come in file order, a tick's worth each (often one
+// 64-byte block), so one read serves many ticks.
+const readAhead = 1 << 20
+
+// read returns the file's k bytes at pos, from the read-ahead buffer,
+// refilled with up to max(k, readAhead) bytes (never past end) when it
+// does not hold them. Fewer than k bytes mean the file is shorter.
+func (c *checked) read(pos int64, k int) ([]byte, error) {
+	if k == 0 {
+		return nil, nil
+	}
+	if pos >= c.aheadPos && pos+int64(k) <= c.aheadPos+int64(len(c.ahead)) {
+		off := pos - c.aheadPos
+		return c.ahead[off : off+int64(k)], nil
+	}
+	n := int(max(int64(k), min(readAhead, c.end-pos)))
+	if cap(c.ahead) < n {
+		c.ahead = make([]byte, n)
+	}
+	m, err := c.f.ReadAt(c.ahead[:n], pos)
+	if err != nil && err != io.EOF {
+		c.ahead = c.ahead[:0]
+		return nil, err
+	}
+	c.ahead, c.aheadPos = c.ahead[:m], pos
+	return c.ahead[:min(m, k)], nil
 }
 
 // Close compares the last region, checks that the run covered the whole
