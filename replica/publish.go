@@ -1,11 +1,13 @@
 package replica
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/lexbench/lexbench/engine"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // chunkSink stores a publisher's chunks, in order.
@@ -24,6 +26,7 @@ type chunkSink interface {
 // are not published again, and those from ordinal tailFrom on are
 // compared with the stream's last chunk, tail.
 type pubCore struct {
+	ctx      context.Context // nil: never cancelled
 	enc      encoder
 	sink     chunkSink
 	target   int           // seal a chunk once it has this many bytes
@@ -44,6 +47,9 @@ type pubCore struct {
 }
 
 func (c *pubCore) onTick(segs []Segment) error {
+	if c.ctx != nil && c.ctx.Err() != nil {
+		return fmt.Errorf("publish: %w", c.ctx.Err())
+	}
 	for i := range segs {
 		s := &segs[i]
 		o := c.ord
@@ -83,7 +89,14 @@ func (c *pubCore) onTick(segs []Segment) error {
 					return err
 				}
 			}
-			time.Sleep(wait)
+			if c.ctx == nil {
+				time.Sleep(wait)
+			} else {
+				select {
+				case <-c.ctx.Done():
+				case <-time.After(wait):
+				}
+			}
 		}
 	}
 	return nil
@@ -148,4 +161,126 @@ func segEqual(a, b *Segment) bool {
 	return a.Tick == b.Tick && a.Domain == b.Domain && a.Final == b.Final && a.TickEnd == b.TickEnd &&
 		a.Received == b.Received && a.Fault == b.Fault && a.FaultAt == b.FaultAt &&
 		slices.Equal(a.Emits, b.Emits) && slices.Equal(a.State, b.State)
+}
+
+// PublishOptions are a publisher's settings. None of them changes what is
+// published, only how fast and in what pieces.
+type PublishOptions struct {
+	ChunkBytes     int           // chunk size (0: ChunkBytesDefault); a stream that exists keeps its own
+	Rate           float64       // emissions per second (0: as fast as possible), to feed replicas live
+	FlushAge       time.Duration // publish a chunk at a tick's end once it is this old (0: 20 ms)
+	StreamReplicas int           // JetStream replicas of the stream and bucket (0: 1)
+	MaxPending     int           // chunks in flight (0: 32)
+}
+
+// PublishReport is what a publisher did.
+type PublishReport struct {
+	Stream   string
+	Resumed  bool   // the stream had part of the input: the publisher went on after it
+	Complete bool   // the stream had all of it: nothing was published
+	Ops      uint64 // emissions of the input domains, whole run
+	Bytes    uint64 // chunk bytes published
+	Chunks   uint64
+	Skipped  uint64 // segments the stream had already
+	EndTick  uint32
+	Elapsed  time.Duration
+}
+
+// Publish records the run's input (its input domains' transitions) and
+// publishes it to the run's input stream, creating the stream and the
+// checkpoint bucket if needed. A stream that holds part of the input (a
+// publisher that was killed) is continued after its last chunk, whose
+// segments are compared with what this run records; a stream that holds
+// another run's header, other run controls, or a complete input is left
+// as it is. Errors: the server's, a stream that does not fit the run, and
+// the run's own (a faulting input domain, after its segments).
+func Publish(ctx context.Context, c *Conn, run *Run, o PublishOptions) (*PublishReport, error) {
+	start := time.Now()
+	in, err := InputsOf(run.New())
+	if err != nil {
+		return nil, err
+	}
+	if o.ChunkBytes == 0 {
+		o.ChunkBytes = ChunkBytesDefault
+	}
+	if o.ChunkBytes < chunkBytesMin || o.ChunkBytes > chunkBytesMax {
+		return nil, fmt.Errorf("chunk size %d out of range %d..%d", o.ChunkBytes, chunkBytesMin, chunkBytesMax)
+	}
+	if o.FlushAge == 0 {
+		o.FlushAge = 20 * time.Millisecond
+	}
+	o.StreamReplicas = max(o.StreamReplicas, 1)
+	if o.MaxPending <= 0 {
+		o.MaxPending = 32
+	}
+	s, err := c.createStream(ctx, run, o.ChunkBytes, o.StreamReplicas)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.createBucket(ctx, run, o.StreamReplicas); err != nil {
+		return nil, err
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("nats: %w", err)
+	}
+	rep := &PublishReport{Stream: run.StreamName()}
+	last := info.State.LastSeq
+	h := &header{Params: run.Params(), Program: run.Program, Inputs: in.String(), ChunkBytes: o.ChunkBytes, Opts: run.Opts}
+	if last == 0 {
+		_, err := c.js.Publish(ctx, run.Subject(), []byte(h.text()), jetstream.WithMsgID(run.ID()+"/header"), jetstream.WithExpectLastSequence(0))
+		if err != nil {
+			return nil, fmt.Errorf("publish: header: %w", err)
+		}
+		last = 1
+	} else {
+		m, err := s.GetMsg(ctx, 1)
+		if err != nil {
+			return nil, fmt.Errorf("nats: input stream header: %w", err)
+		}
+		got, err := parseHeader(m.Data)
+		if err == nil {
+			err = got.check(run, in.String())
+		}
+		if err == nil && !sameControls(got.Opts, run.Opts) {
+			err = fmt.Errorf("it was published with other run controls (max-ticks %d, max-msgs %d, damp %t), not (%d, %d, %t)",
+				got.Opts.MaxTicks, got.Opts.MaxMsgs, got.Opts.Damp, run.Opts.MaxTicks, run.Opts.MaxMsgs, run.Opts.Damp)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("input stream %s: %w", run.StreamName(), err)
+		}
+		h = got
+	}
+	core := &pubCore{ctx: ctx, target: h.ChunkBytes, flushAge: o.FlushAge, rate: o.Rate}
+	if last >= 2 {
+		cr, err := chunkAt(ctx, s, last)
+		if err != nil {
+			return nil, err
+		}
+		if cr.H.End {
+			rep.Complete, rep.EndTick, rep.Elapsed = true, cr.H.EndTick, time.Since(start)
+			return rep, nil
+		}
+		rep.Resumed = true
+		core.have, core.tailFrom = cr.H.Ordinal+uint64(cr.H.Segments), cr.H.Ordinal
+		for {
+			var seg Segment
+			emits, ok, err := cr.next(&seg, nil)
+			if err != nil {
+				return nil, fmt.Errorf("input stream message %d: %w", last, err)
+			}
+			if !ok {
+				break
+			}
+			seg.Emits = emits
+			core.tail = append(core.tail, seg)
+		}
+	}
+	core.enc.ordinal = core.have
+	sink := &natsSink{c: c, run: run, next: last + 1, maxPending: o.MaxPending}
+	core.sink = sink
+	end, err := core.record(run)
+	rep.Ops, rep.Bytes, rep.Chunks, rep.Skipped, rep.EndTick = core.Ops, core.Bytes, core.Chunks, core.Skipped, end
+	rep.Elapsed = time.Since(start)
+	return rep, err
 }
