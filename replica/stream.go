@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -185,7 +186,9 @@ func (s *natsSink) spare() []byte {
 // ephemeral consumer the client recreates, at the next sequence, when it
 // sees a gap or loses its server).
 type natsSource struct {
-	it jetstream.MessagesContext
+	it     jetstream.MessagesContext
+	closed chan struct{}
+	once   sync.Once
 }
 
 // source starts reading the run's input stream at sequence seq.
@@ -202,7 +205,15 @@ func (c *Conn) source(ctx context.Context, run *Run, seq uint64) (*natsSource, e
 	if err != nil {
 		return nil, fmt.Errorf("nats: input stream %s: %w", run.StreamName(), err)
 	}
-	return &natsSource{it: it}, nil
+	s := &natsSource{it: it, closed: make(chan struct{})}
+	go func() { // a cancelled context ends a wait for the next chunk
+		select {
+		case <-ctx.Done():
+			it.Stop()
+		case <-s.closed:
+		}
+	}()
+	return s, nil
 }
 
 func (s *natsSource) Next() (uint64, []byte, error) {
@@ -217,7 +228,12 @@ func (s *natsSource) Next() (uint64, []byte, error) {
 	return md.Sequence.Stream, m.Data(), nil
 }
 
-func (s *natsSource) Close() { s.it.Stop() }
+func (s *natsSource) Close() {
+	s.once.Do(func() {
+		close(s.closed)
+		s.it.Stop()
+	})
+}
 
 // chunkAt reads and opens the chunk at stream sequence seq.
 func chunkAt(ctx context.Context, s jetstream.Stream, seq uint64) (*chunkReader, error) {

@@ -316,24 +316,7 @@ func (o *output) result(first bool, w workloads.Workload, res engine.Result, ela
 	}
 	var b bytes.Buffer
 	if first {
-		if bi, ok := debug.ReadBuildInfo(); ok {
-			rev, dirty := "", ""
-			for _, s := range bi.Settings {
-				switch s.Key {
-				case "vcs.revision":
-					rev = s.Value
-				case "vcs.modified":
-					if s.Value == "true" {
-						dirty = "+dirty"
-					}
-				}
-			}
-			if rev == "" {
-				rev = "(devel)"
-			}
-			fmt.Fprintf(&b, "# lexbench %s%s %s\n", rev, dirty, bi.GoVersion)
-		}
-		fmt.Fprintf(&b, "goos: %s\ngoarch: %s\ncpu: %s\n", runtime.GOOS, runtime.GOARCH, cpuModel())
+		preamble(&b)
 		fmt.Fprintf(&b, "workload: %s\nparams: %s\nshards: %d\nUnit msgs/s better=higher\n", o.spec.Name, o.params, o.shards)
 		fmt.Fprintf(&b, "trace: %016x\nstate: %016x\noutcome: %s\n", res.Trace, res.State, res.Outcome)
 		if res.Violation != nil {
@@ -357,6 +340,29 @@ func (o *output) result(first bool, w workloads.Workload, res engine.Result, ela
 	}
 	b.WriteByte('\n')
 	_, _ = o.w.Write(b.Bytes())
+}
+
+// preamble writes the build comment and the machine's configuration lines
+// that start a benchmark-format output.
+func preamble(b io.Writer) {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		rev, dirty := "", ""
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				if s.Value == "true" {
+					dirty = "+dirty"
+				}
+			}
+		}
+		if rev == "" {
+			rev = "(devel)"
+		}
+		fmt.Fprintf(b, "# lexbench %s%s %s\n", rev, dirty, bi.GoVersion)
+	}
+	fmt.Fprintf(b, "goos: %s\ngoarch: %s\ncpu: %s\n", runtime.GOOS, runtime.GOARCH, cpuModel())
 }
 
 // cpuModel is the processor's model name, as `go test -bench` prints it.
