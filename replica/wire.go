@@ -195,6 +195,7 @@ type chunkReader struct {
 	H    ChunkHeader
 	b    []byte // the segments not yet read
 	left uint32 // segments not yet read
+	last uint32 // tick of the last segment read
 }
 
 // errDamaged marks a chunk that does not decode.
@@ -224,7 +225,8 @@ func openChunk(b []byte) (*chunkReader, error) {
 	if flags&^chunkFlagEnd != 0 {
 		return nil, damaged("unknown flags %#x", flags)
 	}
-	if uint64(r.H.Segments) > uint64(len(r.b))/segHeaderSize || r.H.First > r.H.Last {
+	if uint64(r.H.Segments) > uint64(len(r.b))/segHeaderSize || r.H.First > r.H.Last || r.H.Segments == 0 && r.H.Last != 0 ||
+		!r.H.End && r.H.EndTick != 0 {
 		return nil, damaged("header does not fit its %d bytes", len(r.b))
 	}
 	r.left = r.H.Segments
@@ -238,6 +240,9 @@ func (r *chunkReader) next(s *Segment, emits []trace.Entry) (out []trace.Entry, 
 	if r.left == 0 {
 		if len(r.b) != 0 {
 			return emits, false, damaged("%d bytes after the last segment", len(r.b))
+		}
+		if r.H.Segments > 0 && r.last != r.H.Last {
+			return emits, false, damaged("last segment at tick %d, header says %d", r.last, r.H.Last)
 		}
 		return emits, false, nil
 	}
@@ -257,6 +262,10 @@ func (r *chunkReader) next(s *Segment, emits []trace.Entry) (out []trace.Entry, 
 	if s.Tick == 1<<32-1 {
 		return emits, false, damaged("segment tick %d out of range", s.Tick)
 	}
+	if r.left == r.H.Segments && s.Tick != r.H.First {
+		return emits, false, damaged("first segment at tick %d, header says %d", s.Tick, r.H.First)
+	}
+	r.last = s.Tick
 	s.Final, s.TickEnd = flags&segFinal != 0, flags&segTickEnd != 0
 	start := len(emits)
 	due := s.Tick + 1
