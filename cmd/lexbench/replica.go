@@ -18,6 +18,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -341,7 +342,11 @@ func cmdReplica(args []string, stdout, stderr io.Writer) (int, error) {
 	if prog != nil {
 		o.Progress = prog.update
 	}
+	var ms0, ms1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms0)
 	rep, err := replica.RunReplica(ctx, conn, run, o)
+	runtime.ReadMemStats(&ms1)
 	prog.done()
 	if err != nil {
 		return exitBadInput, fmt.Errorf("replica %s: %w", name, err)
@@ -354,7 +359,8 @@ func cmdReplica(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	out := &output{w: stdout, spec: c.spec, params: rep.Run.Params(), shards: int(shards.v), n: run.P.N, json: c.json,
 		damp: rep.Run.Opts.Damp, snaps: rep.Snaps, before: rep.Before}
-	out.result(true, rep.Workload, rep.Result, rep.Elapsed, 0)
+	// allocations include the NATS client's and the stream decoding's
+	out.result(true, rep.Workload, rep.Result, rep.Elapsed, ms1.Mallocs-ms0.Mallocs)
 	return exitCode(c.spec, rep.Result), nil
 }
 
