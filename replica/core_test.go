@@ -127,7 +127,7 @@ func sameResult(a, b engine.Result) error {
 func TestReplicaEqualsGoldenRows(t *testing.T) {
 	for _, r := range readGolden(t) {
 		run := r.run(t)
-		if run.P.N > 1_000_000 || testing.Short() && run.P.N > 100_000 {
+		if run.P.N > 1_000_000 || testing.Short() && run.P.N > 30_000 {
 			continue
 		}
 		t.Run(r.name, func(t *testing.T) {

@@ -127,7 +127,7 @@ func startPosition(ctx context.Context, s jetstream.Stream, run *Run, dir string
 	p, err := readPosition(dir, run, t)
 	if err == nil {
 		if err = checkPosition(ctx, s, p, t); err == nil {
-			return p, "the snapshot's stream position", nil
+			return p, "the snapshot", nil
 		}
 	}
 	p, lerr := locate(ctx, s, t)
