@@ -157,9 +157,12 @@ func TestReplicaEqualsGoldenRows(t *testing.T) {
 	}
 }
 
-func loadProgram(t testing.TB, name string) *workloads.Spec {
+// loadProgram compiles the program at path (workloads/lxm/NAME for a bare name).
+func loadProgram(t testing.TB, path string) *workloads.Spec {
 	t.Helper()
-	path := filepath.Join("../workloads/lxm", name)
+	if filepath.Base(path) == path {
+		path = filepath.Join("../workloads/lxm", path)
+	}
 	src, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -203,25 +206,12 @@ func TestReplicaOfPrograms(t *testing.T) {
 	}
 }
 
-func loadTestProgram(t testing.TB, path string) *workloads.Spec {
-	t.Helper()
-	src, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := lang.Compile(path, string(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p.Spec()
-}
-
 // TestInputDomainHearingFromOthersIsRefused: a program whose booting
 // domain receives messages from the domains it feeds cannot be replicated
 // (the publisher runs the input domains alone); the replica says so at the
 // first such message, at every shard count.
 func TestInputDomainHearingFromOthersIsRefused(t *testing.T) {
-	run := &Run{Spec: loadTestProgram(t, "testdata/echo.lxm"), P: workloads.Params{N: 100, Seed: 1, Batch: 7, K: [2]uint64{4, 1}},
+	run := &Run{Spec: loadProgram(t, "testdata/echo.lxm"), P: workloads.Params{N: 100, Seed: 1, Batch: 7, K: [2]uint64{4, 1}},
 		Program: 1, Opts: snapshot.DefaultOptions()}
 	m, _ := publishMem(t, run, 4<<10)
 	for _, shards := range []int{1, 2, 3} {
@@ -236,7 +226,7 @@ func TestInputDomainHearingFromOthersIsRefused(t *testing.T) {
 // TestInputDomainFaultIsReplicated: a generator that faults ends every
 // replica with the single-node run's error.
 func TestInputDomainFaultIsReplicated(t *testing.T) {
-	run := &Run{Spec: loadTestProgram(t, "testdata/divzero.lxm"), P: workloads.Params{N: 100, Seed: 1, Batch: 5, K: [2]uint64{2, 1}},
+	run := &Run{Spec: loadProgram(t, "testdata/divzero.lxm"), P: workloads.Params{N: 100, Seed: 1, Batch: 5, K: [2]uint64{2, 1}},
 		Program: 1, Opts: snapshot.DefaultOptions()}
 	_, want := engine.Run(run.New(), run.config(1))
 	if want == nil {

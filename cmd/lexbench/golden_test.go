@@ -91,6 +91,16 @@ func checkArgs(t *testing.T, r goldenRow, args []string) {
 	t.Helper()
 	out, errs, code := runArgs(args...)
 	cmd := "lexbench " + strings.Join(args, " ")
+	wantRow(t, fmt.Sprintf("%s (exit %d, stderr %q)", cmd, code, errs), out, r)
+	if !strings.Contains(out, "\nBenchmark") {
+		t.Errorf("%s: no Benchmark line in\n%s", cmd, out)
+	}
+}
+
+// wantRow checks the configuration lines of a run's output (who ran it)
+// against row r: params, trace, state, outcome and the extra lines.
+func wantRow(t *testing.T, who string, out string, r goldenRow) {
+	t.Helper()
 	m := configLines(out)
 	want := map[string]string{"params": r.params, "trace": r.trace, "state": r.state, "outcome": r.outcome}
 	for _, e := range r.extra {
@@ -99,11 +109,8 @@ func checkArgs(t *testing.T, r goldenRow, args []string) {
 	}
 	for k, v := range want {
 		if m[k] != v {
-			t.Errorf("%s (row %s): %s = %q, want %q (exit %d, stderr %q)", cmd, r.name, k, m[k], v, code, errs)
+			t.Errorf("%s (row %s): %s = %q, want %q", who, r.name, k, m[k], v)
 		}
-	}
-	if !strings.Contains(out, "\nBenchmark") {
-		t.Errorf("%s: no Benchmark line in\n%s", cmd, out)
 	}
 }
 

@@ -40,6 +40,8 @@ type paramFlags struct {
 	keys           [2]number
 }
 
+// addParamFlags adds -n, --seed, --batch and the workload's two keys, with
+// their defaults.
 func addParamFlags(fs *pflag.FlagSet, spec *workloads.Spec, f *paramFlags) {
 	d := spec.Defaults()
 	f.n.v, f.seed.v, f.batch.v = d.N, d.Seed, d.Batch
@@ -200,14 +202,21 @@ func (f *publishFlags) options() replica.PublishOptions {
 	return replica.PublishOptions{ChunkBytes: int(f.chunkBytes.v), Rate: float64(f.rate.v), StreamReplicas: int(f.streamReplicas.v)}
 }
 
-func (f *publishFlags) check(c *replicated) error {
+// parse parses the command's flags (params, run controls, publishing).
+func (f *publishFlags) parse(c *replicated, args []string, stdout io.Writer) (run *replica.Run, help bool, err error) {
+	if run, help, err = c.parse(args, stdout); err != nil || help {
+		return nil, help, err
+	}
+	if run.Opts, err = f.cf.options(); err != nil {
+		return nil, false, c.bad("%s", err)
+	}
 	if f.streamReplicas.v < 1 || f.streamReplicas.v > 5 {
-		return c.bad("invalid value %d for --stream-replicas: must be 1..5", f.streamReplicas.v)
+		return nil, false, c.bad("invalid value %d for --stream-replicas: must be 1..5", f.streamReplicas.v)
 	}
 	if f.chunkBytes.v < 4<<10 || f.chunkBytes.v > 512<<10 {
-		return c.bad("invalid value %d for --chunk-bytes: must be 4k..512k", f.chunkBytes.v)
+		return nil, false, c.bad("invalid value %d for --chunk-bytes: must be 4k..512k", f.chunkBytes.v)
 	}
-	return nil
+	return run, false, nil
 }
 
 func cmdPublish(args []string, stdout, stderr io.Writer) (int, error) {
@@ -218,14 +227,8 @@ func cmdPublish(args []string, stdout, stderr io.Writer) (int, error) {
 	var pf publishFlags
 	addPublishFlags(c.fs, &pf)
 	c.addNATS(defaultNATS())
-	run, help, err := c.parse(rest, stdout)
+	run, help, err := pf.parse(c, rest, stdout)
 	if err != nil || help {
-		return exitBadInput, err
-	}
-	if run.Opts, err = pf.cf.options(); err != nil {
-		return exitBadInput, c.bad("%s", err)
-	}
-	if err := pf.check(c); err != nil {
 		return exitBadInput, err
 	}
 	ctx, stop := interruptible()
@@ -482,14 +485,8 @@ func cmdCluster(args []string, stdout, stderr io.Writer) (int, error) {
 	c.fs.StringVar(&dir, "dir", "", "keep the replicas' journals and snapshots in `DIR` (default: a temporary directory, removed); a second run with the same DIR continues them")
 	c.fs.Var(&snapEvery, "snapshot-every", "each replica snapshots every `TICKS` ticks")
 	c.addNATS("")
-	run, help, err := c.parse(rest, stdout)
+	run, help, err := pf.parse(c, rest, stdout)
 	if err != nil || help {
-		return exitBadInput, err
-	}
-	if run.Opts, err = pf.cf.options(); err != nil {
-		return exitBadInput, c.bad("%s", err)
-	}
-	if err := pf.check(c); err != nil {
 		return exitBadInput, err
 	}
 	switch {

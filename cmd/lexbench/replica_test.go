@@ -25,22 +25,6 @@ func goldenRowNamed(t *testing.T, name string) goldenRow {
 	return goldenRow{}
 }
 
-// wantRow checks a run's output lines against a golden row.
-func wantRow(t *testing.T, who string, out string, r goldenRow) {
-	t.Helper()
-	m := configLines(out)
-	want := map[string]string{"params": r.params, "trace": r.trace, "state": r.state, "outcome": r.outcome}
-	for _, e := range r.extra {
-		k, v, _ := strings.Cut(e, ": ")
-		want[k] = v
-	}
-	for k, v := range want {
-		if m[k] != v {
-			t.Errorf("%s (row %s): %s = %q, want %q\n%s", who, r.name, k, m[k], v, out)
-		}
-	}
-}
-
 // TestClusterCommand: `lexbench cluster` starts an embedded server, a
 // publisher and replicas, and prints the golden row's result and the
 // agreement.

@@ -26,8 +26,7 @@ import (
 
 // runFlags are the flags of `lexbench <workload>` (SPEC §6).
 type runFlags struct {
-	n, seed, batch      number
-	keys                [2]number
+	paramFlags
 	shards              number
 	maxTicks, maxMsgs   number
 	snapshotEvery       number
@@ -47,17 +46,9 @@ func newRunFlagSet(spec *workloads.Spec, f *runFlags) *pflag.FlagSet {
 	fs := pflag.NewFlagSet(spec.Name, pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.SortFlags = false
-	d := spec.Defaults()
-	f.n.v, f.seed.v, f.batch.v = d.N, d.Seed, d.Batch
 	f.shards.v = uint64(runtime.NumCPU())
 	f.count.v = 1
-	fs.VarP(&f.n, "n", "n", "operations the generator injects (1e8, 100M, 100_000_000)")
-	fs.Var(&f.seed, "seed", "PRNG seed (any uint64)")
-	fs.Var(&f.batch, "batch", "operations a driver emits per tick (≥ 1)")
-	for i, k := range spec.Keys {
-		f.keys[i].v = k.Default
-		fs.Var(&f.keys[i], k.Name, k.Usage)
-	}
+	addParamFlags(fs, spec, &f.paramFlags)
 	fs.Var(&f.shards, "shards", "parallel shards (≥ 1; default: CPUs)")
 	fs.StringVar(&f.journal, "journal", "", "write the canonical journal to `PATH`")
 	fs.Var(&f.snapshotEvery, "snapshot-every", "write a snapshot every `TICKS` ticks beside the journal (needs --journal)")
