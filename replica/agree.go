@@ -146,26 +146,33 @@ func Agree(ctx context.Context, c *Conn, run *Run, o AgreeOptions) (*AgreeReport
 		rep.Incomplete = append(rep.Incomplete, fmt.Sprintf("%d replicas reported, want %d", n, o.Replicas))
 	}
 	if rep.Divergence == nil {
-		var first *EndRecord
-		var firstName string
+		// results against the single-node run's, else the first replica's
+		var base *Reported
+		if rep.Reference != nil {
+			base = rep.Reference
+		} else {
+			for _, x := range rep.Replicas {
+				if x.End != nil {
+					base = x
+					break
+				}
+			}
+		}
 		for _, x := range all {
-			if x.End == nil {
+			if x.End == nil || x == base {
 				continue
 			}
-			if first == nil {
-				first, firstName = x.End, x.Name
-				continue
-			}
-			if d := diffEnd(first, x.End); d != "" {
-				rep.Mismatch = append(rep.Mismatch, fmt.Sprintf("%s and %s: %s", firstName, x.Name, d))
+			if f, want, got := diffEnd(base.End, x.End); f != "" {
+				rep.Mismatch = append(rep.Mismatch, fmt.Sprintf("%s has %s %s, %s has %s", x.Name, f, got, base.Name, want))
 			}
 		}
 	}
 	return rep, nil
 }
 
-// diffEnd names the first result field in which two replicas differ.
-func diffEnd(a, b *EndRecord) string {
+// diffEnd names the first result field in which b differs from a, with
+// a's and b's values.
+func diffEnd(a, b *EndRecord) (field, av, bv string) {
 	type f struct{ name, x, y string }
 	osc := func(o *engine.Oscillation) string {
 		if o == nil {
@@ -178,10 +185,10 @@ func diffEnd(a, b *EndRecord) string {
 		{"blocks", fmt.Sprint(a.Blocks), fmt.Sprint(b.Blocks)}, {"dropped", fmt.Sprint(a.Dropped), fmt.Sprint(b.Dropped)},
 		{"oscillation", osc(a.Oscillation), osc(b.Oscillation)}, {"violation", a.Violation, b.Violation}} {
 		if d.x != d.y {
-			return fmt.Sprintf("%s %s vs %s", d.name, d.x, d.y)
+			return d.name, d.x, d.y
 		}
 	}
-	return ""
+	return "", "", ""
 }
 
 // readReports reads every replica's entries from the bucket.

@@ -2,6 +2,7 @@ package replica
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -109,6 +110,55 @@ func TestPublishReplicateAgree(t *testing.T) {
 	}
 	if !ag.Agreed() || ag.Compared != single.Blocks || len(ag.Replicas) != 3 {
 		t.Errorf("agree: %+v %v %v %v", ag, ag.Divergence, ag.Mismatch, ag.Incomplete)
+	}
+	// A replica that diverges at block k: agree names k and who has what.
+	kv, err := c.js.KeyValue(ctx, run.BucketName())
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := single.Blocks / 2
+	e, err := kv.Get(ctx, batchKey("r1", 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, hashes, err := decodeBatch(e.Value())
+	if err != nil || first != 0 || uint64(len(hashes)) != single.Blocks {
+		t.Fatalf("r1's batch: %d %d %v", first, len(hashes), err)
+	}
+	hashes[k] ^= 1
+	if _, err := kv.Put(ctx, batchKey("bad", 0), encodeBatch(0, hashes)); err != nil {
+		t.Fatal(err)
+	}
+	ag, err = Agree(ctx, c, run, AgreeOptions{Reference: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := ag.Divergence
+	if d == nil || d.Block != k || len(d.Groups) != 2 || len(d.Groups[0].Names) != 4 || d.Groups[1].Names[0] != "bad" ||
+		d.Groups[1].Hash != hashes[k] || !strings.Contains(ag.Incomplete[0], "bad: running") {
+		t.Fatalf("agree with a divergent replica: %v, incomplete %v", d, ag.Incomplete)
+	}
+	t.Log(d)
+	// Same blocks, another result: a mismatch.
+	hashes[k] ^= 1
+	end, _ := kv.Get(ctx, endKey("r1"))
+	var rec EndRecord
+	if err := json.Unmarshal(end.Value(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	rec.State = "0123456789abcdef"
+	b, _ := json.Marshal(rec)
+	for _, put := range []struct {
+		key string
+		val []byte
+	}{{batchKey("bad", 0), encodeBatch(0, hashes)}, {endKey("bad"), b}} {
+		if _, err := kv.Put(ctx, put.key, put.val); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ag, err = Agree(ctx, c, run, AgreeOptions{Reference: true})
+	if err != nil || ag.Divergence != nil || len(ag.Mismatch) != 1 || !strings.Contains(ag.Mismatch[0], "state") || ag.Agreed() {
+		t.Fatalf("agree with a replica of another state: %v %v %v", err, ag.Divergence, ag.Mismatch)
 	}
 	// A second publisher finds the input complete and publishes nothing.
 	again, err := Publish(ctx, c, run, PublishOptions{})

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/lexbench/lexbench/internal/natsembed"
+	"github.com/lexbench/lexbench/replica"
+	"github.com/lexbench/lexbench/workloads"
 )
 
 func goldenRowNamed(t *testing.T, name string) goldenRow {
@@ -238,5 +240,32 @@ func TestReplicaProcessesSurviveSIGKILL(t *testing.T) {
 			}
 			t.Logf("%s", strings.TrimSpace(strings.Split(out, "agree: ")[1]))
 		})
+	}
+}
+
+// TestAgreeVerdicts: agree's verdict lines and exit codes.
+func TestAgreeVerdicts(t *testing.T) {
+	run := &replica.Run{Spec: &workloads.BankingSpec, P: workloads.BankingSpec.Defaults()}
+	ok := &replica.Reported{Name: "r1", Hashes: []uint64{1, 2}, End: &replica.EndRecord{Blocks: 2}}
+	for _, c := range []struct {
+		ag   replica.AgreeReport
+		code int
+		line string
+	}{
+		{replica.AgreeReport{Replicas: []*replica.Reported{ok}, Compared: 2}, exitOK, "agree: 1 replicas agree on 2 blocks\n"},
+		{replica.AgreeReport{Replicas: []*replica.Reported{ok}, Divergence: &replica.Divergence{Block: 1,
+			Groups: []replica.Group{{Hash: 2, Names: []string{"r1"}}, {Hash: 3, Names: []string{"r2"}}}}}, exitBadInput,
+			"agree: diverged: first divergent block 1: r1 has 0000000000000002; r2 has 0000000000000003\n"},
+		{replica.AgreeReport{Replicas: []*replica.Reported{ok}, Mismatch: []string{"r2 has state 1, r1 has 2"}}, exitBadInput,
+			"agree: diverged: r2 has state 1, r1 has 2\n"},
+		{replica.AgreeReport{Replicas: []*replica.Reported{ok}, Incomplete: []string{"r2: running (5 blocks reported)"}}, exitIncomplete,
+			"agree: incomplete: r2: running (5 blocks reported)\n"},
+	} {
+		c.ag.Run = run
+		var out bytes.Buffer
+		code, err := printAgree(&out, &c.ag, false, true)
+		if code != c.code || (code == exitOK) != (err == nil) || !strings.HasSuffix(out.String(), c.line) {
+			t.Errorf("exit %d (%v), output\n%s\nwant exit %d ending %q", code, err, out.String(), c.code, c.line)
+		}
 	}
 }
