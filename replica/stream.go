@@ -24,7 +24,7 @@ type Conn struct {
 func Connect(url, name string) (*Conn, error) {
 	nc, err := nats.Connect(url, nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
 	if err != nil {
-		return nil, fmt.Errorf("nats: %s: %w", url, err)
+		return nil, fmt.Errorf("cannot connect to NATS at %s: %w", url, err)
 	}
 	js, err := jetstream.New(nc, jetstream.WithDefaultTimeout(30*time.Second))
 	if err != nil {

@@ -177,6 +177,15 @@ func (c *replicated) bad(format string, a ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, a...), usage: c.usage()}
 }
 
+// helpOr is the exit of a command whose flags asked for --help (err nil)
+// or were bad.
+func helpOr(err error) (int, error) {
+	if err != nil {
+		return exitBadInput, err
+	}
+	return exitOK, nil
+}
+
 // interruptible is a context that SIGINT and SIGTERM cancel.
 func interruptible() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -229,7 +238,7 @@ func cmdPublish(args []string, stdout, stderr io.Writer) (int, error) {
 	c.addNATS(defaultNATS())
 	run, help, err := pf.parse(c, rest, stdout)
 	if err != nil || help {
-		return exitBadInput, err
+		return helpOr(err)
 	}
 	ctx, stop := interruptible()
 	defer stop()
@@ -312,7 +321,7 @@ func cmdReplica(args []string, stdout, stderr io.Writer) (int, error) {
 	c.fs.BoolVar(&c.json, "json", false, "print the result as one JSON object")
 	run, help, err := c.parse(rest, stdout)
 	if err != nil || help {
-		return exitBadInput, err
+		return helpOr(err)
 	}
 	syncMode, err := mmap.ParseSync(syncName)
 	switch {
@@ -389,7 +398,7 @@ func cmdAgree(args []string, stdout, stderr io.Writer) (int, error) {
 	c.fs.BoolVar(&c.json, "json", false, "print the result as one JSON object")
 	run, help, err := c.parse(rest, stdout)
 	if err != nil || help {
-		return exitBadInput, err
+		return helpOr(err)
 	}
 	if shards.v < 1 || shards.v > 1024 {
 		return exitBadInput, c.bad("invalid value %d for --shards: must be 1..1024", shards.v)
@@ -487,7 +496,7 @@ func cmdCluster(args []string, stdout, stderr io.Writer) (int, error) {
 	c.addNATS("")
 	run, help, err := pf.parse(c, rest, stdout)
 	if err != nil || help {
-		return exitBadInput, err
+		return helpOr(err)
 	}
 	switch {
 	case replicas.v < 1 || replicas.v > 16:

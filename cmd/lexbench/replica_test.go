@@ -269,3 +269,13 @@ func TestAgreeVerdicts(t *testing.T) {
 		}
 	}
 }
+
+func TestReplicatedCommandsHelp(t *testing.T) {
+	for _, args := range [][]string{{"cluster", "banking", "--help"}, {"publish", "storm", "-h"}, {"replica", "banking", "--help"},
+		{"agree", filepath.Join(lxmDir, "banking.lxm"), "--help"}, {"nats", "--help"}} {
+		out, errs, code := runArgs(args...)
+		if code != exitOK || errs != "" || !strings.HasPrefix(out, "usage: lexbench "+args[0]) || !strings.Contains(out, "--nats") && args[0] != "nats" {
+			t.Errorf("lexbench %s: exit %d, stderr %q, stdout %q", strings.Join(args, " "), code, errs, out)
+		}
+	}
+}
