@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -320,5 +321,72 @@ func TestLocateFindsEveryTick(t *testing.T) {
 		if tick > 1 && checkPosition(ctx, s, want[tick-2], uint64(tick)) == nil {
 			t.Errorf("tick %d: the position of tick %d passes as its", tick, tick-1)
 		}
+	}
+}
+
+// TestReplicaWaitsOutAServerRestart: a replica waiting mid-run for input
+// outlives the server's shutdown and restart (same store, same port) and
+// ends as the single-node run once the rest of the input is published.
+func TestReplicaWaitsOutAServerRestart(t *testing.T) {
+	ctx := testCtx(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	store := t.TempDir()
+	srv, err := natsembed.Start(addr, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := srv.URL()
+	run := &Run{Spec: &workloads.SyncSpec, P: workloads.Params{N: shortN(200_000), Seed: 8, Batch: 400, K: [2]uint64{16, 8}}, Opts: snapshot.DefaultOptions()}
+	single, err := engine.Run(run.New(), run.config(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Connect(url, "publisher")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	if _, err := Publish(pctx, c, run, PublishOptions{ChunkBytes: 8 << 10, Rate: float64(run.P.N)}); err == nil {
+		t.Fatal("the publisher was not cut off mid-run")
+	}
+	cancel()
+	c.Close()
+	rc, err := Connect(url, "replica")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	done := make(chan error, 1)
+	var rep *ReplicaReport
+	go func() {
+		var err error
+		rep, err = RunReplica(ctx, rc, run, ReplicaOptions{Name: "r", Shards: 2, Journal: filepath.Join(t.TempDir(), "r.lxj")})
+		done <- err
+	}()
+	time.Sleep(300 * time.Millisecond) // the replica consumes what there is and waits
+	srv.Shutdown()
+	time.Sleep(500 * time.Millisecond)
+	if srv, err = natsembed.Start(addr, store); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	c, err = Connect(url, "publisher")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if p, err := Publish(ctx, c, run, PublishOptions{}); err != nil || !p.Resumed {
+		t.Fatalf("publishing the rest: %+v %v", p, err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := sameResult(rep.Result, single); err != nil {
+		t.Error(err)
 	}
 }
