@@ -119,7 +119,14 @@ type Request struct {
 	Opts        *snapshot.Options // the run's options when no snapshot has them; nil: defaults
 	Progress    func(tick, msgs uint64)
 
-	wrap func(workloads.Workload) workloads.Workload // test hook: perturb transitions
+	// Wrap, if set, replaces the workload the run executes by what it
+	// returns for it (a replica takes its input domains' transitions from
+	// a stream, package replica; tests perturb transitions).
+	Wrap func(workloads.Workload) workloads.Workload
+	// Configure, if set, is called with the engine configuration just
+	// before the run; it may wrap Journal, Snapshot and Progress (a
+	// replica reads its block hashes and records its stream position).
+	Configure func(*engine.Config) error
 }
 
 // Report is how a resume or replay went.
@@ -349,10 +356,16 @@ func Resume(req Request) (*Report, error) {
 
 func (rep *Report) run(req Request, cfg engine.Config, j *checked) error {
 	wl := rep.Spec.New(rep.P)
-	if req.wrap != nil {
-		wl = req.wrap(wl)
+	if req.Wrap != nil {
+		wl = req.Wrap(wl)
 	}
 	rep.Workload = wl
+	if req.Configure != nil {
+		if err := req.Configure(&cfg); err != nil {
+			j.Close()
+			return err
+		}
+	}
 	start := time.Now()
 	res, err := engine.Run(wl, cfg)
 	if cerr := j.Close(); err == nil {

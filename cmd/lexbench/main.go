@@ -8,6 +8,9 @@
 //	lexbench run FILE.lxm [flags]   run a workload written in the Lexum language
 //	lexbench check FILE.lxm         report every error of a program
 //	lexbench disasm FILE.lxm        print a program's bytecode
+//	lexbench cluster WORKLOAD       a replicated run on an embedded NATS server (replica.go)
+//	lexbench publish|replica|agree  the replicated run's parts, one process each
+//	lexbench nats                   an embedded NATS server with JetStream
 //
 // stdout is data (configuration and Benchmark lines, benchstat reads it);
 // errors and progress go to stderr.
@@ -67,6 +70,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		code, err = cmdCheck(args[1:], stderr)
 	case "disasm":
 		code, err = cmdDisasm(args[1:], stdout, stderr)
+	case "cluster":
+		code, err = cmdCluster(args[1:], stdout, stderr)
+	case "publish":
+		code, err = cmdPublish(args[1:], stdout, stderr)
+	case "replica":
+		code, err = cmdReplica(args[1:], stdout, stderr)
+	case "agree":
+		code, err = cmdAgree(args[1:], stdout, stderr)
+	case "nats":
+		code, err = cmdNATS(args[1:], stdout, stderr)
 	default:
 		spec := workloads.Lookup(cmd)
 		if spec == nil {
@@ -106,5 +119,8 @@ func topUsage() string {
 		"       lexbench run FILE.lxm [flags]    run a program (docs/language.md); its keys are flags\n" +
 		"       lexbench check FILE.lxm          report every error of a program\n" +
 		"       lexbench disasm FILE.lxm         print a program's bytecode\n" +
+		"       lexbench cluster WORKLOAD|FILE.lxm [--replicas N]   replicated run on an embedded NATS server, checked\n" +
+		"       lexbench publish|replica|agree WORKLOAD|FILE.lxm --nats URL   the same, one process each (docs/replication.md)\n" +
+		"       lexbench nats [--listen ADDR]    run an embedded NATS server with JetStream\n" +
 		"       lexbench <workload> --help       flags of a workload\n"
 }

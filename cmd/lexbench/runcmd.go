@@ -26,8 +26,7 @@ import (
 
 // runFlags are the flags of `lexbench <workload>` (SPEC §6).
 type runFlags struct {
-	n, seed, batch      number
-	keys                [2]number
+	paramFlags
 	shards              number
 	maxTicks, maxMsgs   number
 	snapshotEvery       number
@@ -49,17 +48,9 @@ func newRunFlagSet(spec *workloads.Spec, f *runFlags) *pflag.FlagSet {
 	fs := pflag.NewFlagSet(spec.Name, pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.SortFlags = false
-	d := spec.Defaults()
-	f.n.v, f.seed.v, f.batch.v = d.N, d.Seed, d.Batch
 	f.shards.v = uint64(runtime.NumCPU())
 	f.count.v = 1
-	fs.VarP(&f.n, "n", "n", "operations the generator injects (1e8, 100M, 100_000_000)")
-	fs.Var(&f.seed, "seed", "PRNG seed (any uint64)")
-	fs.Var(&f.batch, "batch", "operations a driver emits per tick (≥ 1)")
-	for i, k := range spec.Keys {
-		f.keys[i].v = k.Default
-		fs.Var(&f.keys[i], k.Name, k.Usage)
-	}
+	addParamFlags(fs, spec, &f.paramFlags)
 	fs.Var(&f.shards, "shards", "parallel shards (≥ 1; default: CPUs)")
 	fs.StringVar(&f.journal, "journal", "", "write the canonical journal to `PATH`")
 	fs.Var(&f.snapshotEvery, "snapshot-every", "write a snapshot every `TICKS` ticks beside the journal (needs --journal)")
@@ -221,8 +212,7 @@ func cmdRun(spec *workloads.Spec, args []string, stdout, stderr io.Writer) (int,
 
 	opts := snapshot.Options{MaxTicks: cfg.MaxTicks, MaxMsgs: cfg.MaxMsgs, Damp: damp, NoDetect: f.noDetect,
 		Local: detect == engine.DetectLocal, SnapshotEvery: f.snapshotEvery.v, Sync: syncMode}
-	out := &output{w: stdout, spec: spec, params: params, shards: int(f.shards.v), n: p.N, json: f.json,
-		damp: damp && !p.Faults.On(), local: detect == engine.DetectLocal && !p.Faults.On(), faults: p.Faults.On()}
+	out := newOutput(stdout, spec, p, opts, int(f.shards.v), f.json)
 	var first engine.Result
 	code := exitOK
 	for i := uint64(0); i < f.count.v; i++ {
@@ -372,43 +362,9 @@ func (o *output) result(first bool, w workloads.Workload, res engine.Result, ela
 	}
 	var b bytes.Buffer
 	if first {
-		if bi, ok := debug.ReadBuildInfo(); ok {
-			rev, dirty := "", ""
-			for _, s := range bi.Settings {
-				switch s.Key {
-				case "vcs.revision":
-					rev = s.Value
-				case "vcs.modified":
-					if s.Value == "true" {
-						dirty = "+dirty"
-					}
-				}
-			}
-			if rev == "" {
-				rev = "(devel)"
-			}
-			fmt.Fprintf(&b, "# lexbench %s%s %s\n", rev, dirty, bi.GoVersion)
-		}
-		fmt.Fprintf(&b, "goos: %s\ngoarch: %s\ncpu: %s\n", runtime.GOOS, runtime.GOARCH, cpuModel())
+		preamble(&b)
 		fmt.Fprintf(&b, "workload: %s\nparams: %s\nshards: %d\nUnit msgs/s better=higher\n", o.spec.Name, o.params, o.shards)
-		fmt.Fprintf(&b, "trace: %016x\nstate: %016x\noutcome: %s\n", res.Trace, res.State, res.Outcome)
-		if res.Violation != nil {
-			fmt.Fprintf(&b, "violation: %s\n", firstLine(res.Violation.Error()))
-		}
-		fmt.Fprintf(&b, "ticks: %d\nmsgs: %d\n", res.Ticks, res.Msgs)
-		for _, f := range o.figures(w, res) {
-			fmt.Fprintf(&b, "%s: %d\n", f.Name, f.Value)
-		}
-		if osc := res.Oscillation; osc != nil {
-			fmt.Fprintf(&b, "oscillation: tick=%d period=%d domains=%d", osc.Tick, osc.Period, osc.Domains)
-			if o.local {
-				fmt.Fprintf(&b, " cells=%d", osc.Cells)
-			}
-			b.WriteByte('\n')
-		}
-		if o.faults {
-			fmt.Fprintf(&b, "faults: %s\n", faultsLine(res.Faults))
-		}
+		o.resultLines(&b, w, res)
 	}
 	// allocs/msg at a resolution of 0.001, as `go test` truncates allocs/op:
 	// a run's fixed setup (tens of allocations) is not a per-message cost.
@@ -420,6 +376,60 @@ func (o *output) result(first bool, w workloads.Workload, res engine.Result, ela
 	}
 	b.WriteByte('\n')
 	_, _ = o.w.Write(b.Bytes())
+}
+
+// resultLines writes a run's result as configuration lines (SPEC §6):
+// trace, state, outcome, the violated goal, ticks, msgs, the workload's
+// figures, the oscillation and the faults.
+func (o *output) resultLines(b io.Writer, w workloads.Workload, res engine.Result) {
+	fmt.Fprintf(b, "trace: %016x\nstate: %016x\noutcome: %s\n", res.Trace, res.State, res.Outcome)
+	if res.Violation != nil {
+		fmt.Fprintf(b, "violation: %s\n", firstLine(res.Violation.Error()))
+	}
+	fmt.Fprintf(b, "ticks: %d\nmsgs: %d\n", res.Ticks, res.Msgs)
+	for _, f := range o.figures(w, res) {
+		fmt.Fprintf(b, "%s: %d\n", f.Name, f.Value)
+	}
+	if osc := res.Oscillation; osc != nil {
+		fmt.Fprintf(b, "oscillation: tick=%d period=%d domains=%d", osc.Tick, osc.Period, osc.Domains)
+		if o.local {
+			fmt.Fprintf(b, " cells=%d", osc.Cells)
+		}
+		fmt.Fprintln(b)
+	}
+	if o.faults {
+		fmt.Fprintf(b, "faults: %s\n", faultsLine(res.Faults))
+	}
+}
+
+// newOutput is the output of a run of spec with params p and run controls
+// opts (the `dropped:`, `cells=` and `faults:` lines depend on them).
+func newOutput(w io.Writer, spec *workloads.Spec, p workloads.Params, opts snapshot.Options, shards int, asJSON bool) *output {
+	return &output{w: w, spec: spec, params: spec.Text(p), shards: shards, n: p.N, json: asJSON,
+		damp: opts.Damp && !p.Faults.On(), local: opts.Local && !p.Faults.On(), faults: p.Faults.On()}
+}
+
+// preamble writes the build comment and the machine's configuration lines
+// that start a benchmark-format output.
+func preamble(b io.Writer) {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		rev, dirty := "", ""
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				if s.Value == "true" {
+					dirty = "+dirty"
+				}
+			}
+		}
+		if rev == "" {
+			rev = "(devel)"
+		}
+		fmt.Fprintf(b, "# lexbench %s%s %s\n", rev, dirty, bi.GoVersion)
+	}
+	fmt.Fprintf(b, "goos: %s\ngoarch: %s\ncpu: %s\n", runtime.GOOS, runtime.GOARCH, cpuModel())
 }
 
 // cpuModel is the processor's model name, as `go test -bench` prints it.
