@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/cespare/xxhash/v2"
-	"github.com/lexbench/lexbench/journal/mmap"
+	"github.com/lexbench/lexbench/snapshot"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -38,26 +38,7 @@ func positionText(run *Run, t uint64, p Position) string {
 func writePosition(dir string, run *Run, t uint64, p Position, durable bool) error {
 	line := positionText(run, t, p)
 	data := fmt.Sprintf("%s xxh=%016x\n", line, xxhash.Sum64String(line))
-	name := filepath.Join(dir, positionName(t))
-	tmp := filepath.Join(dir, "."+positionName(t)+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err == nil {
-		_, err = f.WriteString(data)
-		if err == nil && durable {
-			err = f.Sync()
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-	}
-	if err == nil {
-		err = os.Rename(tmp, name)
-	}
-	if err == nil && durable {
-		err = mmap.SyncDir(dir)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
+	if err := snapshot.WriteAtomic(dir, positionName(t), []byte(data), durable); err != nil {
 		return fmt.Errorf("replica: stream position: %w", err)
 	}
 	return nil

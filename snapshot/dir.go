@@ -83,31 +83,11 @@ func Prepare(dir string) error {
 	return nil
 }
 
-// Write writes data as the snapshot of tick t in dir, atomically: a
-// temporary file, fsync, rename, fsync of the directory (without the
-// fsyncs if durable is false). Then it removes all but the Keep newest.
+// Write writes data as the snapshot of tick t in dir (WriteAtomic), then
+// removes all but the Keep newest.
 func Write(dir string, t uint64, data []byte, durable bool) (string, error) {
 	name := filepath.Join(dir, Name(t))
-	tmp := filepath.Join(dir, "."+Name(t)+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return "", fmt.Errorf("snapshot: %w", err)
-	}
-	_, err = f.Write(data)
-	if err == nil && durable {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, name)
-	}
-	if err == nil && durable {
-		err = mmap.SyncDir(dir)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
+	if err := WriteAtomic(dir, Name(t), data, durable); err != nil {
 		return "", fmt.Errorf("snapshot: writing %s: %w", name, err)
 	}
 	names, err := List(dir)
@@ -120,6 +100,38 @@ func Write(dir string, t uint64, data []byte, durable bool) (string, error) {
 		}
 	}
 	return name, nil
+}
+
+// WriteAtomic writes data as the file name in dir, atomically: a temporary
+// file ".name.tmp" in dir, fsync, rename over name, fsync of the directory
+// (without the fsyncs if durable is false: the rename alone is atomic
+// against a process crash, not against a power loss). On an error the
+// temporary file is removed and an existing file name is left as it was.
+// It is the one way snapshots, their options and the files other packages
+// keep beside them (stream positions) are written.
+func WriteAtomic(dir, name string, data []byte, durable bool) error {
+	tmp := filepath.Join(dir, "."+name+".tmp")
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil && durable {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(dir, name))
+	}
+	if err == nil && durable {
+		err = mmap.SyncDir(dir)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+	}
+	return err
 }
 
 // Read reads and decodes the snapshot file at path, with the file's name
@@ -148,22 +160,7 @@ const optionsName = "options"
 func WriteOptions(dir string, o Options, durable bool) error {
 	line := optionsText(o)
 	data := fmt.Sprintf("%s xxh=%016x\n", line, xxhash.Sum64String(line))
-	tmp := filepath.Join(dir, "."+optionsName+".tmp")
-	err := os.WriteFile(tmp, []byte(data), 0o644)
-	if err == nil && durable {
-		var f *os.File
-		if f, err = os.OpenFile(tmp, os.O_RDWR, 0); err == nil {
-			err = f.Sync()
-			f.Close()
-		}
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, optionsName))
-	}
-	if err == nil && durable {
-		err = mmap.SyncDir(dir)
-	}
-	if err != nil {
+	if err := WriteAtomic(dir, optionsName, []byte(data), durable); err != nil {
 		return fmt.Errorf("snapshot: writing the run's options: %w", err)
 	}
 	return nil
