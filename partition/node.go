@@ -50,6 +50,9 @@ type Node struct {
 
 	// Stats: what the exchange cost (benchmarks).
 	Stats Stats
+	// Waiting, if set, is told when a round has waited long for another
+	// partition (a stall: it goes on when the partition comes back).
+	Waiting func(what string)
 }
 
 // Stats counts a node's exchange.
@@ -240,6 +243,10 @@ func (n *Node) gather(r uint64) (*roundBuf, error) {
 			return rb, nil
 		}
 		c, pos, err := n.tr.Next()
+		if err == errStill {
+			n.still(r)
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -280,6 +287,21 @@ func (n *Node) gather(r uint64) (*roundBuf, error) {
 			rb.done++
 		}
 	}
+}
+
+// still tells Waiting which partitions round r waits for.
+func (n *Node) still(r uint64) {
+	if n.Waiting == nil {
+		return
+	}
+	var missing []int
+	rb := n.pending[r]
+	for i := 0; i < n.P; i++ {
+		if i != n.k && (rb == nil || rb.src[i].n == 0 || rb.src[i].have < rb.src[i].n) {
+			missing = append(missing, i)
+		}
+	}
+	n.Waiting(fmt.Sprintf("partition %d: round %d: waiting for partition(s) %v", n.k, r, missing))
 }
 
 // position is where a partition restarted at the next round must start

@@ -34,6 +34,7 @@ type Options struct {
 	Sync          mmap.Sync
 	Progress      func(tick, msgs uint64)
 	OnCell        func(ev *engine.CellEvent) // this partition's cells found oscillating
+	Waiting       func(what string)          // told when a round waits long for another partition
 }
 
 // PartitionsMax bounds P.
@@ -135,6 +136,7 @@ func Run(run *replica.Run, o Options, dial Dial) (*Report, error) {
 	}
 	defer tr.Close()
 	node := newNode(o.Index, o.Count, id, params, tr, jw)
+	node.Waiting = o.Waiting
 	w := run.New()
 	rep.Workload = w
 	cfg := run.Config(o.Shards)

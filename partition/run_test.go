@@ -2,15 +2,18 @@ package partition
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/lexbench/lexbench/engine"
 	"github.com/lexbench/lexbench/internal/golden"
+	"github.com/lexbench/lexbench/internal/natsembed"
 	"github.com/lexbench/lexbench/journal/mmap"
 	"github.com/lexbench/lexbench/replica"
 	"github.com/lexbench/lexbench/snapshot"
@@ -251,6 +254,85 @@ func TestPartitionRestart(t *testing.T) {
 			if err != nil || fmt.Sprintf("%016x", sum.Trace) != r.Trace {
 				t.Errorf("verify: %v, %+v", err, sum)
 			}
+		})
+	}
+}
+
+// runNATS runs every partition of run as a goroutine, each with its own
+// connection to the server at url.
+func runNATS(t testing.TB, run *replica.Run, P int, url, dir string, every uint64) ([]*Report, []error) {
+	t.Helper()
+	cuts, err := Cuts(run, P)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reps := make([]*Report, P)
+	errs := make([]error, P)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	for k := range P {
+		conn, err := replica.Connect(url, fmt.Sprintf("partition %d", k))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		dial, err := NATSDial(ctx, conn.JetStream(), Identity(run, cuts), NATSOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := Options{Index: k, Count: P, Shards: 1, Sync: mmap.SyncNone}
+		if dir != "" {
+			o.Journal, o.SnapshotEvery = filepath.Join(dir, fmt.Sprintf("p%d.lxj", k)), every
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if reps[k], errs[k] = Run(run, o, dial); errs[k] != nil {
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	return reps, errs
+}
+
+// TestPartitionsOnNATS: golden rows (v1, faults, local detection with halt
+// and damp) as 3 partitions exchanging their rounds through an embedded
+// JetStream server: every partition ends with the row's hashes, and the
+// journals verify.
+func TestPartitionsOnNATS(t *testing.T) {
+	srv, err := natsembed.Start("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	for _, r := range golden.Read(t) {
+		switch r.Name {
+		case "storm-seed42", "oscillation-damp1k", "faults-sync-delay", "local-osc-g64-halt", "local-osc-b64-damp", "conflict-c3":
+		default:
+			continue
+		}
+		if testing.Short() && r.Name != "local-osc-g64-halt" {
+			continue
+		}
+		t.Run(r.Name, func(t *testing.T) {
+			run := goldenRun(t, r)
+			dir := t.TempDir()
+			reps, errs := runNATS(t, run, 3, srv.URL(), dir, 5)
+			for k, rep := range reps {
+				if errs[k] != nil {
+					t.Fatalf("partition %d: %v", k, errs[k])
+				}
+				got := rep.Result
+				if fmt.Sprintf("%016x %016x %s", got.Trace, got.State, got.Outcome) != r.Trace+" "+r.State+" "+r.Outcome {
+					t.Errorf("partition %d: %016x %016x %s, want %s %s %s", k, got.Trace, got.State, got.Outcome, r.Trace, r.State, r.Outcome)
+				}
+			}
+			if sum, err := VerifySet(journals(dir, 3), nil); err != nil || fmt.Sprintf("%016x", sum.Trace) != r.Trace {
+				t.Errorf("verify: %v %+v", err, sum)
+			}
+			t.Logf("%d rounds, %d bytes sent by partition 0, %v waiting", reps[0].Stats.Rounds, reps[0].Stats.BytesSent, reps[0].Stats.Wait)
 		})
 	}
 }

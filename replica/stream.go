@@ -348,3 +348,7 @@ func locate(ctx context.Context, s jetstream.Stream, t uint64) (Position, error)
 	i := sort.Search(len(ticks), func(i int) bool { return uint64(ticks[i]) >= t })
 	return Position{Seq: seq, Skip: uint32(i), Ordinal: cr.H.Ordinal + uint64(i)}, nil
 }
+
+// JetStream is the connection's JetStream context (for the exchange of a
+// partitioned run, package partition).
+func (c *Conn) JetStream() jetstream.JetStream { return c.js }
