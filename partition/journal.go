@@ -11,6 +11,7 @@ import (
 	"slices"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/lexbench/lexbench/snapshot"
 	"github.com/lexbench/lexbench/trace"
 )
 
@@ -28,6 +29,9 @@ import (
 //	    64  params text, zero-padded to a multiple of 8
 //	        cuts: P+1 u32 (partition i owns domains [cut i, cut i+1)),
 //	        zero-padded to a multiple of 8
+//	        the run controls (SPEC §3): i64 max-ticks (-1 none), i64
+//	        max-msgs (-1 none), u64 flags (1 damp, 2 no-detect, 4 detect
+//	        local), so that a merged journal's replay needs no flags
 //	records, back to back
 //	    0   [4]byte type: "SEG1", "HDR1" or "END1"
 //	    4   u32     count
@@ -67,7 +71,8 @@ var (
 type JournalHeader struct {
 	Params string
 	Index  int
-	Cuts   []uint32 // len P+1
+	Cuts   []uint32         // len P+1
+	Opts   snapshot.Options // the run controls (MaxTicks, MaxMsgs, Damp, NoDetect, Local)
 }
 
 // Partitions is P.
@@ -85,6 +90,9 @@ func (h *JournalHeader) encode() []byte {
 		tail = binary.LittleEndian.AppendUint32(tail, c)
 	}
 	tail = append(tail, make([]byte, pad8(len(tail)))...)
+	tail = binary.LittleEndian.AppendUint64(tail, uint64(h.Opts.MaxTicks))
+	tail = binary.LittleEndian.AppendUint64(tail, uint64(h.Opts.MaxMsgs))
+	tail = binary.LittleEndian.AppendUint64(tail, uint64(b2u8(h.Opts.Damp))|uint64(b2u8(h.Opts.NoDetect))<<1|uint64(b2u8(h.Opts.Local))<<2)
 	d := xxhash.New()
 	_, _ = d.Write(b[:24])
 	_, _ = d.Write(tail)
@@ -342,7 +350,7 @@ func (r *JournalReader) header() error {
 	}
 	n := int(pl) + pad8(int(pl))
 	cl := 4 * (int(P) + 1)
-	tail := make([]byte, n+cl+pad8(cl))
+	tail := make([]byte, n+cl+pad8(cl)+24)
 	if _, err := io.ReadFull(r.r, tail); err != nil {
 		return errors.New("header truncated")
 	}
@@ -352,9 +360,16 @@ func (r *JournalReader) header() error {
 	if d.Sum64() != binary.LittleEndian.Uint64(h[24:]) {
 		return errors.New("header checksum mismatch")
 	}
-	r.Header = JournalHeader{Params: string(tail[:pl]), Index: int(k)}
+	r.Header = JournalHeader{Params: string(tail[:pl]), Index: int(k), Opts: snapshot.DefaultOptions()}
 	for i := 0; i <= int(P); i++ {
 		r.Header.Cuts = append(r.Header.Cuts, binary.LittleEndian.Uint32(tail[n+4*i:]))
+	}
+	o := tail[n+cl+pad8(cl):]
+	flags := binary.LittleEndian.Uint64(o[16:])
+	r.Header.Opts.MaxTicks, r.Header.Opts.MaxMsgs = int64(binary.LittleEndian.Uint64(o)), int64(binary.LittleEndian.Uint64(o[8:]))
+	r.Header.Opts.Damp, r.Header.Opts.NoDetect, r.Header.Opts.Local = flags&1 != 0, flags&2 != 0, flags&4 != 0
+	if flags > 7 || r.Header.Opts.MaxTicks < -1 || r.Header.Opts.MaxMsgs < -1 {
+		return errors.New("bad run controls")
 	}
 	r.off = int64(partHeaderSize + len(tail))
 	return nil
@@ -436,8 +451,10 @@ func (r *JournalReader) Close() error { return r.f.Close() }
 // sameHeader reports how two journals' headers differ, if they do, for a
 // set of partition journals.
 func sameHeader(a, b *JournalHeader) error {
-	if a.Params != b.Params || !slices.Equal(a.Cuts, b.Cuts) {
-		return errors.New("the journals are of different runs (params or cuts differ)")
+	o, p := a.Opts, b.Opts
+	if a.Params != b.Params || !slices.Equal(a.Cuts, b.Cuts) || o.MaxTicks != p.MaxTicks || o.MaxMsgs != p.MaxMsgs ||
+		o.Damp != p.Damp || o.NoDetect != p.NoDetect || o.Local != p.Local {
+		return errors.New("the journals are of different runs (params, cuts or run controls differ)")
 	}
 	return nil
 }

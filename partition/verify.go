@@ -9,12 +9,14 @@ import (
 	"sort"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/lexbench/lexbench/snapshot"
 	"github.com/lexbench/lexbench/trace"
 )
 
 // SetSummary is what a set of partition journals holds.
 type SetSummary struct {
 	Params  string
+	Opts    snapshot.Options // the run controls
 	Cuts    []uint32
 	Trace   uint64 // the last block's hash (xxhash64(params) if none)
 	Blocks  uint64
@@ -144,7 +146,7 @@ func VerifySet(paths []string, sink BlockSink) (*SetSummary, error) {
 	}
 	params := ixs[0].hdr.Params
 	faults := trace.ParamsHaveFaults(params)
-	sum := &SetSummary{Params: params, Cuts: ixs[0].hdr.Cuts, Trace: trace.ParamsHash(params)}
+	sum := &SetSummary{Params: params, Opts: ixs[0].hdr.Opts, Cuts: ixs[0].hdr.Cuts, Trace: trace.ParamsHash(params)}
 	heads := ixs[0].heads
 	var segs []segRef
 	for _, ix := range ixs {

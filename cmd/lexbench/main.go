@@ -8,8 +8,11 @@
 //	lexbench run FILE.lxm [flags]   run a workload written in the Lexum language
 //	lexbench check FILE.lxm         report every error of a program
 //	lexbench disasm FILE.lxm        print a program's bytecode
-//	lexbench cluster WORKLOAD       a replicated run on an embedded NATS server (replica.go)
+//	lexbench cluster WORKLOAD       a replicated run on an embedded NATS server (replica.go);
+//	                                with --partitions P, a partitioned run (partition.go)
 //	lexbench publish|replica|agree  the replicated run's parts, one process each
+//	lexbench partition WORKLOAD     one partition of a partitioned run
+//	lexbench merge OUT J.p0 …       a set of partition journals as one journal
 //	lexbench nats                   an embedded NATS server with JetStream
 //
 // stdout is data (configuration and Benchmark lines, benchstat reads it);
@@ -60,6 +63,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	case "verify":
 		code, err = cmdVerify(args[1:], stdout)
+	case "merge":
+		code, err = cmdMerge(args[1:], stdout)
+	case "partition":
+		code, err = cmdPartition(args[1:], stdout, stderr)
 	case "resume":
 		code, err = cmdResume(args[1:], stdout)
 	case "replay":
@@ -113,7 +120,7 @@ func firstLine(s string) string {
 
 func topUsage() string {
 	return "usage: lexbench <workload> [flags]   workload: " + workloads.Names() + "\n" +
-		"       lexbench verify JOURNAL\n" +
+		"       lexbench verify JOURNAL | JOURNAL.p0 JOURNAL.p1 …   check a journal, or a partitioned run's set\n" +
 		"       lexbench resume JOURNAL [--shards N]\n" +
 		"       lexbench replay JOURNAL [--shards N]\n" +
 		"       lexbench run FILE.lxm [flags]    run a program (docs/language.md); its keys are flags\n" +
@@ -121,6 +128,9 @@ func topUsage() string {
 		"       lexbench disasm FILE.lxm         print a program's bytecode\n" +
 		"       lexbench cluster WORKLOAD|FILE.lxm [--replicas N]   replicated run on an embedded NATS server, checked\n" +
 		"       lexbench publish|replica|agree WORKLOAD|FILE.lxm --nats URL   the same, one process each (docs/replication.md)\n" +
+		"       lexbench cluster WORKLOAD|FILE.lxm --partitions P   partitioned run on an embedded NATS server, journals verified\n" +
+		"       lexbench partition WORKLOAD|FILE.lxm --partitions P --index K --nats URL   one partition (docs/distributed.md)\n" +
+		"       lexbench merge OUT JOURNAL.p0 …  a partitioned run's journals as one journal\n" +
 		"       lexbench nats [--listen ADDR]    run an embedded NATS server with JetStream\n" +
 		"       lexbench <workload> --help       flags of a workload\n"
 }

@@ -103,10 +103,11 @@ func defaultNATS() string {
 
 func replicatedUsage(cmd string) string {
 	what := map[string]string{
-		"cluster": "start a NATS server (embedded unless --nats), a publisher and N replicas of a run; check that they agree",
-		"publish": "publish a run's input (its input domains' transitions) to the run's stream",
-		"replica": "run one replica of a run from its stream; with an existing --journal, continue it",
-		"agree":   "check that a run's replicas agree with each other and with the single-node run",
+		"cluster":   "start a NATS server (embedded unless --nats) and a replicated run (a publisher, --replicas N replicas, checked for agreement) or, with --partitions P, a partitioned run (P partitions, their journals verified)",
+		"partition": "run one partition (--index K of --partitions P) of a partitioned run; its rounds go through the NATS server",
+		"publish":   "publish a run's input (its input domains' transitions) to the run's stream",
+		"replica":   "run one replica of a run from its stream; with an existing --journal, continue it",
+		"agree":     "check that a run's replicas agree with each other and with the single-node run",
 	}[cmd]
 	return fmt.Sprintf("usage: lexbench %s WORKLOAD|FILE.lxm [flags]   workload: %s\n  %s\n", cmd, workloads.Names(), what)
 }
@@ -397,6 +398,16 @@ func cmdReplica(args []string, stdout, stderr io.Writer) (int, error) {
 	return exitCode(c.spec, rep.Result), nil
 }
 
+// hasFlag reports whether args hold --name (as --name V or --name=V).
+func hasFlag(args []string, name string) bool {
+	for _, a := range args {
+		if a == "--"+name || strings.HasPrefix(a, "--"+name+"=") {
+			return true
+		}
+	}
+	return false
+}
+
 // exitIncomplete is agree's exit code when replicas have not finished.
 const exitIncomplete = exitBudget
 
@@ -502,6 +513,9 @@ func cmdCluster(args []string, stdout, stderr io.Writer) (int, error) {
 	c, rest, err := newReplicated("cluster", args, stderr)
 	if err != nil {
 		return exitBadInput, err
+	}
+	if hasFlag(rest, "partitions") {
+		return cmdClusterPartitions(c, rest, stdout, stderr)
 	}
 	var (
 		pf                          publishFlags

@@ -303,6 +303,8 @@ type output struct {
 	faults bool // faults on: the `faults:` line (SPEC §7)
 	snaps  *recovery.Snapshotter
 	cells  *cellReport // the run's cell events (--json lists them)
+	lines  []string    // further configuration lines, after shards: (a partition's)
+	name   string      // appended to the Benchmark line's name
 	// before is what a resumed run had delivered before it continued:
 	// rates count only the messages it delivered itself.
 	before uint64
@@ -325,7 +327,7 @@ func (o *output) result(first bool, w workloads.Workload, res engine.Result, ela
 	rate := float64(res.Msgs-o.before) / elapsed.Seconds()
 	nsPerMsg := float64(ns) / float64(msgs)
 	allocsPerMsg := float64(allocs) / float64(msgs)
-	name := fmt.Sprintf("Benchmark%s/n=%s/shards=%d", strings.ToUpper(o.spec.Name[:1])+o.spec.Name[1:], formatN(o.n), o.shards)
+	name := fmt.Sprintf("Benchmark%s/n=%s/shards=%d%s", strings.ToUpper(o.spec.Name[:1])+o.spec.Name[1:], formatN(o.n), o.shards, o.name)
 	if o.json {
 		m := map[string]any{
 			"workload": o.spec.Name, "params": o.params, "shards": o.shards,
@@ -363,7 +365,11 @@ func (o *output) result(first bool, w workloads.Workload, res engine.Result, ela
 	var b bytes.Buffer
 	if first {
 		preamble(&b)
-		fmt.Fprintf(&b, "workload: %s\nparams: %s\nshards: %d\nUnit msgs/s better=higher\n", o.spec.Name, o.params, o.shards)
+		fmt.Fprintf(&b, "workload: %s\nparams: %s\nshards: %d\n", o.spec.Name, o.params, o.shards)
+		for _, l := range o.lines {
+			fmt.Fprintf(&b, "%s\n", l)
+		}
+		fmt.Fprintf(&b, "Unit msgs/s better=higher\n")
 		o.resultLines(&b, w, res)
 	}
 	// allocs/msg at a resolution of 0.001, as `go test` truncates allocs/op:

@@ -8,8 +8,12 @@ import (
 )
 
 func cmdVerify(args []string, stdout io.Writer) (int, error) {
+	usage := "usage: lexbench verify JOURNAL\n       lexbench verify JOURNAL.p0 JOURNAL.p1 …   (a partitioned run's journals, one per partition)\n"
+	if len(args) >= 1 && isPartitionJournal(args[0]) {
+		return cmdVerifySet(args, stdout)
+	}
 	if len(args) != 1 {
-		return exitBadInput, &usageError{msg: "verify: want exactly one JOURNAL argument", usage: "usage: lexbench verify JOURNAL\n"}
+		return exitBadInput, &usageError{msg: "verify: want exactly one JOURNAL argument (or every partition journal of a run)", usage: usage}
 	}
 	sum, err := mmap.Verify(args[0])
 	if sum.Params != "" {
