@@ -633,7 +633,8 @@ func cmdNATS(args []string, stdout, stderr io.Writer) (int, error) {
 	fs.SetOutput(io.Discard)
 	listen := fs.String("listen", "127.0.0.1:4222", "loopback `ADDR` to listen on (port 0: any free port)")
 	store := fs.String("store", "", "JetStream store `DIR` (default: a temporary directory, removed at exit)")
-	usage := "usage: lexbench nats [--listen ADDR] [--store DIR]\n  run a NATS server with JetStream in this process until SIGINT or SIGTERM\n" + fs.FlagUsages()
+	expose := fs.Bool("expose", false, "allow --listen on an interface's address that is not loopback (no authentication: a trusted network only)")
+	usage := "usage: lexbench nats [--listen ADDR] [--store DIR] [--expose]\n  run a NATS server with JetStream in this process until SIGINT or SIGTERM\n" + fs.FlagUsages()
 	if err := fs.Parse(args); err != nil {
 		if err == pflag.ErrHelp {
 			fmt.Fprint(stdout, usage)
@@ -646,7 +647,11 @@ func cmdNATS(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	ctx, stop := interruptible()
 	defer stop()
-	srv, err := natsembed.Start(*listen, *store)
+	start := natsembed.Start
+	if *expose {
+		start = natsembed.StartExposed
+	}
+	srv, err := start(*listen, *store)
 	if err != nil {
 		return exitBadInput, err
 	}

@@ -30,7 +30,15 @@ const readyWait = 30 * time.Second
 // temporary directory, removed by Shutdown). The host must be a loopback
 // address. Errors name what failed: the address, the directory, or the
 // server's start.
-func Start(addr, dir string) (*Server, error) {
+func Start(addr, dir string) (*Server, error) { return start(addr, dir, false) }
+
+// StartExposed is Start on a non-loopback address too (an interface's
+// address, never a wildcard): for servers that processes on other
+// machines, or in other network namespaces, must reach. The server has no
+// authentication: expose it only on a network you trust.
+func StartExposed(addr, dir string) (*Server, error) { return start(addr, dir, true) }
+
+func start(addr, dir string, exposed bool) (*Server, error) {
 	host, port := "127.0.0.1", -1
 	if addr != "" {
 		h, p, err := net.SplitHostPort(addr)
@@ -41,8 +49,12 @@ func Start(addr, dir string) (*Server, error) {
 		if err != nil {
 			return nil, fmt.Errorf("nats: address %q: bad port", addr)
 		}
-		if ip := net.ParseIP(h); h != "localhost" && (ip == nil || !ip.IsLoopback()) {
-			return nil, fmt.Errorf("nats: address %q: the embedded server listens on a loopback address only", addr)
+		ip := net.ParseIP(h)
+		switch {
+		case exposed && (ip == nil || ip.IsUnspecified()):
+			return nil, fmt.Errorf("nats: address %q: want an interface's IP address", addr)
+		case !exposed && h != "localhost" && (ip == nil || !ip.IsLoopback()):
+			return nil, fmt.Errorf("nats: address %q: the embedded server listens on a loopback address only (--expose for another)", addr)
 		}
 		host, port = h, int(n)
 		if port == 0 {

@@ -52,3 +52,17 @@ func TestStartKeepsAGivenStoreAndRefusesOtherAddresses(t *testing.T) {
 		}
 	}
 }
+
+func TestStartExposedWantsAnInterfaceAddress(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0:4222", "[::]:4222", "example.com:4222", "10.1.2.3"} {
+		if s, err := StartExposed(addr, t.TempDir()); err == nil {
+			s.Shutdown()
+			t.Errorf("StartExposed(%q) succeeded, want an error", addr)
+		}
+	}
+	s, err := StartExposed("127.0.0.1:0", t.TempDir()) // loopback is an interface's address too
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Shutdown()
+}
