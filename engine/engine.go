@@ -430,7 +430,7 @@ func Run(w Workload, cfg Config) (Result, error) {
 		r.boot()
 	}
 	if !r.stop {
-		if S == 1 && r.part == nil {
+		if S == 1 { // (a partition of P > 1 has remote shards: S > 1)
 			r.runSequential()
 		} else {
 			r.runSharded()
@@ -1172,6 +1172,9 @@ func (r *run) dropPending(drop func(r *run, e *trace.Entry) bool) {
 func (r *run) layout() {
 	n := r.n
 	r.nBlocks = (n + blockEntries - 1) / blockEntries
+	if r.part != nil {
+		r.nBlocks = 0 // the link hashes a partition's part
+	}
 	if cap(r.content) < r.nBlocks {
 		r.content = make([]uint64, r.nBlocks)
 	}

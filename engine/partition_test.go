@@ -273,7 +273,7 @@ func TestPartitionedGoldenRows(t *testing.T) {
 				t.Fatal(err)
 			}
 			single.Words = slices.Clone(single.Words)
-			for _, c := range [][2]int{{2, 1}, {3, 1}, {2, 2}, {3, 2}} {
+			for _, c := range [][2]int{{1, 1}, {2, 1}, {3, 1}, {2, 2}, {3, 2}} {
 				if testing.Short() && c[1] == 2 {
 					continue
 				}

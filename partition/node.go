@@ -19,8 +19,9 @@ type Transport interface {
 	Send(round uint64, dst, i int, chunk []byte) error
 	// Flush waits until every chunk sent is stored.
 	Flush() error
-	// Next returns the next chunk addressed to this partition and its
-	// position (positions ascend; Restart positions are taken from them).
+	// Next returns the next chunk addressed to this partition (the
+	// caller's from then on; it does not change it) and its position
+	// (positions ascend; a restart's position is one of them).
 	Next() (chunk []byte, pos uint64, err error)
 	// Close stops the transport; a waiting Next returns an error.
 	Close()
@@ -142,10 +143,10 @@ func (n *Node) exchange(kind uint8, m *engine.PartMsg, wire []wireMsg, all []*en
 		}
 		n.body = encodeBody(n.body[:0], kind, m, busy, n.ch.digOut, n.ch.hashOut, j)
 		h := chunkHead{run: n.run, round: r, src: n.k, dst: j}
-		err := appendChunks(n.body, h, chunkBytesMax, nil, func(c []byte) error {
+		err := appendChunks(n.body, h, chunkBytesMax, nil, func(i int, c []byte) error {
 			n.Stats.BytesSent += uint64(len(c))
 			n.Stats.ChunksSent++
-			return n.tr.Send(r, j, int(h.index), c)
+			return n.tr.Send(r, j, i, c)
 		})
 		if err != nil {
 			return nil, err
@@ -165,7 +166,10 @@ func (n *Node) exchange(kind uint8, m *engine.PartMsg, wire []wireMsg, all []*en
 			continue
 		}
 		sb := &rb.src[i]
-		body := bytes.Join(sb.chunks, nil)
+		body := sb.chunks[0]
+		if len(sb.chunks) > 1 {
+			body = bytes.Join(sb.chunks, nil)
+		}
 		w := &wire[i]
 		if err := decodeBody(body, w); err != nil {
 			return nil, fmt.Errorf("partition %d's message of round %d: %w", i, r, err)
@@ -238,6 +242,9 @@ func kindName(k uint8) string {
 // passed over; a chunk that repeats one of this or a later round must be
 // the same bytes, else a partition is not deterministic.
 func (n *Node) gather(r uint64) (*roundBuf, error) {
+	if n.P == 1 { // a run of one partition exchanges nothing
+		return &roundBuf{}, nil
+	}
 	for {
 		if rb := n.pending[r]; rb != nil && rb.done == n.P-1 {
 			return rb, nil
@@ -281,7 +288,7 @@ func (n *Node) gather(r uint64) (*roundBuf, error) {
 			}
 			continue
 		}
-		sb.chunks[h.index] = bytes.Clone(part)
+		sb.chunks[h.index] = part // the transport's chunk is ours
 		sb.have++
 		if sb.have == sb.n {
 			rb.done++

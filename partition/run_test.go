@@ -133,7 +133,7 @@ func sameResult(a, b engine.Result) error {
 	return nil
 }
 
-// TestPartitionsOfGoldenRows runs every golden row with n ≤ 1e6 as 2 and 3
+// TestPartitionsOfGoldenRows runs every golden row with n ≤ 1e6 as 1, 2 and 3
 // partitions through nodes (encoded rounds, the chain handed on across
 // partitions, partition journals): every partition ends with the row's
 // hashes and the single-process result, and the set of partition journals
@@ -147,7 +147,7 @@ func TestPartitionsOfGoldenRows(t *testing.T) {
 			run := goldenRun(t, r)
 			dir := t.TempDir()
 			single, sj := singleJournal(t, run, dir)
-			for _, P := range []int{2, 3} {
+			for _, P := range []int{1, 2, 3} {
 				net := NewMemNet(P)
 				dir := filepath.Join(dir, fmt.Sprint(P))
 				if err := os.Mkdir(dir, 0o755); err != nil {
@@ -334,5 +334,35 @@ func TestPartitionsOnNATS(t *testing.T) {
 			}
 			t.Logf("%d rounds, %d bytes sent by partition 0, %v waiting", reps[0].Stats.Rounds, reps[0].Stats.BytesSent, reps[0].Stats.Wait)
 		})
+	}
+}
+
+// TestLargeRoundsOnNATS: rounds whose messages to one partition exceed a
+// chunk (about 1 MiB) go as several NATS messages, each its own
+// deduplication id (a bug once sent them under one id, and the server kept
+// only the first: the run hung); the run ends as in one process.
+func TestLargeRoundsOnNATS(t *testing.T) {
+	srv, err := natsembed.Start("", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	run := &replica.Run{Spec: &workloads.StormSpec, P: workloads.Params{N: 300_000, Seed: 3, Batch: 100_000, K: [2]uint64{2, 64}},
+		Opts: snapshot.DefaultOptions()}
+	single, err := engine.Run(run.New(), run.Config(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reps, errs := runNATS(t, run, 3, srv.URL(), t.TempDir(), 2)
+	for k, rep := range reps {
+		if errs[k] != nil {
+			t.Fatalf("partition %d: %v", k, errs[k])
+		}
+		if err := sameResult(rep.Result, single); err != nil {
+			t.Errorf("partition %d: %v", k, err)
+		}
+		if k == 0 && rep.Stats.ChunksSent <= 2*rep.Stats.Rounds {
+			t.Errorf("partition 0 sent %d chunks in %d rounds: no round was larger than a chunk", rep.Stats.ChunksSent, rep.Stats.Rounds)
+		}
 	}
 }

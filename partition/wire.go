@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/lexbench/lexbench/engine"
@@ -231,11 +232,7 @@ func (d *decoder) count(n uint64, size uint64) int {
 
 func (d *decoder) entries(dst []trace.Entry) []trace.Entry {
 	n := d.count(d.u64(), trace.EntrySize)
-	raw := d.take(uint64(n) * trace.EntrySize)
-	for i := 0; i < n; i++ {
-		dst = append(dst, trace.DecodeEntry(raw[i*trace.EntrySize:]))
-	}
-	return dst
+	return trace.DecodeEntries(dst, d.take(uint64(n)*trace.EntrySize))
 }
 
 // decodeBody decodes a body into w (its slices reused).
@@ -308,8 +305,8 @@ func decodeBody(b []byte, w *wireMsg) error {
 const chunkBytesMax = 960 << 10
 
 // appendChunks cuts body into chunks of at most max bytes (with headers)
-// and calls send with each.
-func appendChunks(body []byte, h chunkHead, max int, buf []byte, send func(chunk []byte) error) error {
+// and calls send with each and its index.
+func appendChunks(body []byte, h chunkHead, max int, buf []byte, send func(i int, chunk []byte) error) error {
 	room := uint64(max - chunkHeaderSize - 8)
 	n := max64(1, (uint64(len(body))+room-1)/room)
 	if n > math.MaxUint32 {
@@ -319,7 +316,7 @@ func appendChunks(body []byte, h chunkHead, max int, buf []byte, send func(chunk
 	for i := uint64(0); i < n; i++ {
 		part := body[min(i*room, uint64(len(body))):min((i+1)*room, uint64(len(body)))]
 		h.index = uint32(i)
-		b := buf[:0]
+		b := slices.Grow(buf[:0], chunkHeaderSize+len(part)+8)
 		b = append(b, chunkMagic[:]...)
 		b = binary.LittleEndian.AppendUint32(b, 0)
 		b = binary.LittleEndian.AppendUint64(b, h.run)
@@ -331,7 +328,7 @@ func appendChunks(body []byte, h chunkHead, max int, buf []byte, send func(chunk
 		b = binary.LittleEndian.AppendUint64(b, h.bodyLen)
 		b = append(b, part...)
 		b = binary.LittleEndian.AppendUint64(b, xxhash.Sum64(b))
-		if err := send(b); err != nil {
+		if err := send(int(i), b); err != nil {
 			return err
 		}
 	}
