@@ -121,14 +121,22 @@ func encodeSnapshot(s *partSnapshot) []byte {
 	for _, x := range pc.Cycle {
 		u(uint64(x))
 	}
+	sealSnapshot(b, s.snap.CP.Tick)
+	return b
+}
+
+// sealSnapshot fills the header of b, a snapshot of tick t whose body
+// follows the header: magic, version, tick, the body's length and
+// checksum, and the header's checksum.
+func sealSnapshot(b []byte, t uint64) {
 	h := b[:snapHeaderSize]
+	clear(h)
 	copy(h, snapMagic[:])
 	binary.LittleEndian.PutUint32(h[8:], snapVersion)
-	binary.LittleEndian.PutUint64(h[16:], s.snap.CP.Tick)
+	binary.LittleEndian.PutUint64(h[16:], t)
 	binary.LittleEndian.PutUint64(h[24:], uint64(len(b)-snapHeaderSize))
 	binary.LittleEndian.PutUint64(h[32:], xxhash.Sum64(b[snapHeaderSize:]))
 	binary.LittleEndian.PutUint64(h[40:], xxhash.Sum64(h[:40]))
-	return b
 }
 
 type snapDecoder struct {
