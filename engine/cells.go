@@ -61,7 +61,11 @@ func sameState(proj Projector, d uint32, a, b []uint64) bool {
 	if proj == nil {
 		return slices.Equal(a, b)
 	}
-	return sameKept(proj.Kept(d), a, b)
+	mask := proj.Kept(d)
+	if mask == nil {
+		return slices.Equal(a, b)
+	}
+	return sameKept(mask, a, b)
 }
 
 // sameKept compares a and b in the words whose bit is set in mask; words

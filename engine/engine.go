@@ -73,8 +73,17 @@ import (
 	"github.com/lexbench/lexbench/trace"
 )
 
-// Journal receives the canonical blocks of a run. Reserve returns n writable
-// bytes at the journal's end, valid until the next Reserve.
+// Journal receives the canonical blocks of a run (SPEC §3). The engine
+// calls Reserve at most once per tick, at the boundary before the tick is
+// delivered, with n the exact size of the tick's blocks (headers and
+// entries), and only for a tick with messages. Reserve returns exactly n
+// writable bytes at the journal's end, valid until the next Reserve (or the
+// end of the run). The engine fills all n bytes with the tick's blocks —
+// whole, hashed and linked — before it calls Reserve again or returns from
+// Run, possibly from several goroutines writing disjoint parts; a journal
+// may read the previous region at the next call (recovery compares it,
+// journal/mmap checks it under -tags invariants). An error from Reserve
+// ends the run with that error.
 type Journal interface {
 	Reserve(n int) ([]byte, error)
 }
@@ -100,6 +109,15 @@ type Config struct {
 	// Progress, if set, is called at every tick boundary from the serial
 	// section with the boundary's tick and the messages delivered so far.
 	Progress func(tick uint64, msgs uint64)
+	// OnFault, if set, is called for every fault decision that faults a
+	// message (SPEC §7: dropped, duplicated, delayed), at the boundary of
+	// the tick the message was emitted for (boundary t for the messages
+	// emitted during tick t−1), before that boundary's checks, from the
+	// serial section, in emission order: by src, then seq. So the calls
+	// are the same at every shard count, and a run that ends at boundary t
+	// reports every decision it counted in Result.Faults. ev is valid
+	// only during the call. Unset, the fault layer records nothing.
+	OnFault func(ev *FaultEvent)
 	// BeforeGoals, if set, is called with the arena before the goals are
 	// evaluated (a test hook for goal checks).
 	BeforeGoals func(words []uint64)
@@ -114,6 +132,12 @@ type Config struct {
 	// Resume, if set, starts the run from a checkpoint instead of boot
 	// (see CheckRestore); Journal then continues the checkpoint's chain.
 	Resume *Checkpoint
+	// Stop, if set, is polled at every tick boundary in the serial
+	// section: once it is true, the run ends at the next boundary where it
+	// would go on, with Outcome Stopped (after a snapshot there, if
+	// snapshots are on), so its journal ends at that tick boundary and a
+	// resume continues it (Ctrl-C).
+	Stop *atomic.Bool
 
 	// MaxInFlight bounds the messages in flight (all of Q, late ones
 	// included, and what one shard emits in one tick): a run that would
@@ -131,9 +155,15 @@ type Config struct {
 	// (partition.go, docs/distributed.md): it runs the partition's domains
 	// with Shards shards and exchanges a round with the other partitions
 	// at every tick boundary through Partition.Link, which also hashes
-	// and journals the trace (Journal must be nil). Its Result is the
-	// whole run's. nil (every single-process run) changes nothing.
+	// and journals the trace (Journal and Buffers must be nil). Its Result
+	// is the whole run's; OnFault sees the decisions of this partition's
+	// sources. nil (every single-process run) changes nothing.
 	Partition *Partition
+
+	// Buffers, if set, lends the run the buffers an earlier run left in
+	// it, and takes this run's back when it ends (many small runs on one
+	// goroutine: lexbench sim).
+	Buffers *Buffers
 
 	forceCandidate bool // test hook: every fingerprint matches
 }
@@ -148,9 +178,10 @@ const (
 	Budget
 	Oscillating
 	Damped
+	Stopped // Config.Stop: ended early at a tick boundary; not a result
 )
 
-var outcomeNames = [...]string{"converged", "violated", "budget", "oscillating", "damped"}
+var outcomeNames = [...]string{"converged", "violated", "budget", "oscillating", "damped", "stopped"}
 
 func (o Outcome) String() string { return outcomeNames[o] }
 
@@ -214,7 +245,7 @@ const InFlightMax = 1<<31 - 1
 // boundary 0 does not quiesce even with no booting domain (budgets still
 // apply there), and EndTick is called at tick 0, which is how a domain
 // with no boot message starts. A fault in EndTick is reported with
-// out.Fault(domain id, err).
+// out.Fault(domain id, err), a violation with out.Violate(domain id, err).
 type TickEnder interface {
 	EndTick(out *Outbox)
 }
@@ -223,7 +254,7 @@ type TickEnder interface {
 type Result struct {
 	Trace, State uint64
 	Outcome      Outcome
-	Violation    error // the violated goal, when Outcome == Violated
+	Violation    error // when Outcome == Violated: the violated goal, or what a transition reported with Outbox.Violate
 	Ticks        uint64
 	Msgs         uint64
 	Dropped      uint64
@@ -269,14 +300,17 @@ type shard struct {
 	acts   []cellAct
 	recvs  []recvMark
 	digest xxhash.Digest
-	// fault is the first workload fault of the tick (at position faultPos
-	// of the tick, in ≺ order); endFault the first of EndTick, for domain
-	// endFaultDom; emitFault the engine's check of emissions, with the src
-	// of the faulty emission; overflow an outbox past the in-flight bound.
+	// fault is the first workload fault or violation of the tick's
+	// deliveries (at position faultPos of the tick, in ≺ order; faultViol:
+	// a violation); endFault the first of EndTick, for domain endFaultDom;
+	// emitFault the engine's check of emissions, with the src of the
+	// faulty emission; overflow an outbox past the in-flight bound.
 	fault       error
 	faultPos    int
+	faultViol   bool
 	endFault    error
 	endFaultDom int
+	endViol     bool
 	emitFault   error
 	emitSrc     uint32
 	overflow    bool
@@ -294,7 +328,9 @@ type shard struct {
 	// scheduled since the last round (local detection).
 	remote  bool
 	notices []trace.Entry
-	_       [64]byte
+	// faultLog: the fault decisions of the tick, for Config.OnFault.
+	faultLog []FaultEvent
+	_        [64]byte
 }
 
 type run struct {
@@ -321,8 +357,6 @@ type run struct {
 	nBlocks int
 	content []uint64 // content hashes of the tick's blocks
 	region  []byte   // the tick's journal region
-	task    atomic.Int64
-	_       [56]byte
 
 	// chain and counters
 	prev    uint64
@@ -375,7 +409,11 @@ func Run(w Workload, cfg Config) (Result, error) {
 	r.words = r.arena.Words()
 	w.Init(r.words)
 	r.proj, _ = w.(Projector)
-	if err := r.loc.init(r, !cfg.NoDetect && !r.flt.on && cfg.Detect == DetectLocal); err != nil {
+	detect := !cfg.NoDetect && !r.flt.on
+	if td, ok := w.(TickDependent); ok && td.TickDependent() {
+		detect = false
+	}
+	if err := r.loc.init(r, detect && cfg.Detect == DetectLocal); err != nil {
 		return Result{}, err
 	}
 	if cfg.Partition != nil {
@@ -403,14 +441,18 @@ func Run(w Workload, cfg Config) (Result, error) {
 		r.partShards()
 	}
 	r.base = make([]int, S+1)
+	if cfg.Buffers != nil {
+		cfg.Buffers.lend(r)
+		defer cfg.Buffers.keep(r)
+	}
 	r.prev = trace.ParamsHash(cfg.Params)
-	r.det.init(r, !cfg.NoDetect && !r.flt.on && cfg.Detect == DetectGlobal)
+	r.det.init(r, detect && cfg.Detect == DetectGlobal)
 	if cfg.Resume != nil {
 		err := checkRestore(w, cfg.Resume, cfg.Partition)
 		cp := cfg.Resume
 		switch {
 		case err != nil:
-		case cp.Detect && cfg.NoDetect:
+		case cp.Detect && (cfg.NoDetect || !detect && !r.flt.on):
 			err = errors.New("the checkpoint has a running oscillation detector and the run disables it")
 		case cp.Detect && r.flt.on:
 			err = errors.New("the checkpoint has a running oscillation detector and the run has faults on")
@@ -484,16 +526,44 @@ func (r *run) deliver(sh *shard, msgs []trace.Entry) {
 	r.wl.Deliver(&sh.out, msgs)
 }
 
-// endShardTick calls the workload's EndTick for sh, unless its tick
-// already failed.
+// deliverAll delivers msgs, the messages at positions pos… of the tick in
+// ≺ order, into sh's outbox. After a transition that faults or violates
+// (Outbox.Fault, Violate), the shard's first is recorded and delivery goes
+// on with the next message: every message of the tick is delivered
+// whatever the shards, so the state a violated run ends with does not
+// depend on where they are cut. An outbox overflow abandons the rest.
+func (r *run) deliverAll(sh *shard, msgs []trace.Entry, pos int) {
+	for {
+		r.deliver(sh, msgs)
+		o := &sh.out
+		if o.fault == nil || o.overflow {
+			return
+		}
+		i := min(max(o.faultAt, 0), len(msgs)-1)
+		if sh.fault == nil { // a shard delivers in ≺ order: its first is its least
+			sh.fault, sh.faultPos, sh.faultViol = o.fault, pos+i, o.viol
+		}
+		o.fault = nil
+		if msgs, pos = msgs[i+1:], pos+i+1; len(msgs) == 0 {
+			return
+		}
+	}
+}
+
+// endShardTick calls the workload's EndTick for sh, unless its outbox
+// overflowed (the tick is abandoned). It runs after a fault or violation
+// too: the tick is finished as usual whatever the shards.
 func (r *run) endShardTick(sh *shard) {
-	if sh.fault != nil || sh.out.overflow {
+	if sh.out.overflow {
 		return
 	}
 	defer sh.out.recoverOverflow()
 	r.ender.EndTick(&sh.out)
-	if sh.out.fault != nil {
-		sh.endFault, sh.endFaultDom, sh.out.fault = sh.out.fault, sh.out.faultAt, nil
+	if o := &sh.out; o.fault != nil {
+		if sh.endFault == nil {
+			sh.endFault, sh.endFaultDom, sh.endViol = o.fault, o.faultAt, o.viol
+		}
+		o.fault = nil
 	}
 }
 
@@ -505,19 +575,35 @@ func (r *run) runSequential() {
 		// receivers are marked for the detector when they are emitted to,
 		// in finishOutput's pass (one shard only; see there)
 		if in := sh.stream[x]; len(in) > 0 {
-			r.deliver(sh, in)
-			if sh.out.fault != nil {
-				sh.fault, sh.faultPos, sh.out.fault = sh.out.fault, sh.out.faultAt, nil
-			}
+			r.deliverAll(sh, in, 0)
 		}
 		if r.ender != nil {
 			r.endShardTick(sh)
 		}
 		r.finishOutput(sh, y)
-		for b := 0; b < r.nBlocks; b++ {
-			r.hashBlock(sh, b, x)
-		}
+		r.hashSequential(sh.stream[x])
 		r.endTick()
+	}
+}
+
+// hashSequential is hashBlock for every block of the tick when one shard
+// holds the whole tick (in): no search for the block's shard, and a block
+// of one entry is hashed from its fields (trace.EntryHash).
+func (r *run) hashSequential(in []trace.Entry) {
+	var scratch []byte
+	for b := 0; b < r.nBlocks; b++ {
+		es := in[b*blockEntries : min((b+1)*blockEntries, r.n)]
+		var h uint64
+		if len(es) == 1 {
+			h = trace.EntryHash(&es[0])
+			invEntryHash(&es[0], h)
+		} else {
+			h = trace.ContentHash(es, &scratch)
+		}
+		r.content[b] = h
+		if r.region != nil {
+			copy(r.region[b*blockStride+trace.BlockHeaderSize:], trace.EntryBytes(es, &scratch))
+		}
 	}
 }
 
@@ -563,12 +649,7 @@ func (r *run) shardLoop(sh *shard) {
 				if r.det.on {
 					sh.mark(r.det.stamp, r.det.epoch, msgs)
 				}
-				r.deliver(sh, msgs)
-				if sh.out.fault != nil {
-					sh.fault, sh.faultPos = sh.out.fault, r.base[p.id]+int(sp.start)+sh.out.faultAt
-					sh.out.fault = nil
-					break deliver
-				}
+				r.deliverAll(sh, msgs, r.base[p.id]+int(sp.start))
 				if sh.out.overflow {
 					break deliver
 				}
@@ -642,7 +723,9 @@ func (r *run) finishOutput(sh *shard, x int) {
 	invStream(r, sh, es, sh.out.next)
 	sh.stream[x] = es
 	sh.out.buf = nil
-	r.spans(sh, x)
+	if len(r.shards) > 1 {
+		r.spans(sh, x)
+	}
 }
 
 // scanOutput is finishOutput's pass over a shard's outbox es (emission
@@ -747,7 +830,7 @@ func (r *run) sortOut(sh *shard, es []trace.Entry, t uint64, gone []int32) []int
 		if faults && m.Src != m.Dst {
 			// SPEC §7: u, then r = u % 10^6 against the cumulative rates.
 			if u := mix(srcMix ^ (golden * (i + 1))); u%FaultRateMax < fl.delayEnd {
-				if r.fault(sh, m, u, t) {
+				if r.fault(sh, m, u, t, i) {
 					gone = append(gone, int32(k)) // dropped or delayed
 					continue
 				}
@@ -800,8 +883,13 @@ func (r *run) decideFaults(sh *shard, es []trace.Entry, t uint64, gone []int32) 
 			n++
 		}
 	}
+	obs := srcRun{start: -1}
 	for _, f := range ev[:n] {
-		if r.fault(sh, &es[f.k], f.u, t) {
+		var i uint64
+		if r.cfg.OnFault != nil {
+			i = obs.index(es, int(f.k))
+		}
+		if r.fault(sh, &es[f.k], f.u, t, i) {
 			gone = append(gone, f.k)
 		}
 	}
@@ -846,9 +934,10 @@ func assemble(out, es []trace.Entry, gone []int32, late []trace.Entry) []trace.E
 }
 
 // fault applies the decision u (one that faults, SPEC §7) to m, emitted
-// during tick t-1 and due at m.Tick: a duplicate's copy goes to the late
-// queue and m stays; a dropped or delayed m leaves the stream (true).
-func (r *run) fault(sh *shard, m *trace.Entry, u, t uint64) bool {
+// during tick t-1 as its src's i-th message and due at m.Tick: a
+// duplicate's copy goes to the late queue and m stays; a dropped or
+// delayed m leaves the stream (true). i is used only by Config.OnFault.
+func (r *run) fault(sh *shard, m *trace.Entry, u, t, i uint64) bool {
 	fl := &r.flt
 	due := uint64(m.Tick)
 	if m.Tick == uint32(t) {
@@ -858,15 +947,24 @@ func (r *run) fault(sh *shard, m *trace.Entry, u, t uint64) bool {
 	switch rate := u % FaultRateMax; {
 	case rate < fl.drop:
 		sh.fc.Dropped++
+		if r.cfg.OnFault != nil {
+			sh.recordFault(m, i, due, FaultDropped, 0)
+		}
 		return true
 	case rate < fl.dupEnd:
 		sh.fc.Duplicated++
+		if r.cfg.OnFault != nil {
+			sh.recordFault(m, i, due, FaultDuplicated, due+d)
+		}
 		c := *m
 		c.Flags = trace.FlagCopy
 		r.lateInsert(sh, &c, due+d, t)
 		return false
 	}
 	sh.fc.Delayed++
+	if r.cfg.OnFault != nil {
+		sh.recordFault(m, i, due, FaultDelayed, due+d)
+	}
 	c := *m
 	c.Flags = trace.FlagDelayed
 	r.lateInsert(sh, &c, due+d, t)
@@ -905,47 +1003,56 @@ func (r *run) spans(sh *shard, x int) {
 	}
 }
 
-// firstFault is the error that ends the run at this boundary, if any: the
-// first faulting delivery of the tick in ≺ order, else the first fault of
-// EndTick by domain id, else the faulty emission of the least src. All are
-// independent of the shard count. Last comes an outbox past the in-flight
-// bound, a resource limit: when the same tick also faults, which of the
-// two is reported may depend on the shard count (an overflowing shard
-// abandons its tick).
-func (r *run) firstFault() error {
-	var err error
-	pos := -1
+// firstStop is what ends the run at this boundary, if anything: an error
+// (Run returns it) or a violation (the run ends as Violated). Candidates,
+// in this order: the first faulting or violating delivery of the tick in
+// ≺ order; else the first fault or violation of EndTick by domain id; else
+// the faulty emission of the least src. All are independent of the shard
+// count. Last comes an outbox past the in-flight bound, a resource limit:
+// when the same tick also faults, which of the two is reported may depend
+// on the shard count (an overflowing shard abandons its tick), and it wins
+// over a violation (the abandoned tick's state is not a result).
+func (r *run) firstStop() (err, violation error) {
+	stopped := false
+	for _, sh := range r.shards {
+		stopped = stopped || sh.fault != nil || sh.endFault != nil || sh.emitFault != nil || sh.overflow
+	}
+	if !stopped {
+		return nil, nil
+	}
+	pos, viol := -1, false
 	for _, sh := range r.shards {
 		if sh.fault != nil && (pos < 0 || sh.faultPos < pos) {
-			err, pos = sh.fault, sh.faultPos
+			err, pos, viol = sh.fault, sh.faultPos, sh.faultViol
 		}
 	}
-	if err != nil {
-		return err
-	}
-	for _, sh := range r.shards {
-		if sh.endFault != nil && (pos < 0 || sh.endFaultDom < pos) {
-			err, pos = sh.endFault, sh.endFaultDom
+	if err == nil {
+		for _, sh := range r.shards {
+			if sh.endFault != nil && (pos < 0 || sh.endFaultDom < pos) {
+				err, pos, viol = sh.endFault, sh.endFaultDom, sh.endViol
+			}
 		}
 	}
-	if err != nil {
-		return err
+	if err != nil && !viol {
+		return err, nil
 	}
-	var src uint32
-	for _, sh := range r.shards {
-		if sh.emitFault != nil && (err == nil || sh.emitSrc < src) {
-			err, src = sh.emitFault, sh.emitSrc
+	if err == nil {
+		var src uint32
+		for _, sh := range r.shards {
+			if sh.emitFault != nil && (err == nil || sh.emitSrc < src) {
+				err, src = sh.emitFault, sh.emitSrc
+			}
 		}
-	}
-	if err != nil {
-		return err
+		if err != nil {
+			return err, nil
+		}
 	}
 	for _, sh := range r.shards {
 		if sh.overflow {
-			return r.inFlightError()
+			return r.inFlightError(), nil
 		}
 	}
-	return nil
+	return nil, err
 }
 
 func (r *run) inFlightError() error {
@@ -1015,6 +1122,7 @@ func (r *run) endTick() {
 	for b := 0; b < r.nBlocks; b++ {
 		count := uint32(min(blockEntries, r.n-b*blockEntries))
 		h := trace.BlockHash(count, r.blocks, r.prev, r.content[b])
+		invBlockHash(count, r.blocks, r.prev, r.content[b], h)
 		if r.region != nil {
 			trace.PutBlockHeader(r.region[b*blockStride:], trace.BlockHeader{
 				Count: count, Index: r.blocks, Prev: r.prev, Hash: h})
@@ -1047,19 +1155,28 @@ func (r *run) boundary() {
 	if r.cfg.Progress != nil {
 		r.cfg.Progress(t, r.msgs)
 	}
-	var err error
+	if r.cfg.OnFault != nil {
+		r.reportFaults()
+	}
+	var err, v error
 	late, limit, locFound := 0, r.limit, r.loc.found
 	if r.part == nil {
-		err = r.firstFault()
-		late = r.pendingLate()
+		err, v = r.firstStop()
 	} else {
-		n, late, err = r.partPending()
+		n, late, err, v = r.partPending()
 		limit, locFound = r.part.limit, r.part.found
 	}
 	if err != nil {
 		r.err = err
 		r.stop = true
 		return
+	} else if v != nil {
+		r.res.Violation = v // the goals are not evaluated
+		r.end(Violated)
+		return
+	}
+	if r.part == nil {
+		late = r.pendingLate()
 	}
 	switch {
 	case n == 0 && late == 0 && (t > 0 || r.ender == nil):
@@ -1121,13 +1238,18 @@ func (r *run) boundary() {
 			return
 		}
 	}
-	if e := r.cfg.SnapshotEvery; e > 0 && t%e == 0 && t > 0 && t != r.resumed && r.cfg.Snapshot != nil {
+	stop := r.cfg.Stop != nil && r.cfg.Stop.Load()
+	if e := r.cfg.SnapshotEvery; e > 0 && (t%e == 0 || stop) && t > 0 && t != r.resumed && r.cfg.Snapshot != nil {
 		r.checkpoint(&r.cp)
 		if err := r.cfg.Snapshot(&r.cp); err != nil {
 			r.err = err
 			r.stop = true
 			return
 		}
+	}
+	if stop {
+		r.end(Stopped)
+		return
 	}
 	r.layout()
 }
@@ -1189,7 +1311,6 @@ func (r *run) layout() {
 		}
 		r.region = reg
 	}
-	r.task.Store(0)
 }
 
 func (r *run) goals() Outcome {

@@ -9,6 +9,8 @@ import "github.com/lexbench/lexbench/trace"
 
 const invariantsOn = false
 
-func invOutbox(*Outbox, []trace.Entry)              {}
-func invStream(*run, *shard, []trace.Entry, uint64) {}
-func invLate(*lateQueue, uint64)                    {}
+func invOutbox(*Outbox, []trace.Entry)                    {}
+func invStream(*run, *shard, []trace.Entry, uint64)       {}
+func invLate(*lateQueue, uint64)                          {}
+func invEntryHash(*trace.Entry, uint64)                   {}
+func invBlockHash(uint32, uint64, uint64, uint64, uint64) {}

@@ -5,6 +5,7 @@ package engine
 import (
 	"fmt"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/lexbench/lexbench/trace"
 )
 
@@ -93,5 +94,24 @@ func invLate(q *lateQueue, t uint64) {
 	}
 	if chunks != len(q.next) {
 		invariant("late queue: %d chunks in buckets and the free list, %d exist", chunks, len(q.next))
+	}
+}
+
+// invEntryHash checks the content hash of a block of one entry, computed
+// from its fields (trace.EntryHash), against xxhash64 of its bytes.
+func invEntryHash(e *trace.Entry, h uint64) {
+	var scratch []byte
+	if want := xxhash.Sum64(trace.EntryBytes([]trace.Entry{*e}, &scratch)); h != want {
+		invariant("content hash of the one-entry block %+v is %016x, xxhash64 of its bytes %016x", *e, h, want)
+	}
+}
+
+// invBlockHash checks a block's chained hash, computed from its fields
+// (trace.BlockHash), against xxhash64 of its encoded header.
+func invBlockHash(count uint32, index, prev, content, h uint64) {
+	var b [trace.BlockHeaderSize]byte
+	trace.PutBlockHeader(b[:], trace.BlockHeader{Count: count, Index: index, Prev: prev, Hash: content})
+	if want := xxhash.Sum64(b[:]); h != want {
+		invariant("hash of block %d is %016x, xxhash64 of its header %016x", index, h, want)
 	}
 }

@@ -364,6 +364,27 @@ func TestProjectionLetsACounterNotHideAFight(t *testing.T) {
 	}
 }
 
+// With end-of-tick work (a TickEnder: programs with goals) the global
+// detector compares every domain, not only the receivers; it must still
+// compare only the words the projection keeps.
+func TestProjectionHoldsWithEndOfTickWork(t *testing.T) {
+	for _, s := range []int{1, 3} {
+		for _, local := range []bool{false, true} {
+			def := pingPong(100, 0, true, true)
+			def.end = func(uint32, []uint64, func(uint32, uint64, uint64)) {} // nothing: only its presence matters
+			c := cfg(s)
+			c.MaxTicks = 300
+			if local {
+				c.Detect = engine.DetectLocal
+			}
+			r := checkAgainstRef(t, def, c)
+			if r.res.Outcome != engine.Oscillating {
+				t.Fatalf("shards %d local %v: %v, want oscillating (the counter is projected out)", s, local, r.res.Outcome)
+			}
+		}
+	}
+}
+
 func TestLocalFingerprintCollisionIsRejectedByFullComparison(t *testing.T) {
 	for _, def := range []*sysDef{pingPong(80, 50, true, false), pingPong(300, 0, false, false)} {
 		for _, s := range []int{1, 2, 5} {

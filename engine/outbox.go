@@ -18,13 +18,18 @@ const MaxTick = 1<<32 - 1
 //
 // One Outbox belongs to one shard for the whole run: the domains whose
 // messages the shard delivers are the contiguous id range [Lo(), Hi()).
+//
+// The zero Outbox is usable outside a run, e.g. to benchmark a Deliver
+// alone: an empty outbox of tick 0 with no in-flight bound; Reset empties
+// it again.
 type Outbox struct {
 	buf     []trace.Entry
 	tick    uint32 // tick of delivery of what is emitted now
 	next    uint64 // the same as a u64 (2^32 during the last tick a run can deliver)
 	late    bool   // EmitAt put a message due after next into buf this tick
-	fault   error
+	fault   error  // the first Fault or Violate of the call in progress
 	faultAt int
+	viol    bool // fault came from Violate
 	// emitErr is the first bad EmitAt of the least src this tick.
 	emitErr    error
 	emitErrSrc uint32
@@ -42,17 +47,44 @@ type Outbox struct {
 
 // Fault reports that the transition of msgs[i], of the Deliver call in
 // progress, failed with err (a workload's runtime error, e.g. an
-// interpreted program's fault). Deliver should return at once; the engine
-// delivers nothing more and Run returns err at the tick's end. When several
-// messages of one tick fault, the run reports the first in delivery order
-// (≺), whatever the shard count, so the error is deterministic too.
+// interpreted program's fault). Deliver should return at once. The engine
+// goes on delivering the tick's messages after msgs[i] (in further Deliver
+// calls) and finishes the tick, so that what the tick leaves does not
+// depend on where the shards are cut (see Violate), then Run returns err
+// at the tick's end. When several messages of one tick fault or violate,
+// the first in delivery order (≺) wins, whatever the shard count, so the
+// error is deterministic too.
 //
 // During TickEnder.EndTick, i is the id of the domain whose end-of-tick
-// work failed; such faults come after every fault of a transition in the
-// same tick, the least domain id first.
+// work failed; such faults come after every fault or violation of a
+// transition in the same tick, the least domain id first.
 func (o *Outbox) Fault(i int, err error) {
 	if o.fault == nil {
-		o.fault, o.faultAt = err, i
+		o.fault, o.faultAt, o.viol = err, i, false
+	}
+}
+
+// Violate reports that the transition of msgs[i], of the Deliver call in
+// progress, broke a property of the program (an interpreted program's
+// invariant): the run ends as Violated with Result.Violation = err, at the
+// end of the tick. Deliver should return at once; the engine goes on with
+// the messages after msgs[i] in further Deliver calls and finishes the
+// tick as usual (EndTick, blocks chained and journaled, counters), then
+// ends the run at the next boundary t+1: Outcome Violated, no goals
+// evaluated, Trace and State those of that boundary, Ticks t+1.
+//
+// When several transitions of one tick fault or violate, the first in ≺
+// order (delivery order) wins, whatever the shard count: a violation ends
+// the run as above, a fault makes Run return its error. During
+// TickEnder.EndTick, i is the domain id (as for Fault); such reports come
+// after every one made during deliveries, the least domain id first. An
+// outbox past the in-flight bound in the same tick (its shard's tick
+// abandoned) makes Run return that error instead of a violation; an
+// emission the engine rejects (a nonexistent dst, a tick out of range)
+// comes after the tick's faults and violations.
+func (o *Outbox) Violate(i int, err error) {
+	if o.fault == nil {
+		o.fault, o.faultAt, o.viol = err, i, true
 	}
 }
 
@@ -77,6 +109,22 @@ func (o *Outbox) Emit(src, dst uint32, kind trace.Kind, a, b uint64) {
 	e := &o.buf[n] // field stores: no temporary Entry on the stack
 	e.Tick, e.Src, e.Dst, e.Kind, e.Flags = o.tick, src, dst, kind, 0
 	e.A, e.B = a, b
+}
+
+// TryEmit is Emit if the outbox has room for one more message without
+// growing, and reports whether it emitted. It calls nothing, so an
+// interpreter's inner loop can use it and leave the rare growth (Emit) to
+// a slow path.
+func (o *Outbox) TryEmit(src, dst uint32, kind trace.Kind, a, b uint64) bool {
+	n := len(o.buf)
+	if n == cap(o.buf) {
+		return false
+	}
+	o.buf = o.buf[:n+1]
+	e := &o.buf[n]
+	e.Tick, e.Src, e.Dst, e.Kind, e.Flags = o.tick, src, dst, kind, 0
+	e.A, e.B = a, b
+	return true
 }
 
 // EmitAt sends one message from src to dst to be delivered at tick, which
@@ -129,14 +177,18 @@ func (o *Outbox) Reserve(n int) []trace.Entry {
 type outboxOverflow struct{}
 
 func (o *Outbox) grow(n int) {
-	if n < 0 || n > o.limit-len(o.buf) {
+	limit := o.limit
+	if limit == 0 {
+		limit = InFlightMax // the zero Outbox
+	}
+	if n < 0 || n > limit-len(o.buf) {
 		// More messages than may ever be in flight: abandon the
 		// transition instead of running out of memory (recovered in
 		// run.deliver; the run ends with ErrInFlight).
 		o.overflow = true
 		panic(outboxOverflow{})
 	}
-	nb := make([]trace.Entry, len(o.buf), min(2*cap(o.buf)+n, o.limit))
+	nb := make([]trace.Entry, len(o.buf), min(2*cap(o.buf)+n, limit))
 	copy(nb, o.buf)
 	o.buf = nb
 }
@@ -147,6 +199,14 @@ func (o *Outbox) recoverOverflow() {
 	if o.overflow {
 		_ = recover()
 	}
+}
+
+// Reset empties o, keeping its buffer, for a Deliver called outside a run
+// (the engine empties its outboxes itself; Reset must not be called during
+// a run).
+func (o *Outbox) Reset() {
+	o.buf, o.late = o.buf[:0], false
+	o.fault, o.emitErr, o.overflow = nil, nil, false
 }
 
 // begin prepares the outbox for the emissions of the tick before next.

@@ -94,8 +94,8 @@ const (
 	FaultInFlight // an outbox past the in-flight bound
 )
 
-// PartFault is a partition's first fault of a tick, the one it would
-// report alone (Run's error).
+// PartFault is one of a partition's candidates for what ends the run at
+// a boundary (firstStop's, engine.go).
 type PartFault struct {
 	Class uint8
 	// From is, for a delivery fault, the partition whose message the
@@ -104,6 +104,8 @@ type PartFault struct {
 	// part of the tick).
 	From int
 	Key  uint64
+	// Viol: an invariant violation (Outbox.Violate), not an error.
+	Viol bool
 	Text string
 }
 
@@ -119,7 +121,9 @@ type PartMsg struct {
 	Dropped   uint64      // its messages dropped by damp, so far
 	Faults    FaultCounts // its fault decisions, so far (SPEC §7)
 	Limit     uint64      // its in-flight bound
-	Fault     PartFault   // its first fault of tick Tick-1
+	Fault     PartFault   // its first faulting or violating delivery of tick Tick-1, else of EndTick
+	Emit      PartFault   // its faulty emission of the least src in tick Tick-1
+	Overflow  bool        // one of its outboxes passed the in-flight bound
 	// Global detection: its part of C(Tick) equals its part of the
 	// saved checkpoint's, with Touched domains received since; Cycle
 	// lists them when the engine needs every partition's (damp with
@@ -235,6 +239,8 @@ func (r *run) partInit(cfg *Config) error {
 		return errors.New("engine: a partition needs a link")
 	case cfg.Journal != nil:
 		return errors.New("engine: a partition journals through its link, not Config.Journal")
+	case cfg.Buffers != nil:
+		return errors.New("engine: a partition does not borrow Config.Buffers (its remote shards are its own)")
 	}
 	for i := 1; i <= P; i++ {
 		if pc.Cuts[i] < pc.Cuts[i-1] {
@@ -318,7 +324,7 @@ func (r *run) partRound() bool {
 		m.Late += uint64(sh.late.n)
 	}
 	m.Delivered, m.Dropped, m.Faults, m.Limit = p.delivered, r.dropped, r.faultCounts(), uint64(r.limit)
-	m.Fault = r.partFault()
+	r.partFault(m)
 	m.Equal, m.Touched, m.Cycle, m.PreHit = false, 0, m.Cycle[:0], false
 	if r.det.on && t > 0 {
 		for _, sh := range p.local {
@@ -329,6 +335,7 @@ func (r *run) partRound() bool {
 			for _, sh := range p.local {
 				m.Cycle = append(m.Cycle, sh.touched...)
 			}
+			slices.Sort(m.Cycle) // a set: the same bytes at every shard count
 		}
 	}
 	m.Found, m.FoundCell, m.Damped = nil, 0, 0
@@ -433,82 +440,112 @@ func (L *localDet) markRemote(r *run, rs *shard, a *PartMsg, t uint64) {
 	}
 }
 
-// partFault is this partition's first fault of the tick that just ended
-// (firstFault's choice), with its place: a delivery fault by the
-// partition and index of the faulting message (r.base still lays out the
-// tick that ended).
-func (r *run) partFault() PartFault {
+// partFault sets m's fault fields from this partition's tick that just
+// ended, firstStop's candidates seen from here: Fault is its first
+// faulting or violating delivery in ≺ order (with its place: the
+// partition and index of the faulting message; r.base still lays out the
+// tick that ended), else its first fault or violation of EndTick by
+// domain id; Emit its faulty emission of the least src; Overflow an
+// outbox past the in-flight bound.
+func (r *run) partFault(m *PartMsg) {
 	p := r.part
+	m.Fault, m.Emit, m.Overflow = PartFault{}, PartFault{}, false
+	pos := -1
+	var sh0 *shard
 	for _, sh := range p.local {
-		if sh.fault != nil {
-			pos := -1
-			var err error
-			for _, s := range p.local {
-				if s.fault != nil && (pos < 0 || s.faultPos < pos) {
-					pos, err = s.faultPos, s.fault
-				}
+		if sh.fault != nil && (pos < 0 || sh.faultPos < pos) {
+			pos, sh0 = sh.faultPos, sh
+		}
+		m.Overflow = m.Overflow || sh.overflow
+	}
+	if sh0 != nil {
+		src := sort.Search(len(r.shards), func(s int) bool { return r.base[s+1] > pos })
+		f := PartFault{Class: FaultDelivery, From: p.Index, Viol: sh0.faultViol, Text: sh0.fault.Error()}
+		if rs := r.shards[src]; rs.remote {
+			f.From = slices.Index(p.remote, rs)
+			f.Key = uint64(pos - r.base[src])
+		} else {
+			f.Key = uint64(pos - r.base[p.local[0].id])
+		}
+		m.Fault = f
+	} else {
+		for _, sh := range p.local {
+			if sh.endFault != nil && (m.Fault.Class == FaultNone || uint64(sh.endFaultDom) < m.Fault.Key) {
+				m.Fault = PartFault{Class: FaultEndTick, Key: uint64(sh.endFaultDom), Viol: sh.endViol, Text: sh.endFault.Error()}
 			}
-			src := sort.Search(len(r.shards), func(s int) bool { return r.base[s+1] > pos })
-			f := PartFault{Class: FaultDelivery, From: p.Index, Text: err.Error()}
-			if rs := r.shards[src]; rs.remote {
-				f.From = slices.Index(p.remote, rs)
-				f.Key = uint64(pos - r.base[src])
-			} else {
-				f.Key = uint64(pos - r.base[p.local[0].id])
-			}
-			return f
-		}
-	}
-	err := r.firstFault()
-	if err == nil {
-		return PartFault{}
-	}
-	for _, sh := range p.local {
-		if sh.endFault != nil && err == sh.endFault {
-			return PartFault{Class: FaultEndTick, Key: uint64(sh.endFaultDom), Text: err.Error()}
 		}
 	}
 	for _, sh := range p.local {
-		if sh.emitFault != nil && err == sh.emitFault {
-			return PartFault{Class: FaultEmission, Key: uint64(sh.emitSrc), Text: err.Error()}
+		if sh.emitFault != nil && (m.Emit.Class == FaultNone || uint64(sh.emitSrc) < m.Emit.Key) {
+			m.Emit = PartFault{Class: FaultEmission, Key: uint64(sh.emitSrc), Text: sh.emitFault.Error()}
 		}
 	}
-	return PartFault{Class: FaultInFlight, Text: err.Error()}
 }
 
 // partPending is boundary's view of the whole run at boundary r.tick: the
-// messages due and late (every partition's) and the run's first fault, in
-// SPEC §1's order of reports (firstFault), the same in every partition.
-func (r *run) partPending() (n, late int, err error) {
+// messages due and late (every partition's) and what ends the run, the
+// same in every partition and firstStop's choice over all of them: the
+// first faulting or violating delivery in ≺ order, else the first fault
+// or violation of EndTick by domain id; an error among them ends the run
+// with it; with none, the faulty emission of the least src; then an
+// outbox past the in-flight bound; then the violation (err nil, violation
+// set).
+func (r *run) partPending() (n, late int, err, violation error) {
 	p := r.part
-	class := uint8(0)
+	class, stop := uint8(FaultNone), false
 	for _, a := range p.all {
 		n += int(a.N)
 		late += int(a.Late)
 		if c := a.Fault.Class; c != FaultNone && (class == FaultNone || c < class) {
 			class = c
 		}
+		stop = stop || a.Fault.Class != FaultNone || a.Emit.Class != FaultNone || a.Overflow
 	}
-	if class == FaultNone {
-		return n, late, nil
+	if !stop {
+		return n, late, nil, nil
 	}
-	if class == FaultInFlight {
-		return n, late, fmt.Errorf("engine: tick %d: %w: more than %d messages pending", r.tick-1, ErrInFlight, p.limit)
-	}
-	if class != FaultDelivery {
-		best := -1
-		for i, a := range p.all {
-			if a.Fault.Class == class && (best < 0 || a.Fault.Key < p.all[best].Fault.Key) {
-				best = i
+	var first *PartFault
+	switch class {
+	case FaultEndTick:
+		for i := range p.all {
+			if f := &p.all[i].Fault; f.Class == class && (first == nil || f.Key < first.Key) {
+				first = f
 			}
 		}
-		return n, late, errors.New(p.all[best].Fault.Text)
+	case FaultDelivery:
+		if first, err = r.partFirstDelivery(); err != nil {
+			return n, late, err, nil
+		}
 	}
-	// Delivery faults, by their place in the tick's ≺ order: the
-	// partition a message came from, then its index in that partition's
-	// part. A partition knows the index of a message it received from
-	// another only among those it received: the sender resolves it in a
-	// second round.
+	if first != nil && !first.Viol {
+		return n, late, errors.New(first.Text), nil
+	}
+	if first == nil {
+		var emit *PartFault
+		for i := range p.all {
+			if f := &p.all[i].Emit; f.Class != FaultNone && (emit == nil || f.Key < emit.Key) {
+				emit = f
+			}
+		}
+		if emit != nil {
+			return n, late, errors.New(emit.Text), nil
+		}
+	}
+	for _, a := range p.all {
+		if a.Overflow {
+			return n, late, fmt.Errorf("engine: tick %d: %w: more than %d messages pending", r.tick-1, ErrInFlight, p.limit), nil
+		}
+	}
+	return n, late, nil, errors.New(first.Text)
+}
+
+// partFirstDelivery is the first of the partitions' delivery faults and
+// violations by its place in the tick's ≺ order: the partition a message
+// came from, then its index in that partition's part. A partition knows
+// the index of a message it received from another only among those it
+// received: the sender resolves it in a second round (RoundDecide).
+func (r *run) partFirstDelivery() (*PartFault, error) {
+	p := r.part
 	base := make([]uint64, len(p.all)+1)
 	for i, a := range p.all {
 		base[i+1] = base[i] + a.Delivered
@@ -536,12 +573,12 @@ func (r *run) partPending() (n, late int, err error) {
 		m.To, m.Notices, m.Segment = clearEntries(m.To), clearEntries(m.Notices), m.Segment[:0]
 		all, err := r.exchange(m)
 		if err != nil {
-			return n, late, err
+			return nil, err
 		}
 		for j := range all {
 			if f := p.all[j].Fault; f.Class == FaultDelivery && f.From != j {
 				if f.From < 0 || f.From >= len(all) || all[f.From].Resolved[j] == NoPos {
-					return n, late, fmt.Errorf("engine: partition %d did not place partition %d's fault", f.From, j)
+					return nil, fmt.Errorf("engine: partition %d did not place partition %d's fault", f.From, j)
 				}
 				pos[j] = base[f.From] + all[f.From].Resolved[j]
 			}
@@ -553,7 +590,7 @@ func (r *run) partPending() (n, late int, err error) {
 			best = j
 		}
 	}
-	return n, late, errors.New(p.all[best].Fault.Text)
+	return &p.all[best].Fault, nil
 }
 
 func clearEntries(es [][]trace.Entry) [][]trace.Entry {
@@ -643,8 +680,20 @@ func (det *detector) partEqual(r *run, t uint64) bool {
 		}
 	}
 	if r.ender != nil {
-		off, end := r.rangeWords(p.lo(), p.hi())
-		return slices.Equal(r.words[off:end], det.saved[off:end])
+		// EndTick may change a domain that received nothing: compare all
+		// of the partition's (in the words the Projector keeps), as
+		// confirm does.
+		if r.proj == nil {
+			off, end := r.rangeWords(p.lo(), p.hi())
+			return slices.Equal(r.words[off:end], det.saved[off:end])
+		}
+		for d := p.lo(); d < p.hi(); d++ {
+			off, n := r.wl.Span(d)
+			if !sameState(r.proj, d, r.words[off:off+n], det.saved[off:off+n]) {
+				return false
+			}
+		}
+		return true
 	}
 	for _, sh := range p.local {
 		for _, d := range sh.touched {

@@ -420,3 +420,59 @@ func TestPartitionCheckpointsResumeExactly(t *testing.T) {
 		}
 	})
 }
+
+// A partitioned run ends on a fault or a violation as the single-process
+// run does (firstStop's order over all partitions): violations and faults
+// of deliveries placed in ≺ order across partitions (a message from
+// another partition placed by a decide round), EndTick's by least domain,
+// a violation as Violated with the same trace, state and text in every
+// partition, a fault as the same error; at P = 2..4, 1 and 2 shards each.
+func TestPartitionedViolationsAndFaults(t *testing.T) {
+	perm := []uint32{9, 3, 7, 1, 5, 2, 6, 8, 4}
+	for _, c := range []struct {
+		act   map[uint32]byte
+		ender bool
+	}{
+		{map[uint32]byte{7: 'v', 3: 'v', 5: 'f'}, false},
+		{map[uint32]byte{7: 'v', 3: 'f'}, false},
+		{map[uint32]byte{9: 'v', 3: 'f'}, false},
+		{map[uint32]byte{3: 'v', 9: 'f'}, false},
+		{map[uint32]byte{2: 'v'}, false},
+		{map[uint32]byte{6: 'V', 2: 'V', 8: 'F'}, true},
+		{map[uint32]byte{6: 'V', 4: 'F'}, true},
+		{map[uint32]byte{1: 'V', 5: 'v'}, true},
+		{map[uint32]byte{1: 'V', 5: 'f'}, true},
+		{map[uint32]byte{8: 'v', 2: 'V', 4: 'f'}, true},
+	} {
+		w := func() engine.Workload {
+			jw := &judge{d: 10, perm: perm, act: c.act}
+			if c.ender {
+				return &judgeEnder{*jw}
+			}
+			return jw
+		}
+		want, wantErr := engine.Run(w(), cfg(1))
+		if wantErr == nil {
+			want.Words = slices.Clone(want.Words)
+			if want.Outcome != engine.Violated {
+				t.Fatalf("%v: single process %v, want violated (the case is wrong)", c.act, want.Outcome)
+			}
+		}
+		for P := 2; P <= 4; P++ {
+			for s := 1; s <= 2; s++ {
+				res, err := runPartsErr(t, w, cfg(1), P, s, func(*memHub) {})
+				if fmt.Sprint(err) != fmt.Sprint(wantErr) {
+					t.Fatalf("%v P=%d shards=%d: error %v, want %v", c.act, P, s, err, wantErr)
+				}
+				if err != nil {
+					continue
+				}
+				for k := range res {
+					if e := sameRun(res[k], want); e != nil {
+						t.Fatalf("%v P=%d shards=%d partition %d: %v", c.act, P, s, k, e)
+					}
+				}
+			}
+		}
+	}
+}

@@ -57,3 +57,15 @@ type Projector interface {
 	// beyond the call, so workloads may return one slice per domain type.
 	Kept(d uint32) []uint64
 }
+
+// TickDependent is implemented by a workload whose transitions may depend
+// on the absolute tick of the message they handle (a program whose
+// conditions, emissions or compared fields use `now`). The configurations
+// of SPEC §5.6 and §5.7 list pending messages by tick − t, which proves a
+// cycle only for transitions that are the same at every tick, so for
+// such a workload, as with faults (§5.7), neither detector runs.
+type TickDependent interface {
+	// TickDependent reports whether detection cannot run (fixed for a
+	// workload).
+	TickDependent() bool
+}

@@ -1,7 +1,9 @@
 package lang
 
 // The syntax tree. Nodes are small structs with a kind tag rather than one
-// type per node: the checker and compiler switch on the tag.
+// type per node: the resolver and code generation switch on the tag. The
+// parser fills the syntax fields; the resolver (resolve.go) fills the
+// annotations below them, which code generation (codegen.go) reads.
 
 type exprKind uint8
 
@@ -13,6 +15,7 @@ const (
 	eField                  // X.Name or X.Name[Y]: a field of another domain (goals, figures)
 	eUnary                  // Op X
 	eBinary                 // X Op Y
+	eString                 // "Name": a domain or transition named in send
 )
 
 // Expr is an expression.
@@ -24,6 +27,17 @@ type Expr struct {
 	Val  uint64
 	X, Y *Expr
 	Args []*Expr
+	// Start, End: the expression's source text is src[Start:End]
+	Start, End int32
+
+	// Annotations, set by the resolver.
+	T      vtype     // the expression's type
+	OT     vtype     // a comparison: the type its operands are compared as
+	Static bool      // computed once per run (keys, n, seed, batch, numbers)
+	Local  *localVar // eName: the local variable it names
+	Field  *field    // eName, eIndex: a field of the domain; eField: the field read
+	Mem    *member   // eCall: the id function called, or send's domain; eField: the domain's member
+	Fault  string    // send: the fault it raises when run ("" if none)
 }
 
 type stmtKind uint8
@@ -38,6 +52,7 @@ const (
 	sAssert                 // assert X
 	sReturn                 // return X
 	sExpr                   // a call
+	sBlock                  // { Body }: a nested block (generated, not parsed)
 )
 
 // Stmt is a statement.
@@ -52,15 +67,60 @@ type Stmt struct {
 	X, Y   *Expr
 	Body   []*Stmt
 	Else   []*Stmt
-	Text   string // assert: the source text of X
+	Text   string // assert: the source text of X, as written
+
+	// Annotations, set by the resolver.
+	Local *localVar // let, for, forall: the variable declared
+	Ent   *entry    // forall: the entry iterated
 }
 
-// Handler is `on Kind(a, b) { … }`, or a type's `init { … }` (Kind "").
+// Handler is `on Kind(a, b) { … }`, a type's `init { … }` (Kind ""), or
+// a transition `transition Kind { capability { … } step { … } }`.
 type Handler struct {
+	Pos        Pos
+	Kind       string
+	Params     []string
+	Body       []*Stmt
+	Transition bool     // declared as a transition (the prototype's shape)
+	Caps       *CapDecl // the transition's capabilities, nil if none
+}
+
+// CapDecl is `capability { messaging, send_to:X, root }`.
+type CapDecl struct {
+	Pos   Pos
+	Items []CapItem
+}
+
+// CapItem is one capability: "messaging", "root", or "send_to" with a
+// target domain.
+type CapItem struct {
 	Pos    Pos
 	Kind   string
-	Params []string
-	Body   []*Stmt
+	Target string
+}
+
+// GoalDecl is a domain type's goal: `goal NAME { priority P target EXPR
+// strategy { T1, T2 } }`.
+type GoalDecl struct {
+	Pos      Pos
+	Name     string
+	Priority uint64 // default 1
+	PrioPos  Pos
+	Target   *Expr
+	Strategy []Ident // empty: none
+}
+
+// InvDecl is a domain type's invariant: `invariant NAME { EXPR }`.
+type InvDecl struct {
+	Pos  Pos
+	Name string
+	X    *Expr
+}
+
+// Ident is a name and where it was written.
+type Ident struct {
+	Pos  Pos
+	Name string
 }
 
 // FieldDecl is a domain type's state field.
@@ -71,13 +131,18 @@ type FieldDecl struct {
 	Len  *Expr  // array length, nil for a scalar
 }
 
-// TypeDecl is `type Name { fields, init, handlers }`.
+// TypeDecl is `type Name { fields, init, handlers, goals, invariants }`,
+// or `domain Name { … }`: a type and one domain of it (Domain).
 type TypeDecl struct {
-	Pos      Pos
-	Name     string
-	Fields   []*FieldDecl
-	Init     *Handler
-	Handlers []*Handler
+	Pos        Pos
+	Name       string
+	Fields     []*FieldDecl
+	Init       *Handler
+	Handlers   []*Handler
+	Goals      []*GoalDecl
+	Invariants []*InvDecl
+	Caps       *CapDecl // nil if none
+	Domain     bool     // declared with `domain`: also a domain of its own
 }
 
 // Member is one member of a domains entry: Name: Type[Count], with boot and weight.
@@ -98,6 +163,15 @@ type Entry struct {
 	Count   *Expr // group count; nil for a plain member
 	Members []*Member
 	Group   bool
+}
+
+// CellDecl is `cell NAME { a, b, … }`: the domains of the entries (or,
+// in the prototype's shape, the domains) it names form one cell for local
+// oscillation detection (SPEC §5.7); they must be a contiguous id range.
+type CellDecl struct {
+	Pos   Pos
+	Name  string
+	Names []Ident
 }
 
 // KeyDecl is `key name = default in min..max "usage"`.
@@ -122,11 +196,37 @@ type Block struct {
 	Body []*Stmt
 }
 
+// ConstDecl is `const NAME [: TYPE] = EXPR`.
+type ConstDecl struct {
+	Pos  Pos
+	Name string
+	Type string // "" if inferred
+	X    *Expr
+}
+
+// Param is a function parameter.
+type Param struct {
+	Pos  Pos
+	Name string
+	Type string
+}
+
+// FuncDecl is `fn NAME(PARAMS) -> TYPE { … }`: a pure function.
+type FuncDecl struct {
+	Pos    Pos
+	Name   string
+	Params []Param
+	Result string
+	Body   []*Stmt
+}
+
 // File is a parsed program.
 type File struct {
 	Name       string
 	NamePos    Pos
 	Keys       []*KeyDecl
+	Consts     []*ConstDecl
+	Funcs      []*FuncDecl
 	Kinds      []*KindDecl
 	Budget     *Expr
 	Types      []*TypeDecl
@@ -135,4 +235,5 @@ type File struct {
 	HasDomains bool
 	Goals      []*Block
 	Figures    []*Block
+	Cells      []*CellDecl
 }

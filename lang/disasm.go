@@ -13,7 +13,18 @@ import (
 // expressions); the rest are locals and temporaries.
 func (p *Program) Disasm(w io.Writer) {
 	fmt.Fprintf(w, "; %s: workload %s, %d instructions, %d static, %d globals\n", p.File, p.Name, len(p.code), len(p.static), p.nGlobals)
-	names := map[int]string{regsMax - 1: p.Keys[0].Name, regsMax - 2: p.Keys[1].Name, regsMax - 3: "n", regsMax - 4: "seed", regsMax - 5: "batch"}
+	for _, l := range p.CellsText() {
+		fmt.Fprintf(w, "; cells: %s\n", l)
+	}
+	for _, l := range p.HiddenFields() {
+		fmt.Fprintf(w, "; detection leaves out %s\n", l)
+	}
+	names := map[int]string{}
+	for i, k := range p.Keys {
+		names[regsMax-1-i] = k.Name
+	}
+	nk := len(p.Keys)
+	names[regsMax-1-nk], names[regsMax-2-nk], names[regsMax-3-nk] = "n", "seed", "batch"
 	for _, c := range p.consts {
 		names[c.reg] = fmt.Sprintf("#%d", c.val)
 	}
@@ -92,17 +103,21 @@ func (p *Program) insString(ins uint64, names map[int]string) string {
 	switch op {
 	case opRet:
 		return "ret"
+	case opEndX:
+		return "endx"
+	case opNote:
+		return fmt.Sprintf("note #%d, %s", decA(ins), b)
 	case opRetV:
 		return s + a
 	case opFail:
 		return fmt.Sprintf("fail assert%d", imm)
 	case opMov, opNeg, opBNot, opNot:
 		return s + a + ", " + b
-	case opAddI, opSubI, opMulI, opAndI, opOrI, opXorI, opShlI, opShrI, opSarI:
+	case opAddI, opSubI, opSubIC, opMulI, opAndI, opOrI, opXorI, opShlI, opShrI, opSarI:
 		return fmt.Sprintf("%s%s, %s, %d", s, a, b, imm)
 	case opDivC, opModC:
 		return fmt.Sprintf("%s%s, %s, d%d", s, a, b, decC(ins))
-	case opJmp:
+	case opJmp, opJmpB:
 		return fmt.Sprintf("%s%04d", s, imm)
 	case opJz, opJnz:
 		return fmt.Sprintf("%s%s, %04d", s, b, imm)
@@ -117,7 +132,7 @@ func (p *Program) insString(ins uint64, names map[int]string) string {
 		return fmt.Sprintf("%s%s < %s, %04d", s, a, b, imm)
 	case opLdF:
 		return s + a + ", " + fld()
-	case opStF, opAddF, opSubF:
+	case opStF, opAddF, opSubF, opSubFC:
 		return s + fld() + ", " + a
 	case opLdX:
 		return fmt.Sprintf("%s%s, %s[%s] (len %s)", s, a, fld(), b, c)

@@ -26,18 +26,22 @@ type token struct {
 	text string
 	val  uint64 // tInt
 	pos  Pos
+	off  int32 // byte offsets of the token in the source: [off, end)
+	end  int32
 }
 
 // puncts are the operators and delimiters, longest first.
 var puncts = []string{
-	"<<=", ">>=",
+	"<<=", ">>=", "-%=",
+	"-%", "->",
 	"..", "==", "!=", "<=", ">=", "&&", "||", "<<", ">>",
 	"+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=",
 	"+", "-", "*", "/", "%", "&", "|", "^", "!", "<", ">", "=",
 	"(", ")", "{", "}", "[", "]", ",", ":", ";", ".",
 }
 
-// tokensMax bounds a program's length.
+// tokensMax bounds a program's length (and so byte offsets fit an int32:
+// the CLI reads at most 1 MiB).
 const tokensMax = 1 << 16
 
 // lex splits src into tokens. Newlines are not tokens: statements are
@@ -75,7 +79,7 @@ func lex(src string, errs *ErrorList) []token {
 			for j < len(src) && (isLetter(src[j]) || isDigit(src[j])) {
 				j++
 			}
-			toks = append(toks, token{kind: tIdent, text: src[i:j], pos: Pos{line, col}})
+			toks = append(toks, token{kind: tIdent, text: src[i:j], pos: Pos{line, col}, off: int32(i), end: int32(j)})
 			adv(j - i)
 		case isDigit(c):
 			j := i
@@ -87,7 +91,7 @@ func lex(src string, errs *ErrorList) []token {
 			if err != nil {
 				errs.add(Pos{line, col}, "invalid integer literal %q", text)
 			}
-			toks = append(toks, token{kind: tInt, text: text, val: v, pos: Pos{line, col}})
+			toks = append(toks, token{kind: tInt, text: text, val: v, pos: Pos{line, col}, off: int32(i), end: int32(j)})
 			adv(j - i)
 		case c == '"':
 			j := i + 1
@@ -100,13 +104,13 @@ func lex(src string, errs *ErrorList) []token {
 				adv(j - i)
 				continue
 			}
-			toks = append(toks, token{kind: tString, text: src[i+1 : j], pos: p})
+			toks = append(toks, token{kind: tString, text: src[i+1 : j], pos: p, off: int32(i), end: int32(j + 1)})
 			adv(j + 1 - i)
 		default:
 			matched := false
 			for _, p := range puncts {
 				if strings.HasPrefix(src[i:], p) {
-					toks = append(toks, token{kind: tPunct, text: p, pos: Pos{line, col}})
+					toks = append(toks, token{kind: tPunct, text: p, pos: Pos{line, col}, off: int32(i), end: int32(i + len(p))})
 					adv(len(p))
 					matched = true
 					break
@@ -118,7 +122,7 @@ func lex(src string, errs *ErrorList) []token {
 			}
 		}
 	}
-	toks = append(toks, token{kind: tEOF, pos: Pos{line, col}})
+	toks = append(toks, token{kind: tEOF, pos: Pos{line, col}, off: int32(len(src)), end: int32(len(src))})
 	return toks
 }
 

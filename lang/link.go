@@ -1,8 +1,10 @@
 package lang
 
 import (
+	"errors"
 	"fmt"
 	"github.com/lexbench/lexbench/internal/divisor"
+	"strings"
 
 	"github.com/lexbench/lexbench/workloads"
 )
@@ -20,7 +22,13 @@ const (
 // Spec is the program as a workload of the CLI: its name, keys, and a
 // constructor that links it with parameters.
 func (p *Program) Spec() *workloads.Spec {
-	return &workloads.Spec{Name: p.Name, Keys: p.Keys, New: func(pr workloads.Params) workloads.Workload { return p.link(pr) }}
+	return &workloads.Spec{Name: p.Name, Keys: p.Keys, New: func(pr workloads.Params) workloads.Workload {
+		w := p.link(pr)
+		if p.hasGoals {
+			return goalInstance{w} // reconciles at the end of each tick
+		}
+		return w
+	}}
 }
 
 // slotInst is one domain position of a group.
@@ -28,7 +36,9 @@ type slotInst struct {
 	mem  *member
 	m    uint64 // index within the member's run
 	off  uint64 // word offset within the group
+	size uint64 // words of the member's type
 	disp []int32
+	kept []uint64 // the words oscillation detection compares (observe.go), nil: all
 }
 
 type entInst struct {
@@ -65,6 +75,10 @@ type instance struct {
 	vprogs   []*vprog // per vloopDesc; nil: run the loop as scalar code
 	st       []uint64
 	err      error // a link or init fault, reported at the first delivery
+	// the model (goals.go): per domain, the out.Tick() of the last tick it
+	// was marked in; the code trial runs execute
+	stamp     []uint32
+	trialCode []uint64
 }
 
 // defaultBudget is the per-message instruction budget when the program
@@ -91,11 +105,13 @@ func (w *instance) linkErr() error {
 	w.gbase = regsMax - p.nGlobals
 	w.globals = make([]uint64, p.nGlobals)
 	set := func(reg int, v uint64) { w.globals[reg-w.gbase] = v }
-	set(regsMax-1, w.p.K[0])
-	set(regsMax-2, w.p.K[1])
-	set(regsMax-3, w.p.N)
-	set(regsMax-4, w.p.Seed)
-	set(regsMax-5, w.p.Batch)
+	nk := len(p.Keys)
+	for i := range nk {
+		set(regsMax-1-i, w.p.K[i])
+	}
+	set(regsMax-1-nk, w.p.N)
+	set(regsMax-2-nk, w.p.Seed)
+	set(regsMax-3-nk, w.p.Batch)
 	for _, c := range p.consts {
 		set(c.reg, c.val)
 	}
@@ -129,15 +145,23 @@ func (w *instance) linkErr() error {
 		for _, h := range t.handlers {
 			hi = max(hi, h[0]+1)
 		}
+		stub := int32(-1)
+		if t.stub >= 0 && len(t.goals) > 0 { // every kind makes a goal domain reconcile
+			stub = int32(t.stub)
+			for _, k := range p.Kinds {
+				hi = max(hi, int(k.Num)+1)
+			}
+		}
 		disp := make([]int32, hi)
 		for i := range disp {
-			disp[i] = -1
+			disp[i] = stub
 		}
 		for _, h := range t.handlers {
 			disp[h[0]] = int32(h[1])
 		}
 		w.disp[t] = disp
 	}
+	kept := w.keptMasks()
 	// layout
 	var d, words uint64
 	idOf := map[*member]idInst{}
@@ -157,7 +181,7 @@ func (w *instance) linkErr() error {
 			idOf[m] = idInst{moff: ei.per, mcount: mc}
 			size := w.typeSize[m.typ]
 			for k := uint64(0); k < mc; k++ {
-				ei.slots = append(ei.slots, slotInst{mem: m, m: k, off: ei.stride, disp: w.disp[m.typ]})
+				ei.slots = append(ei.slots, slotInst{mem: m, m: k, off: ei.stride, size: size, disp: w.disp[m.typ], kept: kept[m.typ]})
 				ei.stride += size
 				if ei.stride > wordsMax {
 					return fmt.Errorf("%s: %s: too much state", p.File, e.name)
@@ -201,7 +225,62 @@ func (w *instance) linkErr() error {
 	for _, v := range p.vloops {
 		w.vprogs = append(w.vprogs, w.buildVprog(v))
 	}
+	if p.hasGoals {
+		w.stamp = make([]uint32, d)
+		w.trialCode = p.trialCode(w.code)
+	}
 	return nil
+}
+
+// trialCode is a copy of the linked code for trial runs (goals.go):
+// emissions, marks and the checks at a transition's end do nothing and
+// loops run as scalar code, so a trial changes only the state it runs
+// on; and the end of every transition of a goal type goes on to the
+// type's targets, so one run of a strategy returns the targets after it
+// (retv). For a type with invariants the targets' end then goes on to
+// the invariants (retv+inv, the targets kept in r[regRet]), which end the
+// trial with ret if they hold and trialbad if one is false: what the
+// strategy's delivery would find (goals.go, the memo).
+func (p *Program) trialCode(code []uint64) []uint64 {
+	tc := append([]uint64(nil), code...)
+	k := 0 // the region of pc
+	for pc := 0; pc < len(tc); pc++ {
+		for k+1 < len(p.regions) && p.regions[k+1].start <= pc {
+			k++
+		}
+		rg := p.regions[k]
+		end := enc(opRet, 0, 0, 0, 0)
+		if t := rg.typ; rg.ctx == ctxHandler && t != nil && len(t.goals) > 0 {
+			end = enc(opJmp, 0, 0, 0, uint32(t.targets))
+		}
+		ins := tc[pc]
+		t := rg.typ
+		checked := t != nil && len(t.goals) > 0 && t.inv >= 0
+		switch op := opcode(ins); op {
+		case opRetV:
+			if checked && rg.start == t.targets {
+				tc[pc] = enc(opRetVInv, decA(ins), 0, 0, uint32(t.inv))
+			}
+		case opInvFail:
+			if checked && rg.start == t.inv {
+				tc[pc] = enc(opTrialBad, 0, 0, 0, 0)
+			}
+		case opEmit, opMark:
+			tc[pc] = enc(opMov, 0, 0, 0, 0) // r[a] = r[a]: nothing
+		case opEmitR, opInv, opRet:
+			if op != opRet || rg.ctx == ctxHandler {
+				tc[pc] = end
+			}
+		case opEmitAt:
+			tc[pc] = enc(opJmp, 0, 0, 0, uint32(pc+2)) // over its second word
+		case opVLoop:
+			tc[pc] = ins&0xFFFFFFFF | uint64(vloopNone)<<32
+		}
+		if ops[opcode(ins)].flags&fWord2 != 0 {
+			pc++
+		}
+	}
+	return tc
 }
 
 // locate finds domain d: its entry, group index and slot.
@@ -230,49 +309,6 @@ func (w *instance) Span(d uint32) (off, n int) {
 	}
 	e, g, s := w.locate(uint64(d))
 	return int(e.w0 + g*e.stride + s.off), int(w.typeSize[s.mem.typ])
-}
-
-// CellOf gives a program's cells for local oscillation detection (SPEC
-// §5.7): each instance of a group of `domains` is a cell, and every other
-// domain (a plain member, or one of a member array) is its own cell.
-func (w *instance) CellOf(cells []uint32) {
-	var d uint64
-	k := uint32(0)
-	for i := range w.ents {
-		e := &w.ents[i]
-		for g := uint64(0); g < e.count; g++ {
-			for j := uint64(0); j < e.per; j++ {
-				cells[d] = k
-				d++
-				if !e.e.group {
-					k++
-				}
-			}
-			if e.e.group {
-				k++
-			}
-		}
-	}
-	for ; d < uint64(len(cells)); d++ { // a program that failed to link: one domain
-		cells[d] = k
-	}
-}
-
-// DomainName names domain d as the program declares it: "driver",
-// "bank[2]", "group[1].reg", "group[1].ctl[0]".
-func (w *instance) DomainName(d uint32) string {
-	if w.ents == nil {
-		return fmt.Sprint(d)
-	}
-	e, g, s := w.locate(uint64(d))
-	name := s.mem.name
-	if s.mem.countReg >= 0 {
-		name = fmt.Sprintf("%s[%d]", name, s.m)
-	}
-	if e.e.group {
-		name = fmt.Sprintf("%s[%d].%s", e.e.name, g, name)
-	}
-	return name
 }
 
 func (w *instance) Boots(d uint32) bool {
@@ -317,7 +353,7 @@ func (w *instance) Init(words []uint64) {
 				}
 				if t.init >= 0 {
 					rc := runCtx{pc: t.init, base: base, self: d, index: g, member: s.m}
-					w.interp(nil, nil, &rc)
+					w.runOnce(&rc)
 					if rc.err != nil {
 						w.err = rc.err
 						return
@@ -333,41 +369,71 @@ func (w *instance) Figures() []workloads.Figure {
 	for _, f := range w.prog.figures {
 		rc := runCtx{pc: f.pc, block: true}
 		if w.err == nil {
-			w.interp(nil, nil, &rc)
+			w.runOnce(&rc)
 		}
 		figs = append(figs, workloads.Figure{Name: f.name, Value: rc.ret})
+	}
+	if w.prog.hasGoals { // the goals the final state passes over (goals.go)
+		figs = append(figs, workloads.Figure{Name: "suppressed", Value: w.suppressedCount()})
 	}
 	return figs
 }
 
-// Goals runs the goals in order; the first failed assert is the violation.
+// failuresMax bounds the failures a violation reports.
+const failuresMax = 10
+
+// Goals runs the goal blocks in order at quiescence. A failed assert does
+// not stop its goal: the run goes on to report up to failuresMax failures
+// in all, each with the value of every sub-expression of its condition.
+// The error's first line is the first failure (the violation).
 func (w *instance) Goals() error {
 	if w.err != nil {
 		return w.err
 	}
+	lines := w.unmet() // domain goals without strategy that do not hold
+	more := false
 	for _, gl := range w.prog.goals {
-		rc := runCtx{pc: gl.pc, block: true}
-		w.interp(nil, nil, &rc)
-		if rc.err != nil {
-			return rc.err
+		var m machine
+		w.start(&m, runCtx{pc: gl.pc, block: true})
+		pc, st := w.exec(&m, gl.pc)
+		for st == execFail {
+			if len(lines) == failuresMax {
+				more = true
+				break
+			}
+			a := &w.prog.asserts[m.r[regRet]]
+			var notes [notesMax]uint64
+			m.notes, m.noted = &notes, 0
+			next, xst := w.exec(&m, pc) // the explanation, up to its endx
+			m.notes = nil
+			what := explanation(a.subs, &notes, m.noted, a.vars, &m.r)
+			if xst != execEndX {
+				what = "(its explanation faulted)"
+			}
+			lines = append(lines, fmt.Sprintf("goal %s: %s:%d:%d: assert %s failed: %s", gl.name, w.prog.File, a.pos.Line, a.pos.Col, a.text, what))
+			if xst != execEndX {
+				break
+			}
+			pc, st = w.exec(&m, next)
 		}
-		if rc.fail >= 0 {
-			a := w.prog.asserts[rc.fail]
-			msg := fmt.Sprintf("goal %s: %s:%d:%d: assert %s failed", gl.name, w.prog.File, a.pos.Line, a.pos.Col, a.text)
-			for i, v := range a.vars {
-				sep := ", "
-				if i == 0 {
-					sep = " ("
-				}
-				msg += fmt.Sprintf("%s%s = %d", sep, v.name, rc.regs[v.reg])
-			}
-			if len(a.vars) > 0 {
-				msg += ")"
-			}
-			return fmt.Errorf("%s", msg)
+		if st == execFault && len(lines) == 0 {
+			return w.faultError(pc-1, -1, -1, w.faultText(&m))
+		}
+		if st == execFault {
+			lines = append(lines, "(evaluation stopped there: "+w.faultText(&m)+")")
+			break
+		}
+		if more {
+			break
 		}
 	}
-	return nil
+	if len(lines) == 0 {
+		return nil
+	}
+	if more {
+		lines = append(lines, fmt.Sprintf("(more failures: the first %d are shown)", failuresMax))
+	}
+	return errors.New(strings.Join(lines, "\n"))
 }
 
 // runStatic evaluates the static expressions into the globals.
@@ -388,6 +454,15 @@ func (w *instance) runStatic() error {
 				return fmt.Errorf("%s:%d:%d: division by zero in a static expression", p.File, pos.Line, pos.Col)
 			}
 			v = arith(decOp(ins), x, y)
+		case opSubC, opSubIC:
+			if decOp(ins) == opSubIC {
+				y = uint64(decImm(ins))
+			}
+			if y > x {
+				pos := p.spos[pc]
+				return fmt.Errorf("%s:%d:%d: static expression: "+wrapFault, p.File, pos.Line, pos.Col, x, y)
+			}
+			v = x - y
 		case opAddI, opSubI, opMulI, opAndI, opOrI, opXorI, opShlI, opShrI, opSarI:
 			v = arith(decOp(ins)-(opAddI-opAdd), x, uint64(decImm(ins)))
 		default:

@@ -1,5 +1,10 @@
 package lang
 
+import (
+	"fmt"
+	"strings"
+)
+
 // Bytecode. An instruction is one uint64:
 //
 //	bits  0..7   opcode
@@ -117,19 +122,158 @@ const (
 	opSFAndR
 	opSFOrR
 	opSFXorR
-	opWord2 // the second word of a two-word instruction: never executed
+	// u64 subtraction that faults when it would wrap below 0 (the `-` of
+	// u64; `-%` and i64's `-` are opSub, opSubI, opSubF: they wrap)
+	opSubC  // a = b - c
+	opSubIC // a = b - imm
+	opSubFC // field[imm] -= a
+	// explanations of a failed assert or invariant (run only after it failed)
+	opNote // note[a] = b: the value of a sub-expression
+	opEndX // end of an explanation
+	// the model (goals.go)
+	opMark    // a domain of a goal type received a message: reconcile it at the tick's end
+	opInv     // the transition is done: check the invariants at pc imm (a trial run: ret)
+	opInvFail // invariant imm (of Program.invs) is false
+	opNow     // a = the current tick
+	opEmitAt  // two words: emit(dst r[a], kind imm, r[b], r[c]) due k = r[w2.a] ticks later
+	opFault   // fault with message imm (of Program.faults): a send the prototype refuses
+	opJmpB    // a while loop's back edge: charge the body to the budget, pc = imm
+	// trial code only (link.go, trialCode): the targets' end goes on to
+	// the invariants, whose failure ends the trial
+	opRetVInv  // r[regRet] = r[a]; pc = imm (the type's invariants)
+	opTrialBad // an invariant is false: end, r[regRet] kept
+	opWord2    // the second word of a two-word instruction: never executed
 	opCount
 )
 
-var opNames = [opCount]string{
-	"ret", "retv", "fail", "mov", "add", "sub", "mul", "and", "or", "xor", "shl", "shr", "sar",
-	"addi", "subi", "muli", "andi", "ori", "xori", "shli", "shri", "sari",
-	"divu", "modu", "divs", "mods", "divc", "modc", "minu", "maxu", "mins", "maxs",
-	"neg", "bnot", "not", "eq", "ne", "ltu", "leu", "lts", "les",
-	"jmp", "jz", "jnz", "beq", "bne", "bltu", "bgeu", "blts", "bges", "loop",
-	"ldf", "stf", "addf", "subf", "ldx", "stx", "addx", "subx", "rng", "emit", "id", "ldr", "ldrx", "idmod", "vloop", "split", "bxeq", "bxne", "bxltu", "bxgeu", "bxlts", "bxges",
-	"fladd", "flsub", "flmul", "fland", "flor", "flxor", "sfadd", "sfsub", "sfmul", "sfand", "sfor", "sfxor",
-	"addf+ret", "subf+ret", "stf+ret", "addx+ret", "subx+ret", "stx+ret", "emit+ret", "sfadd+ret", "sfsub+ret", "sfmul+ret", "sfand+ret", "sfor+ret", "sfxor+ret", "word2",
+// opFlags are properties of an op that the passes and the linker rely on.
+type opFlags uint8
+
+const (
+	fField  opFlags = 1 << iota // imm is a field id, replaced by the field's offset at link
+	fJump                       // imm is a pc
+	fWord2                      // the instruction has a second word (opWord2)
+	fStatic                     // allowed in static code (evaluated once per run at link)
+	// fOutside: the op reaches beyond the running domain's own state and
+	// the registers (an emission, a read of another domain, a vectorized
+	// loop, which may emit). A strategy without such ops leaves exactly
+	// the state its trial left (goals.go, the trial's memo).
+	fOutside
+)
+
+type opInfo struct {
+	name  string
+	flags opFlags
+}
+
+// ops describes every opcode. The table is checked at init (checkOps):
+// every op has a distinct name, and the families the code generator
+// computes by offset (signed = unsigned + 2, field and X-then-ret forms
+// in the order of their base ops) line up.
+var ops = [opCount]opInfo{
+	opRet: {"ret", 0}, opRetV: {"retv", 0}, opFail: {"fail", 0}, opMov: {"mov", fStatic},
+	opAdd: {"add", fStatic}, opSub: {"sub", fStatic}, opMul: {"mul", fStatic}, opAnd: {"and", fStatic},
+	opOr: {"or", fStatic}, opXor: {"xor", fStatic}, opShl: {"shl", fStatic}, opShr: {"shr", fStatic},
+	opSar:  {"sar", fStatic},
+	opAddI: {"addi", fStatic}, opSubI: {"subi", fStatic}, opMulI: {"muli", fStatic}, opAndI: {"andi", fStatic},
+	opOrI: {"ori", fStatic}, opXorI: {"xori", fStatic}, opShlI: {"shli", fStatic}, opShrI: {"shri", fStatic},
+	opSarI: {"sari", fStatic},
+	opDivU: {"divu", fStatic}, opModU: {"modu", fStatic}, opDivS: {"divs", fStatic}, opModS: {"mods", fStatic},
+	opDivC: {"divc", 0}, opModC: {"modc", 0},
+	opMinU: {"minu", fStatic}, opMaxU: {"maxu", fStatic}, opMinS: {"mins", fStatic}, opMaxS: {"maxs", fStatic},
+	opNeg: {"neg", fStatic}, opBNot: {"bnot", fStatic}, opNot: {"not", 0},
+	opEq: {"eq", 0}, opNe: {"ne", 0}, opLtU: {"ltu", 0}, opLeU: {"leu", 0}, opLtS: {"lts", 0}, opLeS: {"les", 0},
+	opJmp: {"jmp", fJump}, opJz: {"jz", fJump}, opJnz: {"jnz", fJump},
+	opBeq: {"beq", fJump}, opBne: {"bne", fJump}, opBltU: {"bltu", fJump}, opBgeU: {"bgeu", fJump},
+	opBltS: {"blts", fJump}, opBgeS: {"bges", fJump}, opLoop: {"loop", fJump},
+	opLdF: {"ldf", fField}, opStF: {"stf", fField}, opAddF: {"addf", fField}, opSubF: {"subf", fField},
+	opLdX: {"ldx", fField}, opStX: {"stx", fField}, opAddX: {"addx", fField}, opSubX: {"subx", fField},
+	opRng: {"rng", fField}, opEmit: {"emit", fOutside}, opID: {"id", 0}, opLdR: {"ldr", fOutside}, opLdRX: {"ldrx", fOutside},
+	opIDMod: {"idmod", 0}, opVLoop: {"vloop", fOutside}, opSplit: {"split", 0},
+	opBxEq: {"bxeq", fJump | fWord2}, opBxNe: {"bxne", fJump | fWord2}, opBxLtU: {"bxltu", fJump | fWord2},
+	opBxGeU: {"bxgeu", fJump | fWord2}, opBxLtS: {"bxlts", fJump | fWord2}, opBxGeS: {"bxges", fJump | fWord2},
+	opFLAdd: {"fladd", fField}, opFLSub: {"flsub", fField}, opFLMul: {"flmul", fField},
+	opFLAnd: {"fland", fField}, opFLOr: {"flor", fField}, opFLXor: {"flxor", fField},
+	opSFAdd: {"sfadd", fField}, opSFSub: {"sfsub", fField}, opSFMul: {"sfmul", fField},
+	opSFAnd: {"sfand", fField}, opSFOr: {"sfor", fField}, opSFXor: {"sfxor", fField},
+	opAddFR: {"addf+ret", fField}, opSubFR: {"subf+ret", fField}, opStFR: {"stf+ret", fField},
+	opAddXR: {"addx+ret", fField}, opSubXR: {"subx+ret", fField}, opStXR: {"stx+ret", fField},
+	opEmitR: {"emit+ret", fOutside}, opSFAddR: {"sfadd+ret", fField}, opSFSubR: {"sfsub+ret", fField},
+	opSFMulR: {"sfmul+ret", fField}, opSFAndR: {"sfand+ret", fField}, opSFOrR: {"sfor+ret", fField},
+	opSFXorR: {"sfxor+ret", fField},
+	opSubC:   {"subc", fStatic}, opSubIC: {"subic", fStatic}, opSubFC: {"subfc", fField},
+	opNote: {"note", 0}, opEndX: {"endx", 0},
+	opMark: {"mark", 0}, opInv: {"inv", 0}, opInvFail: {"invfail", 0}, opNow: {"now", 0},
+	opEmitAt: {"emitat", fWord2 | fOutside}, opFault: {"fault", 0}, opJmpB: {"jmpb", fJump},
+	opRetVInv: {"retv+inv", 0}, opTrialBad: {"trialbad", 0},
+	opWord2: {"word2", 0},
+}
+
+// opNames are the ops' names, for the disassembler and messages.
+var opNames = func() (n [opCount]string) {
+	for i, o := range ops {
+		n[i] = o.name
+	}
+	return
+}()
+
+func init() {
+	if err := checkOps(&ops); err != nil {
+		panic("lang: " + err.Error())
+	}
+}
+
+// checkOps checks an op table and the families the code generator
+// computes by offset.
+func checkOps(ops *[opCount]opInfo) error {
+	seen := map[string]opcode{}
+	name := func(op opcode) string { return ops[op].name }
+	for i, o := range ops {
+		if o.name == "" {
+			return fmt.Errorf("op %d has no name", i)
+		}
+		if j, dup := seen[o.name]; dup {
+			return fmt.Errorf("ops %d and %d are both %q", j, i, o.name)
+		}
+		seen[o.name] = opcode(i)
+	}
+	same := func(a, b opcode, what string) error {
+		if a != b {
+			return fmt.Errorf("%s: %s is not %s", what, name(a), name(b))
+		}
+		return nil
+	}
+	arith := []opcode{opAdd, opSub, opMul, opAnd, opOr, opXor}
+	for k, op := range arith {
+		for _, err := range []error{
+			same(op-opAdd+opAddI, seen[name(op)+"i"], "immediate form"),
+			same(opFLAdd+opcode(k), seen["fl"+name(op)], "field-operand form"),
+			same(opSFAdd+opcode(k), seen["sf"+name(op)], "field-destination form"),
+		} {
+			if err != nil {
+				return err
+			}
+		}
+	}
+	for _, op := range []opcode{opDivU, opModU, opMinU, opMaxU, opLtU, opLeU, opBltU, opBgeU} {
+		if err := same(op+2, seen[strings.TrimSuffix(name(op), "u")+"s"], "signed form"); err != nil {
+			return err
+		}
+	}
+	for k, b := range []opcode{opBeq, opBne, opBltU, opBgeU, opBltS, opBgeS} {
+		if err := same(opBxEq+opcode(k), seen["bx"+name(b)[1:]], "array branch"); err != nil {
+			return err
+		}
+	}
+	for k, op := range retFusable {
+		if err := same(opAddFR+opcode(k), seen[name(op)+"+ret"], "X-then-ret form"); err != nil {
+			return err
+		}
+		if ops[op].flags&fField != ops[opAddFR+opcode(k)].flags&fField {
+			return fmt.Errorf("%s and its X-then-ret form differ in field patching", name(op))
+		}
+	}
+	return nil
 }
 
 func enc(op opcode, a, b, c uint8, imm uint32) uint64 {
@@ -146,16 +290,7 @@ func decImm(ins uint64) uint32 {
 
 // fieldImm reports whether op's imm is a field id replaced by the field's
 // offset at link.
-func fieldImm(op opcode) bool {
-	switch op {
-	case opLdF, opStF, opAddF, opSubF, opLdX, opStX, opAddX, opSubX, opRng:
-		return true
-	}
-	if op >= opFLAdd && op <= opSFXor || op >= opAddFR && op <= opStXR || op >= opSFAddR && op <= opSFXorR {
-		return true
-	}
-	return false
-}
+func fieldImm(op opcode) bool { return ops[op].flags&fField != 0 }
 
 // retFusable are the ops fused with a following ret into op..R (opAddFR ..).
 var retFusable = []opcode{opAddF, opSubF, opStF, opAddX, opSubX, opStX, opEmit, opSFAdd, opSFSub, opSFMul, opSFAnd, opSFOr, opSFXor}

@@ -6,11 +6,12 @@ import "fmt"
 // skips to a likely statement or declaration start, so one run reports
 // every error.
 type parser struct {
-	toks  []token
-	i     int
-	src   string
-	errs  *ErrorList
-	depth int
+	toks    []token
+	i       int
+	src     string
+	errs    *ErrorList
+	depth   int
+	lastEnd int32 // end offset of the last token consumed
 }
 
 // nestingMax bounds the depth of nested expressions and blocks, so a
@@ -27,6 +28,7 @@ func (p *parser) next() token {
 	t := p.toks[p.i]
 	if t.kind != tEOF {
 		p.i++
+		p.lastEnd = t.end
 	}
 	return t
 }
@@ -93,7 +95,7 @@ var keywords = map[string]bool{
 	"workload": true, "key": true, "kind": true, "type": true, "domains": true, "goal": true,
 	"figure": true, "budget": true, "on": true, "init": true, "let": true, "if": true, "else": true,
 	"for": true, "forall": true, "in": true, "while": true, "assert": true, "return": true,
-	"boots": true, "weight": true,
+	"boots": true, "weight": true, "const": true, "fn": true,
 }
 
 // guard runs f; after a bail it skips tokens (at least one) until stop
@@ -122,10 +124,32 @@ func (p *parser) atTopDecl() bool {
 		return false
 	}
 	switch t.text {
-	case "workload", "key", "kind", "type", "domains", "goal", "figure", "budget":
+	case "workload", "key", "kind", "type", "domains", "goal", "figure", "budget", "const", "fn":
 		return true
+	case "domain", "cell": // contextual keywords: `domain NAME {`, `cell NAME {`
+		return p.at(1).kind == tIdent && p.at(2).text == "{"
 	}
 	return false
+}
+
+// at is the token k ahead (the end-of-file token past the end).
+func (p *parser) at(k int) token {
+	if p.i+k < len(p.toks) {
+		return p.toks[p.i+k]
+	}
+	return p.toks[len(p.toks)-1]
+}
+
+// atItem reports whether a contextual item keyword starts here: `word {`
+// or, with named, `word NAME {`.
+func (p *parser) atItem(word string, named bool) bool {
+	if t := p.peek(); t.kind != tIdent || t.text != word {
+		return false
+	}
+	if named {
+		return p.at(1).kind == tIdent && p.at(2).text == "{"
+	}
+	return p.at(1).text == "{"
 }
 
 func (p *parser) file() *File {
@@ -143,7 +167,7 @@ func (p *parser) file() *File {
 func (p *parser) topDecl(f *File) {
 	t := p.peek()
 	if t.kind != tIdent {
-		p.fail(t.pos, "expected a declaration (workload, key, kind, budget, type, domains, goal, figure), found %s", describe(t))
+		p.fail(t.pos, "expected a declaration (%s), found %s", declNames, describe(t))
 	}
 	switch t.text {
 	case "workload":
@@ -187,6 +211,14 @@ func (p *parser) topDecl(f *File) {
 	case "type":
 		p.next()
 		f.Types = append(f.Types, p.typeDecl(t.pos))
+	case "domain":
+		p.next()
+		td := p.typeDecl(t.pos)
+		td.Domain = true
+		f.Types = append(f.Types, td)
+	case "cell":
+		p.next()
+		f.Cells = append(f.Cells, p.cellDecl(t.pos))
 	case "domains":
 		p.next()
 		if f.HasDomains {
@@ -214,9 +246,57 @@ func (p *parser) topDecl(f *File) {
 		} else {
 			f.Figures = append(f.Figures, b)
 		}
+	case "const":
+		p.next()
+		d := &ConstDecl{Pos: t.pos}
+		d.Name = p.ident("constant name").text
+		if p.accept(":") {
+			d.Type = p.ident("type (u64, i64, bool)").text
+		}
+		p.expect("=")
+		d.X = p.expr()
+		f.Consts = append(f.Consts, d)
+	case "fn":
+		p.next()
+		d := &FuncDecl{Pos: t.pos}
+		d.Name = p.ident("function name").text
+		p.expect("(")
+		for !p.is(")") {
+			n := p.ident("parameter name")
+			p.expect(":")
+			d.Params = append(d.Params, Param{Pos: n.pos, Name: n.text, Type: p.ident("parameter type (u64, i64, bool)").text})
+			if !p.accept(",") {
+				break
+			}
+		}
+		p.expect(")")
+		p.expect("->")
+		d.Result = p.ident("result type (u64, i64, bool)").text
+		d.Body = p.block()
+		f.Funcs = append(f.Funcs, d)
 	default:
-		p.fail(t.pos, "expected a declaration (workload, key, kind, budget, type, domains, goal, figure), found %s", describe(t))
+		p.fail(t.pos, "expected a declaration (%s), found %s", declNames, describe(t))
 	}
+}
+
+// declNames are the declarations, for messages.
+const declNames = "workload, key, const, fn, kind, budget, type, domain, domains, cell, goal, figure"
+
+// cellDecl: cell NAME { a, b, … } (the names separated by commas or
+// newlines).
+func (p *parser) cellDecl(pos Pos) *CellDecl {
+	d := &CellDecl{Pos: pos}
+	d.Name = p.ident("cell name").text
+	p.expect("{")
+	for !p.is("}") && p.peek().kind != tEOF {
+		n := p.ident("domain entry name")
+		d.Names = append(d.Names, Ident{Pos: n.pos, Name: n.text})
+		if !p.accept(",") {
+			p.accept(";")
+		}
+	}
+	p.expect("}")
+	return d
 }
 
 func (p *parser) typeDecl(pos Pos) *TypeDecl {
@@ -224,12 +304,14 @@ func (p *parser) typeDecl(pos Pos) *TypeDecl {
 	td.Name = p.ident("type name").text
 	p.expect("{")
 	for !p.is("}") && p.peek().kind != tEOF {
-		if p.atTopDecl() {
+		if p.atTopDecl() && !p.atItem("goal", true) { // a goal inside a type is the type's
 			p.fail(p.peek().pos, "expected \"}\" to close type %s", td.Name)
 		}
 		p.guard(func() { p.typeItem(td) }, func() bool {
 			return p.is("}") || p.is("on") || p.is("init") || p.atTopDecl() ||
-				p.peek().kind == tIdent && p.toks[p.i+1].text == ":"
+				p.peek().kind == tIdent && p.toks[p.i+1].text == ":" ||
+				p.atItem("state", false) || p.atItem("capability", false) || p.atItem("scope", false) ||
+				p.atItem("goal", true) || p.atItem("invariant", true) || p.atItem("transition", true)
 		})
 		p.accept(";")
 	}
@@ -261,16 +343,204 @@ func (p *parser) typeItem(td *TypeDecl) {
 		p.expect(")")
 		h.Body = p.block()
 		td.Handlers = append(td.Handlers, h)
-	default:
-		fd := &FieldDecl{Pos: t.pos}
-		fd.Name = p.ident("field, init or on").text
-		p.expect(":")
-		if p.accept("[") {
-			fd.Len = p.expr()
-			p.expect("]")
+	case p.atItem("state", false):
+		p.next()
+		p.expect("{")
+		for !p.is("}") && p.peek().kind != tEOF {
+			td.Fields = append(td.Fields, p.field())
+			p.accept(";")
+			p.accept(",")
 		}
-		fd.Type = p.ident("field type (u64, i64, rng)").text
-		td.Fields = append(td.Fields, fd)
+		p.expect("}")
+	case p.atItem("capability", false):
+		p.next()
+		if td.Caps != nil {
+			p.errs.add(t.pos, "type %s: capability declared twice", td.Name)
+		}
+		td.Caps = p.caps(t.pos)
+	case p.atItem("scope", false):
+		p.scope()
+	case p.atItem("goal", true):
+		p.next()
+		if g := p.goal(t.pos); g.Target != nil {
+			td.Goals = append(td.Goals, g)
+		}
+	case p.atItem("invariant", true):
+		p.next()
+		d := &InvDecl{Pos: t.pos, Name: p.ident("invariant name").text}
+		p.expect("{")
+		p.inBlock(func() {
+			d.X = p.expr()
+			p.accept(";")
+		})
+		if d.X != nil {
+			td.Invariants = append(td.Invariants, d)
+		}
+	case p.atItem("transition", true):
+		p.next()
+		h := &Handler{Pos: t.pos, Transition: true}
+		h.Kind = p.ident("transition name").text
+		p.expect("{")
+		for !p.is("}") && p.peek().kind != tEOF {
+			switch s := p.peek(); {
+			case p.atItem("capability", false):
+				p.next()
+				if h.Caps != nil {
+					p.errs.add(s.pos, "transition %s: capability declared twice", h.Kind)
+				}
+				h.Caps = p.caps(s.pos)
+			case p.atItem("scope", false):
+				p.scope()
+			case p.is("slice") || p.is("step"):
+				p.accept("slice")
+				p.expect("step")
+				if h.Body != nil {
+					p.errs.add(s.pos, "transition %s: step declared twice", h.Kind)
+				}
+				h.Body = p.block()
+				if h.Body == nil {
+					h.Body = []*Stmt{}
+				}
+			default:
+				p.fail(s.pos, "expected capability, scope or step in transition %s, found %s", h.Kind, describe(s))
+			}
+		}
+		p.expect("}")
+		if h.Body == nil {
+			p.errs.add(t.pos, "transition %s has no step { … }", h.Kind)
+		}
+		td.Handlers = append(td.Handlers, h)
+	default:
+		td.Fields = append(td.Fields, p.field())
+	}
+}
+
+// scope: the prototype's `scope { domain }`, accepted with no effect.
+func (p *parser) scope() {
+	p.next()
+	p.expect("{")
+	for !p.is("}") && p.peek().kind != tEOF {
+		p.ident("scope (root, domain, goal, transition)")
+		p.accept(",")
+	}
+	p.expect("}")
+}
+
+// field: name: [len]type
+func (p *parser) field() *FieldDecl {
+	fd := &FieldDecl{Pos: p.peek().pos}
+	fd.Name = p.ident("field, init, on, state, goal, invariant or transition").text
+	p.expect(":")
+	if p.accept("[") {
+		fd.Len = p.expr()
+		p.expect("]")
+	}
+	fd.Type = p.ident("field type (u64, i64, int, bool, rng)").text
+	return fd
+}
+
+// caps: { messaging, send_to:X, root }
+func (p *parser) caps(pos Pos) *CapDecl {
+	d := &CapDecl{Pos: pos}
+	p.expect("{")
+	for !p.is("}") && p.peek().kind != tEOF {
+		t := p.ident("capability (messaging, send_to:DOMAIN, root)")
+		it := CapItem{Pos: t.pos, Kind: t.text}
+		if p.accept(":") {
+			n := p.peek()
+			if n.kind != tIdent && n.kind != tString {
+				p.fail(n.pos, "expected a domain name after %s:, found %s", t.text, describe(n))
+			}
+			p.next()
+			it.Target = n.text
+		}
+		d.Items = append(d.Items, it)
+		if !p.accept(",") {
+			p.accept(";")
+		}
+	}
+	p.expect("}")
+	return d
+}
+
+// goal: NAME { priority P target EXPR strategy { T1, T2 } }, the parts in
+// any order, `predicate` for `target`.
+func (p *parser) goal(pos Pos) *GoalDecl {
+	g := &GoalDecl{Pos: pos, Priority: 1}
+	g.Name = p.ident("goal name").text
+	p.expect("{")
+	seen := map[string]bool{}
+	p.inBlock(func() { p.goalParts(g, seen) })
+	if g.Target == nil {
+		p.errs.add(pos, "goal %s has no target", g.Name)
+	}
+	return g
+}
+
+// inBlock parses the inside of a braced block whose "{" was read, with f,
+// then its "}". After an error in f it skips to the block's own "}"
+// (counting nested braces), so the items after it parse as they should.
+func (p *parser) inBlock(f func()) {
+	depth := 0
+	defer func() {
+		if r := recover(); r != nil {
+			if _, ok := r.(bail); !ok {
+				panic(r)
+			}
+			for t := p.peek(); t.kind != tEOF; t = p.peek() {
+				switch {
+				case t.kind == tPunct && t.text == "{":
+					depth++
+				case t.kind == tPunct && t.text == "}":
+					if depth == 0 {
+						p.next()
+						return
+					}
+					depth--
+				}
+				p.next()
+			}
+		}
+	}()
+	f()
+	p.expect("}")
+}
+
+func (p *parser) goalParts(g *GoalDecl, seen map[string]bool) {
+	for !p.is("}") && p.peek().kind != tEOF {
+		t := p.peek()
+		part := t.text
+		if part == "predicate" {
+			part = "target"
+		}
+		if t.kind == tIdent && seen[part] {
+			p.errs.add(t.pos, "goal %s: %s given twice", g.Name, part)
+		}
+		seen[part] = true
+		switch {
+		case p.accept("priority"):
+			n := p.integer()
+			g.Priority, g.PrioPos = n.val, n.pos
+		case p.accept("target") || p.accept("predicate"):
+			g.Target = p.expr()
+		case p.accept("strategy"):
+			p.expect("{")
+			for !p.is("}") && p.peek().kind != tEOF {
+				n := p.peek()
+				if n.kind != tIdent && n.kind != tString {
+					p.fail(n.pos, "expected a transition name, found %s", describe(n))
+				}
+				p.next()
+				g.Strategy = append(g.Strategy, Ident{n.pos, n.text})
+				if !p.accept(",") {
+					break
+				}
+			}
+			p.expect("}")
+		default:
+			p.fail(t.pos, "expected priority, target or strategy in goal %s, found %s", g.Name, describe(t))
+		}
+		p.accept(";")
 	}
 }
 
@@ -363,7 +633,7 @@ func (p *parser) stmt() *Stmt {
 		s.Kind = sLet
 		s.Name = p.ident("variable name").text
 		if p.accept(":") {
-			s.Type = p.ident("type (u64, i64)").text
+			s.Type = p.ident("type (u64, i64, bool)").text
 		}
 		p.expect("=")
 		s.X = p.expr()
@@ -398,9 +668,8 @@ func (p *parser) stmt() *Stmt {
 		s.Body = p.block()
 	case p.accept("assert"):
 		s.Kind = sAssert
-		i0 := p.i
 		s.X = p.expr()
-		s.Text = p.sourceText(i0)
+		s.Text = p.text(s.X)
 	case p.accept("return"):
 		s.Kind = sReturn
 		s.X = p.expr()
@@ -408,7 +677,7 @@ func (p *parser) stmt() *Stmt {
 		x := p.expr()
 		if t := p.peek(); t.kind == tPunct {
 			switch t.text {
-			case "=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>=":
+			case "=", "+=", "-=", "-%=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>=":
 				p.next()
 				s.Kind, s.Target, s.Op = sAssign, x, t.text
 				s.X = p.expr()
@@ -423,24 +692,8 @@ func (p *parser) stmt() *Stmt {
 	return s
 }
 
-// sourceText is the text of tokens [i0, p.i), for messages.
-func (p *parser) sourceText(i0 int) string {
-	var b []byte
-	for k := i0; k < p.i; k++ {
-		if k > i0 {
-			b = append(b, ' ')
-		}
-		t := p.toks[k]
-		if t.kind == tString {
-			b = append(b, '"')
-			b = append(b, t.text...)
-			b = append(b, '"')
-		} else {
-			b = append(b, t.text...)
-		}
-	}
-	return string(b)
-}
+// text is the source text of e, as written.
+func (p *parser) text(e *Expr) string { return p.src[e.Start:e.End] }
 
 // Binary operator precedence (Go's).
 func prec(op string) int {
@@ -451,7 +704,7 @@ func prec(op string) int {
 		return 2
 	case "==", "!=", "<", "<=", ">", ">=":
 		return 3
-	case "+", "-", "|", "^":
+	case "+", "-", "-%", "|", "^":
 		return 4
 	case "*", "/", "%", "<<", ">>", "&":
 		return 5
@@ -467,6 +720,7 @@ func (p *parser) binary(min int) *Expr {
 	if p.depth > nestingMax {
 		p.fail(p.peek().pos, "expression nested too deeply")
 	}
+	start := p.peek().off
 	x := p.unary()
 	for {
 		t := p.peek()
@@ -479,7 +733,7 @@ func (p *parser) binary(min int) *Expr {
 		}
 		p.next()
 		y := p.binary(pr + 1)
-		x = &Expr{Kind: eBinary, Pos: t.pos, Op: t.text, X: x, Y: y}
+		x = &Expr{Kind: eBinary, Pos: t.pos, Op: t.text, X: x, Y: y, Start: start, End: p.lastEnd}
 	}
 }
 
@@ -492,17 +746,32 @@ func (p *parser) unary() *Expr {
 		if p.depth > nestingMax {
 			p.fail(t.pos, "expression nested too deeply")
 		}
-		return &Expr{Kind: eUnary, Pos: t.pos, Op: t.text, X: p.unary()}
+		x := p.unary()
+		return &Expr{Kind: eUnary, Pos: t.pos, Op: t.text, X: x, Start: t.off, End: p.lastEnd}
 	}
-	return p.postfix(p.primary())
+	start := p.peek().off
+	return p.postfix(p.primary(), start)
 }
 
 func (p *parser) primary() *Expr {
+	t := p.peek()
+	paren := p.is("(") // (x): x's own text
+	e := p.primary1()
+	if !paren {
+		e.Start, e.End = t.off, p.lastEnd
+	}
+	return e
+}
+
+func (p *parser) primary1() *Expr {
 	t := p.peek()
 	switch {
 	case t.kind == tInt:
 		p.next()
 		return &Expr{Kind: eInt, Pos: t.pos, Val: t.val}
+	case t.kind == tString:
+		p.next()
+		return &Expr{Kind: eString, Pos: t.pos, Name: t.text}
 	case t.kind == tIdent && !keywords[t.text]:
 		p.next()
 		if p.accept("(") {
@@ -531,15 +800,16 @@ func (p *parser) primary() *Expr {
 	return nil
 }
 
-func (p *parser) postfix(x *Expr) *Expr {
+func (p *parser) postfix(x *Expr, start int32) *Expr {
 	for p.is(".") {
 		t := p.next()
 		n := p.ident("field name")
-		e := &Expr{Kind: eField, Pos: t.pos, Name: n.text, X: x}
+		e := &Expr{Kind: eField, Pos: t.pos, Name: n.text, X: x, Start: start}
 		if p.accept("[") {
 			e.Y = p.expr()
 			p.expect("]")
 		}
+		e.End = p.lastEnd
 		x = e
 	}
 	return x

@@ -12,13 +12,14 @@ import (
 type Program struct {
 	File  string
 	Name  string
-	Keys  [2]workloads.Key
-	Kinds []kindInfo // sorted by number
+	Keys  []workloads.Key // in declaration order: the params text's order
+	Kinds []kindInfo      // sorted by number
 
 	types   []*dtype
 	fields  []*field // every field of every type; its index is the field id
 	entries []*entry
-	ids     []*member // id functions, by id-descriptor index
+	cells   []*cellInfo // declared cells, in declaration order (cells.go)
+	ids     []*member   // id functions, by id-descriptor index
 
 	code     []uint64 // handlers, inits, goals, figures
 	pos      []Pos    // source position per instruction
@@ -34,6 +35,12 @@ type Program struct {
 	goals    []block
 	figures  []block
 	vloops   []vloopDesc
+	invs     []*invInfo // every invariant, indexed by opInvFail
+	faults   []string   // messages of opFault
+	hasGoals bool       // some type has goals: the workload reconciles (goals.go)
+	// noProject: detection compares every field, hidden ones too
+	// (WithoutProjection)
+	noProject bool
 }
 
 // vloopDesc is a loop whose body runs vectorized (vloop.go).
@@ -49,41 +56,85 @@ type kindInfo struct {
 
 // dtype is a domain type.
 type dtype struct {
+	decl     *TypeDecl
 	name     string
 	fields   []*field
 	rng      *field
 	init     int      // pc of init, -1 if none
 	handlers [][2]int // (kind number, pc), ascending kind
 	hname    []string // handler names for messages, parallel to handlers
+
+	// the model: goals in walk order (priority descending, then
+	// declaration order), invariants, capabilities
+	goals    []*goalInfo
+	invs     []*invInfo
+	targets  int // pc of the code computing the goals' targets as a bit mask, -1 if none
+	inv      int // pc of the invariant checks, -1 if none
+	stub     int // a goal type: pc of the handler of kinds it does not handle, -1 if none
+	sendTo   map[string]bool
+	sendRoot bool
+	readsNow bool // its transitions use now other than in hidden fields (observe.go)
+}
+
+// goalInfo is a goal of a domain type (SPEC-independent: the language's
+// model, docs/language.md).
+type goalInfo struct {
+	name     string
+	priority uint64
+	pos      Pos
+	text     string // the target as written
+	target   *Expr
+	strategy []string   // transition names, empty if none
+	kind     trace.Kind // the strategy message's kind
+	pc       int        // the strategy's handler
+	local    bool       // its handler acts only on the domain's own state (Program.localOnly)
+	explain  int        // pc of the target's explanation
+	subs     []subExpr
+}
+
+// invInfo is an invariant of a domain type.
+type invInfo struct {
+	typ  *dtype
+	name string
+	pos  Pos
+	text string
+	x    *Expr
+	subs []subExpr
 }
 
 // field is a state field; an array if lenReg >= 0.
 type field struct {
-	id     int
-	typ    *dtype
-	name   string
-	signed bool
-	lenReg int // global register holding the array length, -1 for a scalar
+	id      int
+	typ     *dtype
+	name    string
+	t       vtype // u64, i64 or bool (an rng field is u64)
+	lenExpr *Expr // the array length, nil for a scalar
+	lenReg  int   // global register holding the array length, -1 for a scalar
+	hidden  bool  // oscillation detection leaves it out (observe.go)
 }
 
 // member is a named run of domains of one type inside an entry.
 type member struct {
-	name      string
-	typ       *dtype
-	entry     *entry
-	idx       int // index in entry.members
-	countReg  int // global register of the count, -1: one
-	boots     bool
-	weightReg int // global register of the weight, -1: 1
+	name       string
+	typ        *dtype
+	entry      *entry
+	idx        int   // index in entry.members
+	countExpr  *Expr // nil: one
+	countReg   int   // global register of the count, -1: one
+	boots      bool
+	weightExpr *Expr // nil: 1
+	weightReg  int   // global register of the weight, -1: 1
 }
 
 // entry is a line of `domains`: count groups of its members (count 1 and
 // one member for a plain member line).
 type entry struct {
-	name     string
-	countReg int // -1: one
-	group    bool
-	members  []*member
+	name      string
+	countExpr *Expr // nil: one
+	countReg  int   // -1: one
+	group     bool
+	members   []*member
+	cell      *cellInfo // the declared cell it is in (cells.go), nil: the default
 }
 
 type constInit struct {
@@ -94,6 +145,8 @@ type constInit struct {
 type region struct {
 	start int
 	name  string // e.g. "Bank.on Transfer", "goal balances"
+	ctx   ctxKind
+	typ   *dtype // the domain type of a handler, init, target, invariant; nil otherwise
 }
 
 type block struct {
@@ -101,15 +154,26 @@ type block struct {
 	pc   int
 }
 
+// assertInfo is an assert of a goal: where, its text as written, the
+// variables in scope and the sub-expressions its explanation notes.
 type assertInfo struct {
 	pos  Pos
 	text string
 	vars []namedReg
+	subs []subExpr
 }
 
 type namedReg struct {
 	name string
 	reg  uint8
+	t    vtype
+}
+
+// subExpr is a sub-expression of an explained condition: its source
+// text and type (for printing its value).
+type subExpr struct {
+	text string
+	t    vtype
 }
 
 // Fixed registers: the message and the receiving domain.

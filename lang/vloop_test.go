@@ -74,10 +74,10 @@ domains {
 		want         string
 	}{
 		{"no fault", "", 1000, 200, ""},
-		{"emit to a nonexistent domain in the first chunk", "", 1, 200, "v.lxm:11:13: domain 0 (source), Src.on Tick: emit to nonexistent domain 11 (domains: 11)"},
-		{"emit to a nonexistent domain in the sixth chunk", "", 37, 400, "v.lxm:11:13: domain 0 (source), Src.on Tick: emit to nonexistent domain 11 (domains: 11)"},
-		{"division by zero", "", 0, 200, "v.lxm:11:24: domain 0 (source), Src.on Tick: division by zero"},
-		{"budget in the second chunk", "budget 1000", 1000, 200, "v.lxm:8:9: domain 0 (source), Src.on Tick: instruction budget exceeded (1000 instructions per message)"},
+		{"emit to a nonexistent domain in the first chunk", "", 1, 200, "v.lxm:11:13: tick 0, domain 0 (source), Src.on Tick: emit to nonexistent domain 11 (domains: 11)"},
+		{"emit to a nonexistent domain in the sixth chunk", "", 37, 400, "v.lxm:11:13: tick 0, domain 0 (source), Src.on Tick: emit to nonexistent domain 11 (domains: 11)"},
+		{"division by zero", "", 0, 200, "v.lxm:11:24: tick 0, domain 0 (source), Src.on Tick: division by zero"},
+		{"budget in the second chunk", "budget 1000", 1000, 200, "v.lxm:8:9: tick 0, domain 0 (source), Src.on Tick: instruction budget exceeded (1000 instructions per message)"},
 	} {
 		src := strings.Replace(prog, "BUDGET", c.budget, 1)
 		p, err := Compile("v.lxm", src)
@@ -85,7 +85,7 @@ domains {
 			t.Fatal(err)
 		}
 		pr := p.Spec().Defaults()
-		pr.N, pr.Batch, pr.K = 1, c.batch, [2]uint64{10, c.step}
+		pr.N, pr.Batch, pr.K = 1, c.batch, []uint64{10, c.step}
 		_, _, verr, serr := runBoth(t, p, pr, 1)
 		if verr == nil || serr == nil {
 			if c.want != "" || verr != serr {

@@ -16,10 +16,8 @@ type runCtx struct {
 	base                uint64
 	self, index, member uint64
 	ret                 uint64 // figure's value
-	fail                int    // failed assert, -1 if none
 	err                 error
-	regs                [regsMax]uint64 // registers at a failed assert
-	block               bool            // a goal or figure: no domain
+	block               bool // a goal or figure: no domain
 }
 
 // Deliver runs the handlers of msgs. The register file is a local array:
@@ -30,7 +28,7 @@ func (w *instance) Deliver(out *engine.Outbox, msgs []trace.Entry) {
 		out.Fault(0, w.err)
 		return
 	}
-	w.interp(out, msgs, nil)
+	w.interp(out, msgs)
 }
 
 // machine is the interpreter's state for one Deliver call or one-shot
@@ -47,53 +45,109 @@ type machine struct {
 	lastD uint64
 	disp  []int32
 	ent   *entInst // the entry of lastD
-	// a fault: message format and arguments
-	fault     string
-	faultArgs []any
+	// a fault: its kind and values (faultText says what)
+	fk     faultKind
+	fx, fy uint64
+	// an explanation being run: the noted values, bit k of noted set when
+	// notes[k] was
+	notes *[notesMax]uint64
+	noted uint64
+	// the model: the shard's scratch (nil in one-shot runs), the code to
+	// run (w.code, or w.trialCode for a trial), the tick a one-shot run
+	// sees as now
+	sc   *shardScratch
+	code []uint64
+	st   []uint64 // the arena (w.st), or a trial's copy of a domain's state
+	now  uint64
 }
 
 // Status of exec.
 const (
-	execRet   = iota // ret
-	execRetV         // retv: the value is in r[regRet]
-	execFail         // an assert failed: its index is in r[regRet]
-	execFault        // m.fault says what
+	execRet     = iota // ret
+	execRetV           // retv: the value is in r[regRet]
+	execFail           // an assert failed: its index is in r[regRet]
+	execFault          // m.fk says what (faultText)
+	execEndX           // an explanation ended
+	execInvFail        // an invariant is false: its index (Program.invs) is in r[regRet]
+	// from run to exec only:
+	execSlow // the instruction at the pc returned needs a call: slow does it
+	execNext // the message is done, the next is another domain's: nextMsg
 )
 
 // regRet carries retv's value or fail's assert index back from exec
 // (register 2, src, is unused in goals and figures).
 const regRet = regSrc
 
-// interp is the interpreter. With one == nil it delivers msgs; otherwise
-// it runs one.pc once (init, goal, figure) with the domain given in one.
-func (w *instance) interp(out *engine.Outbox, msgs []trace.Entry, one *runCtx) {
-	var m machine
-	m.w, m.out = w, out
+// start prepares m for a one-shot run (init, goal, figure) with the
+// domain given in one.
+func (w *instance) start(m *machine, one runCtx) {
+	m.w, m.code, m.st = w, w.code, w.st
 	copy(m.r[w.gbase:], w.globals)
-	if one != nil {
-		one.fail = -1
-		m.base = one.base
-		m.r[regSelf], m.r[regIndex], m.r[regMember] = one.self, one.index, one.member
-		m.budget = w.budget
-		pc, st := w.exec(&m, one.pc)
-		switch st {
-		case execRetV:
-			one.ret = m.r[regRet]
-		case execFail:
-			one.fail = int(m.r[regRet])
-			one.regs = m.r
-		case execFault:
-			one.err = w.faultError(pc-1, m.r[regSelf], !one.block, fmt.Sprintf(m.fault, m.faultArgs...))
+	m.base = one.base
+	m.r[regSelf], m.r[regIndex], m.r[regMember] = one.self, one.index, one.member
+	m.budget = w.budget
+}
+
+// runOnce runs one.pc once (an init or a figure) and records its value
+// or fault in one.
+func (w *instance) runOnce(one *runCtx) {
+	var m machine
+	w.start(&m, *one)
+	pc, st := w.exec(&m, one.pc)
+	switch st {
+	case execRetV:
+		one.ret = m.r[regRet]
+	case execFault:
+		self := int64(m.r[regSelf])
+		if one.block {
+			self = -1
 		}
+		one.err = w.faultError(pc-1, self, -1, w.faultText(&m))
+	}
+}
+
+// interp is the interpreter delivering msgs. Its machine is on the
+// stack (zeroed per call, which a batch of messages amortizes), or for a
+// program with goals, whose ticks often carry one message, the shard's
+// (goals.go): its globals are loaded once, and the code never reads a
+// register it has not written.
+func (w *instance) interp(out *engine.Outbox, msgs []trace.Entry) {
+	if w.prog.hasGoals {
+		sc := w.scratch(out)
+		m := sc.dm // its entity and dispatch table stay valid across calls
+		if len(msgs) != 1 || sc.memoD == 0 || !w.deliverMemo(m, sc, msgs) {
+			sc.fresh = 0
+			w.deliver(m, msgs)
+		}
+		m.msgs = nil
 		return
 	}
+	var m machine
+	m.w, m.out, m.code, m.st = w, out, w.code, w.st
+	copy(m.r[w.gbase:], w.globals)
+	w.deliver(&m, msgs)
+}
+
+// deliver runs the handlers of msgs on m, and reports a fault or a broken
+// invariant.
+func (w *instance) deliver(m *machine, msgs []trace.Entry) {
 	m.msgs, m.i, m.lastD = msgs, -1, ^uint64(0)
-	pc := w.nextMsg(&m)
+	pc := w.nextMsg(m)
 	if pc < 0 {
 		return
 	}
-	if pc, st := w.exec(&m, pc); st == execFault {
-		out.Fault(m.i, w.faultError(pc-1, m.r[regSelf], true, fmt.Sprintf(m.fault, m.faultArgs...)))
+	pc, st := w.exec(m, pc)
+	w.delivered(m, pc, st)
+}
+
+// delivered reports how the delivery of m.msgs ended (exec stopped at pc
+// with status st): a fault or a broken invariant of m.msgs[m.i].
+func (w *instance) delivered(m *machine, pc, st int) {
+	switch st {
+	case execFault:
+		m.out.Fault(m.i, w.faultError(pc-1, int64(m.r[regSelf]), int64(m.msgs[m.i].Tick), w.faultText(m)))
+	case execInvFail:
+		w.violate(m.out, m, pc)
 	}
 }
 
@@ -131,10 +185,35 @@ func (w *instance) nextMsg(m *machine) int {
 }
 
 // exec runs code from pc to a ret (or a fault) and returns where it
-// stopped. Its loop keeps only the code, the arena, the registers, the
-// domain's base and the budget live, so they stay in machine registers.
+// stopped.
 func (w *instance) exec(m *machine, pc int) (int, int) {
-	code, st, divs := w.code, w.st, w.divs
+	for {
+		var st int
+		switch pc, st = w.run(m, pc); st {
+		case execSlow:
+			if pc, st = w.slow(m, pc); st != execSlow {
+				return pc, st
+			}
+		case execNext:
+			if pc = w.nextMsg(m); pc < 0 {
+				return pc, execRet
+			}
+		default:
+			return pc, st
+		}
+	}
+}
+
+// run is exec's loop. It makes no call, so that the code, the arena, the
+// registers, the domain's base and the budget stay in machine registers
+// instead of being saved around calls at every instruction: what needs a
+// call (an emission into a full outbox, a vectorized loop, a timer, a
+// read of another domain, a mark into a full list, the next message of
+// another domain) returns to exec (execSlow, execNext), which does it and
+// comes back. Faults record their kind and values (faultText formats
+// them later).
+func (w *instance) run(m *machine, pc int) (int, int) {
+	code, st, divs := m.code, m.st, w.divs
 	r := &m.r
 	base := m.base
 	for {
@@ -190,21 +269,30 @@ func (w *instance) exec(m *machine, pc int) (int, int) {
 		case opDivU, opModU, opDivS, opModS:
 			x, y := r[decB(ins)], r[decC(ins)]
 			if y == 0 {
-				m.fault = "division by zero"
+				m.fk = fkDivZero
 				return pc, execFault
 			}
-			r[decA(ins)] = arith(opcode(ins), x, y)
+			switch opcode(ins) { // arith, without a call
+			case opDivU:
+				r[decA(ins)] = x / y
+			case opModU:
+				r[decA(ins)] = x % y
+			case opDivS:
+				r[decA(ins)] = uint64(int64(x) / int64(y))
+			default:
+				r[decA(ins)] = uint64(int64(x) % int64(y))
+			}
 		case opDivC:
 			dv := &divs[decC(ins)]
 			if dv.D == 0 {
-				m.fault = "division by zero"
+				m.fk = fkDivZero
 				return pc, execFault
 			}
 			r[decA(ins)] = dv.Div(r[decB(ins)])
 		case opModC:
 			dv := &divs[decC(ins)]
 			if dv.D == 0 {
-				m.fault = "division by zero"
+				m.fk = fkDivZero
 				return pc, execFault
 			}
 			x := r[decB(ins)]
@@ -285,9 +373,8 @@ func (w *instance) exec(m *machine, pc int) (int, int) {
 			r[a]++
 			if r[a] < r[decB(ins)] {
 				head := int(ins >> 32)
-				m.budget -= int64(pc - head)
-				if m.budget < 0 {
-					m.fault, m.faultArgs = "instruction budget exceeded (%d instructions per message)", []any{w.budget}
+				if m.spend(pc - head) {
+					m.fk = fkBudget
 					return pc, execFault
 				}
 				pc = head
@@ -303,28 +390,28 @@ func (w *instance) exec(m *machine, pc int) (int, int) {
 		case opLdX:
 			x := r[decB(ins)]
 			if n := r[decC(ins)]; x >= n {
-				m.fault, m.faultArgs = "array index %d out of range [0, %d)", []any{x, n}
+				m.fk, m.fx, m.fy = fkIndex, x, n
 				return pc, execFault
 			}
 			r[decA(ins)] = st[base+ins>>32+x]
 		case opStX:
 			x := r[decB(ins)]
 			if n := r[decC(ins)]; x >= n {
-				m.fault, m.faultArgs = "array index %d out of range [0, %d)", []any{x, n}
+				m.fk, m.fx, m.fy = fkIndex, x, n
 				return pc, execFault
 			}
 			st[base+ins>>32+x] = r[decA(ins)]
 		case opAddX:
 			x := r[decB(ins)]
 			if n := r[decC(ins)]; x >= n {
-				m.fault, m.faultArgs = "array index %d out of range [0, %d)", []any{x, n}
+				m.fk, m.fx, m.fy = fkIndex, x, n
 				return pc, execFault
 			}
 			st[base+ins>>32+x] += r[decA(ins)]
 		case opSubX:
 			x := r[decB(ins)]
 			if n := r[decC(ins)]; x >= n {
-				m.fault, m.faultArgs = "array index %d out of range [0, %d)", []any{x, n}
+				m.fk, m.fx, m.fy = fkIndex, x, n
 				return pc, execFault
 			}
 			st[base+ins>>32+x] -= r[decA(ins)]
@@ -338,31 +425,31 @@ func (w *instance) exec(m *machine, pc int) (int, int) {
 		case opEmit:
 			dst := r[decA(ins)]
 			if dst >= w.d {
-				m.fault, m.faultArgs = "emit to nonexistent domain %d (domains: %d)", []any{dst, w.d}
+				m.fk, m.fx, m.fy = fkEmitDst, dst, w.d
 				return pc, execFault
 			}
-			m.out.Emit(uint32(r[regSelf]), uint32(dst), trace.Kind(ins>>32), r[decB(ins)], r[decC(ins)])
+			if !m.out.TryEmit(uint32(r[regSelf]), uint32(dst), trace.Kind(ins>>32), r[decB(ins)], r[decC(ins)]) {
+				return pc - 1, execSlow // the outbox grows
+			}
 		case opID:
 			id := &w.ids[ins>>32]
 			g, k := r[decB(ins)], r[decC(ins)]
 			if g >= id.gcount || k >= id.mcount {
-				m.fault, m.faultArgs = "domain index (%d, %d) out of range", []any{g, k}
+				m.fk, m.fx, m.fy = fkID2, g, k
 				if id.mcount == 1 {
-					m.fault, m.faultArgs = "domain index %d out of range [0, %d)", []any{g, id.gcount}
+					m.fk, m.fx, m.fy = fkID1, g, id.gcount
 				}
 				return pc, execFault
 			}
 			r[decA(ins)] = id.d0 + g*id.per + id.moff + k
 		case opVLoop:
-			if k := ins >> 32; k != vloopNone {
-				if v := w.vprogs[k]; v != nil {
-					pc = w.vloop(m, v, pc)
-				}
+			if k := ins >> 32; k != vloopNone && w.vprogs[k] != nil {
+				return pc - 1, execSlow // the vectorized loop
 			}
 		case opBxEq:
 			x := r[decB(ins)]
 			if n := r[decC(ins)]; x >= n {
-				m.fault, m.faultArgs = "array index %d out of range [0, %d)", []any{x, n}
+				m.fk, m.fx, m.fy = fkIndex, x, n
 				return pc, execFault
 			}
 			if v, y := st[base+code[pc]>>32+x], r[decA(ins)]; v == y {
@@ -373,7 +460,7 @@ func (w *instance) exec(m *machine, pc int) (int, int) {
 		case opBxNe:
 			x := r[decB(ins)]
 			if n := r[decC(ins)]; x >= n {
-				m.fault, m.faultArgs = "array index %d out of range [0, %d)", []any{x, n}
+				m.fk, m.fx, m.fy = fkIndex, x, n
 				return pc, execFault
 			}
 			if v, y := st[base+code[pc]>>32+x], r[decA(ins)]; v != y {
@@ -384,7 +471,7 @@ func (w *instance) exec(m *machine, pc int) (int, int) {
 		case opBxLtU:
 			x := r[decB(ins)]
 			if n := r[decC(ins)]; x >= n {
-				m.fault, m.faultArgs = "array index %d out of range [0, %d)", []any{x, n}
+				m.fk, m.fx, m.fy = fkIndex, x, n
 				return pc, execFault
 			}
 			if v, y := st[base+code[pc]>>32+x], r[decA(ins)]; v < y {
@@ -395,7 +482,7 @@ func (w *instance) exec(m *machine, pc int) (int, int) {
 		case opBxGeU:
 			x := r[decB(ins)]
 			if n := r[decC(ins)]; x >= n {
-				m.fault, m.faultArgs = "array index %d out of range [0, %d)", []any{x, n}
+				m.fk, m.fx, m.fy = fkIndex, x, n
 				return pc, execFault
 			}
 			if v, y := st[base+code[pc]>>32+x], r[decA(ins)]; v >= y {
@@ -406,7 +493,7 @@ func (w *instance) exec(m *machine, pc int) (int, int) {
 		case opBxLtS:
 			x := r[decB(ins)]
 			if n := r[decC(ins)]; x >= n {
-				m.fault, m.faultArgs = "array index %d out of range [0, %d)", []any{x, n}
+				m.fk, m.fx, m.fy = fkIndex, x, n
 				return pc, execFault
 			}
 			if v, y := st[base+code[pc]>>32+x], r[decA(ins)]; int64(v) < int64(y) {
@@ -417,7 +504,7 @@ func (w *instance) exec(m *machine, pc int) (int, int) {
 		case opBxGeS:
 			x := r[decB(ins)]
 			if n := r[decC(ins)]; x >= n {
-				m.fault, m.faultArgs = "array index %d out of range [0, %d)", []any{x, n}
+				m.fk, m.fx, m.fy = fkIndex, x, n
 				return pc, execFault
 			}
 			if v, y := st[base+code[pc]>>32+x], r[decA(ins)]; int64(v) >= int64(y) {
@@ -461,7 +548,7 @@ func (w *instance) exec(m *machine, pc int) (int, int) {
 		case opAddXR:
 			x := r[decB(ins)]
 			if n := r[decC(ins)]; x >= n {
-				m.fault, m.faultArgs = "array index %d out of range [0, %d)", []any{x, n}
+				m.fk, m.fx, m.fy = fkIndex, x, n
 				return pc, execFault
 			}
 			st[base+ins>>32+x] += r[decA(ins)]
@@ -469,7 +556,7 @@ func (w *instance) exec(m *machine, pc int) (int, int) {
 		case opSubXR:
 			x := r[decB(ins)]
 			if n := r[decC(ins)]; x >= n {
-				m.fault, m.faultArgs = "array index %d out of range [0, %d)", []any{x, n}
+				m.fk, m.fx, m.fy = fkIndex, x, n
 				return pc, execFault
 			}
 			st[base+ins>>32+x] -= r[decA(ins)]
@@ -477,7 +564,7 @@ func (w *instance) exec(m *machine, pc int) (int, int) {
 		case opStXR:
 			x := r[decB(ins)]
 			if n := r[decC(ins)]; x >= n {
-				m.fault, m.faultArgs = "array index %d out of range [0, %d)", []any{x, n}
+				m.fk, m.fx, m.fy = fkIndex, x, n
 				return pc, execFault
 			}
 			st[base+ins>>32+x] = r[decA(ins)]
@@ -485,10 +572,12 @@ func (w *instance) exec(m *machine, pc int) (int, int) {
 		case opEmitR:
 			dst := r[decA(ins)]
 			if dst >= w.d {
-				m.fault, m.faultArgs = "emit to nonexistent domain %d (domains: %d)", []any{dst, w.d}
+				m.fk, m.fx, m.fy = fkEmitDst, dst, w.d
 				return pc, execFault
 			}
-			m.out.Emit(uint32(r[regSelf]), uint32(dst), trace.Kind(ins>>32), r[decB(ins)], r[decC(ins)])
+			if !m.out.TryEmit(uint32(r[regSelf]), uint32(dst), trace.Kind(ins>>32), r[decB(ins)], r[decC(ins)]) {
+				return pc - 1, execSlow // the outbox grows; the ret after it follows
+			}
 			goto ret
 		case opSFAddR:
 			st[base+ins>>32] = r[decB(ins)] + r[decC(ins)]
@@ -508,6 +597,74 @@ func (w *instance) exec(m *machine, pc int) (int, int) {
 		case opSFXorR:
 			st[base+ins>>32] = r[decB(ins)] ^ r[decC(ins)]
 			goto ret
+		case opSubC:
+			x, y := r[decB(ins)], r[decC(ins)]
+			if y > x {
+				m.fk, m.fx, m.fy = fkWrap, x, y
+				return pc, execFault
+			}
+			r[decA(ins)] = x - y
+		case opSubIC:
+			x, y := r[decB(ins)], ins>>32
+			if y > x {
+				m.fk, m.fx, m.fy = fkWrap, x, y
+				return pc, execFault
+			}
+			r[decA(ins)] = x - y
+		case opSubFC:
+			p, y := &st[base+ins>>32], r[decA(ins)]
+			if y > *p {
+				m.fk, m.fx, m.fy = fkWrap, *p, y
+				return pc, execFault
+			}
+			*p -= y
+		case opNote:
+			if k := decA(ins); m.notes != nil && k < notesMax {
+				m.notes[k] = r[decB(ins)]
+				m.noted |= 1 << k
+			}
+		case opEndX:
+			return pc, execEndX
+		case opMark:
+			if sc := m.sc; sc != nil {
+				if d := r[regSelf]; w.stamp[d] != sc.stamp {
+					n := len(sc.recv)
+					if n == cap(sc.recv) {
+						return pc - 1, execSlow // the list grows
+					}
+					w.stamp[d] = sc.stamp
+					sc.recv = sc.recv[:n+1]
+					sc.recv[n] = uint32(d)
+				}
+			}
+		case opInv:
+			pc = int(ins >> 32)
+		case opInvFail:
+			r[regRet] = ins >> 32
+			return pc, execInvFail
+		case opNow:
+			if m.msgs != nil {
+				r[decA(ins)] = uint64(m.msgs[m.i].Tick)
+			} else {
+				r[decA(ins)] = m.now
+			}
+		case opEmitAt, opLdR, opLdRX:
+			return pc - 1, execSlow
+		case opFault:
+			m.fk, m.fx = fkProgram, ins>>32
+			return pc, execFault
+		case opRetVInv:
+			r[regRet] = r[decA(ins)]
+			pc = int(ins >> 32)
+		case opTrialBad:
+			return pc, execInvFail
+		case opJmpB:
+			head := int(ins >> 32)
+			if m.spend(pc - head) {
+				m.fk = fkBudget
+				return pc, execFault
+			}
+			pc = head
 		case opSplit:
 			x := r[decB(ins)]
 			r[decA(ins)], r[decC(ins)] = x&0xFFFFFFFF, x>>32
@@ -516,26 +673,8 @@ func (w *instance) exec(m *machine, pc int) (int, int) {
 			dv := &divs[decC(ins)]
 			x := r[decB(ins)]
 			r[decA(ins)] = id.d0 + (x-dv.Div(x)*dv.D)*id.per + id.moff
-		case opLdR, opLdRX:
-			f := w.prog.fields[ins>>32]
-			d := r[decB(ins)]
-			e, g, s := w.locate(d)
-			if s.mem.typ != f.typ {
-				m.fault, m.faultArgs = "domain %d is not a %s", []any{d, f.typ.name}
-				return pc, execFault
-			}
-			off := e.w0 + g*e.stride + s.off + w.fieldOff[f.id]
-			if opcode(ins) == opLdRX {
-				x, n := r[decC(ins)], w.g(f.lenReg)
-				if x >= n {
-					m.fault, m.faultArgs = "array index %d out of range [0, %d)", []any{x, n}
-					return pc, execFault
-				}
-				off += x
-			}
-			r[decA(ins)] = st[off]
 		default:
-			panic(fmt.Sprintf("lang: bad opcode %d at %d", opcode(ins), pc-1))
+			return pc - 1, execSlow // a bad opcode: slow panics
 		}
 		continue
 	ret:
@@ -561,12 +700,130 @@ func (w *instance) exec(m *machine, pc int) (int, int) {
 				continue
 			}
 		}
-		if pc = w.nextMsg(m); pc < 0 {
-			return pc, execRet
-		}
-		base = m.base
+		return pc, execNext
 	}
 }
+
+// slow does the instruction at pc that run left to it and returns the pc
+// to go on at (status execSlow) or where it stopped and why.
+func (w *instance) slow(m *machine, pc int) (int, int) {
+	code, r := m.code, &m.r
+	ins := code[pc]
+	pc++
+	switch opcode(ins) {
+	case opEmit, opEmitR: // the outbox is full: Emit grows it
+		dst := r[decA(ins)]
+		if dst >= w.d {
+			m.fk, m.fx, m.fy = fkEmitDst, dst, w.d
+			return pc, execFault
+		}
+		m.out.Emit(uint32(r[regSelf]), uint32(dst), trace.Kind(ins>>32), r[decB(ins)], r[decC(ins)])
+		// an emit+ret is followed by the ret it stands for (retForms)
+		if invariants && opcode(ins) == opEmitR && opcode(code[pc]) != opRet {
+			panic(fmt.Sprintf("lang: invariant violated: emit+ret at %d is not followed by a ret", pc-1))
+		}
+	case opMark:
+		d := r[regSelf]
+		w.stamp[d] = m.sc.stamp
+		m.sc.recv = append(m.sc.recv, uint32(d))
+	case opVLoop:
+		pc = w.vloop(m, w.vprogs[ins>>32], pc)
+	case opEmitAt:
+		dst, k := r[decA(ins)], r[decA(code[pc])]
+		pc++
+		due := uint64(m.out.Tick()) - 1 + k
+		switch {
+		case dst >= w.d:
+			m.fk, m.fx, m.fy = fkEmitDst, dst, w.d
+			return pc, execFault
+		case k == 0:
+			m.fk = fkDue0
+			return pc, execFault
+		case k > engine.MaxTick || due > engine.MaxTick:
+			m.fk, m.fx = fkDueLate, k
+			return pc, execFault
+		}
+		m.out.EmitAt(uint32(r[regSelf]), uint32(dst), trace.Kind(ins>>32), r[decB(ins)], r[decC(ins)], due)
+	case opLdR, opLdRX:
+		f := w.prog.fields[ins>>32]
+		d := r[decB(ins)]
+		e, g, s := w.locate(d)
+		if s.mem.typ != f.typ {
+			m.fk, m.fx, m.fy = fkNotType, d, uint64(ins>>32)
+			return pc, execFault
+		}
+		off := e.w0 + g*e.stride + s.off + w.fieldOff[f.id]
+		if opcode(ins) == opLdRX {
+			x, n := r[decC(ins)], w.g(f.lenReg)
+			if x >= n {
+				m.fk, m.fx, m.fy = fkIndex, x, n
+				return pc, execFault
+			}
+			off += x
+		}
+		r[decA(ins)] = m.st[off]
+	default:
+		panic(fmt.Sprintf("lang: bad opcode %d at %d", opcode(ins), pc-1))
+	}
+	return pc, execSlow
+}
+
+// faultKind is a fault's kind; faultText formats it with m.fx and m.fy.
+type faultKind uint8
+
+const (
+	fkDivZero faultKind = iota
+	fkIndex             // x, n
+	fkEmitDst           // dst, domains
+	fkID2               // g, k
+	fkID1               // g, count
+	fkWrap              // x, y
+	fkDue0
+	fkDueLate // k
+	fkProgram // index in Program.faults
+	fkBudget
+	fkNotType // d, field id
+)
+
+// faultText is what the fault m stopped at says.
+func (w *instance) faultText(m *machine) string {
+	x, y := m.fx, m.fy
+	switch m.fk {
+	case fkDivZero:
+		return "division by zero"
+	case fkIndex:
+		return fmt.Sprintf("array index %d out of range [0, %d)", x, y)
+	case fkEmitDst:
+		return fmt.Sprintf("emit to nonexistent domain %d (domains: %d)", x, y)
+	case fkID2:
+		return fmt.Sprintf("domain index (%d, %d) out of range", x, y)
+	case fkID1:
+		return fmt.Sprintf("domain index %d out of range [0, %d)", x, y)
+	case fkWrap:
+		return fmt.Sprintf(wrapFault, x, y)
+	case fkDue0:
+		return "a message due 0 ticks later (k = 1 is the next tick, as emit)"
+	case fkDueLate:
+		return fmt.Sprintf("a message due %d ticks later is beyond the last tick (2^32-1)", x)
+	case fkProgram:
+		return w.prog.faults[x]
+	case fkBudget:
+		return fmt.Sprintf("instruction budget exceeded (%d instructions per message)", w.budget)
+	case fkNotType:
+		return fmt.Sprintf("domain %d is not a %s", x, w.prog.fields[y].typ.name)
+	}
+	return fmt.Sprintf("fault %d", m.fk)
+}
+
+// spend charges n instructions to the message's budget and reports
+// whether it ran out.
+func (m *machine) spend(n int) bool {
+	m.budget -= int64(n)
+	return m.budget < 0
+}
+
+// wrapFault is the fault of a u64 subtraction that would wrap.
+const wrapFault = "u64 subtraction %d - %d would wrap below 0 (compute in i64, or write -%% to wrap on purpose)"
 
 func b2u(b bool) uint64 {
 	if b {
@@ -575,33 +832,46 @@ func b2u(b bool) uint64 {
 	return 0
 }
 
-// faultError is a runtime fault's one-line message: position, domain,
-// handler, what happened.
-func (w *instance) faultError(pc int, self uint64, withDomain bool, what string) error {
+// faultError is a runtime fault's one-line message: position, tick (if
+// tick >= 0), domain (if self >= 0), region, what happened.
+func (w *instance) faultError(pc int, self, tick int64, what string) error {
 	p := w.prog
 	pos := p.pos[pc]
-	k := sort.Search(len(p.regions), func(i int) bool { return p.regions[i].start > pc }) - 1
-	name := p.regions[k].name
 	where := ""
-	if withDomain {
-		where = " domain " + w.describe(self) + ","
+	if tick >= 0 {
+		where += fmt.Sprintf(" tick %d,", tick)
 	}
-	return fmt.Errorf("%s:%d:%d:%s %s: %s", p.File, pos.Line, pos.Col, where, name, what)
+	if self >= 0 {
+		where += " domain " + w.describe(uint64(self)) + ","
+	}
+	return fmt.Errorf("%s:%d:%d:%s %s: %s", p.File, pos.Line, pos.Col, where, p.regionOf(pc), what)
+}
+
+// regionOf is the name of the region holding pc.
+func (p *Program) regionOf(pc int) string {
+	k := sort.Search(len(p.regions), func(i int) bool { return p.regions[i].start > pc }) - 1
+	return p.regions[k].name
 }
 
 // describe names domain d: "3 (bank[2])", "7 (group[1].ctl[0])".
 func (w *instance) describe(d uint64) string {
-	e, g, s := w.locate(d)
-	var b string
+	return fmt.Sprintf("%d (%s)", d, w.DomainName(uint32(d)))
+}
+
+// DomainName names domain d as the program's domains are declared:
+// "Pool", "bank[2]", "group[1].ctl[0]"; "" for an id out of range.
+func (w *instance) DomainName(d uint32) string {
+	if w.ents == nil || uint64(d) >= w.d {
+		return ""
+	}
+	e, g, s := w.locate(uint64(d))
 	switch {
 	case e.e.group && s.mem.countReg >= 0:
-		b = fmt.Sprintf("%s[%d].%s[%d]", e.e.name, g, s.mem.name, s.m)
+		return fmt.Sprintf("%s[%d].%s[%d]", e.e.name, g, s.mem.name, s.m)
 	case e.e.group:
-		b = fmt.Sprintf("%s[%d].%s", e.e.name, g, s.mem.name)
+		return fmt.Sprintf("%s[%d].%s", e.e.name, g, s.mem.name)
 	case e.e.countReg >= 0:
-		b = fmt.Sprintf("%s[%d]", s.mem.name, g)
-	default:
-		b = s.mem.name
+		return fmt.Sprintf("%s[%d]", s.mem.name, g)
 	}
-	return fmt.Sprintf("%d (%s)", d, b)
+	return s.mem.name
 }

@@ -17,7 +17,8 @@ import (
 func FuzzBody(f *testing.F) {
 	m := &engine.PartMsg{Kind: engine.RoundTick, Tick: 7, N: 3, Late: 1, Delivered: 2, Dropped: 4, Limit: 1 << 20, Equal: true, Touched: 5,
 		Cycle: []uint32{1, 2}, PreHit: true, Found: &engine.Oscillation{Tick: 3, Period: 2, Domains: 1}, FoundCell: 9, Damped: 1,
-		Fault: engine.PartFault{Class: engine.FaultDelivery, From: 1, Key: 6, Text: "boom"}, Resolved: []uint64{engine.NoPos, 3},
+		Fault: engine.PartFault{Class: engine.FaultDelivery, From: 1, Key: 6, Viol: true, Text: "boom"}, Overflow: true,
+		Emit: engine.PartFault{Class: engine.FaultEmission, Key: 4, Text: "bad"}, Resolved: []uint64{engine.NoPos, 3},
 		To: [][]trace.Entry{nil, {{Tick: 7, Src: 1, Dst: 5, Kind: 2, A: 9, B: 8}}}, Notices: [][]trace.Entry{nil, {{Tick: 9, Src: 1, Dst: 4}}},
 		Words: []uint64{1, 2, 3}}
 	f.Add(encodeBody(nil, uint8(engine.RoundTick), m, true, []digestItem{{block: 3, to: 1, state: []byte{1, 2, 3}}}, []hashItem{{5, 6}}, 1))

@@ -5,10 +5,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/lexbench/lexbench/journal/mmap"
 	"io"
 	"io/fs"
 	"os"
 	"slices"
+	"syscall"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/lexbench/lexbench/snapshot"
@@ -119,8 +121,16 @@ func createJournal(path string, h *JournalHeader, sync bool) (*journalWriter, er
 	if err := replaceable(path); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
 	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	if err := lockJournal(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("journal: %s: %w", path, err)
+	}
+	if err := f.Truncate(0); err != nil {
+		f.Close()
 		return nil, fmt.Errorf("journal: %w", err)
 	}
 	j := &journalWriter{f: f, w: bufio.NewWriterSize(f, 1<<20), d: xxhash.New(), sync: sync}
@@ -131,6 +141,26 @@ func createJournal(path string, h *JournalHeader, sync bool) (*journalWriter, er
 	}
 	j.size = int64(len(hb))
 	return j, nil
+}
+
+// lockJournal takes f's exclusive flock without waiting, as package mmap
+// does for journals: a partition journal has one writer, and a second
+// process (a restart while the killed one has not died yet, or the same
+// command twice) gets mmap.ErrLocked and changes nothing. The lock goes
+// with the process.
+func lockJournal(f *os.File) error {
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, syscall.EINTR):
+			continue
+		case errors.Is(err, syscall.EWOULDBLOCK):
+			return mmap.ErrLocked
+		}
+		return fmt.Errorf("flock: %w", err)
+	}
 }
 
 // replaceable reports whether path may be (re)created as a partition
@@ -159,6 +189,10 @@ func openJournalAppend(path string, size int64, sync bool) (*journalWriter, erro
 	f, err := os.OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
+	}
+	if err := lockJournal(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("journal: %s: %w", path, err)
 	}
 	if err := f.Truncate(size); err != nil {
 		f.Close()

@@ -347,7 +347,7 @@ func TestLargeRoundsOnNATS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Shutdown()
-	run := &replica.Run{Spec: &workloads.StormSpec, P: workloads.Params{N: 300_000, Seed: 3, Batch: 100_000, K: [2]uint64{2, 64}},
+	run := &replica.Run{Spec: &workloads.StormSpec, P: workloads.Params{N: 300_000, Seed: 3, Batch: 100_000, K: []uint64{2, 64}},
 		Opts: snapshot.DefaultOptions()}
 	single, err := engine.Run(run.New(), run.Config(1))
 	if err != nil {

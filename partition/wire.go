@@ -18,7 +18,7 @@ import (
 // Integers are little-endian.
 //
 //	chunk
-//	    0   [4]byte magic "LXX1"
+//	    0   [4]byte magic "LXX2"
 //	    4   u32     zero
 //	    8   u64     run: the run's identity (Identity), so that a message of
 //	                another run is refused, not applied
@@ -32,13 +32,15 @@ import (
 //	    -8  u64     xxhash64 of every byte before it
 //	body
 //	    u8 kind (0 tick, 1 decide, 2 end, 3 drain), u8 busy (chain work
-//	    left), u8 flags (1 equal, 2 pre-hit, 4 found, 8 hit), u8 fault
+//	    left), u8 flags (1 equal, 2 pre-hit, 4 found, 8 hit, 16 the fault
+//	    is a violation, 32 overflow, 64 an emission fault), u8 fault
 //	    class, u32 fault from, u64 tick
 //	    u64 n, late, delivered, dropped, faults dropped, duplicated,
 //	        delayed, in-flight bound, fault key, touched, damped, hits
 //	    found: u64 tick, period, domains, u32 cell, u32 zero (if flag 4)
 //	    hit: the same (if flag 8)
 //	    u32 length + fault text
+//	    emission fault (if flag 64): u64 its src, u32 length + its text
 //	    u32 count + cycle domains (u32 each)
 //	    u32 count + resolved positions (u64 each)
 //	    u32 count + digests: u64 block, u32 length, state bytes
@@ -52,7 +54,7 @@ import (
 // dst. Nothing in it depends on timing, so a round re-sent by a restarted
 // partition is byte for byte what it sent before.
 
-var chunkMagic = [4]byte{'L', 'X', 'X', '1'}
+var chunkMagic = [4]byte{'L', 'X', 'X', '2'}
 
 const (
 	chunkHeaderSize = 48
@@ -96,6 +98,15 @@ func encodeBody(b []byte, kind uint8, m *engine.PartMsg, busy bool, digs []diges
 	if m.Hit != nil {
 		flags |= 8
 	}
+	if m.Fault.Viol {
+		flags |= 16
+	}
+	if m.Overflow {
+		flags |= 32
+	}
+	if m.Emit.Class != engine.FaultNone {
+		flags |= 64
+	}
 	u8(kind)
 	u8(b2u8(busy))
 	u8(flags)
@@ -118,12 +129,18 @@ func encodeBody(b []byte, kind uint8, m *engine.PartMsg, busy bool, digs []diges
 			u32(0)
 		}
 	}
-	text := m.Fault.Text
-	if len(text) > textMax {
-		text = text[:textMax]
+	text := func(t string) {
+		if len(t) > textMax {
+			t = t[:textMax]
+		}
+		u32(uint32(len(t)))
+		b = append(b, t...)
 	}
-	u32(uint32(len(text)))
-	b = append(b, text...)
+	text(m.Fault.Text)
+	if m.Emit.Class != engine.FaultNone {
+		u64(m.Emit.Key)
+		text(m.Emit.Text)
+	}
 	u32(uint32(len(m.Cycle)))
 	for _, d := range m.Cycle {
 		u32(d)
@@ -245,7 +262,7 @@ func decodeBody(b []byte, w *wireMsg) error {
 	m.Fault.Class = d.u8()
 	m.Fault.From = int(d.u32())
 	m.Tick = d.u64()
-	if w.kind > kindDrain || flags > 15 || m.Fault.Class > engine.FaultInFlight {
+	if w.kind > kindDrain || flags > 127 || m.Fault.Class > engine.FaultEndTick {
 		return fmt.Errorf("%w: bad header", errDamaged)
 	}
 	m.Kind = engine.RoundKind(min(w.kind, uint8(engine.RoundEnd)))
@@ -254,6 +271,7 @@ func decodeBody(b []byte, w *wireMsg) error {
 		*p = d.u64()
 	}
 	m.Equal, m.PreHit = flags&1 != 0, flags&2 != 0
+	m.Fault.Viol, m.Overflow = flags&16 != 0, flags&32 != 0
 	m.Found, m.Hit = nil, nil
 	for i, o := range []struct {
 		o    **engine.Oscillation
@@ -270,6 +288,14 @@ func decodeBody(b []byte, w *wireMsg) error {
 		return fmt.Errorf("%w: fault text of %d bytes", errDamaged, n)
 	}
 	m.Fault.Text = string(d.take(uint64(n)))
+	m.Emit = engine.PartFault{}
+	if flags&64 != 0 {
+		m.Emit.Class, m.Emit.Key = engine.FaultEmission, d.u64()
+		if n = d.u32(); n > textMax {
+			return fmt.Errorf("%w: fault text of %d bytes", errDamaged, n)
+		}
+		m.Emit.Text = string(d.take(uint64(n)))
+	}
 	m.Cycle = m.Cycle[:0]
 	for i := d.count(uint64(d.u32()), 4); i > 0; i-- {
 		m.Cycle = append(m.Cycle, d.u32())

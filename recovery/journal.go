@@ -2,7 +2,6 @@ package recovery
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
@@ -39,17 +38,11 @@ func (d *Divergence) Report() string {
 	return b.String()
 }
 
-var kindNames = [...]string{"Tick", "Transfer", "Data", "Write", "Sync", "SetGoal", "Claim", "Granted", "Denied"}
-
 func entryText(e *trace.Entry) string {
 	if e == nil {
 		return "(none)"
 	}
-	k := fmt.Sprintf("kind %d", e.Kind)
-	if int(e.Kind) < len(kindNames) {
-		k = kindNames[e.Kind]
-	}
-	s := fmt.Sprintf("tick=%d src=%d dst=%d %s a=%d b=%d", e.Tick, e.Src, e.Dst, k, e.A, e.B)
+	s := fmt.Sprintf("tick=%d src=%d dst=%d %s a=%d b=%d", e.Tick, e.Src, e.Dst, trace.KindName(e.Kind), e.A, e.B)
 	switch e.Flags {
 	case 0:
 	case trace.FlagDelayed:
@@ -181,7 +174,7 @@ func (c *checked) beyond() error {
 func countBlocks(region []byte) uint64 {
 	var n uint64
 	for off := 0; off+trace.BlockHeaderSize <= len(region); n++ {
-		off += trace.BlockHeaderSize + int(binary.LittleEndian.Uint32(region[off+4:]))*trace.EntrySize
+		off += trace.BlockSize(trace.HeaderCount(region[off:]))
 	}
 	return n
 }
@@ -192,8 +185,8 @@ func countBlocks(region []byte) uint64 {
 func locate(ours, theirs []byte, pos int64, first uint64) *Divergence {
 	idx := first
 	for off := 0; off+trace.BlockHeaderSize <= len(ours); idx++ {
-		count := int(binary.LittleEndian.Uint32(ours[off+4:]))
-		size := trace.BlockHeaderSize + count*trace.EntrySize
+		count := int(trace.HeaderCount(ours[off:]))
+		size := trace.BlockSize(uint32(count))
 		e0 := trace.DecodeEntry(ours[off+trace.BlockHeaderSize:])
 		d := &Divergence{Block: idx, Offset: pos + int64(off), Tick: e0.Tick}
 		if len(theirs) < off+trace.BlockHeaderSize || allZero(theirs[off:off+trace.BlockHeaderSize]) {
@@ -201,7 +194,7 @@ func locate(ours, theirs []byte, pos int64, first uint64) *Divergence {
 			d.Replay = &e0
 			return d
 		}
-		tc := int(binary.LittleEndian.Uint32(theirs[off+4:]))
+		tc := int(trace.HeaderCount(theirs[off:]))
 		for i := 0; i < count; i++ {
 			at := off + trace.BlockHeaderSize + i*trace.EntrySize
 			o := trace.DecodeEntry(ours[at:])

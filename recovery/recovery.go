@@ -1,43 +1,59 @@
-// Package recovery continues and re-checks runs from their journals: the
-// snapshots a run writes (Snapshotter), `lexbench resume` (Resume) and
-// `lexbench replay` (Replay). It sits between the engine, the journal and
-// the snapshot files; the CLI only parses flags and prints.
+// Package recovery starts journaled runs and continues and re-checks them
+// from their journals: Begin (the set-up of `lexbench <workload> --journal
+// J`), the snapshots a run writes (Snapshotter), `lexbench resume`
+// (Resume), `lexbench replay` (Replay) and `lexbench verify` (Verify). It
+// sits between the engine, the journal, the run file and the snapshot
+// files; the CLI only parses flags and prints.
+//
+// # What a journal belongs to
+//
+// The journal's header holds the params (SPEC §3) and nothing else of the
+// run. Begin writes the run file J.run (package runfile) beside it before
+// the new journal replaces anything at J: the run's random id, the
+// journal's FileID, its params, options and program, and its state. Resume
+// and replay take the workload, the program and the options from it, so
+// they need no flags; they refuse a run file whose params or FileID are not
+// the journal's (another run's, or a journal replaced or copied since),
+// and use only snapshots that carry the run file's id. Without a run file
+// (a journal of another implementation, or one whose run file was removed)
+// the workload is the native one the params name, or the program given,
+// and the options are the caller's (the command's flags); no snapshot is
+// used then. The fault settings (SPEC §7) are in the params, so resume and
+// replay re-create the run's faults from them in either case.
 //
 // # Resume
 //
-// Resume finds the newest snapshot that decodes, has the journal's params,
-// and whose last block is in the journal (same offset, index, count and
-// hash, the block's content hash checked). From that block on it reads the
-// journal and keeps every block that is whole and links to the one before;
-// the rest, a torn tail, is cut off (a normal state after a crash). A
-// damaged block that is not a torn tail is an error: resume refuses to
-// overwrite evidence. The run then continues from the snapshot, and every
-// block it produces over the kept part of the journal is compared with it
-// byte for byte instead of written (a difference is a Divergence, so
-// resume also checks determinism); past it, blocks are appended. Without
-// a usable snapshot it does the same from the start of the run. Either
-// way the run re-executes only the ticks after its starting point, and it
-// ends with the trace, state and outcome of an uninterrupted run.
-//
-// The options that shape a trace but are not in the params text (budgets,
-// --on-oscillation, detection) come from the snapshot, or from the options
-// file the run wrote into its snapshot directory at its start; a run
-// without --snapshot-every has neither, and they come from the caller (the
-// resume command's flags).
+// Resume locks the journal (one writer at a time), reads it once from the
+// start, checking every block, and keeps the valid prefix: the blocks
+// before a torn tail (which is cut off, the normal state after a crash), or
+// the whole journal. Damage that is not a torn tail — anything with a
+// valid block after it — is an error and the file is left as it is. A run
+// file that says the run closed the journal must find it exactly as
+// closed (size and trace hash). Resume then takes the newest snapshot of
+// the run whose position (offset, block, chain hash) the read passed
+// through, continues the run from it, and compares every block it produces
+// over the kept prefix with the journal, byte for byte, instead of writing
+// it (a difference is a Divergence, so resume also checks determinism);
+// past the prefix, blocks are appended. Without a usable snapshot it does
+// the same from tick 0. So the trace it prints is the hash of the journal
+// it leaves, which `lexbench verify` then prints.
 package recovery
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync/atomic"
 	"time"
 
-	"github.com/cespare/xxhash/v2"
 	"github.com/lexbench/lexbench/engine"
 	"github.com/lexbench/lexbench/journal/mmap"
+	"github.com/lexbench/lexbench/lang"
+	"github.com/lexbench/lexbench/runfile"
 	"github.com/lexbench/lexbench/snapshot"
 	"github.com/lexbench/lexbench/trace"
 	"github.com/lexbench/lexbench/workloads"
@@ -63,19 +79,11 @@ type Snapshotter struct {
 	Time  time.Duration // total time spent writing them (with syncs)
 }
 
-// NewSnapshotter prepares the snapshot directory of the journal at path.
-// With fresh, the snapshots of an earlier run with that path are removed
-// (the journal was created anew).
-func NewSnapshotter(path string, j journalFile, params string, opts snapshot.Options, fresh bool) (*Snapshotter, error) {
+// NewSnapshotter prepares the snapshot directory of the journal at path
+// for the run with the given id (creating the directory if needed).
+func NewSnapshotter(path string, j journalFile, params string, opts snapshot.Options, run [16]byte) (*Snapshotter, error) {
 	dir := snapshot.Dir(path)
-	if fresh {
-		if err := snapshot.Prepare(dir); err != nil {
-			return nil, err
-		}
-		if err := snapshot.WriteOptions(dir, opts, opts.Sync == mmap.SyncSnapshot); err != nil {
-			return nil, err
-		}
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}
 	// Only sync mode snapshot fsyncs snapshots: a snapshot is of use after
@@ -84,7 +92,7 @@ func NewSnapshotter(path string, j journalFile, params string, opts snapshot.Opt
 	// alone makes a snapshot atomic against a process crash (the measured
 	// fsync cost was about 0.5 s per snapshot behind the journal's
 	// writeback, BENCHMARKS.md).
-	return &Snapshotter{dir: dir, j: j, snap: snapshot.Snapshot{Params: params, Opts: opts},
+	return &Snapshotter{dir: dir, j: j, snap: snapshot.Snapshot{Run: run, Params: params, Opts: opts},
 		durable: opts.Sync == mmap.SyncSnapshot}, nil
 }
 
@@ -113,11 +121,30 @@ func (s *Snapshotter) Snapshot(cp *engine.Checkpoint) error {
 
 // Request is what Resume and Replay are asked to do.
 type Request struct {
-	Journal     string
-	Shards      int
-	MaxInFlight int64             // the engine's in-flight bound (0: its largest)
-	Opts        *snapshot.Options // the run's options when no snapshot has them; nil: defaults
-	Progress    func(tick, msgs uint64)
+	Journal string
+	Shards  int // 0: engine.PredictShards for the machine and the workload
+	// Opts are the run's options for a journal without a run file (nil:
+	// the defaults). With a run file they must equal its budgets,
+	// --on-oscillation and --detect, or be nil.
+	Opts *snapshot.Options
+	// MaxInFlight is the engine's in-flight bound for this resume or
+	// replay (--max-inflight; it never changes a result, only whether the
+	// run can finish). 0: the run's own (Options.MaxInFlight), or if it
+	// gave none DefaultMaxInFlight.
+	MaxInFlight int64
+	// DefaultMaxInFlight is the bound when neither this request nor the
+	// run gave one (the CLI's default for the machine; 0: the engine's
+	// largest).
+	DefaultMaxInFlight int64
+	// Program is the program that wrote the journal, for a journal without
+	// a run file; with one, it must be the recorded program (or nil).
+	Program  *runfile.Program
+	Progress func(tick, msgs uint64)
+	Stop     *atomic.Bool // see engine.Config.Stop
+	// DiscardAfterSnapshot lets Resume continue a run whose journal (not
+	// closed) is damaged after its newest usable snapshot: everything
+	// after that snapshot is cut off and written again.
+	DiscardAfterSnapshot bool
 
 	// Wrap, if set, replaces the workload the run executes by what it
 	// returns for it (a replica takes its input domains' transitions from
@@ -131,18 +158,24 @@ type Request struct {
 
 // Report is how a resume or replay went.
 type Report struct {
-	Spec     *workloads.Spec
-	P        workloads.Params
-	Params   string
-	Opts     snapshot.Options
-	Workload workloads.Workload
-	Result   engine.Result
-	Elapsed  time.Duration
+	Spec      *workloads.Spec
+	P         workloads.Params
+	Params    string
+	Opts      snapshot.Options
+	Program   *runfile.Program // the program that ran; nil for a native workload
+	RunFile   string           // the run file used ("" for none)
+	Workload  workloads.Workload
+	Result    engine.Result
+	Elapsed   time.Duration
+	Shards    int    // the shard count used
+	ShardsWhy string // why, when it was predicted
 
 	From     uint64   // tick the run continued from (0: the start)
 	Before   uint64   // messages delivered before From
 	Snapshot string   // the snapshot used ("" for none)
 	Rejected []string // snapshots not used, newest first, with the reason
+	Notes    []string // what else the caller should tell the user
+	Verified uint64   // blocks read and checked from the start
 	Kept     uint64   // journal blocks kept
 	Cut      int64    // bytes of torn tail cut off
 	Torn     string   // what the torn tail was
@@ -150,144 +183,225 @@ type Report struct {
 	Snaps    *Snapshotter
 }
 
-// open reads the journal's prologue: a report with its params and
-// workload, and the offset of its first block.
-func open(path string) (*Report, int64, error) {
-	r, err := mmap.Open(path)
+// identify reads the journal's params and the run file beside it, checks
+// that the run file belongs to the journal (params, FileID), and fills in
+// the workload, parameters, options and program. It returns the run file
+// (nil if there is none) and the offset of the journal's first block.
+func identify(req *Request, id mmap.FileID, rep *Report) (*runfile.Run, int64, error) {
+	r, err := mmap.Open(req.Journal)
 	if err != nil {
 		return nil, 0, err
 	}
-	defer r.Close()
-	rep := &Report{Params: r.Params()}
-	rep.Spec, rep.P, err = workloads.ParseParams(rep.Params)
+	rep.Params = r.Params()
+	prologue := r.Offset()
+	r.Close()
+	rfPath := runfile.Path(req.Journal)
+	rf, err := RunFile(req.Journal, rep.Params, id)
 	if err != nil {
-		return nil, 0, fmt.Errorf("journal: %s: %w", path, err)
+		return nil, 0, err
 	}
-	return rep, r.Offset(), nil
+	if rf == nil {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("no run file %s: the workload is the one the params name (or --program), the options come from the flags, no snapshot is used", rfPath))
+	}
+	prog, err := Program(req.Journal, rf, req.Program)
+	if err != nil {
+		return nil, 0, err
+	}
+	if rf != nil {
+		rep.RunFile = rfPath
+		if req.Opts != nil {
+			o, g := *req.Opts, rf.Opts
+			if o.MaxTicks != g.MaxTicks || o.MaxMsgs != g.MaxMsgs || o.Damp != g.Damp || o.NoDetect != g.NoDetect || o.Local != g.Local {
+				return nil, 0, fmt.Errorf("the given budgets, --on-oscillation or --detect differ from the run's (%s records them); omit them", rfPath)
+			}
+		}
+		rep.Opts = rf.Opts
+	} else {
+		rep.Opts = snapshot.DefaultOptions()
+		if req.Opts != nil {
+			rep.Opts = *req.Opts
+		}
+		rep.Opts.MaxInFlight = req.MaxInFlight // a flag, like the others
+	}
+	if prog != nil {
+		p, err := lang.Compile(prog.Path, prog.Text)
+		if err != nil {
+			return nil, 0, fmt.Errorf("the program that wrote %s does not compile: %s", req.Journal, firstLine(err.Error()))
+		}
+		rep.Spec, rep.Program = p.Spec(), prog
+		if rep.P, err = rep.Spec.Parse(rep.Params); err != nil {
+			return nil, 0, fmt.Errorf("journal: %s: %w (not a journal of program %s)", req.Journal, err, prog.Path)
+		}
+	} else if rep.Spec, rep.P, err = workloads.ParseParams(rep.Params); err != nil {
+		return nil, 0, fmt.Errorf("journal: %s: %w", req.Journal, err)
+	}
+	rep.Shards = req.Shards
+	if rep.Shards == 0 {
+		pred, err := engine.PredictShards(func() engine.Workload { return rep.Spec.New(rep.P) }, rep.Params, runtime.NumCPU(), min(rep.P.N/64, 1<<18))
+		if err != nil {
+			pred = engine.Prediction{Shards: 1, Why: "the probe failed"}
+		}
+		rep.Shards, rep.ShardsWhy = pred.Shards, pred.Why
+	}
+	return rf, prologue, nil
 }
 
-// candidate finds the newest usable snapshot. It also returns the options
-// of the newest snapshot that decodes with these params (usable or not).
-func candidate(path, params string, prologue int64, rep *Report) (*snapshot.Snapshot, *snapshot.Options, error) {
+// RunFile reads the run file beside the journal at path (runfile.Path)
+// and checks that it belongs to that journal, whose params text and FileID
+// are given: nil and no error when there is none. A damaged run file, or
+// one whose params or FileID are not the journal's (another run's, or a
+// journal replaced or copied since its run), is an error naming it.
+func RunFile(path, params string, id mmap.FileID) (*runfile.Run, error) {
+	rfPath := runfile.Path(path)
+	rf, err := runfile.Read(rfPath)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("%w (remove it to use the journal's params and the flags instead)", err)
+	case rf.Params != params:
+		return nil, fmt.Errorf("run file %s belongs to another journal: its params %q are not the journal's %q", rfPath, rf.Params, params)
+	case rf.Journal != id:
+		return nil, fmt.Errorf("run file %s was written for another journal file (%s; %s is %s): the journal was replaced, or copied without keeping its file, since its run; remove the run file to use the journal's params and the flags",
+			rfPath, rf.Journal, path, id)
+	}
+	return rf, nil
+}
+
+// Program is the program that wrote the journal at path: the one its run
+// file rf records (nil for a native workload), or without a run file the
+// one given (--program; nil: the native workload the params name). With a
+// run file, a given program must be the recorded one: a program given for
+// a native workload's journal, or one whose text differs, is an error.
+func Program(path string, rf *runfile.Run, given *runfile.Program) (*runfile.Program, error) {
+	if rf == nil {
+		return given, nil
+	}
+	switch {
+	case rf.Program == nil && given != nil:
+		return nil, fmt.Errorf("%s was written by the native workload, not by a program: omit --program", path)
+	case rf.Program != nil && given != nil && given.Text != rf.Program.Text:
+		return nil, fmt.Errorf("program %s (xxh64 %016x) differs from the program that wrote %s (%s, xxh64 %016x, recorded in %s)",
+			given.Path, given.Hash(), path, rf.Program.Path, rf.Program.Hash(), runfile.Path(path))
+	}
+	return rf.Program, nil
+}
+
+func firstLine(s string) string {
+	for i := range len(s) {
+		if s[i] == '\n' {
+			return s[:i]
+		}
+	}
+	return s
+}
+
+// candidates are the run's snapshots that decode, newest first; the others
+// are reported in rep.Rejected.
+func candidates(path string, rf *runfile.Run, rep *Report) ([]*snapshot.Snapshot, error) {
+	if rf == nil {
+		return nil, nil
+	}
 	names, err := snapshot.List(snapshot.Dir(path))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	var opts *snapshot.Options
+	var out []*snapshot.Snapshot
 	for _, name := range names {
 		s, err := snapshot.Read(name)
-		if err == nil && s.Params != params {
+		switch {
+		case err != nil:
+		case s.Run != rf.ID:
+			err = fmt.Errorf("snapshot: %s: written by another run (%x, the journal's run is %x)", name, s.Run, rf.ID)
+		case s.Params != rep.Params:
 			err = fmt.Errorf("snapshot: %s: params %q differ from the journal's", name, s.Params)
-		}
-		if err == nil && opts == nil {
-			o := s.Opts
-			opts = &o
-		}
-		if err == nil {
-			err = linked(path, s, prologue)
+		case s.Opts != rf.Opts:
+			err = fmt.Errorf("snapshot: %s: options differ from the run file's", name)
 		}
 		if err != nil {
 			rep.Rejected = append(rep.Rejected, err.Error())
 			continue
 		}
-		return s, opts, nil
+		out = append(out, s)
 	}
-	if opts == nil {
-		o, err := snapshot.ReadOptions(snapshot.Dir(path))
-		if err != nil {
-			rep.Rejected = append(rep.Rejected, err.Error())
-		}
-		opts = o
-	}
-	return nil, opts, nil
+	return out, nil
 }
 
-// linked checks that the snapshot's last block is in the journal where the
-// snapshot says, whole and with the hash the snapshot continues from.
-func linked(path string, s *snapshot.Snapshot, prologue int64) error {
-	cp := &s.CP
-	bad := func(format string, a ...any) error {
-		return fmt.Errorf("snapshot: tick %d: "+format, append([]any{cp.Tick}, a...)...)
-	}
-	if cp.Blocks == 0 {
-		if s.JournalSize != prologue || cp.Prev != trace.ParamsHash(s.Params) {
-			return bad("no blocks, but it does not start at the journal's first block")
-		}
-		return nil
-	}
-	size := int64(trace.BlockHeaderSize + int(cp.LastCount)*trace.EntrySize)
-	off := s.JournalSize - size
-	if cp.LastCount == 0 || off < prologue {
-		return bad("last block outside the journal")
-	}
-	f, err := os.Open(path)
+// scan reads the whole journal once from the start, checking every block
+// (mmap.Reader), and returns the summary of its valid prefix and the chain
+// positions at the offsets in want. A torn tail is reported in rep;
+// corruption, and a read error, are errors.
+func scan(path string, want map[int64]bool, rep *Report) (mmap.Summary, map[int64]mmap.Summary, error) {
+	r, err := mmap.Open(path)
 	if err != nil {
-		return fmt.Errorf("journal: %w", err)
-	}
-	defer f.Close()
-	b := make([]byte, size)
-	if _, err := f.ReadAt(b, off); err != nil {
-		return bad("its last block (%d at offset %d) is not in the journal", cp.Blocks-1, off)
-	}
-	h, ok := trace.DecodeBlockHeader(b)
-	if !ok || h.Count != cp.LastCount || h.Index != cp.Blocks-1 || h.Hash != cp.Prev ||
-		trace.BlockHash(h.Count, h.Index, h.Prev, xxhash.Sum64(b[trace.BlockHeaderSize:])) != h.Hash ||
-		binary.LittleEndian.Uint32(b[trace.BlockHeaderSize:]) != cp.LastTick {
-		return bad("its last block (%d at offset %d) does not match the journal", cp.Blocks-1, off)
-	}
-	return nil
-}
-
-// validEnd reads the journal from pos on and returns where its valid
-// blocks end; a torn tail is reported in rep, corruption is an error.
-func validEnd(path string, pos mmap.Position, rep *Report) (mmap.Summary, error) {
-	r, err := mmap.OpenAt(path, pos)
-	if err != nil {
-		return mmap.Summary{}, err
+		return mmap.Summary{}, nil, err
 	}
 	defer r.Close()
+	at := map[int64]mmap.Summary{}
 	for {
-		_, _, err = r.Next()
-		if err != nil {
+		if want[r.Offset()] {
+			at[r.Offset()] = r.Summary()
+		}
+		if _, _, err = r.Next(); err != nil {
 			break
 		}
 	}
 	sum := r.Summary()
+	rep.Verified = sum.Blocks
 	var d *mmap.Damage
 	switch {
-	case errors.As(err, &d) && d.Torn():
+	case err == io.EOF:
+	case errors.Is(err, mmap.ErrTornTail) && errors.As(err, &d):
 		rep.Torn = d.What
-	case errors.As(err, &d):
-		return sum, fmt.Errorf("%w (damage, not a torn tail: resume refuses to overwrite it; see lexbench verify)", err)
-	case !errors.Is(err, io.EOF):
-		return sum, err
+	case errors.Is(err, mmap.ErrCorrupt):
+		return sum, at, err
+	default:
+		return sum, nil, err
 	}
-	return sum, nil
+	return sum, at, nil
 }
 
-func (req *Request) options(snapOpts *snapshot.Options) (snapshot.Options, error) {
-	if snapOpts == nil {
-		if req.Opts != nil {
-			return *req.Opts, nil
-		}
-		return snapshot.DefaultOptions(), nil
+// usable reports whether snapshot s continues the journal's chain where
+// the read passed (at: the positions it recorded).
+func usable(s *snapshot.Snapshot, at map[int64]mmap.Summary) bool {
+	cp := &s.CP
+	got, ok := at[s.JournalSize]
+	return ok && got.Blocks == cp.Blocks && got.Entries == cp.Entries && got.Trace == cp.Prev &&
+		(cp.Blocks == 0 || got.LastTick == cp.LastTick)
+}
+
+// closedAsRecorded checks a journal whose run file says its run closed it.
+func closedAsRecorded(path string, rf *runfile.Run, sum mmap.Summary, torn string) error {
+	if rf == nil || rf.State == runfile.Running {
+		return nil
 	}
-	if req.Opts != nil {
-		o, g := *req.Opts, *snapOpts
-		if o.MaxTicks != g.MaxTicks || o.MaxMsgs != g.MaxMsgs || o.Damp != g.Damp || o.NoDetect != g.NoDetect || o.Local != g.Local {
-			return g, errors.New("the given budgets, --on-oscillation or --detect differ from the run's (in its snapshots); omit them")
-		}
+	if torn == "" && sum.Size == rf.Size && sum.Trace == rf.Trace {
+		return nil
 	}
-	return *snapOpts, nil
+	now := fmt.Sprintf("ends at %d bytes with trace %016x", sum.Size, sum.Trace)
+	if torn != "" {
+		now = fmt.Sprintf("has %d valid bytes (trace %016x), then %s", sum.Size, sum.Trace, torn)
+	}
+	return fmt.Errorf("journal: %s was closed by its run (%s) at %d bytes with trace %016x, but now %s: it changed after it was closed",
+		path, rf.State, rf.Size, rf.Trace, now)
 }
 
 // config is the engine configuration that re-creates the run: the fault
-// layer comes from the params (SPEC §7), the rest from the options.
+// layer comes from the params (SPEC §7), the rest from the options; the
+// shard count and the in-flight bound, which never change a result, may
+// be the caller's.
 func config(rep *Report, req *Request) engine.Config {
 	o := rep.Opts
-	return engine.Config{Params: rep.Params, Shards: req.Shards, MaxTicks: o.MaxTicks, MaxMsgs: o.MaxMsgs,
-		Damp: o.Damp, NoDetect: o.NoDetect, Detect: detection(o.Local), Progress: req.Progress, Faults: rep.P.Faults,
-		MaxInFlight: req.MaxInFlight}
+	inFlight := req.MaxInFlight
+	if inFlight == 0 {
+		inFlight = o.MaxInFlight
+	}
+	if inFlight == 0 {
+		inFlight = req.DefaultMaxInFlight
+	}
+	return engine.Config{Params: rep.Params, Shards: rep.Shards, MaxTicks: o.MaxTicks, MaxMsgs: o.MaxMsgs,
+		Damp: o.Damp, NoDetect: o.NoDetect, Detect: detection(o.Local), Progress: req.Progress, Stop: req.Stop,
+		Faults: rep.P.Faults, MaxInFlight: inFlight}
 }
 
 func detection(local bool) engine.Detection {
@@ -298,60 +412,135 @@ func detection(local bool) engine.Detection {
 }
 
 // Resume continues the interrupted run of the journal at req.Journal (see
-// the package doc).
+// the package doc). Errors: mmap.ErrLocked while another process writes
+// the journal; *mmap.Damage (ErrCorrupt) for damage that is not a torn
+// tail; a *Divergence when the re-executed run differs from the kept
+// prefix; plain errors naming the file otherwise. On an error before the
+// run starts, the journal is unchanged.
 func Resume(req Request) (*Report, error) {
-	rep, prologue, err := open(req.Journal)
+	l, err := mmap.Lock(req.Journal)
 	if err != nil {
 		return nil, err
+	}
+	defer l.Release()
+	rep := &Report{}
+	rf, prologue, err := identify(&req, l.ID(), rep)
+	if err != nil {
+		return rep, err
 	}
 	params := rep.Params
-	snap, snapOpts, err := candidate(req.Journal, params, prologue, rep)
+	cands, err := candidates(req.Journal, rf, rep)
 	if err != nil {
-		return nil, err
+		return rep, err
 	}
-	if rep.Opts, err = req.options(snapOpts); err != nil {
-		return nil, err
+	want := map[int64]bool{}
+	for _, s := range cands {
+		want[s.JournalSize] = true
+	}
+	sum, at, err := scan(req.Journal, want, rep)
+	if errors.Is(err, mmap.ErrCorrupt) {
+		// Damage inside the journal is never cut off, unless the user asks
+		// to continue from a snapshot before it (a machine crash can leave
+		// pages after the last durable snapshot written out of order).
+		var newest *snapshot.Snapshot
+		for _, s := range cands {
+			if usable(s, at) {
+				newest = s
+				break
+			}
+		}
+		switch {
+		case newest == nil || rf == nil || rf.State != runfile.Running:
+			return rep, fmt.Errorf("%w (the journal is damaged, not torn: resume leaves it as it is; lexbench verify %s shows it)", err, req.Journal)
+		case !req.DiscardAfterSnapshot:
+			return rep, fmt.Errorf("%w (damage, not a torn tail: resume leaves it as it is; if the machine crashed while the run was writing, `lexbench resume %s --discard-after-snapshot` continues from its snapshot of tick %d and writes everything after it again)",
+				err, req.Journal, newest.CP.Tick)
+		}
+		rep.Torn = "discarded after the snapshot of tick " + fmt.Sprint(newest.CP.Tick) + ": " + firstLine(err.Error())
+		sum = at[newest.JournalSize]
+		cands = []*snapshot.Snapshot{newest}
+	} else if err != nil {
+		return rep, err
+	}
+	if err := closedAsRecorded(req.Journal, rf, sum, rep.Torn); err != nil {
+		return rep, err
 	}
 	pos := mmap.Position{Offset: prologue, Prev: trace.ParamsHash(params)}
 	cfg := config(rep, &req)
-	if snap != nil {
-		cp := &snap.CP
-		pos = mmap.Position{Offset: snap.JournalSize, Blocks: cp.Blocks, Entries: cp.Entries, Prev: cp.Prev,
+	for _, s := range cands {
+		cp := &s.CP
+		if !usable(s, at) {
+			rep.Rejected = append(rep.Rejected, fmt.Sprintf("snapshot: tick %d: its last block (%d, ending at offset %d) is not in the journal's valid prefix as it recorded it",
+				cp.Tick, int64(cp.Blocks)-1, s.JournalSize))
+			continue
+		}
+		pos = mmap.Position{Offset: s.JournalSize, Blocks: cp.Blocks, Entries: cp.Entries, Prev: cp.Prev,
 			LastTick: cp.LastTick, Partial: cp.Blocks > 0 && cp.LastCount < trace.BlockEntriesMax}
 		cfg.Resume = cp
 		rep.From, rep.Before, rep.Snapshot = cp.Tick, cp.Msgs, filepath.Join(snapshot.Dir(req.Journal), snapshot.Name(cp.Tick))
-	}
-	sum, err := validEnd(req.Journal, pos, rep)
-	if err != nil {
-		return nil, err
+		break
 	}
 	rep.Kept = sum.Blocks
 	st, err := os.Stat(req.Journal)
 	if err != nil {
-		return nil, fmt.Errorf("journal: %w", err)
+		return rep, fmt.Errorf("journal: %w", err)
 	}
 	rep.Cut = st.Size() - sum.Size
-	w, err := mmap.OpenAppend(req.Journal, sum.Size, mmap.Options{Sync: rep.Opts.Sync})
+	// The run file says "running" while the journal may change; a journal
+	// without one gets one now (the options and program it was resumed
+	// with), binding it for later commands.
+	run := rf
+	if run == nil {
+		id, err := runfile.NewID()
+		if err != nil {
+			return rep, fmt.Errorf("run file: %w", err)
+		}
+		run = &runfile.Run{ID: id, Journal: l.ID(), Params: params, Opts: rep.Opts, Program: rep.Program}
+		if err := snapshot.Clear(snapshot.Dir(req.Journal)); err != nil {
+			return rep, err
+		}
+	}
+	run.State, run.Size, run.Trace = runfile.Running, 0, 0
+	durable := rep.Opts.Sync != mmap.SyncNone
+	if err := runfile.Write(runfile.Path(req.Journal), run, durable); err != nil {
+		return rep, err
+	}
+	rep.RunFile = runfile.Path(req.Journal)
+	w, err := l.Append(sum.Size, mmap.Options{Sync: rep.Opts.Sync})
 	if err != nil {
-		return nil, err
+		return rep, err
 	}
 	f, err := os.Open(req.Journal)
 	if err != nil {
 		w.Close()
-		return nil, fmt.Errorf("journal: %w", err)
+		return rep, fmt.Errorf("journal: %w", err)
 	}
 	defer f.Close()
 	j := newChecked(f, w, pos.Offset, sum.Size, pos.Blocks)
 	cfg.Journal = j
 	if rep.Opts.SnapshotEvery > 0 {
-		rep.Snaps, err = NewSnapshotter(req.Journal, j, params, rep.Opts, false)
+		rep.Snaps, err = NewSnapshotter(req.Journal, j, params, rep.Opts, run.ID)
 		if err != nil {
 			j.Close()
-			return nil, err
+			return rep, err
 		}
 		cfg.SnapshotEvery, cfg.Snapshot = rep.Opts.SnapshotEvery, rep.Snaps.Snapshot
 	}
-	return rep, rep.run(req, cfg, j)
+	if err = rep.run(req, cfg, j); err == nil {
+		err = finish(req.Journal, run, j.Size(), rep.Result.Trace, rep.Result.Outcome == engine.Stopped, durable)
+	}
+	return rep, err
+}
+
+// finish records in the run file that the journal was closed, at size
+// bytes with the given trace hash: at the run's end, or at a boundary
+// before it (stopped).
+func finish(path string, run *runfile.Run, size int64, trace uint64, stopped, durable bool) error {
+	run.State, run.Size, run.Trace = runfile.Ended, size, trace
+	if stopped {
+		run.State = runfile.Interrupted
+	}
+	return runfile.Write(runfile.Path(path), run, durable)
 }
 
 func (rep *Report) run(req Request, cfg engine.Config, j *checked) error {
@@ -392,43 +581,64 @@ func (c *checked) Sync() error {
 	return c.w.Sync()
 }
 
-// Replay re-executes the run of the journal at req.Journal from the
-// params in its header and compares every block. A difference is a
-// *Divergence; an intact journal gives the run's result.
+// Replay re-executes the run of the journal at req.Journal from its params
+// (and its run file's program and options) and compares every block. A
+// difference is a *Divergence; an intact journal gives the run's result.
+// It holds the journal's shared lock: no writer can change it meanwhile.
 func Replay(req Request) (*Report, error) {
-	rep, prologue, err := open(req.Journal)
+	l, err := mmap.LockShared(req.Journal)
 	if err != nil {
 		return nil, err
 	}
-	params := rep.Params
-	var snapOpts *snapshot.Options
-	if names, _ := snapshot.List(snapshot.Dir(req.Journal)); len(names) > 0 {
-		for _, name := range names {
-			if s, err := snapshot.Read(name); err == nil && s.Params == params {
-				snapOpts = &s.Opts
-				break
-			}
-		}
-	}
-	if snapOpts == nil {
-		if snapOpts, err = snapshot.ReadOptions(snapshot.Dir(req.Journal)); err != nil {
-			return nil, err
-		}
-	}
-	if rep.Opts, err = req.options(snapOpts); err != nil {
-		return nil, err
+	defer l.Release()
+	rep := &Report{}
+	_, prologue, err := identify(&req, l.ID(), rep)
+	if err != nil {
+		return rep, err
 	}
 	f, err := os.Open(req.Journal)
 	if err != nil {
-		return nil, fmt.Errorf("journal: %w", err)
+		return rep, fmt.Errorf("journal: %w", err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("journal: %w", err)
+		return rep, fmt.Errorf("journal: %w", err)
 	}
 	j := newChecked(f, nil, prologue, st.Size(), 0)
 	cfg := config(rep, &req)
 	cfg.Journal = j
 	return rep, rep.run(req, cfg, j)
+}
+
+// Verify checks every block of the journal at path (mmap.Verify) and, when
+// the run file beside it belongs to it and says its run closed it, that
+// the journal is exactly as closed (a journal cut at a block boundary is
+// otherwise a valid, shorter journal). It returns the summary, the run
+// file (nil if none belongs to the journal) and the first problem. A
+// journal being written is ErrLocked.
+func Verify(path string) (mmap.Summary, *runfile.Run, error) {
+	var id mmap.FileID
+	l, err := mmap.LockShared(path)
+	if errors.Is(err, mmap.ErrLocked) {
+		return mmap.Summary{}, nil, err
+	}
+	if err == nil {
+		id = l.ID()
+		defer l.Release()
+	}
+	sum, err := mmap.Verify(path)
+	if sum.Params == "" {
+		return sum, nil, err
+	}
+	rf, rerr := runfile.Read(runfile.Path(path))
+	if rerr != nil || rf.Params != sum.Params || rf.Journal != id {
+		return sum, nil, err
+	}
+	if err == nil {
+		err = closedAsRecorded(path, rf, sum, "")
+	} else if d := (*mmap.Damage)(nil); errors.As(err, &d) && d.Torn() && rf.State != runfile.Running {
+		err = fmt.Errorf("%w (its run closed it at %d bytes: this is damage, not a torn tail)", err, rf.Size)
+	}
+	return sum, rf, err
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/lexbench/lexbench/engine"
 	"github.com/lexbench/lexbench/journal/mmap"
 	"github.com/lexbench/lexbench/recovery"
+	"github.com/lexbench/lexbench/runfile"
 	"github.com/lexbench/lexbench/snapshot"
 	"github.com/lexbench/lexbench/trace"
 	"github.com/lexbench/lexbench/workloads"
@@ -28,34 +29,102 @@ func (r run) params() string { return r.spec.Text(r.p) }
 
 func newRun(name string, n, batch, k0, k1 uint64) run {
 	s := workloads.Lookup(name)
-	return run{spec: s, p: workloads.Params{N: n, Seed: 7, Batch: batch, K: [2]uint64{k0, k1}}, opts: snapshot.DefaultOptions()}
+	return run{spec: s, p: workloads.Params{N: n, Seed: 7, Batch: batch, K: []uint64{k0, k1}}, opts: snapshot.DefaultOptions()}
 }
 
-// record runs r with a journal at path (and snapshots if opts say so).
+// record runs r with a journal at path (and snapshots if opts say so),
+// set up and closed as the CLI does (Begin, Close); an earlier journal at
+// path is replaced.
 func record(t *testing.T, r run, path string, shards int) engine.Result {
 	t.Helper()
-	jw, err := mmap.Create(path, r.params(), mmap.Options{Sync: r.opts.Sync})
+	j, err := recovery.Begin(recovery.Setup{Journal: path, Params: r.params(), Opts: r.opts, Force: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := engine.Config{Params: r.params(), Shards: shards, MaxTicks: r.opts.MaxTicks, MaxMsgs: r.opts.MaxMsgs,
-		Damp: r.opts.Damp, NoDetect: r.opts.NoDetect, Journal: jw, Faults: r.p.Faults}
-	if r.opts.SnapshotEvery > 0 {
-		sn, err := recovery.NewSnapshotter(path, jw, r.params(), r.opts, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.SnapshotEvery, cfg.Snapshot = r.opts.SnapshotEvery, sn.Snapshot
+		Damp: r.opts.Damp, NoDetect: r.opts.NoDetect, Journal: j.Writer, Faults: r.p.Faults}
+	if j.Snaps != nil {
+		cfg.SnapshotEvery, cfg.Snapshot = r.opts.SnapshotEvery, j.Snaps.Snapshot
 	}
 	res, err := engine.Run(r.spec.New(r.p), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := jw.Close(); err != nil {
+	if err := j.Close(res, nil); err != nil {
 		t.Fatal(err)
 	}
 	res.Words = nil
 	return res
+}
+
+// saved is a journal's files as a run left them.
+type saved struct {
+	journal []byte
+	run     *runfile.Run
+	snaps   map[string][]byte
+}
+
+func capture(t *testing.T, path string) saved {
+	t.Helper()
+	s := saved{snaps: map[string][]byte{}}
+	var err error
+	if s.journal, err = os.ReadFile(path); err != nil {
+		t.Fatal(err)
+	}
+	if s.run, err = runfile.Read(runfile.Path(path)); err != nil {
+		t.Fatal(err)
+	}
+	names, _ := snapshot.List(snapshot.Dir(path))
+	for _, n := range names {
+		s.snaps[filepath.Base(n)], _ = os.ReadFile(n)
+	}
+	return s
+}
+
+// crash leaves path as a run whose process died would: the journal file
+// (the same file, rewritten in place) holding journal, the run file saying
+// running, and the saved snapshots (none if !snaps).
+func (s saved) crash(t *testing.T, path string, journal []byte, snaps bool) {
+	t.Helper()
+	if err := os.WriteFile(path, journal, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := *s.run
+	r.State, r.Size, r.Trace = runfile.Running, 0, 0
+	if err := runfile.Write(runfile.Path(path), &r, false); err != nil {
+		t.Fatal(err)
+	}
+	dir := snapshot.Dir(path)
+	_ = os.RemoveAll(dir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if snaps {
+		for n, b := range s.snaps {
+			if err := os.WriteFile(filepath.Join(dir, n), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// resumeCut crashes the run at path with its journal cut to cut bytes
+// (with or without its snapshots), resumes it at the given shard count,
+// and requires the uninterrupted result (want) and journal.
+func (s saved) resumeCut(t *testing.T, path string, cut int64, snaps bool, shards int, want engine.Result) *recovery.Report {
+	t.Helper()
+	s.crash(t, path, s.journal[:cut], snaps)
+	rep, err := recovery.Resume(recovery.Request{Journal: path, Shards: shards})
+	if err != nil {
+		t.Fatalf("cut at %d (snapshots %v): %v", cut, snaps, err)
+	}
+	if !same(rep.Result, want) {
+		t.Fatalf("cut at %d (snapshots %v): %+v, want %+v", cut, snaps, rep.Result, want)
+	}
+	if got, _ := os.ReadFile(path); !bytes.Equal(got, s.journal) {
+		t.Fatalf("cut at %d (snapshots %v): resumed journal differs from the uninterrupted one", cut, snaps)
+	}
+	return rep
 }
 
 func same(a, b engine.Result) bool {
@@ -83,24 +152,6 @@ func blockOffsets(t *testing.T, b []byte) []int64 {
 	return offs
 }
 
-func copyDir(t *testing.T, from, to string) {
-	t.Helper()
-	_ = os.RemoveAll(to)
-	if err := os.MkdirAll(to, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	ents, _ := os.ReadDir(from)
-	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join(from, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(to, e.Name()), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // checkJournal verifies the journal at path and that it ends with trace.
 func checkJournal(t *testing.T, path string, want engine.Result) {
 	t.Helper()
@@ -117,40 +168,23 @@ func checkJournal(t *testing.T, path string, want engine.Result) {
 func TestResumeAfterCutAtEveryOffsetOfTheLastTwoBlocks(t *testing.T) {
 	dir := t.TempDir()
 	r := newRun("banking", 400, 16, 2, 3)
-	r.opts.SnapshotEvery = 4
-	full := filepath.Join(dir, "full.lxj")
-	want := record(t, r, full, 1)
-	fullBytes, _ := os.ReadFile(full)
+	r.opts.SnapshotEvery, r.opts.Sync = 4, mmap.SyncNone // thousands of resumes: no fsyncs
+	path := filepath.Join(dir, "cut.lxj")
+	want := record(t, r, path, 1)
+	sv := capture(t, path)
+	fullBytes := sv.journal
 	offs := blockOffsets(t, fullBytes)
 	if len(offs) < 4 || want.Ticks < 10 {
 		t.Fatalf("journal too small: %d blocks, %d ticks", len(offs), want.Ticks)
 	}
-	path := filepath.Join(dir, "cut.lxj")
 	fromSnap := 0
 	for _, snaps := range []bool{true, false} {
 		for cut := offs[len(offs)-2]; cut <= int64(len(fullBytes)); cut++ {
-			if err := os.WriteFile(path, fullBytes[:cut], 0o644); err != nil {
-				t.Fatal(err)
-			}
-			_ = os.RemoveAll(snapshot.Dir(path))
-			if snaps {
-				copyDir(t, snapshot.Dir(full), snapshot.Dir(path))
-			}
-			rep, err := recovery.Resume(recovery.Request{Journal: path, Shards: 1 + int(cut%2)})
-			if err != nil {
-				t.Fatalf("cut at %d (snapshots %v): %v", cut, snaps, err)
-			}
-			if !same(rep.Result, want) {
-				t.Fatalf("cut at %d (snapshots %v): %+v, want %+v", cut, snaps, rep.Result, want)
-			}
+			rep := sv.resumeCut(t, path, cut, snaps, 1+int(cut%2), want)
 			if rep.From > 0 {
 				fromSnap++
 			} else if snaps {
 				t.Fatalf("cut at %d: snapshots were not used (%v)", cut, rep.Rejected)
-			}
-			got, _ := os.ReadFile(path)
-			if !bytes.Equal(got, fullBytes) {
-				t.Fatalf("cut at %d (snapshots %v): resumed journal differs from the uninterrupted one", cut, snaps)
 			}
 		}
 	}
@@ -168,18 +202,14 @@ func TestResumeOfAnUnclosedJournal(t *testing.T) {
 		if r.spec.Name == "oscillation" {
 			r.opts.Damp = true
 		}
-		full := filepath.Join(dir, r.spec.Name+".lxj")
-		want := record(t, r, full, 2)
-		b, _ := os.ReadFile(full)
+		path := filepath.Join(dir, r.spec.Name+".lxj")
+		want := record(t, r, path, 2)
+		sv := capture(t, path)
+		b := sv.journal
 		offs := blockOffsets(t, b)
-		path := filepath.Join(dir, r.spec.Name+"-cut.lxj")
 		for _, k := range []int{1, len(offs) / 3, len(offs) / 2, len(offs) - 1} {
 			cut := offs[k] + 45 // inside block k
-			torn := append(bytes.Clone(b[:cut]), make([]byte, 1<<16)...)
-			if err := os.WriteFile(path, torn, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			copyDir(t, snapshot.Dir(full), snapshot.Dir(path))
+			sv.crash(t, path, append(bytes.Clone(b[:cut]), make([]byte, 1<<16)...), true)
 			rep, err := recovery.Resume(recovery.Request{Journal: path, Shards: 3})
 			if err != nil {
 				t.Fatalf("%s cut in block %d: %v", r.spec.Name, k, err)
@@ -197,10 +227,11 @@ func TestResumeOfAnUnclosedJournal(t *testing.T) {
 func TestEverySnapshotByteFlipIsRejected(t *testing.T) {
 	dir := t.TempDir()
 	r := newRun("banking", 500, 30, 1, 2)
-	r.opts.SnapshotEvery = 5
-	full := filepath.Join(dir, "full.lxj")
-	want := record(t, r, full, 1)
-	names, err := snapshot.List(snapshot.Dir(full))
+	r.opts.SnapshotEvery, r.opts.Sync = 5, mmap.SyncNone
+	path := filepath.Join(dir, "j.lxj")
+	want := record(t, r, path, 1)
+	sv := capture(t, path)
+	names, err := snapshot.List(snapshot.Dir(path))
 	if err != nil || len(names) != 2 {
 		t.Fatalf("snapshots %v %v, want 2", names, err)
 	}
@@ -209,9 +240,8 @@ func TestEverySnapshotByteFlipIsRejected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fullBytes, _ := os.ReadFile(full)
+	fullBytes := sv.journal
 	offs := blockOffsets(t, fullBytes)
-	path := filepath.Join(dir, "j.lxj")
 	for i := range newest {
 		bad := bytes.Clone(newest)
 		bad[i] ^= 0x10
@@ -221,8 +251,7 @@ func TestEverySnapshotByteFlipIsRejected(t *testing.T) {
 		if i%7 != 0 {
 			continue // resume on a sample of the flips
 		}
-		os.WriteFile(path, fullBytes[:offs[len(offs)-1]+3], 0o644)
-		copyDir(t, snapshot.Dir(full), snapshot.Dir(path))
+		sv.crash(t, path, fullBytes[:offs[len(offs)-1]+3], true)
 		os.WriteFile(filepath.Join(snapshot.Dir(path), filepath.Base(names[0])), bad, 0o644)
 		rep, err := recovery.Resume(recovery.Request{Journal: path, Shards: 2})
 		if err != nil {
@@ -247,9 +276,13 @@ func TestSnapshotsDoNotDependOnTheShardCount(t *testing.T) {
 		t.Fatalf("snapshots %v %v", na, nb)
 	}
 	for i := range na {
-		x, _ := os.ReadFile(na[i])
-		y, _ := os.ReadFile(nb[i])
-		if !bytes.Equal(x, y) {
+		x, err1 := snapshot.Read(na[i])
+		y, err2 := snapshot.Read(nb[i])
+		if err1 != nil || err2 != nil || x.Run == y.Run {
+			t.Fatalf("%v %v: two runs with one run id", err1, err2)
+		}
+		y.Run = x.Run // each run has its own id; everything else is canonical
+		if !bytes.Equal(snapshot.Encode(nil, x), snapshot.Encode(nil, y)) {
 			t.Fatalf("%s differs between 1 and 3 shards", filepath.Base(na[i]))
 		}
 	}
@@ -293,16 +326,14 @@ func TestResumeWithABudgetFromTheSnapshot(t *testing.T) {
 	r := newRun("storm", 20000, 100, 3, 40)
 	r.opts.SnapshotEvery = 2
 	r.opts.MaxMsgs = 9000
-	full := filepath.Join(dir, "full.lxj")
-	want := record(t, r, full, 1)
+	path := filepath.Join(dir, "j.lxj")
+	want := record(t, r, path, 1)
 	if want.Outcome != engine.Budget {
 		t.Fatalf("outcome %v, want budget", want.Outcome)
 	}
-	b, _ := os.ReadFile(full)
-	offs := blockOffsets(t, b)
-	path := filepath.Join(dir, "j.lxj")
-	os.WriteFile(path, b[:offs[len(offs)-1]+1], 0o644)
-	copyDir(t, snapshot.Dir(full), snapshot.Dir(path))
+	sv := capture(t, path)
+	offs := blockOffsets(t, sv.journal)
+	sv.crash(t, path, sv.journal[:offs[len(offs)-1]+1], true)
 	rep, err := recovery.Resume(recovery.Request{Journal: path, Shards: 2})
 	if err != nil || !same(rep.Result, want) || rep.From == 0 {
 		t.Fatalf("%+v %v from %d, want %+v", rep.Result, err, rep.From, want)
@@ -449,35 +480,37 @@ func TestReplayFindsAFlippedEntryAndAShortJournal(t *testing.T) {
 
 var _ = io.EOF
 
-// TestResumeBeforeTheFirstSnapshotUsesTheRunsOptions: the options file
-// written at the run's start carries --on-oscillation damp to the resume.
+// TestResumeBeforeTheFirstSnapshotUsesTheRunsOptions: the run file written
+// at the run's start carries --on-oscillation damp to the resume; a damaged
+// run file is an error, and the journal is left as it is.
 func TestResumeBeforeTheFirstSnapshotUsesTheRunsOptions(t *testing.T) {
 	dir := t.TempDir()
 	r := newRun("oscillation", 3000, 64, 50, 5)
 	r.opts.Damp, r.opts.SnapshotEvery = true, 1<<30
-	full := filepath.Join(dir, "full.lxj")
-	want := record(t, r, full, 1)
+	path := filepath.Join(dir, "j.lxj")
+	want := record(t, r, path, 1)
 	if want.Outcome != engine.Damped {
 		t.Fatalf("outcome %v, want damped", want.Outcome)
 	}
-	b, _ := os.ReadFile(full)
-	offs := blockOffsets(t, b)
-	path := filepath.Join(dir, "j.lxj")
-	os.WriteFile(path, b[:offs[len(offs)/2]+9], 0o644)
-	copyDir(t, snapshot.Dir(full), snapshot.Dir(path))
+	sv := capture(t, path)
+	offs := blockOffsets(t, sv.journal)
+	cut := sv.journal[:offs[len(offs)/2]+9]
+	sv.crash(t, path, cut, true)
 	rep, err := recovery.Resume(recovery.Request{Journal: path, Shards: 2})
 	if err != nil || !same(rep.Result, want) || rep.From != 0 || rep.Opts != r.opts {
 		t.Fatalf("%+v %v opts %+v, want %+v", rep.Result, err, rep.Opts, want)
 	}
-	// a damaged options file is reported, and the defaults are not used silently
-	opt := filepath.Join(snapshot.Dir(path), "options")
-	ob, _ := os.ReadFile(opt)
-	ob[30] ^= 1
-	os.WriteFile(opt, ob, 0o644)
-	os.WriteFile(path, b[:offs[len(offs)/2]+9], 0o644)
-	rep, err = recovery.Resume(recovery.Request{Journal: path, Shards: 1})
-	if err != nil || len(rep.Rejected) != 1 || !strings.Contains(rep.Rejected[0], "options") {
-		t.Fatalf("damaged options file: %v rejected %v", err, rep.Rejected)
+	sv.crash(t, path, cut, true)
+	rf := runfile.Path(path)
+	ob, _ := os.ReadFile(rf)
+	ob[len(ob)/2] ^= 1
+	os.WriteFile(rf, ob, 0o644)
+	_, err = recovery.Resume(recovery.Request{Journal: path, Shards: 1})
+	if err == nil || !strings.Contains(err.Error(), "run file") {
+		t.Fatalf("damaged run file: %v", err)
+	}
+	if b, _ := os.ReadFile(path); !bytes.Equal(b, cut) {
+		t.Fatal("resume with a damaged run file changed the journal")
 	}
 }
 
@@ -491,12 +524,12 @@ func TestResumeAndReplayOfAFaultyRun(t *testing.T) {
 	r := newRun("storm", 3000, 40, 3, 50)
 	r.p.Faults = engine.FaultParams{Drop: 30_000, Dup: 60_000, Delay: 150_000, MaxDelay: 40, Seed: 5}
 	r.opts.SnapshotEvery = 3
-	full := filepath.Join(dir, "full.lxj")
-	want := record(t, r, full, 2)
+	path := filepath.Join(dir, "faulty.lxj")
+	want := record(t, r, path, 2)
 	if want.Faults.Dropped == 0 || want.Faults.Duplicated == 0 || want.Faults.Delayed == 0 || want.Outcome != engine.Violated {
 		t.Fatalf("the run has too few faults: %+v", want)
 	}
-	names, err := snapshot.List(snapshot.Dir(full))
+	names, err := snapshot.List(snapshot.Dir(path))
 	if err != nil || len(names) == 0 {
 		t.Fatal("no snapshots", err)
 	}
@@ -515,31 +548,21 @@ func TestResumeAndReplayOfAFaultyRun(t *testing.T) {
 	if late == 0 {
 		t.Fatalf("the snapshots (%v, run of %d ticks) hold no late message", names, want.Ticks)
 	}
-	fullBytes, _ := os.ReadFile(full)
+	sv := capture(t, path)
+	fullBytes := sv.journal
 	offs := blockOffsets(t, fullBytes)
-	path := filepath.Join(dir, "cut.lxj")
+	fromSnap := 0
 	for i, cut := range offs[len(offs)/3:] {
 		for _, snaps := range []bool{true, false} {
-			if err := os.WriteFile(path, fullBytes[:cut+int64(i%40)], 0o644); err != nil {
-				t.Fatal(err)
-			}
-			_ = os.RemoveAll(snapshot.Dir(path))
-			if snaps {
-				copyDir(t, snapshot.Dir(full), snapshot.Dir(path))
-			}
-			rep, err := recovery.Resume(recovery.Request{Journal: path, Shards: 1 + i%3})
-			if err != nil {
-				t.Fatalf("cut at %d (snapshots %v): %v", cut, snaps, err)
-			}
-			if !same(rep.Result, want) {
-				t.Fatalf("cut at %d (snapshots %v): %+v, want %+v", cut, snaps, rep.Result, want)
-			}
-			if got, _ := os.ReadFile(path); !bytes.Equal(got, fullBytes) {
-				t.Fatalf("cut at %d (snapshots %v): resumed journal differs from the uninterrupted one", cut, snaps)
+			if rep := sv.resumeCut(t, path, cut+int64(i%40), snaps, 1+i%3, want); rep.From > 0 {
+				fromSnap++
 			}
 		}
 	}
-	rep, err := recovery.Replay(recovery.Request{Journal: full, Shards: 3})
+	if fromSnap == 0 {
+		t.Fatal("no resume started from a snapshot")
+	}
+	rep, err := recovery.Replay(recovery.Request{Journal: path, Shards: 3})
 	if err != nil || !same(rep.Result, want) {
 		t.Fatalf("replay: %v %+v", err, rep)
 	}

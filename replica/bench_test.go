@@ -26,7 +26,7 @@ func benchN(b testing.TB) uint64 {
 }
 
 func benchRun(b testing.TB, seed uint64) *Run {
-	return &Run{Spec: &workloads.BankingSpec, P: workloads.Params{N: benchN(b), Seed: seed, Batch: 4096, K: [2]uint64{1, 2}}, Opts: snapshot.DefaultOptions()}
+	return &Run{Spec: &workloads.BankingSpec, P: workloads.Params{N: benchN(b), Seed: seed, Batch: 4096, K: []uint64{1, 2}}, Opts: snapshot.DefaultOptions()}
 }
 
 // BenchmarkStreamPublish measures publishing banking's input to the

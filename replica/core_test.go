@@ -135,10 +135,10 @@ func TestReplicaOfPrograms(t *testing.T) {
 		file string
 		p    workloads.Params
 	}{
-		{"banking.lxm", workloads.Params{N: 20_000, Seed: 5, Batch: 300, K: [2]uint64{3, 3}}},
-		{"storm.lxm", workloads.Params{N: 30_001, Seed: 2, Batch: 700, K: [2]uint64{3, 17}}},
-		{"election.lxm", workloads.Params{N: 5000, Seed: 9, Batch: 64, K: [2]uint64{40, 8}}},
-		{"oscillation.lxm", workloads.Params{N: 3000, Seed: 1, Batch: 256, K: [2]uint64{64, 4}}},
+		{"banking.lxm", workloads.Params{N: 20_000, Seed: 5, Batch: 300, K: []uint64{3, 3}}},
+		{"storm.lxm", workloads.Params{N: 30_001, Seed: 2, Batch: 700, K: []uint64{3, 17}}},
+		{"election.lxm", workloads.Params{N: 5000, Seed: 9, Batch: 64, K: []uint64{40, 8}}},
+		{"oscillation.lxm", workloads.Params{N: 3000, Seed: 1, Batch: 256, K: []uint64{64, 4}}},
 	}
 	for _, c := range cases {
 		spec := loadProgram(t, c.file)
@@ -165,7 +165,7 @@ func TestReplicaOfPrograms(t *testing.T) {
 // (the publisher runs the input domains alone); the replica says so at the
 // first such message, at every shard count.
 func TestInputDomainHearingFromOthersIsRefused(t *testing.T) {
-	run := &Run{Spec: loadProgram(t, "testdata/echo.lxm"), P: workloads.Params{N: 100, Seed: 1, Batch: 7, K: [2]uint64{4, 1}},
+	run := &Run{Spec: loadProgram(t, "testdata/echo.lxm"), P: workloads.Params{N: 100, Seed: 1, Batch: 7, K: []uint64{4, 1}},
 		Program: 1, Opts: snapshot.DefaultOptions()}
 	m, _ := publishMem(t, run, 4<<10)
 	for _, shards := range []int{1, 2, 3} {
@@ -180,7 +180,7 @@ func TestInputDomainHearingFromOthersIsRefused(t *testing.T) {
 // TestInputDomainFaultIsReplicated: a generator that faults ends every
 // replica with the single-node run's error.
 func TestInputDomainFaultIsReplicated(t *testing.T) {
-	run := &Run{Spec: loadProgram(t, "testdata/divzero.lxm"), P: workloads.Params{N: 100, Seed: 1, Batch: 5, K: [2]uint64{2, 1}},
+	run := &Run{Spec: loadProgram(t, "testdata/divzero.lxm"), P: workloads.Params{N: 100, Seed: 1, Batch: 5, K: []uint64{2, 1}},
 		Program: 1, Opts: snapshot.DefaultOptions()}
 	_, want := engine.Run(run.New(), run.Config(1))
 	if want == nil {
@@ -233,7 +233,7 @@ func rewrite(t *testing.T, m *memStream, f func(s *Segment)) *memStream {
 // domains' transitions: a changed emission or a changed driver state in
 // the stream changes its trace or state (and an unchanged rewrite does not).
 func TestReplicaTakesInputFromTheStream(t *testing.T) {
-	run := &Run{Spec: &workloads.BankingSpec, P: workloads.Params{N: 10_000, Seed: 1, Batch: 1000, K: [2]uint64{2, 2}}, Opts: snapshot.DefaultOptions()}
+	run := &Run{Spec: &workloads.BankingSpec, P: workloads.Params{N: 10_000, Seed: 1, Batch: 1000, K: []uint64{2, 2}}, Opts: snapshot.DefaultOptions()}
 	single, err := engine.Run(run.New(), run.Config(1))
 	if err != nil {
 		t.Fatal(err)
@@ -267,7 +267,7 @@ func TestReplicaTakesInputFromTheStream(t *testing.T) {
 // TestRepublishedChunksAreAppliedOnce: a chunk stored twice (a publisher
 // retried it) is applied once; a missing chunk is an error.
 func TestRepublishedChunksAreAppliedOnce(t *testing.T) {
-	run := &Run{Spec: &workloads.StormSpec, P: workloads.Params{N: 50_000, Seed: 3, Batch: 500, K: [2]uint64{3, 100}}, Opts: snapshot.DefaultOptions()}
+	run := &Run{Spec: &workloads.StormSpec, P: workloads.Params{N: 50_000, Seed: 3, Batch: 500, K: []uint64{3, 100}}, Opts: snapshot.DefaultOptions()}
 	single, err := engine.Run(run.New(), run.Config(1))
 	if err != nil {
 		t.Fatal(err)
@@ -314,9 +314,9 @@ func cloneCheckpoint(cp *engine.Checkpoint) *engine.Checkpoint {
 // ends as the uninterrupted run.
 func TestReplicaContinuesFromACheckpointAndItsPosition(t *testing.T) {
 	runs := []*Run{
-		{Spec: &workloads.BankingSpec, P: workloads.Params{N: 30_000, Seed: 3, Batch: 700, K: [2]uint64{3, 4}}},
-		{Spec: &workloads.StormSpec, P: workloads.Params{N: 40_000, Seed: 4, Batch: 300, K: [2]uint64{5, 64}}},
-		{Spec: &workloads.OscillationSpec, P: workloads.Params{N: 5_000, Seed: 1, Batch: 400, K: [2]uint64{32, 4}}},
+		{Spec: &workloads.BankingSpec, P: workloads.Params{N: 30_000, Seed: 3, Batch: 700, K: []uint64{3, 4}}},
+		{Spec: &workloads.StormSpec, P: workloads.Params{N: 40_000, Seed: 4, Batch: 300, K: []uint64{5, 64}}},
+		{Spec: &workloads.OscillationSpec, P: workloads.Params{N: 5_000, Seed: 1, Batch: 400, K: []uint64{32, 4}}},
 	}
 	for _, run := range runs {
 		run.Opts = snapshot.DefaultOptions()
@@ -371,7 +371,7 @@ func TestReplicaContinuesFromACheckpointAndItsPosition(t *testing.T) {
 func TestDampOfAnInputDomainIsRefused(t *testing.T) {
 	spec := loadProgram(t, "testdata/pingpong.lxm")
 	for _, damp := range []bool{false, true} {
-		run := &Run{Spec: spec, P: workloads.Params{N: 1, Seed: 1, Batch: 1, K: [2]uint64{3, 1}}, Program: 1, Opts: snapshot.DefaultOptions()}
+		run := &Run{Spec: spec, P: workloads.Params{N: 1, Seed: 1, Batch: 1, K: []uint64{3, 1}}, Program: 1, Opts: snapshot.DefaultOptions()}
 		run.Opts.MaxTicks, run.Opts.Local, run.Opts.Damp = 50, true, damp
 		single, err := engine.Run(run.New(), run.Config(1))
 		if err != nil {

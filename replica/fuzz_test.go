@@ -37,8 +37,8 @@ func decodeAll(b []byte) (*chunkReader, []Segment, error) {
 // that decodes to the same segments.
 func FuzzChunk(f *testing.F) {
 	for _, run := range []*Run{
-		{Spec: &workloads.BankingSpec, P: workloads.Params{N: 50, Seed: 1, Batch: 7, K: [2]uint64{2, 3}}},
-		{Spec: &workloads.StormSpec, P: workloads.Params{N: 40, Seed: 2, Batch: 5, K: [2]uint64{3, 4}}},
+		{Spec: &workloads.BankingSpec, P: workloads.Params{N: 50, Seed: 1, Batch: 7, K: []uint64{2, 3}}},
+		{Spec: &workloads.StormSpec, P: workloads.Params{N: 40, Seed: 2, Batch: 5, K: []uint64{3, 4}}},
 	} {
 		run.Opts = snapshot.DefaultOptions()
 		m, _ := publishMem(f, run, 256)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/lexbench/lexbench/runfile"
 	"net"
 	"os"
 	"path/filepath"
@@ -63,7 +64,7 @@ func testCtx(t testing.TB) context.Context {
 func TestPublishReplicateAgree(t *testing.T) {
 	ctx := testCtx(t)
 	c := connect(t)
-	run := &Run{Spec: &workloads.StormSpec, P: workloads.Params{N: shortN(200_000), Seed: 11, Batch: 1000, K: [2]uint64{3, 200}}, Opts: snapshot.DefaultOptions()}
+	run := &Run{Spec: &workloads.StormSpec, P: workloads.Params{N: shortN(200_000), Seed: 11, Batch: 1000, K: []uint64{3, 200}}, Opts: snapshot.DefaultOptions()}
 	single, err := engine.Run(run.New(), run.Config(1))
 	if err != nil {
 		t.Fatal(err)
@@ -180,7 +181,7 @@ func TestPublishReplicateAgree(t *testing.T) {
 func TestInterruptedPublisherContinues(t *testing.T) {
 	ctx := testCtx(t)
 	c := connect(t)
-	run := &Run{Spec: &workloads.BankingSpec, P: workloads.Params{N: shortN(300_000), Seed: 2, Batch: 500, K: [2]uint64{4, 3}}, Opts: snapshot.DefaultOptions()}
+	run := &Run{Spec: &workloads.BankingSpec, P: workloads.Params{N: shortN(300_000), Seed: 2, Batch: 500, K: []uint64{4, 3}}, Opts: snapshot.DefaultOptions()}
 	single, err := engine.Run(run.New(), run.Config(1))
 	if err != nil {
 		t.Fatal(err)
@@ -221,7 +222,7 @@ func TestInterruptedPublisherContinues(t *testing.T) {
 func TestReplicaRestartsFromItsSnapshot(t *testing.T) {
 	ctx := testCtx(t)
 	c := connect(t)
-	run := &Run{Spec: &workloads.ConflictSpec, P: workloads.Params{N: shortN(100_000), Seed: 4, Batch: 300, K: [2]uint64{64, 3}}, Opts: snapshot.DefaultOptions()}
+	run := &Run{Spec: &workloads.ConflictSpec, P: workloads.Params{N: shortN(100_000), Seed: 4, Batch: 300, K: []uint64{64, 3}}, Opts: snapshot.DefaultOptions()}
 	single, err := engine.Run(run.New(), run.Config(1))
 	if err != nil {
 		t.Fatal(err)
@@ -247,8 +248,17 @@ func TestReplicaRestartsFromItsSnapshot(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// a crash: the journal ends inside the newest snapshot's last block
+		// a crash: the journal ends inside the newest snapshot's last block,
+		// and the run file says the run was still running
 		if err := os.Truncate(j, newest.JournalSize-100); err != nil {
+			t.Fatal(err)
+		}
+		rf, err := runfile.Read(runfile.Path(j))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rf.State, rf.Size, rf.Trace = runfile.Running, 0, 0
+		if err := runfile.Write(runfile.Path(j), rf, false); err != nil {
 			t.Fatal(err)
 		}
 		if drop {
@@ -281,7 +291,7 @@ func TestReplicaRestartsFromItsSnapshot(t *testing.T) {
 func TestLocateFindsEveryTick(t *testing.T) {
 	ctx := testCtx(t)
 	c := connect(t)
-	run := &Run{Spec: &workloads.StormSpec, P: workloads.Params{N: 20_000, Seed: 1, Batch: 97, K: [2]uint64{4, 10}}, Opts: snapshot.DefaultOptions()}
+	run := &Run{Spec: &workloads.StormSpec, P: workloads.Params{N: 20_000, Seed: 1, Batch: 97, K: []uint64{4, 10}}, Opts: snapshot.DefaultOptions()}
 	if _, err := Publish(ctx, c, run, PublishOptions{ChunkBytes: 4 << 10}); err != nil {
 		t.Fatal(err)
 	}
@@ -341,7 +351,7 @@ func TestReplicaWaitsOutAServerRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	url := srv.URL()
-	run := &Run{Spec: &workloads.SyncSpec, P: workloads.Params{N: shortN(200_000), Seed: 8, Batch: 400, K: [2]uint64{16, 8}}, Opts: snapshot.DefaultOptions()}
+	run := &Run{Spec: &workloads.SyncSpec, P: workloads.Params{N: shortN(200_000), Seed: 8, Batch: 400, K: []uint64{16, 8}}, Opts: snapshot.DefaultOptions()}
 	single, err := engine.Run(run.New(), run.Config(1))
 	if err != nil {
 		t.Fatal(err)

@@ -153,7 +153,7 @@ func RunReplica(ctx context.Context, c *Conn, run *Run, o ReplicaOptions) (*Repl
 	if resume {
 		opts := run.Opts
 		opts.SnapshotEvery, opts.Sync = o.SnapshotEvery, o.Sync
-		rr, err := recovery.Resume(recovery.Request{Journal: o.Journal, Shards: o.Shards, Opts: &opts, Progress: o.Progress,
+		rr, err := recovery.Resume(recovery.Request{Journal: o.Journal, Shards: o.Shards, Opts: &opts, Program: run.Source, Progress: o.Progress,
 			Wrap: wrap, Configure: configure})
 		rep.Resume = rr
 		if rr != nil {
@@ -164,37 +164,36 @@ func RunReplica(ctx context.Context, c *Conn, run *Run, o ReplicaOptions) (*Repl
 	w := wrap(nil)
 	cfg := run.Config(o.Shards)
 	cfg.Progress = o.Progress
-	var jw *mmap.Writer
+	var jd *recovery.Journaled
 	if o.Journal != "" {
-		if jw, err = mmap.Create(o.Journal, params, mmap.Options{Sync: o.Sync}); err != nil {
+		opts := run.Opts
+		opts.SnapshotEvery, opts.Sync = o.SnapshotEvery, o.Sync
+		if jd, err = recovery.Begin(recovery.Setup{Journal: o.Journal, Params: params, Opts: opts, Program: run.Source}); err == nil && o.SnapshotEvery > 0 {
+			err = prunePositions(dir, true)
+		}
+		if err != nil {
+			if jd != nil {
+				jd.Abort()
+			}
 			ck.close(nil)
 			return nil, err
 		}
-		cfg.Journal = jw
+		cfg.Journal = jd.Writer
 		if o.SnapshotEvery > 0 {
-			opts := run.Opts
-			opts.SnapshotEvery, opts.Sync = o.SnapshotEvery, o.Sync
-			if rep.Snaps, err = recovery.NewSnapshotter(o.Journal, jw, params, opts, true); err == nil {
-				err = prunePositions(dir, true)
-			}
-			if err != nil {
-				_ = jw.Abort()
-				ck.close(nil)
-				return nil, err
-			}
+			rep.Snaps = jd.Snaps
 			cfg.SnapshotEvery, cfg.Snapshot = o.SnapshotEvery, rep.Snaps.Snapshot
 		}
 	}
 	if err := configure(&cfg); err != nil {
-		if jw != nil {
-			_ = jw.Abort()
+		if jd != nil {
+			jd.Abort()
 		}
 		ck.close(nil)
 		return nil, err
 	}
 	rep.Result, err = engine.Run(w, cfg)
-	if jw != nil {
-		if cerr := jw.Close(); err == nil {
+	if jd != nil {
+		if cerr := jd.Close(rep.Result, err); err == nil {
 			err = cerr
 		}
 	}

@@ -3,6 +3,7 @@ package replica
 import (
 	"errors"
 	"fmt"
+	"github.com/lexbench/lexbench/runfile"
 	"strconv"
 	"strings"
 
@@ -21,6 +22,10 @@ type Run struct {
 	// (lexbench run FILE.lxm), whose params name only the program's
 	// workload name; 0 for a native workload.
 	Program uint64
+	// Source is the program itself (nil for a native workload): a
+	// replica's run file records it, so that resume, replay and log of its
+	// journal need no --program.
+	Source *runfile.Program
 	// Opts are the run controls: MaxTicks, MaxMsgs, Damp, NoDetect and
 	// Local (--detect local). They are recorded in the stream's header, and
 	// every replica takes them from there. (SnapshotEvery and Sync are a

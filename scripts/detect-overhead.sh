@@ -18,7 +18,9 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-bin=$(mktemp -d)/lexbench
+tmpbin=$(mktemp -d)
+trap 'rm -rf "$tmpbin"' EXIT
+bin=$tmpbin/lexbench
 go build -o "$bin" ./cmd/lexbench
 echo "# scripts/detect-overhead.sh --count $count -n $n --shards $shards; $(go version) nproc=$(nproc)"
 rename() { grep '^Benchmark' | sed "s/^Benchmark\([A-Za-z]*\)/Benchmark\1$1/"; }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # faults-bench.sh: the cost of the fault layer (docs/faults.md), interleaved.
 #   scripts/faults-bench.sh [--count K] [-n N] [--shards "1 2"] [--rates "333 333 334"] [--base REV]
-# For storm and banking, each round runs faults off and faults on (--drop
+#                           [--workloads "storm banking sync conflict oscillation"]
+# For each workload (default storm and banking), each round runs faults off and faults on (--drop
 # --dup --delay from --rates, default 1000 ppm in all) with one binary and
 # prints the Benchmark lines renamed …Off / …Faults (benchstat reads them),
 # then the median ns/msg of each and the ratio on/off. With --base REV it
@@ -9,7 +10,7 @@
 # prints the ratio off/base: the fault layer must cost nothing when off.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-count=5 n=1e8 shards="1" rates="333 333 334" base=""
+count=5 n=1e8 shards="1" rates="333 333 334" base="" workloads="storm banking"
 while [ $# -gt 0 ]; do
   case "$1" in
     --count) count=$2; shift ;;
@@ -17,6 +18,7 @@ while [ $# -gt 0 ]; do
     --shards) shards=$2; shift ;;
     --rates) rates=$2; shift ;;
     --base) base=$2; shift ;;
+    --workloads) workloads=$2; shift ;;
     *) echo "faults-bench.sh: unknown flag $1" >&2; exit 1 ;;
   esac
   shift
@@ -31,13 +33,13 @@ if [ -n "$base" ]; then
   git archive "$base" | tar -x -C "$tmp/base"
   (cd "$tmp/base" && go build -o "$tmp/lexbench-base" ./cmd/lexbench)
 fi
-echo "# scripts/faults-bench.sh --count $count -n $n --shards \"$shards\" --rates \"$rates\"${base:+ --base $base}; $(go version) nproc=$(nproc)"
+echo "# scripts/faults-bench.sh --count $count -n $n --shards \"$shards\" --rates \"$rates\"${base:+ --base $base} --workloads \"$workloads\"; $(go version) nproc=$(nproc)"
 echo "# commit $(git rev-parse --short HEAD)$(git diff --quiet || echo +dirty)${base:+, base $(git rev-parse --short "$base")}"
 out=$tmp/out.txt
 rename() { grep '^Benchmark' | sed "s/^Benchmark\([A-Za-z]*\)/Benchmark\1$1/"; }
 run() { "$@" 2>/dev/null || true; } # faulty runs end violated (exit 2): a result, not a failure
 for i in $(seq "$count"); do
-  for w in storm banking; do
+  for w in $workloads; do
     for s in $shards; do
       if [ -n "$base" ]; then
         run "$tmp/lexbench-base" $w -n "$n" --shards "$s" | rename Base | tee -a "$out"

@@ -21,6 +21,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 bin=$(mktemp -d)
+trap 'rm -rf "$bin"' EXIT
 go build -o "$bin/lexbench" ./cmd/lexbench
 (cd peers && go build -o "$bin/floor" ./cmd/floor)
 log=$bin/log.txt

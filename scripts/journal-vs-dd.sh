@@ -16,14 +16,17 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-[ -n "$dir" ] || dir=$(mktemp -d ./.journal-bench.XXXX)
-bin=$(mktemp -d)/lexbench
+made=""
+[ -n "$dir" ] || { dir=$(mktemp -d ./.journal-bench.XXXX); made=$dir; }
+tmpbin=$(mktemp -d)
+trap 'rm -rf "$tmpbin" ${made:+"$made"}; rm -f "$dir/j.lxj" "$dir/j.lxj.run" "$dir/dd.out"' EXIT
+bin=$tmpbin/lexbench
 go build -o "$bin" ./cmd/lexbench
 echo "# scripts/journal-vs-dd.sh --count $count -n $n --shards $shards; $(go version) nproc=$(nproc); dir $dir on $(df --output=source "$dir" | tail -1)"
 for i in $(seq "$count"); do
   /usr/bin/time -f "# journal wall_s=%e maxrss_kb=%M" "$bin" banking -n "$n" --shards "$shards" --journal "$dir/j.lxj" 2>&1 | grep -E '^Benchmark|^# journal'
   bytes=$(stat -c %s "$dir/j.lxj")
-  rm -f "$dir/j.lxj"
+  rm -f "$dir/j.lxj" "$dir/j.lxj.run"
   /usr/bin/time -f "# dd wall_s=%e maxrss_kb=%M bytes=$bytes" dd if=/dev/zero of="$dir/dd.out" bs=1M count=$((bytes / 1048576)) conv=fdatasync 2>&1 | grep '^# dd'
   rm -f "$dir/dd.out"
 done

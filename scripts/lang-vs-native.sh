@@ -22,7 +22,9 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-bin=$(mktemp -d)/lexbench
+tmpbin=$(mktemp -d)
+trap 'rm -rf "$tmpbin"' EXIT
+bin=$tmpbin/lexbench
 go build -o "$bin" ./cmd/lexbench
 mkdir -p results
 out="results/$(date -u +%Y-%m-%d)-lang.txt"

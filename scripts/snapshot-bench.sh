@@ -40,7 +40,7 @@ j=$work/j.lxj
 ms=0
 for i in $(seq "$count"); do
   for snap in no yes; do
-    rm -rf "$j" "$j.snapshots"
+    rm -rf "$j" "$j.run" "$j.snapshots"
     t0=$(date +%s%N)
     if [ $snap = yes ]; then
       "$bin" banking -n "$n" --shards "$shards" --journal "$j" --snapshot-every "$every" |
@@ -52,7 +52,7 @@ for i in $(seq "$count"); do
     fi
   done
 done
-rm -rf "$j" "$j.snapshots"
+rm -rf "$j" "$j.run" "$j.snapshots"
 at=$(( size / 10 * 9 ))
 t0=$(date +%s%N)
 "$bin" banking -n "$n" --shards "$shards" --journal "$j" --snapshot-every "$every" >/dev/null 2>&1 &

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/cespare/xxhash/v2"
+	"github.com/lexbench/lexbench/engine"
 	"github.com/lexbench/lexbench/journal/mmap"
 )
 
@@ -60,21 +60,22 @@ func List(dir string) ([]string, error) {
 	return names, nil
 }
 
-// Prepare makes dir empty of snapshots for a new run: a journal that is
-// created anew must not be resumed from the snapshots of an earlier run.
-// It creates dir if needed; files that are not snapshots or their
-// temporaries are left alone.
-func Prepare(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("snapshot: %w", err)
-	}
+// Clear removes the snapshots in dir (and their temporaries, and the
+// options file older versions kept there) for a new run at the journal:
+// they belong to an earlier run (resume would ignore them anyway: each
+// snapshot names its run). A missing dir is fine; files that are not
+// snapshots are left alone.
+func Clear(dir string) error {
 	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("snapshot: %w", err)
 	}
 	for _, e := range ents {
 		n := e.Name()
-		if _, ok := parseName(strings.TrimSuffix(strings.TrimPrefix(n, "."), ".tmp")); ok || n == optionsName {
+		if _, ok := parseName(strings.TrimSuffix(strings.TrimPrefix(n, "."), ".tmp")); ok || n == "options" {
 			if err := os.Remove(filepath.Join(dir, n)); err != nil {
 				return fmt.Errorf("snapshot: %w", err)
 			}
@@ -83,11 +84,16 @@ func Prepare(dir string) error {
 	return nil
 }
 
-// Write writes data as the snapshot of tick t in dir (WriteAtomic), then
-// removes all but the Keep newest.
+// Write writes data as the snapshot of tick t in dir, atomically: a
+// temporary file, fsync, rename, fsync of the directory (without the
+// fsyncs if durable is false). Then it removes all but the Keep newest.
 func Write(dir string, t uint64, data []byte, durable bool) (string, error) {
 	name := filepath.Join(dir, Name(t))
-	if err := WriteAtomic(dir, Name(t), data, durable); err != nil {
+	f, err := os.OpenFile(filepath.Join(dir, "."+Name(t)+".tmp"), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err == nil {
+		err = WriteFile(f, name, data, durable)
+	}
+	if err != nil {
 		return "", fmt.Errorf("snapshot: writing %s: %w", name, err)
 	}
 	names, err := List(dir)
@@ -102,20 +108,13 @@ func Write(dir string, t uint64, data []byte, durable bool) (string, error) {
 	return name, nil
 }
 
-// WriteAtomic writes data as the file name in dir, atomically: a temporary
-// file ".name.tmp" in dir, fsync, rename over name, fsync of the directory
-// (without the fsyncs if durable is false: the rename alone is atomic
-// against a process crash, not against a power loss). On an error the
-// temporary file is removed and an existing file name is left as it was.
-// It is the one way snapshots, their options and the files other packages
-// keep beside them (stream positions) are written.
-func WriteAtomic(dir, name string, data []byte, durable bool) error {
-	tmp := filepath.Join(dir, "."+name+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
+// WriteFile writes data to path atomically against a process crash:
+// through f, a new temporary file beside path (removed on error), fsynced
+// if durable, renamed over path, then the directory fsynced if durable.
+// The run file beside a journal (package runfile) is written this way too.
+func WriteFile(f *os.File, path string, data []byte, durable bool) error {
+	tmp := f.Name()
+	_, err := f.Write(data)
 	if err == nil && durable {
 		err = f.Sync()
 	}
@@ -123,10 +122,10 @@ func WriteAtomic(dir, name string, data []byte, durable bool) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, name))
+		err = os.Rename(tmp, path)
 	}
 	if err == nil && durable {
-		err = mmap.SyncDir(dir)
+		err = mmap.SyncDir(filepath.Dir(path))
 	}
 	if err != nil {
 		_ = os.Remove(tmp)
@@ -151,31 +150,14 @@ func Read(path string) (*Snapshot, error) {
 	return s, nil
 }
 
-// optionsName is the file in the snapshot directory that holds the run's
-// Options from its start, for a resume before the first snapshot.
-const optionsName = "options"
-
-// WriteOptions writes the run's options into dir (atomically, like a
-// snapshot), as one checksummed line of text.
-func WriteOptions(dir string, o Options, durable bool) error {
-	line := optionsText(o)
-	data := fmt.Sprintf("%s xxh=%016x\n", line, xxhash.Sum64String(line))
-	if err := WriteAtomic(dir, optionsName, []byte(data), durable); err != nil {
-		return fmt.Errorf("snapshot: writing the run's options: %w", err)
-	}
-	return nil
+// FormatOptions is the one-line text of a run's options, as the run file
+// beside a journal records them (package runfile); ParseOptions reads it
+// back.
+func FormatOptions(o Options) string {
+	return fmt.Sprintf(optionsFormat, o.MaxTicks, o.MaxMsgs, b2u(o.Damp), b2u(o.NoDetect), detectName(o.Local), o.SnapshotEvery, o.Sync, o.MaxInFlight)
 }
 
-// optionsFormat is the options line; format 1 (written before --detect
-// existed) is the same without detect= and is read as detect=global.
-const (
-	optionsFormat  = "lexbench-options/2 max-ticks=%d max-msgs=%d damp=%d no-detect=%d detect=%s snapshot-every=%d sync=%s"
-	optionsFormat1 = "lexbench-options/1 max-ticks=%d max-msgs=%d damp=%d no-detect=%d snapshot-every=%d sync=%s"
-)
-
-func optionsText(o Options) string {
-	return fmt.Sprintf(optionsFormat, o.MaxTicks, o.MaxMsgs, b2u(o.Damp), b2u(o.NoDetect), detectName(o.Local), o.SnapshotEvery, o.Sync)
-}
+const optionsFormat = "max-ticks=%d max-msgs=%d damp=%d no-detect=%d detect=%s snapshot-every=%d sync=%s max-inflight=%d"
 
 func detectName(local bool) string {
 	if local {
@@ -184,44 +166,34 @@ func detectName(local bool) string {
 	return "global"
 }
 
-// ReadOptions reads the options file of dir; a missing file is (nil, nil).
-func ReadOptions(dir string) (*Options, error) {
-	b, err := os.ReadFile(filepath.Join(dir, optionsName))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("snapshot: %w", err)
-	}
-	bad := fmt.Errorf("snapshot: %s: damaged options file", filepath.Join(dir, optionsName))
-	s, ok := strings.CutSuffix(string(b), "\n")
-	i := strings.LastIndex(s, " xxh=")
-	if !ok || i < 0 || fmt.Sprintf("%016x", xxhash.Sum64String(s[:i])) != s[i+5:] {
-		return nil, bad
-	}
+// ParseOptions parses FormatOptions's text; anything else is an error.
+func ParseOptions(s string) (Options, error) {
 	var o Options
 	var damp, noDetect uint64
 	var detect, sync string
-	line := s[:i]
-	if strings.HasPrefix(line, "lexbench-options/1 ") {
-		detect = "global"
-		_, err = fmt.Sscanf(line, optionsFormat1, &o.MaxTicks, &o.MaxMsgs, &damp, &noDetect, &o.SnapshotEvery, &sync)
-	} else {
-		_, err = fmt.Sscanf(line, optionsFormat, &o.MaxTicks, &o.MaxMsgs, &damp, &noDetect, &detect, &o.SnapshotEvery, &sync)
-	}
-	if err != nil || detect != "global" && detect != "local" {
-		return nil, bad
+	bad := fmt.Errorf("options %q: not lexbench run options", s)
+	if _, err := fmt.Sscanf(s, optionsFormat,
+		&o.MaxTicks, &o.MaxMsgs, &damp, &noDetect, &detect, &o.SnapshotEvery, &sync, &o.MaxInFlight); err != nil {
+		return o, bad
 	}
 	o.Damp, o.NoDetect, o.Local = damp == 1, noDetect == 1, detect == "local"
-	if o.Sync, err = mmap.ParseSync(sync); err != nil {
-		return nil, bad
+	var err error
+	if o.Sync, err = mmap.ParseSync(sync); err != nil || o.MaxTicks < -1 || o.MaxMsgs < -1 ||
+		o.MaxInFlight < 0 || o.MaxInFlight > engine.InFlightMax || FormatOptions(o) != s {
+		return o, bad
 	}
-	want := optionsText(o)
-	if strings.HasPrefix(line, "lexbench-options/1 ") {
-		want = fmt.Sprintf(optionsFormat1, o.MaxTicks, o.MaxMsgs, damp, noDetect, o.SnapshotEvery, o.Sync)
+	return o, nil
+}
+
+// WriteAtomic writes data as the file name in dir with WriteFile: a
+// temporary file ".name.tmp" beside it, renamed over name (fsynced if
+// durable). Files other packages keep beside a run's snapshots (a
+// replica's stream positions, a partition's snapshots) are written this
+// way.
+func WriteAtomic(dir, name string, data []byte, durable bool) error {
+	f, err := os.OpenFile(filepath.Join(dir, "."+name+".tmp"), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
 	}
-	if want != line {
-		return nil, bad
-	}
-	return &o, nil
+	return WriteFile(f, filepath.Join(dir, name), data, durable)
 }

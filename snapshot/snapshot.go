@@ -21,17 +21,19 @@
 //
 //	header (64 bytes)
 //	    0   [8]byte magic "LEXSNAP1"
-//	    8   u32     version = 3
+//	    8   u32     version = 4
 //	    12  u32     zero
 //	    16  u64     tick
 //	    24  u64     body length L
 //	    32  u64     xxhash64 of the body
-//	    40  u64     xxhash64 of header[0:40]
-//	    48  [16]byte zero
+//	    40  u64     xxhash64 of header[0:40] ‖ header[48:64]
+//	    48  [16]byte run id: the run (runfile.Run.ID) that wrote it; resume
+//	                 uses only snapshots of the run recorded beside the journal
 //	body (L bytes, 8-aligned fields)
 //	    u64 params length P, P bytes of params text, zero padding to 8
 //	    options: i64 max-ticks (-1 none), i64 max-msgs (-1 none),
-//	             u64 flags (1 damp, 2 no-detect, 4 detect local), u64 snapshot-every, u64 sync
+//	             u64 flags (1 damp, 2 no-detect, 4 detect local), u64 snapshot-every, u64 sync,
+//	             i64 max-inflight (0: not given)
 //	    i64 journal size (the offset where the checkpoint's blocks end)
 //	    u64 prev, blocks, entries, msgs, dropped
 //	    u64 fault decisions: dropped, duplicated, delayed (SPEC §7)
@@ -56,11 +58,12 @@
 // likewise for the detector's saved tick. So the file is the same
 // whatever the shard count of the run that wrote it.
 //
-// Version 2 added the late messages and the fault counters, version 3 the
-// local detector (the cells count of a found cycle and the local section).
-// A file of an older version is refused with "unsupported version N", so
-// resume passes over it as over any unusable snapshot (to an older one, or
-// the run's start).
+// Version 4 is the first with the run id in the header, the late messages
+// and fault counters in the body, and the local detector (the cells count
+// of a found cycle and the local section) together: development builds
+// wrote versions 2 and 3 with some of them. A file of an older version is
+// refused with "unsupported version N", so resume passes over it as over
+// any unusable snapshot (to an older one, or the run's start).
 //
 // Decode checks the header hash, the body length against the file, the
 // body hash, then every count against the bytes left before it sizes
@@ -85,12 +88,14 @@ import (
 var Magic = [8]byte{'L', 'E', 'X', 'S', 'N', 'A', 'P', '1'}
 
 const (
-	version    = 3
+	version    = 4 // 2 and 3: development builds with some of the run id, late messages and fault counts, the local detector; 4: all of them
 	headerSize = 64
 )
 
-// Options are a run's settings that shape its trace beyond the params
-// text; a resume or replay must use the same.
+// Options are a run's controls beyond the params text: those that shape
+// its trace (budgets, --on-oscillation, detection), which a resume or
+// replay must use the same, and the snapshot interval, sync mode and
+// in-flight bound it continues with.
 type Options struct {
 	MaxTicks      int64 // -1: none
 	MaxMsgs       int64 // -1: none
@@ -99,6 +104,10 @@ type Options struct {
 	Local         bool // --detect local (SPEC §5.7)
 	SnapshotEvery uint64
 	Sync          mmap.Sync
+	// MaxInFlight is the run's --max-inflight, 1..engine.InFlightMax; 0:
+	// not given (the bound is the machine's default). It never changes a
+	// result, only whether the run can finish.
+	MaxInFlight int64
 }
 
 // DefaultOptions are a run's without flags.
@@ -106,6 +115,7 @@ func DefaultOptions() Options { return Options{MaxTicks: -1, MaxMsgs: -1} }
 
 // Snapshot is one snapshot file's content.
 type Snapshot struct {
+	Run         [16]byte // the run that wrote it (runfile.Run.ID)
 	Params      string
 	Opts        Options
 	JournalSize int64
@@ -126,6 +136,7 @@ func Encode(dst []byte, s *Snapshot) []byte {
 	u(b2u(s.Opts.Damp) | b2u(s.Opts.NoDetect)<<1 | b2u(s.Opts.Local)<<2)
 	u(s.Opts.SnapshotEvery)
 	u(uint64(s.Opts.Sync))
+	u(uint64(s.Opts.MaxInFlight))
 	u(uint64(s.JournalSize))
 	u(cp.Prev)
 	u(cp.Blocks)
@@ -204,7 +215,8 @@ func Encode(dst []byte, s *Snapshot) []byte {
 	binary.LittleEndian.PutUint64(h[16:], cp.Tick)
 	binary.LittleEndian.PutUint64(h[24:], uint64(len(body)))
 	binary.LittleEndian.PutUint64(h[32:], xxhash.Sum64(body))
-	binary.LittleEndian.PutUint64(h[40:], xxhash.Sum64(h[:40]))
+	copy(h[48:64], s.Run[:])
+	binary.LittleEndian.PutUint64(h[40:], headerHash(h))
 	return dst
 }
 
@@ -233,6 +245,14 @@ func Tick(b []byte) (uint64, error) {
 	return binary.LittleEndian.Uint64(b[16:]), nil
 }
 
+// headerHash covers the header but its own field.
+func headerHash(h []byte) uint64 {
+	var b [56]byte
+	copy(b[:40], h[:40])
+	copy(b[40:], h[48:64])
+	return xxhash.Sum64(b[:])
+}
+
 func header(b []byte) (bodyLen uint64, err error) {
 	if len(b) < headerSize {
 		return 0, fmt.Errorf("truncated header (%d of %d bytes)", len(b), headerSize)
@@ -240,16 +260,11 @@ func header(b []byte) (bodyLen uint64, err error) {
 	if [8]byte(b[:8]) != Magic {
 		return 0, ErrNotSnapshot
 	}
-	if got := xxhash.Sum64(b[:40]); got != binary.LittleEndian.Uint64(b[40:]) {
-		return 0, errors.New("header checksum mismatch")
-	}
 	if v := binary.LittleEndian.Uint32(b[8:]); v != version {
 		return 0, fmt.Errorf("unsupported version %d", v)
 	}
-	for _, c := range b[48:64] {
-		if c != 0 {
-			return 0, errors.New("header padding is not zero")
-		}
+	if got := headerHash(b); got != binary.LittleEndian.Uint64(b[40:]) {
+		return 0, errors.New("header checksum mismatch")
 	}
 	if binary.LittleEndian.Uint32(b[12:]) != 0 {
 		return 0, errors.New("header padding is not zero")
@@ -314,6 +329,7 @@ func Decode(b []byte) (*Snapshot, error) {
 		return nil, errors.New("body checksum mismatch")
 	}
 	s := &Snapshot{}
+	copy(s.Run[:], b[48:64])
 	cp := &s.CP
 	cp.Tick = binary.LittleEndian.Uint64(b[16:])
 	d := &decoder{b: body}
@@ -333,6 +349,7 @@ func Decode(b []byte) (*Snapshot, error) {
 	s.Opts.Damp, s.Opts.NoDetect, s.Opts.Local = flags&1 != 0, flags&2 != 0, flags&4 != 0
 	s.Opts.SnapshotEvery = d.u64()
 	s.Opts.Sync = mmap.Sync(d.u64())
+	s.Opts.MaxInFlight = int64(d.u64())
 	s.JournalSize = int64(d.u64())
 	cp.Prev, cp.Blocks, cp.Entries, cp.Msgs, cp.Dropped = d.u64(), d.u64(), d.u64(), d.u64(), d.u64()
 	cp.Faults.Dropped, cp.Faults.Duplicated, cp.Faults.Delayed = d.u64(), d.u64(), d.u64()
@@ -352,6 +369,8 @@ func Decode(b []byte) (*Snapshot, error) {
 		return nil, errors.New("budget out of range")
 	case s.Opts.Sync != mmap.SyncEnd && s.Opts.Sync != mmap.SyncNone && s.Opts.Sync != mmap.SyncSnapshot:
 		return nil, fmt.Errorf("unknown sync mode %d", s.Opts.Sync)
+	case s.Opts.MaxInFlight < 0 || s.Opts.MaxInFlight > engine.InFlightMax:
+		return nil, errors.New("max-inflight out of range")
 	case s.JournalSize < 0:
 		return nil, errors.New("journal size out of range")
 	}

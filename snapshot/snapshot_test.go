@@ -3,7 +3,6 @@ package snapshot_test
 import (
 	"bytes"
 	"encoding/binary"
-	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -20,8 +19,9 @@ import (
 
 func sample() *snapshot.Snapshot {
 	return &snapshot.Snapshot{
+		Run:         [16]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16},
 		Params:      "lexbench/1 workload=banking n=100 seed=1 batch=10 banks=1 accounts=2",
-		Opts:        snapshot.Options{MaxTicks: -1, MaxMsgs: 5000, Damp: true, SnapshotEvery: 7, Sync: mmap.SyncSnapshot},
+		Opts:        snapshot.Options{MaxTicks: -1, MaxMsgs: 5000, Damp: true, SnapshotEvery: 7, Sync: mmap.SyncSnapshot, MaxInFlight: 1 << 20},
 		JournalSize: 12345,
 		CP: engine.Checkpoint{
 			Tick: 14, Prev: 0xfeedface, Blocks: 13, Entries: 99, Msgs: 99, Dropped: 0, LastCount: 9, LastTick: 13,
@@ -109,7 +109,10 @@ func checkDamage(t *testing.T, b []byte) {
 
 func TestWriteKeepsTheNewestAndReadChecksTheName(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "j.snapshots")
-	if err := snapshot.Prepare(dir); err != nil {
+	if err := snapshot.Clear(dir); err != nil { // a missing directory is fine
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	s := sample()
@@ -135,45 +138,46 @@ func TestWriteKeepsTheNewestAndReadChecksTheName(t *testing.T) {
 	if _, err := snapshot.Read(filepath.Join(dir, snapshot.Name(99))); err == nil {
 		t.Fatal("misnamed snapshot accepted")
 	}
-	if err := snapshot.Prepare(dir); err != nil {
+	if err := snapshot.Clear(dir); err != nil {
 		t.Fatal(err)
 	}
 	if names, _ := snapshot.List(dir); len(names) != 0 {
-		t.Fatalf("Prepare left %v", names)
+		t.Fatalf("Clear left %v", names)
 	}
 }
 
-func TestOptionsFileRoundTripAndDamage(t *testing.T) {
-	dir := t.TempDir()
-	if o, err := snapshot.ReadOptions(dir); o != nil || err != nil {
-		t.Fatalf("missing file: %v %v", o, err)
-	}
+func TestOptionsTextRoundTripAndDamage(t *testing.T) {
 	for _, want := range []snapshot.Options{
-		{MaxTicks: 5, MaxMsgs: -1, Local: true, Damp: true, SnapshotEvery: 1, Sync: mmap.SyncEnd},
+		snapshot.DefaultOptions(),
 		{MaxTicks: 5, MaxMsgs: -1, NoDetect: true, SnapshotEvery: 100, Sync: mmap.SyncNone},
+		{MaxTicks: -1, MaxMsgs: 1 << 62, Damp: true, Sync: mmap.SyncSnapshot},
+		{MaxTicks: -1, MaxMsgs: -1, MaxInFlight: engine.InFlightMax},
+		{MaxTicks: 5, MaxMsgs: -1, Local: true, Damp: true, SnapshotEvery: 1, Sync: mmap.SyncEnd, MaxInFlight: 1000},
 	} {
-		if err := snapshot.WriteOptions(dir, want, false); err != nil {
-			t.Fatal(err)
+		text := snapshot.FormatOptions(want)
+		got, err := snapshot.ParseOptions(text)
+		if err != nil || got != want {
+			t.Fatalf("%q: %+v %v", text, got, err)
 		}
-		got, err := snapshot.ReadOptions(dir)
-		if err != nil || *got != want {
-			t.Fatalf("%+v %v, want %+v", got, err, want)
+		for i := range text {
+			c := []byte(text)
+			c[i] ^= 1
+			if o, err := snapshot.ParseOptions(string(c)); err == nil && o == want {
+				t.Fatalf("flip at %d of %q parsed as the same options", i, text)
+			}
 		}
 	}
-	// format 1, written before --detect: read as global detection
-	line := "lexbench-options/1 max-ticks=-1 max-msgs=7 damp=1 no-detect=0 snapshot-every=3 sync=none"
-	os.WriteFile(filepath.Join(dir, "options"), []byte(fmt.Sprintf("%s xxh=%016x\n", line, xxhash.Sum64String(line))), 0o644)
-	if got, err := snapshot.ReadOptions(dir); err != nil || *got != (snapshot.Options{MaxTicks: -1, MaxMsgs: 7, Damp: true, SnapshotEvery: 3, Sync: mmap.SyncNone}) {
-		t.Fatalf("format 1: %+v %v", got, err)
-	}
-	path := filepath.Join(dir, "options")
-	b, _ := os.ReadFile(path)
-	for i := range b {
-		c := bytes.Clone(b)
-		c[i] ^= 1
-		os.WriteFile(path, c, 0o644)
-		if o, err := snapshot.ReadOptions(dir); err == nil {
-			t.Fatalf("flip at %d accepted: %+v", i, o)
+	for _, bad := range []string{"", "max-ticks=-2 max-msgs=-1 damp=0 no-detect=0 detect=global snapshot-every=0 sync=end max-inflight=0",
+		"max-ticks=1 max-msgs=-1 damp=2 no-detect=0 detect=global snapshot-every=0 sync=end max-inflight=0",
+		"max-ticks=1 max-msgs=-1 damp=0 no-detect=0 detect=global snapshot-every=0 sync=later max-inflight=0",
+		"max-ticks=1 max-msgs=-1 damp=0 no-detect=0 detect=cells snapshot-every=0 sync=end max-inflight=0",
+		"max-ticks=1 max-msgs=-1 damp=0 no-detect=0 detect= snapshot-every=0 sync=end max-inflight=0",
+		"max-ticks=1 max-msgs=-1 damp=0 no-detect=0 snapshot-every=0 sync=end max-inflight=0",
+		"max-ticks=1 max-msgs=-1 damp=0 no-detect=0 detect=global snapshot-every=0 sync=end max-inflight=-1",
+		"max-ticks=1 max-msgs=-1 damp=0 no-detect=0 detect=global snapshot-every=0 sync=end max-inflight=2147483648",
+		"max-ticks=1 max-msgs=-1 damp=0 no-detect=0 detect=global snapshot-every=0 sync=end"} {
+		if _, err := snapshot.ParseOptions(bad); err == nil {
+			t.Errorf("%q accepted", bad)
 		}
 	}
 }
@@ -183,11 +187,12 @@ func TestOptionsFileRoundTripAndDamage(t *testing.T) {
 func seal(tick uint64, body []byte) []byte {
 	h := make([]byte, 64, 64+len(body))
 	copy(h, "LEXSNAP1")
-	binary.LittleEndian.PutUint32(h[8:], 3) // the format version
+	binary.LittleEndian.PutUint32(h[8:], 4) // the format version
 	binary.LittleEndian.PutUint64(h[16:], tick)
 	binary.LittleEndian.PutUint64(h[24:], uint64(len(body)))
 	binary.LittleEndian.PutUint64(h[32:], xxhash.Sum64(body))
-	binary.LittleEndian.PutUint64(h[40:], xxhash.Sum64(h[:40]))
+	copy(h[48:], "run id, 16 bytes")
+	binary.LittleEndian.PutUint64(h[40:], xxhash.Sum64(append(h[:40:40], h[48:64]...)))
 	return append(h, body...)
 }
 

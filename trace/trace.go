@@ -1,33 +1,8 @@
-// Package trace defines the canonical trace of SPEC §3: the 32-byte journal
-// entry, the 32-byte block header, and the xxhash64 chain that links blocks.
-// It is the one place that encodes and decodes these formats; the engine,
-// the journal and the verifier all use it.
-//
-// Entry layout (little-endian, part of the on-disk format; never change):
-//
-//	off type field
-//	0   u32  tick
-//	4   u32  src
-//	8   u32  dst
-//	12  u16  kind
-//	14  u16  flags: 0, or with faults (SPEC §7) FlagDelayed / FlagCopy
-//	16  u64  a
-//	24  u64  b
-//
-// Block header layout (little-endian, part of the on-disk format):
-//
-//	0   [4]byte magic "LXB1"
-//	4   u32     count (1..BlockEntriesMax)
-//	8   u64     index (0, 1, 2, …)
-//	16  u64     prev: hash of the previous block; for block 0 xxhash64(params)
-//	24  u64     hash = xxhash64(header[0:24] ‖ le64(xxhash64(entries)))
-//
-// On a little-endian machine an Entry's memory is exactly its canonical
-// encoding, so a slice of entries is hashed in place without copying.
 package trace
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"slices"
 	"strings"
 	"unsafe"
@@ -190,14 +165,67 @@ func DecodeBlockHeader(b []byte) (h BlockHeader, ok bool) {
 
 // BlockHash is the chained hash of a block: xxhash64(header[0:24] ‖ le64(content)),
 // where content is xxhash64 of the block's entry bytes.
+//
+// The header is 32 bytes, so it is hashed by Sum64Words (the same value as
+// xxhash.Sum64 of its bytes, without a buffer or a call into the library).
 func BlockHash(count uint32, index, prev, content uint64) uint64 {
-	var b [32]byte
-	copy(b[0:4], BlockMagic[:])
-	binary.LittleEndian.PutUint32(b[4:], count)
-	binary.LittleEndian.PutUint64(b[8:], index)
-	binary.LittleEndian.PutUint64(b[16:], prev)
-	binary.LittleEndian.PutUint64(b[24:], content)
-	return xxhash.Sum64(b[:])
+	return Sum64Words(blockMagicWord|uint64(count)<<32, index, prev, content)
+}
+
+// blockMagicWord is BlockMagic as the low half of a little-endian u64.
+const blockMagicWord = uint64('L') | uint64('X')<<8 | uint64('B')<<16 | uint64('1')<<24
+
+// EntryHash is the content hash of a block of one entry: xxhash64 of e's
+// 32 canonical bytes (the same value as ContentHash of []Entry{*e}).
+func EntryHash(e *Entry) uint64 {
+	return Sum64Words(uint64(e.Tick)|uint64(e.Src)<<32,
+		uint64(e.Dst)|uint64(e.Kind)<<32|uint64(e.Flags)<<48, e.A, e.B)
+}
+
+// xxhash64's primes (github.com/Cyan4973/xxHash, XXH64).
+const (
+	prime1 uint64 = 11400714785074694791
+	prime2 uint64 = 14029467366897019727
+	prime3 uint64 = 1609587929392839161
+	prime4 uint64 = 9650029242287828579
+	// the first and fourth accumulators' seeds: prime1+prime2 and -prime1 (mod 2^64)
+	seed1 uint64 = 6983438078262162902
+	seed4 uint64 = 7046029288634856825
+)
+
+// Sum64Words is xxhash64 (seed 0) of the 32 bytes le64(w0) ‖ le64(w1) ‖
+// le64(w2) ‖ le64(w3): XXH64 for an input of exactly one stripe, written
+// out (four accumulator rounds, the merge, the length, the avalanche; no
+// tail). It equals xxhash.Sum64 of those bytes; tests check it against the
+// library, and the engine does at every tick with -tags invariants.
+func Sum64Words(w0, w1, w2, w3 uint64) uint64 {
+	v1 := round(seed1, w0)
+	v2 := round(prime2, w1)
+	v3 := round(0, w2)
+	v4 := round(seed4, w3)
+	h := bits.RotateLeft64(v1, 1) + bits.RotateLeft64(v2, 7) + bits.RotateLeft64(v3, 12) + bits.RotateLeft64(v4, 18)
+	h = mergeRound(h, v1)
+	h = mergeRound(h, v2)
+	h = mergeRound(h, v3)
+	h = mergeRound(h, v4)
+	h += 32
+	h ^= h >> 33
+	h *= prime2
+	h ^= h >> 29
+	h *= prime3
+	h ^= h >> 32
+	return h
+}
+
+func round(acc, input uint64) uint64 {
+	acc += input * prime2
+	acc = bits.RotateLeft64(acc, 31)
+	return acc * prime1
+}
+
+func mergeRound(acc, v uint64) uint64 {
+	acc ^= round(0, v)
+	return acc*prime1 + prime4
 }
 
 // ParamsHaveFaults reports whether a params text is that of a run with

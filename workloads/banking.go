@@ -1,7 +1,6 @@
 package workloads
 
 import (
-	"fmt"
 	"github.com/lexbench/lexbench/internal/divisor"
 
 	"github.com/lexbench/lexbench/engine"
@@ -12,7 +11,7 @@ import (
 // accounts each.
 var BankingSpec = Spec{
 	Name: "banking",
-	Keys: [2]Key{
+	Keys: []Key{
 		{Name: "banks", Default: 1, Min: 1, Max: 1 << 24, Usage: "number of banks K"},
 		{Name: "accounts", Default: 2, Min: 2, Max: 1 << 20, Usage: "accounts per bank A (≥ 2)"},
 	},
@@ -156,17 +155,17 @@ func (w *Banking) Goals() error {
 		sum := int64(0)
 		for i := uint64(0); i < w.accounts; i++ {
 			if int64(bal[i]) < 0 {
-				return fmt.Errorf("bank %d (domain %d): account %d has negative balance %d", k+1, k+1, i, int64(bal[i]))
+				return goalErr("banking.nonnegative", "bank %d (domain %d): account %d has negative balance %d", k+1, k+1, i, int64(bal[i]))
 			}
 			sum += int64(bal[i])
 		}
 		if sum != want {
-			return fmt.Errorf("bank %d (domain %d): balances sum to %d, want %d", k+1, k+1, sum, want)
+			return goalErr("banking.conserved", "bank %d (domain %d): balances sum to %d, want %d", k+1, k+1, sum, want)
 		}
 		ops += bal[w.accounts] + bal[w.accounts+1]
 	}
 	if ops != w.p.N {
-		return fmt.Errorf("banks: applied + rejected = %d, want n = %d", ops, w.p.N)
+		return goalErr("banking.accounted", "banks: applied + rejected = %d, want n = %d", ops, w.p.N)
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package workloads
 
 import (
-	"fmt"
 	"github.com/lexbench/lexbench/internal/divisor"
 
 	"github.com/lexbench/lexbench/engine"
@@ -12,7 +11,7 @@ import (
 // resource per group; the highest priority wins.
 var ConflictSpec = Spec{
 	Name: "conflict",
-	Keys: [2]Key{
+	Keys: []Key{
 		{Name: "groups", Default: 1024, Min: 1, Max: 1 << 24, Usage: "number of groups G"},
 		{Name: "controllers", Default: 2, Min: 2, Max: 5, Usage: "controllers per group k (2..5)"},
 	},
@@ -184,27 +183,27 @@ func (w *Conflict) Goals() error {
 		}
 		if star < 0 {
 			if r[1] != hpNone || r[2] != 0 {
-				return fmt.Errorf("group %d: no controller claimed, but R (domain %d) has hp %d holder %d", g, rid, r[1], r[2])
+				return goalErr("conflict.unclaimed", "group %d: no controller claimed, but R (domain %d) has hp %d holder %d", g, rid, r[1], r[2])
 			}
 			continue
 		}
 		cs := w.st[base+3+2*star : base+5+2*star]
 		switch {
 		case r[1] != uint64(star):
-			return fmt.Errorf("group %d: R (domain %d) hp = %d, want %d", g, rid, r[1], star)
+			return goalErr("conflict.priority", "group %d: R (domain %d) hp = %d, want %d", g, rid, r[1], star)
 		case r[2] != uint64(rid+1+star):
-			return fmt.Errorf("group %d: R (domain %d) holder = %d, want controller %d (domain %d)", g, rid, r[2], star, rid+1+star)
+			return goalErr("conflict.holder", "group %d: R (domain %d) holder = %d, want controller %d (domain %d)", g, rid, r[2], star, rid+1+star)
 		case cs[1] != statusSatisfied:
-			return fmt.Errorf("group %d: controller %d (domain %d) has status %d, want satisfied", g, star, rid+1+star, cs[1])
+			return goalErr("conflict.satisfied", "group %d: controller %d (domain %d) has status %d, want satisfied", g, star, rid+1+star, cs[1])
 		case r[0] != cs[0]:
-			return fmt.Errorf("group %d: R (domain %d) x = %d, want target %d of controller %d", g, rid, r[0], cs[0], star)
+			return goalErr("conflict.value", "group %d: R (domain %d) x = %d, want target %d of controller %d", g, rid, r[0], cs[0], star)
 		}
 		for c := 0; c < k; c++ {
 			if c == star {
 				continue
 			}
 			if st := w.st[base+3+2*c+1]; st != statusIdle && st != statusSuppressed {
-				return fmt.Errorf("group %d: controller %d (domain %d) has status %d, want idle or suppressed", g, c, rid+1+c, st)
+				return goalErr("conflict.suppressed", "group %d: controller %d (domain %d) has status %d, want idle or suppressed", g, c, rid+1+c, st)
 			}
 		}
 	}

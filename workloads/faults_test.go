@@ -1,7 +1,9 @@
 package workloads_test
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/lexbench/lexbench/engine"
@@ -61,7 +63,8 @@ func faultCase(x uint64) (runCase, engine.FaultParams, int64) {
 
 // TestFaultsMatchTheReferenceModel runs drawn fault profiles on every
 // workload and compares the engine at several shard counts with the naive
-// reference model (internal/refmodel), which implements SPEC §7 on its own.
+// reference model (internal/refmodel), which implements SPEC §7 on its own,
+// fault decisions (Config.OnFault) included.
 func TestFaultsMatchTheReferenceModel(t *testing.T) {
 	cases := 150
 	if testing.Short() {
@@ -76,11 +79,28 @@ func TestFaultsMatchTheReferenceModel(t *testing.T) {
 			FaultSeed: f.Seed, FaultSeedSet: true})
 		name := fmt.Sprintf("case %d: %s --drop %d --dup %d --delay %d --max-delay %d --fault-seed %d --max-ticks %d",
 			x, c, f.Drop, f.Dup, f.Delay, f.MaxDelay, f.Seed, budget) // c prints --max-msgs
+		refLog := slices.Clone(ref.FaultLog)
+		slices.SortStableFunc(refLog, func(x, y refmodel.Fault) int {
+			return cmp.Or(cmp.Compare(x.Emitted, y.Emitted), cmp.Compare(x.Src, y.Src), cmp.Compare(x.Index, y.Index))
+		})
 		for _, s := range []int{1, 2, 3, 7} {
 			w := c.spec.New(c.p)
-			got, err := engine.Run(w, engine.Config{Params: c.spec.Text(c.p), Shards: s, MaxTicks: budget, MaxMsgs: c.maxMsgs, Faults: f})
+			var events []string
+			got, err := engine.Run(w, engine.Config{Params: c.spec.Text(c.p), Shards: s, MaxTicks: budget, MaxMsgs: c.maxMsgs, Faults: f,
+				OnFault: func(e *engine.FaultEvent) {
+					events = append(events, fmt.Sprintf("%d %d %d %d %d %d %d %s %d", e.Tick, e.Src, e.Dst, e.Kind, e.A, e.B, e.Index, e.Fault, e.At))
+				}})
 			if err != nil {
 				t.Fatalf("%s --shards %d: %v", name, s, err)
+			}
+			if len(events) != len(refLog) {
+				t.Fatalf("%s --shards %d: %d fault events, reference %d", name, s, len(events), len(refLog))
+			}
+			kinds := map[string]string{"drop": "dropped", "dup": "duplicated", "delay": "delayed"}
+			for i, r := range refLog {
+				if want := fmt.Sprintf("%d %d %d %d %d %d %d %s %d", r.Tick, r.Src, r.Dst, r.Kind, r.A, r.B, r.Index, kinds[r.Fault], r.At); events[i] != want {
+					t.Fatalf("%s --shards %d: fault event %d: %s, reference %s", name, s, i, events[i], want)
+				}
 			}
 			faults := fmt.Sprintf("dropped=%d duplicated=%d delayed=%d", got.Faults.Dropped, got.Faults.Duplicated, got.Faults.Delayed)
 			if got.Trace != ref.Trace || got.State != ref.State || got.Outcome.String() != ref.Outcome ||

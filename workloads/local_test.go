@@ -23,7 +23,7 @@ func TestLocalDetectionOnRandomParamsMatchesTheReferenceModel(t *testing.T) {
 			N:     rapid.Uint64Range(0, 3000).Draw(t, "n"),
 			Seed:  rapid.Uint64Range(0, 20).Draw(t, "seed"),
 			Batch: rapid.Uint64Range(1, 600).Draw(t, "batch"),
-			K:     [2]uint64{},
+			K:     make([]uint64, len(spec.Keys)),
 		}
 		for i, k := range spec.Keys {
 			p.K[i] = rapid.Uint64Range(k.Min, min(k.Max, k.Min+40)).Draw(t, k.Name)

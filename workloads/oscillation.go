@@ -1,7 +1,6 @@
 package workloads
 
 import (
-	"fmt"
 	"github.com/lexbench/lexbench/internal/divisor"
 
 	"github.com/lexbench/lexbench/engine"
@@ -12,7 +11,7 @@ import (
 // each to its own target; groups whose controllers disagree never converge.
 var OscillationSpec = Spec{
 	Name: "oscillation",
-	Keys: [2]Key{
+	Keys: []Key{
 		{Name: "groups", Default: 4096, Min: 1, Max: 1 << 24, Usage: "number of groups G"},
 		{Name: "targets", Default: 4, Min: 1, Max: ^uint64(0), Usage: "number of target values T"},
 	},
@@ -132,7 +131,7 @@ func (w *Oscillation) Goals() error {
 	for g := 0; g < int(w.groups); g++ {
 		s := w.st[2+5*g : 7+5*g]
 		if s[1] == s[3] && s[0] != s[1] {
-			return fmt.Errorf("group %d: A and B want %d, but R (domain %d) holds %d", g, s[1], 1+3*g, s[0])
+			return goalErr("oscillation.agreed", "group %d: A and B want %d, but R (domain %d) holds %d", g, s[1], 1+3*g, s[0])
 		}
 	}
 	return nil

@@ -1,7 +1,6 @@
 package workloads
 
 import (
-	"fmt"
 	"github.com/lexbench/lexbench/internal/divisor"
 
 	"github.com/lexbench/lexbench/engine"
@@ -11,7 +10,7 @@ import (
 // StormSpec is SPEC §5.2: P producers flood C consumers.
 var StormSpec = Spec{
 	Name: "storm",
-	Keys: [2]Key{
+	Keys: []Key{
 		{Name: "producers", Default: 2, Min: 1, Max: 1 << 24, Usage: "number of producers P"},
 		{Name: "consumers", Default: 1024, Min: 1, Max: 1 << 26, Usage: "number of consumers C"},
 	},
@@ -120,7 +119,7 @@ func (w *Storm) delivered() uint64 {
 
 func (w *Storm) Goals() error {
 	if got := w.delivered(); got != w.p.N {
-		return fmt.Errorf("consumers: counts sum to %d, want n = %d", got, w.p.N)
+		return goalErr("storm.delivered", "consumers: counts sum to %d, want n = %d", got, w.p.N)
 	}
 	return nil
 }

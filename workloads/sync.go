@@ -1,7 +1,6 @@
 package workloads
 
 import (
-	"fmt"
 	"github.com/lexbench/lexbench/internal/divisor"
 
 	"github.com/lexbench/lexbench/engine"
@@ -12,7 +11,7 @@ import (
 // Lamport-versioned last-writer-wins registers.
 var SyncSpec = Spec{
 	Name: "sync",
-	Keys: [2]Key{
+	Keys: []Key{
 		{Name: "groups", Default: 1, Min: 1, Max: 1 << 24, Usage: "number of replica groups G"},
 		{Name: "registers", Default: 16, Min: 1, Max: 65536, Usage: "registers per replica R (≤ 65536)"},
 	},
@@ -138,7 +137,7 @@ func (w *Sync) Goals() error {
 			rj := w.st[base+j*w.stride : base+(j+1)*w.stride]
 			for reg := 0; reg < int(w.registers); reg++ {
 				if r0[1+2*reg] != rj[1+2*reg] || r0[2+2*reg] != rj[2+2*reg] {
-					return fmt.Errorf("group %d register %d: replica 0 (domain %d) holds (%d, ver %d), replica %d (domain %d) holds (%d, ver %d)",
+					return goalErr("sync.agree", "group %d register %d: replica 0 (domain %d) holds (%d, ver %d), replica %d (domain %d) holds (%d, ver %d)",
 						g, reg, 1+3*g, r0[1+2*reg], r0[2+2*reg], j, 1+3*g+j, rj[1+2*reg], rj[2+2*reg])
 				}
 			}

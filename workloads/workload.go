@@ -12,7 +12,8 @@ import (
 	"github.com/lexbench/lexbench/engine"
 )
 
-// Key is one of a workload's two integer parameters (SPEC §5).
+// Key is one of a workload's integer parameters (SPEC §5 gives each
+// native workload two; a program may declare any number).
 type Key struct {
 	Name     string
 	Default  uint64
@@ -23,7 +24,7 @@ type Key struct {
 // Params are a run's inputs (SPEC §3: they form the canonical params text).
 type Params struct {
 	N, Seed, Batch uint64
-	K              [2]uint64 // the workload's keys, in Spec.Keys order
+	K              []uint64 // the workload's keys, in Spec.Keys order
 	// Faults is the fault layer (SPEC §7); off in the zero value. When it
 	// is on, the params text ends with its five keys.
 	Faults engine.FaultParams
@@ -45,7 +46,7 @@ type Workload interface {
 // Spec describes a workload: its name, keys, and constructor.
 type Spec struct {
 	Name string
-	Keys [2]Key
+	Keys []Key // in the order of the params text
 	New  func(p Params) Workload
 }
 
@@ -76,13 +77,20 @@ func Names() string {
 
 // Defaults are the spec's default parameters (n = 1e8, seed 1, batch 4096).
 func (s *Spec) Defaults() Params {
-	return Params{N: 100_000_000, Seed: 1, Batch: 4096, K: [2]uint64{s.Keys[0].Default, s.Keys[1].Default}}
+	p := Params{N: 100_000_000, Seed: 1, Batch: 4096, K: make([]uint64, len(s.Keys))}
+	for i, k := range s.Keys {
+		p.K[i] = k.Default
+	}
+	return p
 }
 
 // Validate checks p against the spec's bounds; the error names the flag.
 func (s *Spec) Validate(p Params) error {
 	if p.Batch < 1 {
 		return fmt.Errorf("invalid value %d for --batch: must be at least 1", p.Batch)
+	}
+	if len(p.K) != len(s.Keys) {
+		return fmt.Errorf("%d key values for %d keys", len(p.K), len(s.Keys))
 	}
 	for i, k := range s.Keys {
 		v := p.K[i]
@@ -96,15 +104,19 @@ func (s *Spec) Validate(p Params) error {
 	return nil
 }
 
-// Text is the canonical params text of SPEC §3, with the fault keys of
-// SPEC §7 after the workload's keys when faults are on.
+// Text is the canonical params text of SPEC §3: the keys follow batch in
+// Spec.Keys order (two for every native workload), then the fault keys of
+// SPEC §7 when faults are on.
 func (s *Spec) Text(p Params) string {
-	t := fmt.Sprintf("lexbench/1 workload=%s n=%d seed=%d batch=%d %s=%d %s=%d",
-		s.Name, p.N, p.Seed, p.Batch, s.Keys[0].Name, p.K[0], s.Keys[1].Name, p.K[1])
-	if f := p.Faults; f.On() {
-		t += fmt.Sprintf(" drop=%d dup=%d delay=%d maxdelay=%d fseed=%d", f.Drop, f.Dup, f.Delay, f.MaxDelay, f.Seed)
+	var b strings.Builder
+	fmt.Fprintf(&b, "lexbench/1 workload=%s n=%d seed=%d batch=%d", s.Name, p.N, p.Seed, p.Batch)
+	for i, k := range s.Keys {
+		fmt.Fprintf(&b, " %s=%d", k.Name, p.K[i])
 	}
-	return t
+	if f := p.Faults; f.On() {
+		fmt.Fprintf(&b, " drop=%d dup=%d delay=%d maxdelay=%d fseed=%d", f.Drop, f.Dup, f.Delay, f.MaxDelay, f.Seed)
+	}
+	return b.String()
 }
 
 // faultKeys are the params keys of SPEC §7, in order.
@@ -125,29 +137,50 @@ func (w *Storm) OpsDone() uint64 {
 }
 
 // ParseParams parses a canonical params text (SPEC §3), as a journal's
-// header holds it, into its workload and parameters, fault parameters
-// included (SPEC §7). The text must be exactly what Text prints for them,
-// and the parameters valid: fault keys only when faults are on, in their
-// order, with rates and maxdelay in range.
+// header holds it, into its native workload and parameters, fault
+// parameters included (SPEC §7), as Spec.Parse does: the text must be
+// exactly what Text prints for them, and the parameters valid.
 func ParseParams(text string) (*Spec, Params, error) {
 	f := strings.Split(text, " ")
-	bad := func(what string) (*Spec, Params, error) {
-		return nil, Params{}, fmt.Errorf("params %q: %s", text, what)
-	}
-	if len(f) != 7 && len(f) != 7+len(faultKeys) || f[0] != "lexbench/1" {
-		return bad("not lexbench/1 params text")
+	if len(f) < 2 || f[0] != "lexbench/1" {
+		return nil, Params{}, fmt.Errorf("params %q: not lexbench/1 params text", text)
 	}
 	name, ok := strings.CutPrefix(f[1], "workload=")
 	if !ok {
-		return bad("no workload=")
+		return nil, Params{}, fmt.Errorf("params %q: no workload=", text)
 	}
 	s := Lookup(name)
 	if s == nil {
-		return bad(fmt.Sprintf("unknown workload %q", name))
+		return nil, Params{}, fmt.Errorf("params %q: unknown workload %q", text, name)
 	}
-	var v [6]uint64
-	keys := [6]string{"n", "seed", "batch", s.Keys[0].Name, s.Keys[1].Name}
-	for i := range 5 {
+	p, err := s.Parse(text)
+	return s, p, err
+}
+
+// Parse parses a canonical params text of workload s (a native one, or a
+// program's Spec): it must be exactly what Text prints for valid
+// parameters, with s's keys in order, then the fault keys only when
+// faults are on, in their order, with rates and maxdelay in range.
+func (s *Spec) Parse(text string) (Params, error) {
+	f := strings.Split(text, " ")
+	bad := func(what string) (Params, error) {
+		return Params{}, fmt.Errorf("params %q: %s", text, what)
+	}
+	if len(f) < 2 || f[0] != "lexbench/1" {
+		return bad("not lexbench/1 params text")
+	}
+	if name, _ := strings.CutPrefix(f[1], "workload="); name != s.Name {
+		return bad(fmt.Sprintf("not workload %s", s.Name))
+	}
+	keys := []string{"n", "seed", "batch"}
+	for _, k := range s.Keys {
+		keys = append(keys, k.Name)
+	}
+	if len(f) != 2+len(keys) && len(f) != 2+len(keys)+len(faultKeys) {
+		return bad(fmt.Sprintf("%d fields, want %d (or %d with faults)", len(f), 2+len(keys), 2+len(keys)+len(faultKeys)))
+	}
+	v := make([]uint64, len(keys))
+	for i := range keys {
 		val, ok := strings.CutPrefix(f[2+i], keys[i]+"=")
 		if !ok {
 			return bad(fmt.Sprintf("field %d is not %s=", 3+i, keys[i]))
@@ -158,16 +191,16 @@ func ParseParams(text string) (*Spec, Params, error) {
 		}
 		v[i] = x
 	}
-	p := Params{N: v[0], Seed: v[1], Batch: v[2], K: [2]uint64{v[3], v[4]}}
+	p := Params{N: v[0], Seed: v[1], Batch: v[2], K: v[3:]}
 	if err := s.Validate(p); err != nil {
 		return bad(err.Error())
 	}
-	if len(f) > 7 {
+	if rest := f[2+len(keys):]; len(rest) > 0 {
 		var fv [5]uint64
 		for i, k := range faultKeys {
-			val, ok := strings.CutPrefix(f[7+i], k+"=")
+			val, ok := strings.CutPrefix(rest[i], k+"=")
 			if !ok {
-				return bad(fmt.Sprintf("field %d is not %s=", 8+i, k))
+				return bad(fmt.Sprintf("field %d is not %s=", 3+len(keys)+i, k))
 			}
 			x, err := strconv.ParseUint(val, 10, 64)
 			if err != nil || i < 4 && x > engine.FaultRateMax {
@@ -186,7 +219,7 @@ func ParseParams(text string) (*Spec, Params, error) {
 	if s.Text(p) != text {
 		return bad("not in canonical form")
 	}
-	return s, p, nil
+	return p, nil
 }
 
 // Cells of local oscillation detection (SPEC §5.7): banking has the

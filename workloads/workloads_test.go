@@ -1,8 +1,10 @@
 package workloads_test
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -63,7 +65,7 @@ func cases() []runCase {
 	var cs []runCase
 	add := func(name string, n, seed, batch, k0, k1 uint64) {
 		s := workloads.Lookup(name)
-		cs = append(cs, runCase{spec: s, p: workloads.Params{N: n, Seed: seed, Batch: batch, K: [2]uint64{k0, k1}}, maxMsgs: -1})
+		cs = append(cs, runCase{spec: s, p: workloads.Params{N: n, Seed: seed, Batch: batch, K: []uint64{k0, k1}}, maxMsgs: -1})
 	}
 	for _, n := range []uint64{0, 1, 1000, 100_000} {
 		add("banking", n, 1, 4096, 1, 2)
@@ -80,8 +82,8 @@ func cases() []runCase {
 	add("oscillation", 3000, 10, 100, 17, 3)
 	add("oscillation", 500, 11, 4096, 4096, 2)
 	add("oscillation", 2000, 12, 512, 1, 1)
-	cs = append(cs, runCase{spec: &workloads.OscillationSpec, p: workloads.Params{N: 3000, Seed: 13, Batch: 64, K: [2]uint64{50, 5}}, maxMsgs: -1, damp: true})
-	cs = append(cs, runCase{spec: &workloads.StormSpec, p: workloads.Params{N: 40_000, Seed: 14, Batch: 300, K: [2]uint64{4, 100}}, maxMsgs: 5000})
+	cs = append(cs, runCase{spec: &workloads.OscillationSpec, p: workloads.Params{N: 3000, Seed: 13, Batch: 64, K: []uint64{50, 5}}, maxMsgs: -1, damp: true})
+	cs = append(cs, runCase{spec: &workloads.StormSpec, p: workloads.Params{N: 40_000, Seed: 14, Batch: 300, K: []uint64{4, 100}}, maxMsgs: 5000})
 	return append(cs, localCases()...)
 }
 
@@ -92,7 +94,7 @@ func localCases() []runCase {
 	var cs []runCase
 	add := func(name string, n, seed, batch, k0, k1 uint64, damp bool, maxMsgs int64) {
 		s := workloads.Lookup(name)
-		cs = append(cs, runCase{spec: s, p: workloads.Params{N: n, Seed: seed, Batch: batch, K: [2]uint64{k0, k1}},
+		cs = append(cs, runCase{spec: s, p: workloads.Params{N: n, Seed: seed, Batch: batch, K: []uint64{k0, k1}},
 			maxMsgs: maxMsgs, damp: damp, local: true})
 	}
 	for _, damp := range []bool{false, true} {
@@ -167,10 +169,14 @@ func TestGoalViolationIsReported(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Outcome != engine.Violated || res.Violation == nil {
+		var ge *workloads.GoalError
+		switch {
+		case res.Outcome != engine.Violated || res.Violation == nil:
 			t.Errorf("%s: corrupted state gave %v, want violated", spec.Name, res.Outcome)
-		} else {
-			t.Logf("%s: %v", spec.Name, res.Violation)
+		case !errors.As(res.Violation, &ge) || !strings.HasPrefix(ge.GoalName(), spec.Name+".") || ge.Error() != ge.Msg:
+			t.Errorf("%s: violation %v does not name a goal of the workload", spec.Name, res.Violation)
+		default:
+			t.Logf("%s: goal %s: %v", spec.Name, ge.GoalName(), res.Violation)
 		}
 	}
 }
@@ -270,7 +276,7 @@ func TestParseParamsRoundTrips(t *testing.T) {
 	for _, c := range cases() {
 		text := c.spec.Text(c.p)
 		s, p, err := workloads.ParseParams(text)
-		if err != nil || s != c.spec || p != c.p {
+		if err != nil || s != c.spec || p.N != c.p.N || p.Seed != c.p.Seed || p.Batch != c.p.Batch || !slices.Equal(p.K, c.p.K) {
 			t.Fatalf("%q: %v %v %+v", text, err, s, p)
 		}
 	}
@@ -305,10 +311,10 @@ func TestParseParamsRoundTrips(t *testing.T) {
 		{Dup: 1_000_000, MaxDelay: 1024, Seed: 1<<64 - 1},
 		{Drop: 333_333, Dup: 333_333, Delay: 333_334, MaxDelay: 8, Seed: 7},
 	} {
-		p := workloads.Params{N: 5, Seed: 2, Batch: 3, K: [2]uint64{1, 2}, Faults: f}
+		p := workloads.Params{N: 5, Seed: 2, Batch: 3, K: []uint64{1, 2}, Faults: f}
 		text := workloads.BankingSpec.Text(p)
 		s, got, err := workloads.ParseParams(text)
-		if err != nil || s != &workloads.BankingSpec || got != p || !trace.ParamsHaveFaults(text) {
+		if err != nil || s != &workloads.BankingSpec || got.N != p.N || got.Seed != p.Seed || got.Batch != p.Batch || !slices.Equal(got.K, p.K) || got.Faults != p.Faults || !trace.ParamsHaveFaults(text) {
 			t.Errorf("%q: %v %+v", text, err, got)
 		}
 	}

@@ -12,11 +12,28 @@ import (
 	"time"
 )
 
-// TestMain lets the test binary act as lexbench in a child process (for
-// the SIGKILL test): with LEXBENCH_AS_MAIN=1 it runs main's run.
+// TestMain lets the test binary act as lexbench in a child process: with
+// LEXBENCH_AS_MAIN=1 it runs main's run (one process), with
+// LEXBENCH_AS_MAIN=supervised it runs main (the supervisor and its child).
+// LEXBENCH_TEST_CRASH=panic makes the supervised child panic in a
+// goroutine, as a crash inside the engine would.
 func TestMain(m *testing.M) {
-	if os.Getenv("LEXBENCH_AS_MAIN") == "1" {
+	switch os.Getenv("LEXBENCH_AS_MAIN") {
+	case "1":
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	case "supervised":
+		if os.Getenv("LEXBENCH_TEST_CRASH") == "panic" {
+			childHook = func() {
+				done := make(chan bool)
+				go func() {
+					defer close(done)
+					var s []int
+					_ = s[len(os.Args)] // index out of range, as issue 15 #10's engine panic
+				}()
+				<-done
+			}
+		}
+		os.Exit(supervise(os.Args[1:]))
 	}
 	os.Exit(m.Run())
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -27,11 +28,17 @@ func addFaultFlags(fs *pflag.FlagSet, f *faultFlags) {
 	fs.Var(&f.delay, "delay", "delay network messages by 1..max-delay ticks at this rate (ppm); drop+dup+delay ≤ 1000000")
 	fs.Var(&f.maxDelay, "max-delay", "largest delay of a delayed message or a duplicate's copy, in ticks (1..1024)")
 	fs.Var(&f.faultSeed, "fault-seed", "seed of the fault decisions (any uint64; default: --seed)")
-	addMaxInFlightFlag(fs, &f.maxInFlight)
+	addMaxInFlightFlag(fs, &f.maxInFlight, false)
 }
 
-func addMaxInFlightFlag(fs *pflag.FlagSet, n *number) {
-	fs.Var(n, "max-inflight", fmt.Sprintf("end the run with an error when more messages than this are in flight (default %d: from the machine's memory)", defaultMaxInFlight()))
+// addMaxInFlightFlag adds --max-inflight; for resume and replay (recover)
+// its default is the run's own bound, recorded in the run file.
+func addMaxInFlightFlag(fs *pflag.FlagSet, n *number, recover bool) {
+	def := fmt.Sprintf("default %d: from the machine's memory", defaultMaxInFlight())
+	if recover {
+		def = fmt.Sprintf("default: the run's, from JOURNAL.run, else %d from the machine's memory", defaultMaxInFlight())
+	}
+	fs.Var(n, "max-inflight", fmt.Sprintf("end the run with an error when more messages than this are in flight, 1..%d (%s); never changes a result", engine.InFlightMax, def))
 }
 
 // params checks the flags (each error names its flag) and returns the
@@ -72,6 +79,15 @@ func maxInFlight(n number) (int64, error) {
 		return 0, fmt.Errorf("invalid value %d for --max-inflight: must be 1..%d messages", n.v, engine.InFlightMax)
 	}
 	return int64(n.v), nil
+}
+
+// inFlightHint adds to a run's error for exceeding the in-flight bound
+// (engine.ErrInFlight) which flag raises it.
+func inFlightHint(err error) error {
+	if errors.Is(err, engine.ErrInFlight) {
+		return fmt.Errorf("%w (--max-inflight raises the bound, if the machine has the memory)", err)
+	}
+	return err
 }
 
 // inFlightBytes is the memory budgeted per message in flight: a pending

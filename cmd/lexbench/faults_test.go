@@ -3,9 +3,13 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/lexbench/lexbench/runfile"
 )
 
 // TestFaultFlagsAreCheckedAndNamed: SPEC §7 bounds, each error naming its
@@ -58,9 +62,10 @@ func TestFaultFlagsAreCheckedAndNamed(t *testing.T) {
 }
 
 // TestFaultsOffChangeNothing: with every rate 0 (whatever --max-delay and
-// --fault-seed say), params and results are v1's and there is no faults
-// line; with faults on, the params carry the fault keys (fseed defaulting
-// to --seed) and the faults line is printed, in --json too.
+// --fault-seed say), params and results are v1's and the faults line is
+// blank (every run prints every key); with faults on, the params carry
+// the fault keys (fseed defaulting to --seed) and the faults line is
+// printed, in --json too.
 func TestFaultsOffChangeNothing(t *testing.T) {
 	plain, _, _ := runArgs("sync", "-n", "3000", "--shards", "2")
 	off, _, _ := runArgs("sync", "-n", "3000", "--shards", "2", "--drop", "0", "--max-delay", "100", "--fault-seed", "5")
@@ -70,8 +75,8 @@ func TestFaultsOffChangeNothing(t *testing.T) {
 			t.Errorf("%s: %q without fault flags, %q with rate 0", k, pm[k], om[k])
 		}
 	}
-	if _, ok := om["faults"]; ok {
-		t.Errorf("faults line with faults off:\n%s", off)
+	if _, ok := om["faults"]; ok || !hasLine(off, "faults:") {
+		t.Errorf("faults line not blank with faults off:\n%s", off)
 	}
 	on, _, _ := runArgs("sync", "-n", "3000", "--seed", "9", "--delay", "10k", "--max-delay", "3")
 	m := configLines(on)
@@ -89,12 +94,12 @@ func TestFaultsOffChangeNothing(t *testing.T) {
 
 // TestFaultsDisableDetection: SPEC §5.7 — with faults on, detection does
 // not run and --on-oscillation is accepted without effect: an oscillating
-// run ends only by its budget, with no oscillation or dropped line.
+// run ends only by its budget, with the oscillation and dropped lines blank.
 func TestFaultsDisableDetection(t *testing.T) {
 	args := []string{"oscillation", "-n", "2000", "--groups", "16", "--dup", "1", "--max-ticks", "300", "--on-oscillation", "damp"}
 	out, errs, code := runArgs(args...)
 	m := configLines(out)
-	if code != exitBudget || m["outcome"] != "budget" || m["ticks"] != "300" || strings.Contains(out, "oscillation:") || strings.Contains(out, "dropped:") {
+	if code != exitBudget || m["outcome"] != "budget" || m["ticks"] != "300" || !hasLine(out, "oscillation:") || !hasLine(out, "dropped:") {
 		t.Errorf("lexbench %s: exit %d, stderr %q:\n%s", strings.Join(args, " "), code, errs, out)
 	}
 }
@@ -111,5 +116,79 @@ func TestInFlightBoundEndsTheRunWithAnError(t *testing.T) {
 	}
 	if out, _, code := runArgs("storm", "-n", "1e5", "--batch", "20000", "--max-inflight", "40002", "--shards", "2"); code != 0 || !strings.Contains(out, "outcome: converged") {
 		t.Errorf("a bound the run fits in: exit %d\n%s", code, out)
+	}
+}
+
+// hasLine reports whether out has a line equal to line.
+func hasLine(out, line string) bool {
+	return slices.Contains(strings.Split(out, "\n"), line)
+}
+
+// TestFaultFlagsPassThroughTheSupervisor: a run with faults through the
+// supervisor and its child (two processes) prints the params, hashes and
+// faults line of the same run in one process, and its exit code (a
+// violated goal) passes through unchanged.
+func TestFaultFlagsPassThroughTheSupervisor(t *testing.T) {
+	args := []string{"storm", "-n", "2e4", "--batch", "64", "--drop", "20k", "--dup", "30k", "--delay", "50k", "--max-delay", "5", "--fault-seed", "7", "--shards", "2"}
+	want, _, wantCode := runArgs(args...)
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "LEXBENCH_AS_MAIN=supervised")
+	out, _ := cmd.Output()
+	w, g := configLines(want), configLines(string(out))
+	if !strings.Contains(w["params"], " drop=20000 dup=30000 delay=50000 maxdelay=5 fseed=7") || !strings.HasPrefix(w["faults"], "dropped=") {
+		t.Fatalf("in one process:\n%s", want)
+	}
+	for _, k := range []string{"params", "trace", "state", "outcome", "ticks", "msgs", "faults"} {
+		if g[k] != w[k] {
+			t.Errorf("%s: %q through the supervisor, %q in one process", k, g[k], w[k])
+		}
+	}
+	if code := cmd.ProcessState.ExitCode(); code != wantCode || code != exitViolated {
+		t.Errorf("exit %d through the supervisor, %d in one process (want %d)", code, wantCode, exitViolated)
+	}
+}
+
+// TestResumeAndReplayTakeFaultsAndTheInFlightBoundFromTheRun: the fault
+// layer comes from the journal's params and --max-inflight from the run
+// file, so resume and replay of a faulty run need no flags; given to
+// resume or replay, --max-inflight sets their bound.
+func TestResumeAndReplayTakeFaultsAndTheInFlightBoundFromTheRun(t *testing.T) {
+	dir := t.TempDir()
+	j := filepath.Join(dir, "J")
+	run := []string{"storm", "-n", "2e4", "--batch", "64", "--drop", "20k", "--dup", "30k", "--delay", "50k", "--max-delay", "5",
+		"--snapshot-every", "7", "--max-inflight", "1M", "--shards", "2", "--journal", j}
+	out, errs, code := runArgs(run...)
+	want := configLines(out)
+	if code != exitViolated || want["faults"] == "" {
+		t.Fatalf("run: exit %d %s\n%s", code, errs, out)
+	}
+	if rf, err := runfile.Read(runfile.Path(j)); err != nil || rf.Opts.MaxInFlight != 1e6 {
+		t.Fatalf("run file: %+v %v", rf, err)
+	}
+	for _, args := range [][]string{{"resume", j, "--shards", "3"}, {"replay", j, "--shards", "1"}} {
+		out, errs, code := runArgs(args...)
+		got := configLines(out)
+		for _, k := range []string{"trace", "state", "outcome", "msgs", "faults"} {
+			if args[0] == "replay" && k == "outcome" {
+				continue // replay prints it, but only resume exits with it
+			}
+			if got[k] != want[k] {
+				t.Errorf("%v: %s %q, the run's %q (exit %d, %s)", args, k, got[k], want[k], code, errs)
+			}
+		}
+	}
+	// A run that overflows its bound: resume and replay meet the same
+	// bound (from the run file) unless given another.
+	k := filepath.Join(dir, "K")
+	if _, errs, code := runArgs("storm", "-n", "1e5", "--batch", "20000", "--max-inflight", "30000", "--shards", "2", "--journal", k); code != exitBadInput || !strings.Contains(errs, "more than 30000") {
+		t.Fatalf("run over its bound: exit %d %s", code, errs)
+	}
+	for _, cmd := range []string{"replay", "resume"} {
+		if _, errs, code := runArgs(cmd, k); code != exitBadInput || !strings.Contains(errs, "more than 30000") || !strings.Contains(errs, "--max-inflight") {
+			t.Errorf("%s without --max-inflight: exit %d %s", cmd, code, errs)
+		}
+	}
+	if out, errs, code := runArgs("resume", k, "--max-inflight", "40002"); code != exitOK || !strings.Contains(out, "outcome: converged") {
+		t.Errorf("resume --max-inflight 40002: exit %d %s\n%s", code, errs, out)
 	}
 }

@@ -9,8 +9,8 @@ import (
 	"github.com/lexbench/lexbench/internal/golden"
 )
 
-// goldenRow is one row of testdata/golden.tsv (copied from
-// ../shared/golden-public.tsv, computed by an independent implementation).
+// goldenRow is one row of testdata/golden.tsv (the public golden table,
+// computed by an independent implementation).
 type goldenRow = golden.Row
 
 func readGolden(t *testing.T) []goldenRow { return golden.Read(t) }

@@ -200,12 +200,12 @@ func TestRunReportsEachFaultWithDomainHandlerAndLine(t *testing.T) {
 		col        int
 		msg        string
 	}{
-		{"emit to a nonexistent domain", "emit(self + 1000, Tick, 0, 0)", 9, "domain 1 (bank[0]), Bank.on Transfer: emit to nonexistent domain 1001 (domains: 3)"},
-		{"array index out of range", "balance[a] += 1", 9, "domain 1 (bank[0]), Bank.on Transfer: array index 2 out of range [0, 2)"},
-		{"array index out of range in a condition", "if balance[a] >= 0 { balance[0] += 1 }", 23, "domain 1 (bank[0]), Bank.on Transfer: array index 2 out of range [0, 2)"},
-		{"instruction budget", "for j in 0..1 << 40 { balance[0] += 1 }", 9, "domain 1 (bank[0]), Bank.on Transfer: instruction budget exceeded (16778240 instructions per message)"},
-		{"division by zero", "balance[0] += i64(b / (a - a))", 29, "domain 1 (bank[0]), Bank.on Transfer: division by zero"},
-		{"domain index out of range", "emit(bank(a), Tick, 0, 0)", 14, "domain 1 (bank[0]), Bank.on Transfer: domain index 2 out of range [0, 2)"},
+		{"emit to a nonexistent domain", "emit(self + 1000, Tick, 0, 0)", 9, "tick 1, domain 1 (bank[0]), Bank.on Transfer: emit to nonexistent domain 1001 (domains: 3)"},
+		{"array index out of range", "balance[a] += 1", 9, "tick 1, domain 1 (bank[0]), Bank.on Transfer: array index 2 out of range [0, 2)"},
+		{"array index out of range in a condition", "if balance[a] >= 0 { balance[0] += 1 }", 23, "tick 1, domain 1 (bank[0]), Bank.on Transfer: array index 2 out of range [0, 2)"},
+		{"instruction budget", "for j in 0..1 << 40 { balance[0] += 1 }", 9, "tick 1, domain 1 (bank[0]), Bank.on Transfer: instruction budget exceeded (16778240 instructions per message)"},
+		{"division by zero", "balance[0] += i64(b / (a - a))", 29, "tick 1, domain 1 (bank[0]), Bank.on Transfer: division by zero"},
+		{"domain index out of range", "emit(bank(a), Tick, 0, 0)", 14, "tick 1, domain 1 (bank[0]), Bank.on Transfer: domain index 2 out of range [0, 2)"},
 	} {
 		path := writeProgram(t, c.body, "")
 		want := fmt.Sprintf("lexbench: %s:%d:%d: %s\n", path, bodyLine, c.col, c.msg)

@@ -8,26 +8,50 @@ import (
 	"strings"
 
 	"github.com/lexbench/lexbench/lang"
+	"github.com/lexbench/lexbench/runfile"
 )
 
 // programSizeMax bounds a program file (it is read whole).
 const programSizeMax = 1 << 20
 
-// loadProgram reads and compiles a .lxm file. Compile errors are all
-// printed to stderr (FILE:LINE:COL: message) and returned as one error.
-func loadProgram(path string, stderr io.Writer) (*lang.Program, error) {
+// readProgram reads a .lxm file whole.
+func readProgram(path string) (string, error) {
 	st, err := os.Stat(path)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, errors.Unwrap(err))
+		return "", fmt.Errorf("%s: %v", path, errors.Unwrap(err))
+	}
+	if !st.Mode().IsRegular() {
+		return "", fmt.Errorf("%s: not a regular file", path)
 	}
 	if st.Size() > programSizeMax {
-		return nil, fmt.Errorf("%s: program larger than %d bytes", path, programSizeMax)
+		return "", fmt.Errorf("%s: program larger than %d bytes", path, programSizeMax)
 	}
 	src, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
+		return "", fmt.Errorf("%s: %v", path, err)
 	}
-	p, err := lang.Compile(path, string(src))
+	return string(src), nil
+}
+
+// loadProgram reads and compiles a .lxm file. Compile errors are all
+// printed to stderr (FILE:LINE:COL: message) and returned as one error.
+func loadProgram(path string, stderr io.Writer) (*lang.Program, *runfile.Program, error) {
+	src, err := readProgram(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	prog := &runfile.Program{Path: path, Text: src}
+	p, err := compileProgram(prog, stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, prog, nil
+}
+
+// compileProgram compiles a program's text; its compile errors are all
+// printed to stderr and returned as one error.
+func compileProgram(prog *runfile.Program, stderr io.Writer) (*lang.Program, error) {
+	p, err := lang.Compile(prog.Path, prog.Text)
 	if err != nil {
 		var el *lang.ErrorList
 		if errors.As(err, &el) {
@@ -44,46 +68,107 @@ func loadProgram(path string, stderr io.Writer) (*lang.Program, error) {
 // errPrinted is an error already reported on stderr.
 var errPrinted = errors.New("errors printed")
 
-// programArg is the one FILE.lxm argument of check and disasm.
-func programArg(cmd string, args []string) (string, error) {
-	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
-		return "", &usageError{msg: cmd + ": want one argument, FILE.lxm", usage: topUsage()}
+var langUsage = map[string]string{
+	"run": `usage: lexbench run FILE.lxm [flags]
+  run a workload written in the Lexum language (docs/language.md): the program's
+  keys become flags, the rest are a workload's flags; the program's text is
+  recorded in the run file beside --journal, so resume and replay run it again.
+  lexbench run FILE.lxm --help lists the program's flags.
+`,
+	"check": `usage: lexbench check [-v] FILE.lxm
+  report every error of a program, one per line on stderr (FILE:LINE:COL: message);
+  nothing and exit 0 for a valid program.
+  -v, --verbose   for a valid program, print its cells (--detect local) and the
+                  fields oscillation detection leaves out (counters) on stdout
+`,
+	"disasm": `usage: lexbench disasm FILE.lxm
+  print a program's bytecode on stdout.
+`,
+}
+
+func isHelp(a string) bool { return a == "-h" || a == "--help" }
+
+// programArg is the one FILE.lxm argument of check and disasm; help is
+// true for --help.
+func programArg(cmd string, args []string, stdout io.Writer) (path string, help bool, err error) {
+	if len(args) == 1 && isHelp(args[0]) {
+		fmt.Fprint(stdout, langUsage[cmd]+exitCodesHelp)
+		return "", true, nil
 	}
-	return args[0], nil
+	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
+		return "", false, &usageError{msg: cmd + ": want one argument, FILE.lxm", usage: langUsage[cmd]}
+	}
+	return args[0], false, nil
 }
 
 // cmdLangRun is `lexbench run FILE.lxm [flags]`: the program's keys become
 // flags; everything else is as for a native workload.
 func cmdLangRun(args []string, stdout, stderr io.Writer) (int, error) {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		return exitBadInput, &usageError{msg: "run: want FILE.lxm before the flags", usage: topUsage()}
+	if len(args) >= 1 && isHelp(args[0]) {
+		fmt.Fprint(stdout, langUsage["run"]+exitCodesHelp)
+		return exitOK, nil
 	}
-	p, err := loadProgram(args[0], stderr)
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return exitBadInput, &usageError{msg: "run: want FILE.lxm before the flags", usage: langUsage["run"]}
+	}
+	p, prog, err := loadProgram(args[0], stderr)
 	if err != nil {
 		return exitBadInput, err
 	}
-	return cmdRun(p.Spec(), args[1:], stdout, stderr)
+	return cmdRun(p.Spec(), prog, args[1:], stdout, stderr)
 }
 
-// cmdCheck is `lexbench check FILE.lxm`: every error, or nothing.
-func cmdCheck(args []string, stderr io.Writer) (int, error) {
-	path, err := programArg("check", args)
+// cmdCheck is `lexbench check [-v] FILE.lxm`: every error, or nothing.
+// With -v, a program without errors is described on stdout: its cells
+// and the fields oscillation detection leaves out (docs/language.md).
+func cmdCheck(args []string, stdout, stderr io.Writer) (int, error) {
+	verbose := len(args) > 0 && (args[0] == "-v" || args[0] == "--verbose")
+	if verbose {
+		args = args[1:]
+	}
+	path, help, err := programArg("check", args, stdout)
+	if help {
+		return exitOK, nil
+	}
 	if err != nil {
 		return exitBadInput, err
 	}
-	if _, err := loadProgram(path, stderr); err != nil {
+	p, _, err := loadProgram(path, stderr)
+	if err != nil {
 		return exitBadInput, err
+	}
+	if verbose {
+		fmt.Fprintf(stdout, "%s: cells (--detect local):\n", path)
+		for _, l := range p.CellsText() {
+			fmt.Fprintf(stdout, "  %s\n", l)
+		}
+		hidden := p.HiddenFields()
+		if ts := p.TickDependent(); len(ts) > 0 {
+			fmt.Fprintf(stdout, "%s: oscillation detection does not run: the transitions of %s use now (the tick) in a condition, an emission or a compared field, so a repeated configuration proves no cycle\n",
+				path, strings.Join(ts, ", "))
+		}
+		if len(hidden) == 0 {
+			fmt.Fprintf(stdout, "%s: oscillation detection compares every field\n", path)
+		} else {
+			fmt.Fprintf(stdout, "%s: oscillation detection leaves out (counters: read only by their own updates, program goals and figures):\n", path)
+			for _, l := range hidden {
+				fmt.Fprintf(stdout, "  %s\n", l)
+			}
+		}
 	}
 	return exitOK, nil
 }
 
 // cmdDisasm is `lexbench disasm FILE.lxm`: the bytecode on stdout.
 func cmdDisasm(args []string, stdout, stderr io.Writer) (int, error) {
-	path, err := programArg("disasm", args)
+	path, help, err := programArg("disasm", args, stdout)
+	if help {
+		return exitOK, nil
+	}
 	if err != nil {
 		return exitBadInput, err
 	}
-	p, err := loadProgram(path, stderr)
+	p, _, err := loadProgram(path, stderr)
 	if err != nil {
 		return exitBadInput, err
 	}

@@ -4,10 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/lexbench/lexbench/runfile"
 )
 
 // cellLine is a stderr line of a cell event (docs/detection.md).
@@ -100,7 +103,8 @@ func TestDetectFlagIsChecked(t *testing.T) {
 // TestLocalDampResumesFromItsSnapshots: a damping run with local detection
 // whose journal lost its tail resumes from its newest snapshot (with
 // damped cells) to the uninterrupted result, at another shard count,
-// taking --detect from the snapshots; replay agrees. (The engine's tests
+// taking --detect from the run file; replay agrees, and a --detect that
+// differs from the run's is refused. (The engine's tests
 // resume from every tick, mid-search included.)
 func TestLocalDampResumesFromItsSnapshots(t *testing.T) {
 	dir := t.TempDir()
@@ -116,7 +120,12 @@ func TestLocalDampResumesFromItsSnapshots(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Truncate(j, st.Size()-40); err != nil { // a torn last block: the newest snapshots stay usable
+	// a torn last block, as a run killed while writing it leaves (its run
+	// file still says running): the newest snapshots stay usable
+	if err := markRunning(j); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(j, st.Size()-40); err != nil {
 		t.Fatal(err)
 	}
 	out, errOut, code := runArgs("resume", j, "--shards", "3")
@@ -136,5 +145,60 @@ func TestLocalDampResumesFromItsSnapshots(t *testing.T) {
 	}
 	if _, errOut, code = runArgs("resume", j, "--detect", "global"); code != exitBadInput || !strings.Contains(errOut, "--detect") {
 		t.Fatalf("resume with another --detect: exit %d, stderr %q", code, errOut)
+	}
+	// Without its run file the journal resumes from tick 0 with the flags
+	// given: the run's --detect local re-creates it, global detection
+	// diverges from it.
+	if err := os.Remove(runfile.Path(j)); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code = runArgs("resume", j, "--on-oscillation", "damp"); code != exitBadInput || !strings.Contains(errOut, "diverged") {
+		t.Errorf("resume without run file, global detection: exit %d\n%s", code, errOut)
+	}
+	// (that resume recorded its options in a new run file, which the next
+	// resume would hold to: remove it again)
+	if err := os.Remove(runfile.Path(j)); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code = runArgs("resume", j, "--on-oscillation", "damp", "--detect", "local")
+	got = configLines(out)
+	if code != wantCode || got["resume"] != "from the start (no usable snapshot)" || got["trace"] != want["trace"] || got["oscillation"] != want["oscillation"] {
+		t.Errorf("resume without run file, --detect local: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+// TestDetectProgramsAndLogPassThroughTheSupervisor: the supervisor hands
+// its arguments to the child unchanged, so --detect local, a program run
+// and lexbench log give through it what they give in one process (stdout,
+// the cell lines on stderr, the exit code).
+func TestDetectProgramsAndLogPassThroughTheSupervisor(t *testing.T) {
+	j := filepath.Join(t.TempDir(), "j.lxj")
+	for _, args := range [][]string{
+		{"oscillation", "-n", "1e4", "--groups", "20", "--detect", "local", "--shards", "2"},
+		{"run", filepath.Join(protoDir, "sync.lxm"), "--shards", "2", "--journal", j, "--force"}, // --force: run twice
+		{"log", j, "--tick", "2..3", "--domain", "NodeB"},
+	} {
+		want, wantErr, wantCode := runArgs(args...)
+		cmd := exec.Command(os.Args[0], args...)
+		cmd.Env = append(os.Environ(), "LEXBENCH_AS_MAIN=supervised")
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, _ := cmd.Output()
+		if args[0] != "log" { // a run: the same results (timings differ)
+			w, g := configLines(want), configLines(string(out))
+			for _, k := range []string{"params", "trace", "state", "outcome", "ticks", "msgs", "oscillation", "suppressed"} {
+				if g[k] != w[k] {
+					t.Errorf("%v: %s: %q through the supervisor, %q in one process", args, k, g[k], w[k])
+				}
+			}
+		} else if string(out) != want || !strings.Contains(want, "(NodeB)") {
+			t.Errorf("%v: through the supervisor\n%s\nin one process\n%s", args, out, want)
+		}
+		if code := cmd.ProcessState.ExitCode(); code != wantCode || stderr.String() != wantErr {
+			t.Errorf("%v: exit %d, stderr %q through the supervisor; exit %d, stderr %q in one process", args, code, stderr.String(), wantCode, wantErr)
+		}
+		if args[0] == "oscillation" && !strings.Contains(wantErr, "lexbench: cell ") {
+			t.Errorf("%v: no cell lines on stderr: %q", args, wantErr)
+		}
 	}
 }

@@ -1,19 +1,7 @@
 // Command lexbench runs the Lexum experiments of SPEC §5 on the engine and
-// prints their results in Go benchmark format (SPEC §6).
-//
-//	lexbench <workload> [flags]     run banking|storm|sync|conflict|oscillation
-//	lexbench verify JOURNAL         check every block and link of a journal
-//	lexbench resume JOURNAL         continue an interrupted run (snapshots, torn tail)
-//	lexbench replay JOURNAL         re-execute a journal's run, report the first divergence
-//	lexbench run FILE.lxm [flags]   run a workload written in the Lexum language
-//	lexbench check FILE.lxm         report every error of a program
-//	lexbench disasm FILE.lxm        print a program's bytecode
-//	lexbench cluster WORKLOAD       a replicated run on an embedded NATS server (replica.go);
-//	                                with --partitions P, a partitioned run (partition.go)
-//	lexbench publish|replica|agree  the replicated run's parts, one process each
-//	lexbench partition WORKLOAD     one partition of a partitioned run
-//	lexbench merge OUT J.p0 …       a set of partition journals as one journal
-//	lexbench nats                   an embedded NATS server with JetStream
+// prints their results in Go benchmark format (SPEC §6). `lexbench help`
+// lists the commands, `lexbench COMMAND --help` their flags, and
+// docs/cli.md is the whole contract: commands, output, exit codes.
 //
 // stdout is data (configuration and Benchmark lines, benchstat reads it);
 // errors and progress go to stderr.
@@ -29,17 +17,21 @@ import (
 	"github.com/lexbench/lexbench/workloads"
 )
 
-// Exit codes (SPEC §6).
+// Exit codes. 0..4 are SPEC §6's results; the rest are this
+// implementation's, chosen so that no crash or interruption can be read as
+// a result.
 const (
-	exitOK          = 0
-	exitBadInput    = 1
-	exitViolated    = 2
-	exitOscillating = 3
-	exitBudget      = 4
+	exitOK          = 0   // converged (and oscillating/damped for the oscillation workload)
+	exitBadInput    = 1   // bad input, or an error (a damaged journal, a divergence, I/O)
+	exitViolated    = 2   // a goal violated
+	exitOscillating = 3   // oscillating or damped (workloads other than oscillation)
+	exitBudget      = 4   // a budget ended the run
+	exitCrash       = 70  // lexbench itself crashed: a panic, a Go runtime fatal error, a memory fault (EX_SOFTWARE)
+	exitInterrupted = 130 // stopped by SIGINT (Ctrl-C) at a tick boundary; 143 for SIGTERM; 128+N for other signals N
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(supervise(os.Args[1:]))
 }
 
 // usageError is bad input: one line naming what is wrong, then usage.
@@ -49,6 +41,35 @@ type usageError struct {
 }
 
 func (e *usageError) Error() string { return e.msg }
+
+// commands are the commands besides the workloads, in help order.
+var commands = []struct{ name, args, what string }{
+	{"verify", "JOURNAL | J.p0 J.p1 …", "check every block and link of a journal (or a partitioned run's set), print its trace hash"},
+	{"resume", "JOURNAL", "continue an interrupted run (kill -9, Ctrl-C, crash) to the uninterrupted result"},
+	{"replay", "JOURNAL", "re-execute a journal's run and compare every block; print the first divergence"},
+	{"run", "FILE.lxm", "run a workload written in the Lexum language (docs/language.md)"},
+	{"check", "[-v] FILE.lxm", "report every error of a program (FILE:LINE:COL: message); -v: its cells and the fields detection leaves out"},
+	{"disasm", "FILE.lxm", "print a program's bytecode"},
+	{"log", "JOURNAL", "print a journal's messages, decoded (--tick A..B, --domain D, --faults)"},
+	{"sim", "WORKLOAD|FILE.lxm", "run many seeds with faults: failing seeds, their commands, shrunk runs (docs/simulation.md)"},
+	{"cluster", "WORKLOAD|FILE.lxm", "a replicated run (--replicas N) or a partitioned one (--partitions P) on an embedded NATS server, checked"},
+	{"publish", "WORKLOAD|FILE.lxm", "publish a replicated run's inputs to a JetStream stream (--nats URL; docs/replication.md)"},
+	{"replica", "WORKLOAD|FILE.lxm", "one replica of a replicated run: consume the stream, journal, checkpoint"},
+	{"agree", "WORKLOAD|FILE.lxm", "check that the replicas agree with each other and with the single-process run"},
+	{"partition", "WORKLOAD|FILE.lxm", "one partition of a partitioned run (--partitions P --index K --nats URL; docs/distributed.md)"},
+	{"merge", "OUT J.p0 J.p1 …", "a partitioned run's journals as one single-process journal and its run file"},
+	{"nats", "", "run an embedded NATS server with JetStream (--listen ADDR, --expose)"},
+	{"version", "", "print the module version, commit and Go version"},
+	{"help", "", "print this help"},
+}
+
+func commandNames() string {
+	names := []string{workloads.Names()}
+	for _, c := range commands {
+		names = append(names, c.name)
+	}
+	return strings.Join(names, "|")
+}
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -61,20 +82,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, topUsage())
 		return exitOK
+	case "version", "--version":
+		return cmdVersion(args[1:], stdout)
 	case "verify":
 		code, err = cmdVerify(args[1:], stdout)
 	case "merge":
-		code, err = cmdMerge(args[1:], stdout)
+		code, err = cmdMerge(args[1:], stdout, stderr)
 	case "partition":
 		code, err = cmdPartition(args[1:], stdout, stderr)
 	case "resume":
-		code, err = cmdResume(args[1:], stdout)
+		code, err = cmdResume(args[1:], stdout, stderr)
 	case "replay":
-		code, err = cmdReplay(args[1:], stdout)
+		code, err = cmdReplay(args[1:], stdout, stderr)
 	case "run":
 		code, err = cmdLangRun(args[1:], stdout, stderr)
 	case "check":
-		code, err = cmdCheck(args[1:], stderr)
+		code, err = cmdCheck(args[1:], stdout, stderr)
 	case "disasm":
 		code, err = cmdDisasm(args[1:], stdout, stderr)
 	case "cluster":
@@ -87,13 +110,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 		code, err = cmdAgree(args[1:], stdout, stderr)
 	case "nats":
 		code, err = cmdNATS(args[1:], stdout, stderr)
+	case "log":
+		code, err = cmdLog(args[1:], stdout, stderr)
+	case "sim":
+		code, err = cmdSim(args[1:], stdout, stderr)
 	default:
 		spec := workloads.Lookup(cmd)
 		if spec == nil {
-			err = &usageError{msg: fmt.Sprintf("unknown workload or command %q (want %s|verify|resume|replay)", cmd, workloads.Names()), usage: topUsage()}
+			err = &usageError{msg: fmt.Sprintf("unknown workload or command %q (want %s)", cmd, commandNames()), usage: topUsage()}
 			break
 		}
-		code, err = cmdRun(spec, args[1:], stdout, stderr)
+		code, err = cmdRun(spec, nil, args[1:], stdout, stderr)
 	}
 	if err != nil {
 		var ue *usageError
@@ -119,18 +146,25 @@ func firstLine(s string) string {
 }
 
 func topUsage() string {
-	return "usage: lexbench <workload> [flags]   workload: " + workloads.Names() + "\n" +
-		"       lexbench verify JOURNAL | JOURNAL.p0 JOURNAL.p1 …   check a journal, or a partitioned run's set\n" +
-		"       lexbench resume JOURNAL [--shards N]\n" +
-		"       lexbench replay JOURNAL [--shards N]\n" +
-		"       lexbench run FILE.lxm [flags]    run a program (docs/language.md); its keys are flags\n" +
-		"       lexbench check FILE.lxm          report every error of a program\n" +
-		"       lexbench disasm FILE.lxm         print a program's bytecode\n" +
-		"       lexbench cluster WORKLOAD|FILE.lxm [--replicas N]   replicated run on an embedded NATS server, checked\n" +
-		"       lexbench publish|replica|agree WORKLOAD|FILE.lxm --nats URL   the same, one process each (docs/replication.md)\n" +
-		"       lexbench cluster WORKLOAD|FILE.lxm --partitions P   partitioned run on an embedded NATS server, journals verified\n" +
-		"       lexbench partition WORKLOAD|FILE.lxm --partitions P --index K --nats URL   one partition (docs/distributed.md)\n" +
-		"       lexbench merge OUT JOURNAL.p0 …  a partitioned run's journals as one journal\n" +
-		"       lexbench nats [--listen ADDR]    run an embedded NATS server with JetStream\n" +
-		"       lexbench <workload> --help       flags of a workload\n"
+	var b strings.Builder
+	b.WriteString("usage: lexbench <workload> [flags]      workload: " + workloads.Names() + " (docs/workloads.md)\n")
+	for _, c := range commands {
+		fmt.Fprintf(&b, "       lexbench %-22s %s\n", strings.TrimSpace(c.name+" "+c.args), c.what)
+	}
+	b.WriteString("\n`lexbench COMMAND --help` shows a command's flags and the range of each value.\n")
+	b.WriteString(exitCodesHelp)
+	b.WriteString("stdout is Go benchmark format (benchstat reads it); errors and progress go to stderr.\n")
+	b.WriteString("The whole contract: docs/cli.md; the model, journal and workloads: docs/.\n")
+	return b.String()
 }
+
+const exitCodesHelp = `exit codes:
+  0    converged (the oscillation workload: also oscillating or damped)
+  1    bad input or an error: a bad flag, a damaged journal, a divergence, an I/O error
+  2    a goal was violated
+  3    oscillating or damped (workloads other than oscillation)
+  4    a budget (--max-ticks, --max-msgs) ended the run
+  70   lexbench crashed (a panic, a runtime fatal error, a memory fault): never a result
+  130  interrupted by Ctrl-C (143: SIGTERM) at a tick boundary; lexbench resume continues a journaled run
+  128+N  killed by signal N (137: SIGKILL, for example the kernel's out-of-memory killer)
+`

@@ -10,6 +10,7 @@ package main
 //	lexbench merge OUT J.p0 …          write the set as the single-process journal
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,15 +19,18 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/lexbench/lexbench/engine"
 	"github.com/lexbench/lexbench/internal/natsembed"
 	"github.com/lexbench/lexbench/journal/mmap"
 	"github.com/lexbench/lexbench/partition"
+	"github.com/lexbench/lexbench/recovery"
 	"github.com/lexbench/lexbench/replica"
-	"github.com/lexbench/lexbench/snapshot"
+	"github.com/lexbench/lexbench/runfile"
+	"github.com/lexbench/lexbench/workloads"
 )
 
 // partitionFlags are the flags of a partition process (and of cluster
@@ -272,7 +276,7 @@ func cmdClusterPartitions(c *replicated, rest []string, stdout, stderr io.Writer
 	if sum.Trace != first.Trace {
 		return exitBadInput, fmt.Errorf("cluster: the partition journals verify to trace %016x, the partitions say %016x", sum.Trace, first.Trace)
 	}
-	var b strings.Builder
+	var b bytes.Buffer
 	if c.json {
 		m := map[string]any{"workload": c.spec.Name, "params": run.Params(), "partitions": P, "shards": f.shards.v,
 			"trace": fmt.Sprintf("%016x", first.Trace), "state": fmt.Sprintf("%016x", first.State), "outcome": first.Outcome.String(),
@@ -305,30 +309,25 @@ func cmdClusterPartitions(c *replicated, rest []string, stdout, stderr io.Writer
 	return exitCode(c.spec, first), nil
 }
 
-// cmdVerifySet is `lexbench verify` of partition journals.
-func cmdVerifySet(paths []string, stdout io.Writer) (int, error) {
-	sum, err := partition.VerifySet(paths, nil)
-	if err != nil {
-		return exitBadInput, err
+// cmdMerge is `lexbench merge OUT J.p0 … [--program FILE.lxm]`.
+func cmdMerge(args []string, stdout, stderr io.Writer) (int, error) {
+	usage := "usage: lexbench merge OUT JOURNAL.p0 JOURNAL.p1 … [--program FILE.lxm]\n" +
+		"  write a set of partition journals as the single-process run's journal OUT (which must not exist)\n" +
+		"  and its run file OUT.run, so that replay, resume and log need no flags; --program: the program\n" +
+		"  of a program's run (partition journals record its params, not its text)\n"
+	var progPath string
+	if i := slices.Index(args, "--program"); i >= 0 && i+1 < len(args) {
+		progPath = args[i+1]
+		args = slices.Delete(slices.Clone(args), i, i+2)
 	}
-	fmt.Fprintf(stdout, "params: %s\npartitions: %d\ntrace: %016x\nblocks: %d\nentries: %d\n", sum.Params, len(sum.Cuts)-1, sum.Trace, sum.Blocks, sum.Entries)
-	if e := sum.End; e != nil {
-		fmt.Fprintf(stdout, "state: %016x\nticks: %d\nmsgs: %d\n", e.State, e.Ticks, e.Msgs)
-	} else {
-		fmt.Fprintln(stdout, "# the journals have no end record: the run did not finish")
-	}
-	return exitOK, nil
-}
-
-// cmdMerge is `lexbench merge OUT J.p0 …`.
-func cmdMerge(args []string, stdout io.Writer) (int, error) {
-	usage := "usage: lexbench merge OUT JOURNAL.p0 JOURNAL.p1 …\n  write a set of partition journals as the single-process run's journal OUT (which must not exist)\n"
 	if len(args) < 2 {
 		return exitBadInput, &usageError{msg: "merge: want OUT and the partition journals", usage: usage}
 	}
 	out := args[0]
-	if _, err := os.Lstat(out); err == nil {
-		return exitBadInput, fmt.Errorf("merge: %s exists; not replacing it", out)
+	for _, p := range []string{out, runfile.Path(out)} {
+		if _, err := os.Lstat(p); err == nil {
+			return exitBadInput, fmt.Errorf("merge: %s exists; not replacing it", p)
+		}
 	}
 	for _, p := range args[1:] {
 		if !isPartitionJournal(p) {
@@ -339,32 +338,56 @@ func cmdMerge(args []string, stdout io.Writer) (int, error) {
 	if err != nil {
 		return exitBadInput, err
 	}
-	params := r.Header.Params
+	params, opts := r.Header.Params, r.Header.Opts
 	r.Close()
-	jw, err := mmap.Create(out, params, mmap.Options{})
-	if err != nil {
-		return exitBadInput, err
+	var prog *runfile.Program
+	if progPath != "" {
+		p, src, err := loadProgram(progPath, stderr)
+		if err != nil {
+			return exitBadInput, err
+		}
+		if _, err := p.Spec().Parse(params); err != nil {
+			return exitBadInput, fmt.Errorf("merge: the journals are not of program %s: %w", progPath, err)
+		}
+		prog = src
+	} else if _, _, err := workloads.ParseParams(params); err != nil {
+		return exitBadInput, fmt.Errorf("merge: the journals are of a program's run (%s): give its --program FILE.lxm", params)
 	}
-	sum, err := partition.VerifySet(args[1:], jw)
-	if err != nil {
-		_ = jw.Abort()
-		_ = os.Remove(out)
-		return exitBadInput, err
-	}
-	if err := jw.Close(); err != nil {
-		_ = os.Remove(out)
-		return exitBadInput, err
-	}
-	// the run controls beside the journal, as a run leaves them: replay
-	// and resume need no flags
-	dir := snapshot.Dir(out)
-	if err := snapshot.Prepare(dir); err == nil {
-		err = snapshot.WriteOptions(dir, sum.Opts, false)
-	}
+	opts.SnapshotEvery, opts.Sync = 0, mmap.SyncNone
+	jd, err := recovery.Begin(recovery.Setup{Journal: out, Params: params, Opts: opts, Program: prog})
 	if err != nil {
 		return exitBadInput, fmt.Errorf("merge: %w", err)
 	}
-	fmt.Fprintf(stdout, "params: %s\ntrace: %016x\nblocks: %d\nentries: %d\nmerged: %s\n", sum.Params, sum.Trace, sum.Blocks, sum.Entries, out)
+	sum, err := partition.VerifySet(args[1:], jd.Writer)
+	if err != nil {
+		jd.Abort()
+		_ = os.Remove(runfile.Path(out))
+		return exitBadInput, err
+	}
+	res := engine.Result{Trace: sum.Trace, Outcome: engine.Converged}
+	if err := jd.Close(res, nil); err != nil {
+		_ = os.Remove(out)
+		_ = os.Remove(runfile.Path(out))
+		return exitBadInput, fmt.Errorf("merge: %w", err)
+	}
+	fmt.Fprintf(stdout, "params: %s\ntrace: %016x\nblocks: %d\nentries: %d\nmerged: %s (run file %s)\n", sum.Params, sum.Trace, sum.Blocks, sum.Entries, out, runfile.Path(out))
+	return exitOK, nil
+}
+
+// cmdVerifySet is `lexbench verify` of partition journals.
+func cmdVerifySet(paths []string, stdout io.Writer) (int, error) {
+	sum, err := partition.VerifySet(paths, nil)
+	if err != nil {
+		fmt.Fprintf(stdout, "verify: failed: %s\n", firstLine(err.Error()))
+		return exitBadInput, err
+	}
+	fmt.Fprintf(stdout, "params: %s\npartitions: %d\ntrace: %016x\nblocks: %d\nentries: %d\n", sum.Params, len(sum.Cuts)-1, sum.Trace, sum.Blocks, sum.Entries)
+	if e := sum.End; e != nil {
+		fmt.Fprintf(stdout, "state: %016x\nticks: %d\nmsgs: %d\n", e.State, e.Ticks, e.Msgs)
+	} else {
+		fmt.Fprintln(stdout, "# the journals have no end record: the run did not finish")
+	}
+	fmt.Fprintln(stdout, "verify: ok")
 	return exitOK, nil
 }
 

@@ -209,7 +209,10 @@ func TestPartitionProcessSurvivesSIGKILL(t *testing.T) {
 	waitFor(t, time.Minute, "a snapshot of partition 1", func() bool { return partitionSnapshots(js[1]) > 0 })
 	procs[1].kill()
 	before, _ := os.Stat(js[1])
-	time.Sleep(200 * time.Millisecond) // the others wait for it meanwhile
+	// The supervisor died at once; its child (the process that holds the
+	// journal's lock) dies by Pdeathsig a moment later. The others wait
+	// for it meanwhile.
+	waitFor(t, 10*time.Second, "partition 1's journal lock to be released", func() bool { return unlocked(js[1]) })
 	procs[1] = startBin(t, nil, args[1]...)
 	for k, p := range procs {
 		out := p.wait(t, 3*time.Minute, rowExit(t, r))
@@ -237,6 +240,20 @@ func TestPartitionProcessSurvivesSIGKILL(t *testing.T) {
 	if out, errs, code := runArgs("replay", merged, "--shards", "2"); code != 0 && code != rowExit(t, r) || !strings.Contains(out, r.Trace) {
 		t.Errorf("replay of the merged journal: exit %d %s\n%s", code, errs, out)
 	}
+}
+
+// unlocked reports whether no process holds path's flock.
+func unlocked(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+		return false
+	}
+	_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	return true
 }
 
 // TestPartitionCommandsRefuseBadInput: one-line errors, exit 1, nothing

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -19,7 +20,9 @@ var progressArgs = []string{"banking", "-n", "1.2e8", "--batch", "1024", "--shar
 func buildLexbench(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "lexbench")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	cmd := exec.Command("go", "build", "-buildvcs=auto", "-o", bin, ".")
+	cmd.Env = append(os.Environ(), "GOFLAGS=") // record the commit where the go command can
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}

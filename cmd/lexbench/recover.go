@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/lexbench/lexbench/engine"
 	"github.com/lexbench/lexbench/recovery"
+	"github.com/lexbench/lexbench/runfile"
 	"github.com/lexbench/lexbench/snapshot"
 )
 
@@ -20,6 +20,8 @@ type recoverFlags struct {
 	shards            number
 	maxTicks, maxMsgs number
 	onOscillation     string
+	program           string
+	discard           bool
 	detect            string
 	json              bool
 	maxInFlight       number
@@ -29,30 +31,35 @@ func newRecoverFlagSet(cmd string, f *recoverFlags) *pflag.FlagSet {
 	fs := pflag.NewFlagSet(cmd, pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.SortFlags = false
-	f.shards.v = uint64(runtime.NumCPU())
-	fs.Var(&f.shards, "shards", "parallel shards (≥ 1; default: CPUs); any count gives the same result")
-	fs.Var(&f.maxTicks, "max-ticks", "the run's --max-ticks, if it had one and left no snapshot")
-	fs.Var(&f.maxMsgs, "max-msgs", "the run's --max-msgs, if it had one and left no snapshot")
-	fs.StringVar(&f.onOscillation, "on-oscillation", "", "the run's --on-oscillation (halt | damp), if it left no snapshot")
-	fs.StringVar(&f.detect, "detect", "", "the run's --detect (global | local), if it left no snapshot")
+	fs.Var(&f.shards, "shards", shardsUsage)
+	fs.StringVar(&f.program, "program", "", "the program `FILE.lxm` that wrote the journal: needed only without a run file; with one, it must be the recorded program")
+	fs.Var(&f.maxTicks, "max-ticks", "the run's --max-ticks, 0..2^32: needed only without a run file (JOURNAL.run records it)")
+	fs.Var(&f.maxMsgs, "max-msgs", "the run's --max-msgs, 0..2^62: needed only without a run file")
+	fs.StringVar(&f.onOscillation, "on-oscillation", "", "the run's --on-oscillation (halt | damp): needed only without a run file")
+	fs.StringVar(&f.detect, "detect", "", "the run's --detect (global | local): needed only without a run file")
+	if cmd == "resume" {
+		fs.BoolVar(&f.discard, "discard-after-snapshot", false, "continue from the newest snapshot even if the journal after it is damaged (a machine crash can write pages out of order); everything after the snapshot is written again")
+	}
 	fs.BoolVar(&f.json, "json", false, "print the result as one JSON object")
-	addMaxInFlightFlag(fs, &f.maxInFlight)
+	addMaxInFlightFlag(fs, &f.maxInFlight, true)
 	return fs
 }
 
 func recoverUsage(cmd string) string {
 	var f recoverFlags
 	what := map[string]string{
-		"resume": "continue an interrupted run from its newest snapshot and its journal's valid prefix",
+		"resume": "continue an interrupted run (kill -9, Ctrl-C, a crash) from its newest snapshot and its\n  journal's valid prefix, checking every block first; the result equals an uninterrupted run's",
 		"replay": "re-execute a journal's run and compare every block; report the first divergence",
 	}[cmd]
-	return fmt.Sprintf("usage: lexbench %s JOURNAL [flags]\n  %s\n%s", cmd, what, newRecoverFlagSet(cmd, &f).FlagUsages())
+	return fmt.Sprintf("usage: lexbench %s JOURNAL [flags]\n  %s.\n  The workload, program and options come from the run file JOURNAL.run.\n%s%s",
+		cmd, what, newRecoverFlagSet(cmd, &f).FlagUsages(), exitCodesHelp)
 }
 
-// parseRecover parses the flags and the JOURNAL argument into a request.
-func parseRecover(cmd string, args []string, stdout io.Writer) (recovery.Request, *recoverFlags, bool, error) {
-	var f recoverFlags
-	fs := newRecoverFlagSet(cmd, &f)
+// parseRecover parses the flags and the JOURNAL argument into a request;
+// help is true when --help was asked (and printed).
+func parseRecover(cmd string, args []string, stdout, stderr io.Writer) (req recovery.Request, f *recoverFlags, help bool, err error) {
+	f = &recoverFlags{}
+	fs := newRecoverFlagSet(cmd, f)
 	bad := func(format string, a ...any) (recovery.Request, *recoverFlags, bool, error) {
 		return recovery.Request{}, nil, false, &usageError{msg: fmt.Sprintf(format, a...), usage: recoverUsage(cmd)}
 	}
@@ -66,7 +73,7 @@ func parseRecover(cmd string, args []string, stdout io.Writer) (recovery.Request
 	if fs.NArg() != 1 {
 		return bad("%s: want exactly one JOURNAL argument", cmd)
 	}
-	// unset --on-oscillation: the run's own, from its snapshots, else halt
+	// unset --on-oscillation: the run's own, from its run file, else halt
 	damp, err := checkRunFlags(f.shards, f.maxTicks, f.maxMsgs, cmp.Or(f.onOscillation, "halt"))
 	if err != nil {
 		return bad("%s", err)
@@ -75,11 +82,16 @@ func parseRecover(cmd string, args []string, stdout io.Writer) (recovery.Request
 	if err != nil {
 		return bad("%s", err)
 	}
-	inFlight, err := maxInFlight(f.maxInFlight)
-	if err != nil {
-		return bad("%s", err)
+	req = recovery.Request{Journal: fs.Arg(0), Shards: int(f.shards.v), DiscardAfterSnapshot: f.discard,
+		DefaultMaxInFlight: defaultMaxInFlight()}
+	if !f.shards.set {
+		req.Shards = 0 // predicted
 	}
-	req := recovery.Request{Journal: fs.Arg(0), Shards: int(f.shards.v), MaxInFlight: inFlight}
+	if f.maxInFlight.set { // else the run's own (its run file), or the default
+		if req.MaxInFlight, err = maxInFlight(f.maxInFlight); err != nil {
+			return bad("%s", err)
+		}
+	}
 	if f.maxTicks.set || f.maxMsgs.set || f.onOscillation != "" || f.detect != "" {
 		o := snapshot.DefaultOptions()
 		if f.maxTicks.set {
@@ -91,18 +103,49 @@ func parseRecover(cmd string, args []string, stdout io.Writer) (recovery.Request
 		o.Damp, o.Local = damp, detect == engine.DetectLocal
 		req.Opts = &o
 	}
-	return req, &f, false, nil
+	if f.program != "" {
+		text, err := readProgram(f.program)
+		if err != nil {
+			return recovery.Request{}, nil, false, fmt.Errorf("--program: %w", err)
+		}
+		req.Program = &runfile.Program{Path: f.program, Text: text}
+	}
+	return req, f, false, nil
 }
 
-func cmdResume(args []string, stdout io.Writer) (int, error) {
-	req, f, help, err := parseRecover("resume", args, stdout)
-	if err != nil || help {
+// printNotes tells what resume or replay had to assume.
+func printNotes(stderr io.Writer, rep *recovery.Report) {
+	if rep == nil {
+		return
+	}
+	for _, n := range rep.Notes {
+		fmt.Fprintf(stderr, "lexbench: note: %s\n", n)
+	}
+}
+
+func cmdResume(args []string, stdout, stderr io.Writer) (int, error) {
+	req, f, help, err := parseRecover("resume", args, stdout, stderr)
+	if help {
+		return exitOK, nil
+	}
+	if err != nil {
 		return exitBadInput, err
 	}
+	stop := onInterrupt()
+	defer stop.release()
+	req.Stop = &stop.flag
 	rep, err := recovery.Resume(req)
+	printNotes(stderr, rep)
 	if err != nil {
-		return exitBadInput, fmt.Errorf("resume: %w", err)
+		return exitBadInput, fmt.Errorf("resume: %w", inFlightHint(err))
 	}
+	if rep.Result.Outcome == engine.Stopped {
+		return stop.report(stderr, rep.Result, req.Journal, rep.Snaps != nil && rep.Snaps.Count > 0), nil
+	}
+	faults := rep.P.Faults.On()
+	out := &output{w: stdout, spec: rep.Spec, prog: rep.Program, params: rep.Params, shards: rep.Shards, predicted: rep.ShardsWhy,
+		n: rep.P.N, json: f.json, damp: rep.Opts.Damp && !faults, local: rep.Opts.Local && !faults, faults: faults,
+		snaps: rep.Snaps, before: rep.Before}
 	if !f.json {
 		if rep.From > 0 {
 			fmt.Fprintf(stdout, "resume: from tick %d (%s)\n", rep.From, rep.Snapshot)
@@ -116,36 +159,37 @@ func cmdResume(args []string, stdout io.Writer) (int, error) {
 		if rep.Torn != "" {
 			torn = " (" + rep.Torn + ")"
 		}
-		fmt.Fprintf(stdout, "resume-journal: kept %d blocks, cut %d bytes%s, re-checked %d bytes, re-executed %d ticks\n",
-			rep.Kept, rep.Cut, torn, rep.Checked, rep.Result.Ticks-rep.From)
+		fmt.Fprintf(stdout, "resume-journal: verified %d blocks from the start, kept %d, cut %d bytes%s, re-checked %d bytes, re-executed %d ticks\n",
+			rep.Verified, rep.Kept, rep.Cut, torn, rep.Checked, rep.Result.Ticks-rep.From)
 	}
-	faults := rep.P.Faults.On()
-	out := &output{w: stdout, spec: rep.Spec, params: rep.Params, shards: req.Shards, n: rep.P.N, json: f.json,
-		damp: rep.Opts.Damp && !faults, local: rep.Opts.Local && !faults, faults: faults, snaps: rep.Snaps, before: rep.Before}
 	out.result(true, rep.Workload, rep.Result, rep.Elapsed, 0)
 	return exitCode(rep.Spec, rep.Result), nil
 }
 
-func cmdReplay(args []string, stdout io.Writer) (int, error) {
-	req, f, help, err := parseRecover("replay", args, stdout)
-	if err != nil || help {
+func cmdReplay(args []string, stdout, stderr io.Writer) (int, error) {
+	req, f, help, err := parseRecover("replay", args, stdout, stderr)
+	if help {
+		return exitOK, nil
+	}
+	if err != nil {
 		return exitBadInput, err
 	}
 	start := time.Now()
 	rep, err := recovery.Replay(req)
+	printNotes(stderr, rep)
 	var d *recovery.Divergence
 	if errors.As(err, &d) {
 		fmt.Fprintf(stdout, "params: %s\n%s", rep.Params, d.Report())
 		return exitBadInput, fmt.Errorf("replay: %w", err)
 	}
 	if err != nil {
-		return exitBadInput, fmt.Errorf("replay: %w", err)
+		return exitBadInput, fmt.Errorf("replay: %w", inFlightHint(err))
 	}
 	res := rep.Result
 	if f.json {
 		faults := rep.P.Faults.On()
-		out := &output{w: stdout, spec: rep.Spec, params: rep.Params, shards: req.Shards, n: rep.P.N, json: true,
-			damp: rep.Opts.Damp && !faults, local: rep.Opts.Local && !faults, faults: faults}
+		out := &output{w: stdout, spec: rep.Spec, prog: rep.Program, params: rep.Params, shards: rep.Shards, predicted: rep.ShardsWhy,
+			n: rep.P.N, json: true, damp: rep.Opts.Damp && !faults, local: rep.Opts.Local && !faults, faults: faults}
 		out.result(true, rep.Workload, res, time.Since(start), 0)
 		return exitOK, nil
 	}

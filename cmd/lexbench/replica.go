@@ -9,10 +9,12 @@ package main
 //	lexbench nats [--listen ADDR] [--store DIR]    run an embedded NATS server with JetStream
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/lexbench/lexbench/runfile"
 	"io"
 	"os"
 	"os/signal"
@@ -24,7 +26,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/cespare/xxhash/v2"
 	"github.com/spf13/pflag"
 
 	"github.com/lexbench/lexbench/engine"
@@ -38,7 +39,7 @@ import (
 // paramFlags are a run's params (SPEC §3) as flags.
 type paramFlags struct {
 	n, seed, batch number
-	keys           [2]number
+	keys           []number // the workload's keys, in Spec.Keys order
 }
 
 // addParamFlags adds -n, --seed, --batch and the workload's two keys, with
@@ -49,9 +50,10 @@ func addParamFlags(fs *pflag.FlagSet, spec *workloads.Spec, f *paramFlags) {
 	fs.VarP(&f.n, "n", "n", "operations the generator injects (1e8, 100M, 100_000_000)")
 	fs.Var(&f.seed, "seed", "PRNG seed (any uint64)")
 	fs.Var(&f.batch, "batch", "operations a driver emits per tick (≥ 1)")
+	f.keys = make([]number, len(spec.Keys))
 	for i, k := range spec.Keys {
 		f.keys[i].v = k.Default
-		fs.Var(&f.keys[i], k.Name, k.Usage)
+		fs.Var(&f.keys[i], k.Name, k.Usage+", "+keyRange(k))
 	}
 }
 
@@ -117,6 +119,7 @@ type replicated struct {
 	cmd   string
 	spec  *workloads.Spec
 	prog  uint64
+	src   *runfile.Program // the program's text (nil: a native workload), for run files
 	fs    *pflag.FlagSet
 	pf    paramFlags
 	ff    faultFlags
@@ -133,15 +136,11 @@ func newReplicated(cmd string, args []string, stderr io.Writer) (*replicated, []
 		return nil, nil, &usageError{msg: cmd + ": want a workload (" + workloads.Names() + ") or FILE.lxm first", usage: replicatedUsage(cmd)}
 	}
 	if strings.HasSuffix(args[0], ".lxm") {
-		p, err := loadProgram(args[0], stderr)
+		p, src, err := loadProgram(args[0], stderr)
 		if err != nil {
 			return nil, nil, err
 		}
-		src, err := os.ReadFile(args[0])
-		if err != nil {
-			return nil, nil, err
-		}
-		c.spec, c.prog = p.Spec(), xxhash.Sum64(src)|1 // nonzero: 0 means a native workload
+		c.spec, c.prog, c.src = p.Spec(), src.Hash()|1, src // nonzero: 0 means a native workload
 	} else if c.spec = workloads.Lookup(args[0]); c.spec == nil {
 		return nil, nil, &usageError{msg: fmt.Sprintf("%s: unknown workload %q (want %s or FILE.lxm)", cmd, args[0], workloads.Names()), usage: replicatedUsage(cmd)}
 	}
@@ -176,7 +175,10 @@ func (c *replicated) parse(args []string, stdout io.Writer) (run *replica.Run, h
 	if c.fs.NArg() > 0 {
 		return nil, false, c.bad("unexpected argument %q", c.fs.Arg(0))
 	}
-	p := workloads.Params{N: c.pf.n.v, Seed: c.pf.seed.v, Batch: c.pf.batch.v, K: [2]uint64{c.pf.keys[0].v, c.pf.keys[1].v}}
+	p := workloads.Params{N: c.pf.n.v, Seed: c.pf.seed.v, Batch: c.pf.batch.v, K: make([]uint64, len(c.pf.keys))}
+	for i := range c.pf.keys {
+		p.K[i] = c.pf.keys[i].v
+	}
 	if err := c.spec.Validate(p); err != nil {
 		return nil, false, c.bad("%s", err)
 	}
@@ -192,7 +194,7 @@ func (c *replicated) parse(args []string, stdout io.Writer) (run *replica.Run, h
 	if w := c.spec.New(p); w.StateWords() > stateWordsMax || uint64(w.Domains()) > 1<<31 {
 		return nil, false, c.bad("--%s and --%s ask for too much state (%d words; at most %d)", c.spec.Keys[0].Name, c.spec.Keys[1].Name, w.StateWords(), stateWordsMax)
 	}
-	return &replica.Run{Spec: c.spec, P: p, Program: c.prog, Opts: snapshot.DefaultOptions(), MaxInFlight: inFlight}, false, nil
+	return &replica.Run{Spec: c.spec, P: p, Program: c.prog, Source: c.src, Opts: snapshot.DefaultOptions(), MaxInFlight: inFlight}, false, nil
 }
 
 func (c *replicated) bad(format string, a ...any) error {
@@ -280,7 +282,7 @@ func cmdPublish(args []string, stdout, stderr io.Writer) (int, error) {
 // printPublish prints a publisher's report (with the run's configuration
 // lines when head is set).
 func printPublish(w io.Writer, run *replica.Run, rep *replica.PublishReport, url string, head bool) {
-	var b strings.Builder
+	var b bytes.Buffer
 	if head {
 		preamble(&b)
 		fmt.Fprintf(&b, "workload: %s\nparams: %s\n", run.Spec.Name, run.Params())
@@ -483,7 +485,7 @@ func printAgree(w io.Writer, ag *replica.AgreeReport, asJSON, head bool) (int, e
 		b, _ := json.Marshal(m)
 		fmt.Fprintf(w, "%s\n", b)
 	} else {
-		var b strings.Builder
+		var b bytes.Buffer
 		if head {
 			fmt.Fprintf(&b, "params: %s\nstream: %s\n", ag.Run.Params(), ag.Run.StreamName())
 		}
@@ -605,7 +607,7 @@ func cmdCluster(args []string, stdout, stderr io.Writer) (int, error) {
 		return exitBadInput, fmt.Errorf("cluster: %w", err)
 	}
 	first := reps[0]
-	var b strings.Builder
+	var b bytes.Buffer
 	preamble(&b)
 	fmt.Fprintf(&b, "workload: %s\nparams: %s\nreplicas: %d\n", c.spec.Name, first.Run.Params(), n)
 	newOutput(nil, c.spec, run.P, first.Run.Opts, int(shards.v), false).resultLines(&b, first.Workload, first.Result)

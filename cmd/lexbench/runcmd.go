@@ -8,8 +8,8 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -19,19 +19,23 @@ import (
 
 	"github.com/lexbench/lexbench/engine"
 	"github.com/lexbench/lexbench/journal/mmap"
+	"github.com/lexbench/lexbench/lang"
 	"github.com/lexbench/lexbench/recovery"
+	"github.com/lexbench/lexbench/runfile"
 	"github.com/lexbench/lexbench/snapshot"
 	"github.com/lexbench/lexbench/workloads"
 )
 
 // runFlags are the flags of `lexbench <workload>` (SPEC §6).
 type runFlags struct {
-	paramFlags
+	n, seed, batch      number
+	keys                []number // the workload's keys, in Spec.Keys order
 	shards              number
 	maxTicks, maxMsgs   number
 	snapshotEvery       number
 	count               number
 	journal             string
+	force               bool
 	sync                string
 	onOscillation       string
 	detect              string
@@ -44,25 +48,43 @@ type runFlags struct {
 // stateWordsMax bounds the arena a run may ask for (8 GiB).
 const stateWordsMax = 1 << 30
 
+const shardsUsage = "parallel shards, 1..1024 (default: the count predicted fastest for this machine and workload, printed as a # comment); never changes a result"
+
+func keyRange(k workloads.Key) string {
+	if k.Max == ^uint64(0) {
+		return fmt.Sprintf("%d..2^64-1", k.Min)
+	}
+	return fmt.Sprintf("%d..%d", k.Min, k.Max)
+}
+
 func newRunFlagSet(spec *workloads.Spec, f *runFlags) *pflag.FlagSet {
 	fs := pflag.NewFlagSet(spec.Name, pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.SortFlags = false
-	f.shards.v = uint64(runtime.NumCPU())
+	d := spec.Defaults()
+	f.n.v, f.seed.v, f.batch.v = d.N, d.Seed, d.Batch
 	f.count.v = 1
-	addParamFlags(fs, spec, &f.paramFlags)
-	fs.Var(&f.shards, "shards", "parallel shards (≥ 1; default: CPUs)")
-	fs.StringVar(&f.journal, "journal", "", "write the canonical journal to `PATH`")
-	fs.Var(&f.snapshotEvery, "snapshot-every", "write a snapshot every `TICKS` ticks beside the journal (needs --journal)")
+	fs.VarP(&f.n, "n", "n", "operations the generator injects, 0..2^64-1 (1e8, 100M, 100_000_000)")
+	fs.Var(&f.seed, "seed", "PRNG seed, any uint64")
+	fs.Var(&f.batch, "batch", "operations a driver emits per tick, 1..2^64-1")
+	f.keys = make([]number, len(spec.Keys))
+	for i, k := range spec.Keys {
+		f.keys[i].v = k.Default
+		fs.Var(&f.keys[i], k.Name, k.Usage+", "+keyRange(k))
+	}
+	fs.Var(&f.shards, "shards", shardsUsage)
+	fs.StringVar(&f.journal, "journal", "", "write the canonical journal to `PATH` (and the run file PATH.run beside it)")
+	fs.BoolVar(&f.force, "force", false, "replace an existing journal at --journal PATH (without it, an existing journal is an error)")
+	fs.Var(&f.snapshotEvery, "snapshot-every", "write a snapshot every `TICKS` ticks, 1..2^32, into PATH.snapshots (needs --journal)")
 	fs.StringVar(&f.sync, "sync", "end", "durability: none | snapshot (journal and snapshot fsynced at each snapshot) | end (fsync before exit)")
-	fs.Var(&f.maxTicks, "max-ticks", "end the run before tick T is delivered")
-	fs.Var(&f.maxMsgs, "max-msgs", "end the run at the first boundary with ≥ M messages delivered")
+	fs.Var(&f.maxTicks, "max-ticks", "end the run before tick `T` is delivered, 0..2^32")
+	fs.Var(&f.maxMsgs, "max-msgs", "end the run at the first boundary with ≥ `M` messages delivered, 0..2^62")
 	fs.StringVar(&f.onOscillation, "on-oscillation", "halt", "halt | damp")
 	fs.StringVar(&f.detect, "detect", "global", "oscillation detection: global (the whole configuration repeats) | local (a cell's does; docs/detection.md)")
 	addFaultFlags(fs, &f.faults)
-	fs.Var(&f.count, "count", "repeat the run K times")
-	fs.StringVar(&f.profile, "profile", "", "cpu|mem|allocs|block|mutex|trace")
-	fs.StringVar(&f.profileDir, "profile-dir", ".", "directory for profiles")
+	fs.Var(&f.count, "count", "repeat the run `K` times, 1..2^64-1")
+	fs.StringVar(&f.profile, "profile", "", "cpu | mem | allocs | block | mutex | trace")
+	fs.StringVar(&f.profileDir, "profile-dir", ".", "directory for profiles (created if missing)")
 	fs.BoolVar(&f.json, "json", false, "print one JSON object per run instead of benchmark format")
 	fs.BoolVar(&f.noDetect, "no-oscillation-detect", false, "disable oscillation detection (to measure its cost)")
 	_ = fs.MarkHidden("no-oscillation-detect")
@@ -73,7 +95,7 @@ func newRunFlagSet(spec *workloads.Spec, f *runFlags) *pflag.FlagSet {
 // error names the flag. It reports whether --on-oscillation is damp.
 func checkRunFlags(shards, maxTicks, maxMsgs number, onOscillation string) (damp bool, err error) {
 	switch {
-	case shards.v < 1 || shards.v > 1024:
+	case shards.set && (shards.v < 1 || shards.v > 1024):
 		return false, fmt.Errorf("invalid value %d for --shards: must be 1..1024", shards.v)
 	case maxTicks.v > engine.MaxTick+1:
 		return false, fmt.Errorf("invalid value %d for --max-ticks: at most %d (ticks are u32 in the journal)", maxTicks.v, uint64(engine.MaxTick)+1)
@@ -100,21 +122,54 @@ func parseDetect(v string) (engine.Detection, error) {
 	return 0, fmt.Errorf("invalid value %q for --detect: want global or local", v)
 }
 
-func flagUsage(spec *workloads.Spec) string {
-	var f runFlags
-	fs := newRunFlagSet(spec, &f)
-	return fmt.Sprintf("usage: lexbench %s [flags]\n%s", spec.Name, fs.FlagUsages())
+// keyFlags names the workload's key flags for a message: "--banks and
+// --accounts", "the parameters" when it has none.
+func keyFlags(spec *workloads.Spec) string {
+	var names []string
+	for _, k := range spec.Keys {
+		names = append(names, "--"+k.Name)
+	}
+	switch len(names) {
+	case 0:
+		return "the parameters"
+	case 1:
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
-func cmdRun(spec *workloads.Spec, args []string, stdout, stderr io.Writer) (int, error) {
+func flagUsage(spec *workloads.Spec, prog *runfile.Program) string {
+	var f runFlags
+	fs := newRunFlagSet(spec, &f)
+	cmd := spec.Name
+	what := fmt.Sprintf("the %s workload (docs/workloads.md)", spec.Name)
+	if prog != nil {
+		cmd = "run " + prog.Path
+		what = fmt.Sprintf("the program %s (workload %s); its keys are flags", prog.Path, spec.Name)
+	}
+	return fmt.Sprintf("usage: lexbench %s [flags]\n  run %s; stdout: benchmark format (docs/cli.md)\n%s%s", cmd, what, fs.FlagUsages(), exitCodesHelp)
+}
+
+// predictShards is the default --shards: engine.PredictShards with a
+// probe of about 1/64 of the run (at most 2^18 messages).
+func predictShards(spec *workloads.Spec, p workloads.Params, params string) engine.Prediction {
+	pred, err := engine.PredictShards(func() engine.Workload { return spec.New(p) }, params, runtime.NumCPU(), min(p.N/64, 1<<18))
+	if err != nil { // the run itself will report it
+		return engine.Prediction{Shards: 1, Why: "the probe failed"}
+	}
+	return pred
+}
+
+// cmdRun is `lexbench <workload>` and, with prog, `lexbench run FILE.lxm`.
+func cmdRun(spec *workloads.Spec, prog *runfile.Program, args []string, stdout, stderr io.Writer) (int, error) {
 	var f runFlags
 	fs := newRunFlagSet(spec, &f)
 	bad := func(format string, a ...any) (int, error) {
-		return exitBadInput, &usageError{msg: fmt.Sprintf(format, a...), usage: flagUsage(spec)}
+		return exitBadInput, &usageError{msg: fmt.Sprintf(format, a...), usage: flagUsage(spec, prog)}
 	}
 	if err := fs.Parse(args); err != nil {
 		if err == pflag.ErrHelp {
-			fmt.Fprint(stdout, flagUsage(spec))
+			fmt.Fprint(stdout, flagUsage(spec, prog))
 			return exitOK, nil
 		}
 		return bad("%s", err)
@@ -122,7 +177,10 @@ func cmdRun(spec *workloads.Spec, args []string, stdout, stderr io.Writer) (int,
 	if fs.NArg() > 0 {
 		return bad("unexpected argument %q", fs.Arg(0))
 	}
-	p := workloads.Params{N: f.n.v, Seed: f.seed.v, Batch: f.batch.v, K: [2]uint64{f.keys[0].v, f.keys[1].v}}
+	p := workloads.Params{N: f.n.v, Seed: f.seed.v, Batch: f.batch.v, K: make([]uint64, len(f.keys))}
+	for i, k := range f.keys {
+		p.K[i] = k.v
+	}
 	if err := spec.Validate(p); err != nil {
 		return bad("%s", err)
 	}
@@ -153,6 +211,9 @@ func cmdRun(spec *workloads.Spec, args []string, stdout, stderr io.Writer) (int,
 	if f.sync != "end" && f.journal == "" {
 		return bad("--sync needs --journal")
 	}
+	if f.force && f.journal == "" {
+		return bad("--force needs --journal (it lets a run replace an existing journal)")
+	}
 	if f.snapshotEvery.set && (f.snapshotEvery.v < 1 || f.snapshotEvery.v > 1<<32) {
 		return bad("invalid value %d for --snapshot-every: must be 1..2^32 ticks", f.snapshotEvery.v)
 	}
@@ -180,14 +241,26 @@ func cmdRun(spec *workloads.Spec, args []string, stdout, stderr io.Writer) (int,
 	default:
 		return bad("invalid value %q for --profile: want cpu|mem|allocs|block|mutex|trace", f.profile)
 	}
+	if f.profile != "" {
+		if st, err := os.Stat(f.profileDir); err == nil && !st.IsDir() {
+			return bad("invalid value %q for --profile-dir: not a directory", f.profileDir)
+		}
+	}
 	w := spec.New(p)
 	if w.StateWords() > stateWordsMax || uint64(w.Domains()) > 1<<31 {
-		return bad("--%s and --%s ask for too much state (%d words; at most %d)", spec.Keys[0].Name, spec.Keys[1].Name, w.StateWords(), stateWordsMax)
+		return bad("%s ask for too much state (%d words; at most %d)", keyFlags(spec), w.StateWords(), stateWordsMax)
 	}
 	params := spec.Text(p)
+	out := &output{w: stdout, spec: spec, params: params, n: p.N, json: f.json, damp: damp && !p.Faults.On(),
+		local: detect == engine.DetectLocal && !p.Faults.On(), faults: p.Faults.On(), prog: prog}
+	out.shards = int(f.shards.v)
+	if !f.shards.set {
+		pred := predictShards(spec, p, params)
+		out.shards, out.predicted = pred.Shards, pred.Why
+	}
 	cfg := engine.Config{
 		Params:      params,
-		Shards:      int(f.shards.v),
+		Shards:      out.shards,
 		MaxTicks:    -1,
 		MaxMsgs:     -1,
 		Damp:        damp,
@@ -202,42 +275,59 @@ func cmdRun(spec *workloads.Spec, args []string, stdout, stderr io.Writer) (int,
 	if f.maxMsgs.set {
 		cfg.MaxMsgs = int64(f.maxMsgs.v)
 	}
-	if f.profile != "" {
-		if st, err := os.Stat(f.profileDir); err != nil || !st.IsDir() {
-			return bad("invalid value %q for --profile-dir: not a directory", f.profileDir)
-		}
-		defer profile.Start(prof, profile.ProfilePath(f.profileDir), profile.NoShutdownHook, profile.Quiet).Stop()
-		fmt.Fprintf(stderr, "lexbench: writing %s profile to %s\n", f.profile, f.profileDir)
-	}
-
 	opts := snapshot.Options{MaxTicks: cfg.MaxTicks, MaxMsgs: cfg.MaxMsgs, Damp: damp, NoDetect: f.noDetect,
 		Local: detect == engine.DetectLocal, SnapshotEvery: f.snapshotEvery.v, Sync: syncMode}
-	out := newOutput(stdout, spec, p, opts, int(f.shards.v), f.json)
+	if f.faults.maxInFlight.set { // else resume uses its machine's default too
+		opts.MaxInFlight = inFlight
+	}
+	// Everything above only read; from here on files are written, each
+	// step only once every check before it passed.
+	if f.profile != "" {
+		madeDir := false
+		if _, err := os.Stat(f.profileDir); err != nil {
+			if err := os.MkdirAll(f.profileDir, 0o755); err != nil {
+				return exitBadInput, fmt.Errorf("--profile-dir: %w", err)
+			}
+			madeDir = true
+		}
+		stop := profile.Start(prof, profile.ProfilePath(f.profileDir), profile.NoShutdownHook, profile.Quiet)
+		defer func() {
+			stop.Stop()
+			for _, name := range profileFiles[f.profile] {
+				fmt.Fprintf(stderr, "lexbench: %s profile: %s\n", f.profile, filepath.Join(f.profileDir, name))
+			}
+		}()
+		if madeDir {
+			fmt.Fprintf(stderr, "lexbench: created --profile-dir %s\n", f.profileDir)
+		}
+	}
+	stop := onInterrupt()
+	defer stop.release()
+	cfg.Stop = &stop.flag
 	var first engine.Result
 	code := exitOK
 	for i := uint64(0); i < f.count.v; i++ {
-		var jw *mmap.Writer
+		var j *recovery.Journaled
 		if f.journal != "" {
-			jw, err = mmap.Create(f.journal, params, mmap.Options{Sync: syncMode})
+			// the first run needs --force to replace a journal; the
+			// later ones of --count replace the first's
+			j, err = recovery.Begin(recovery.Setup{Journal: f.journal, Params: params, Opts: opts, Program: prog, Force: f.force || i > 0})
 			if err != nil {
-				return exitBadInput, fmt.Errorf("--journal: %w", err)
+				return exitBadInput, setupError(f.journal, err)
 			}
-			cfg.Journal = jw
-		}
-		var snaps *recovery.Snapshotter
-		if f.snapshotEvery.set {
-			snaps, err = recovery.NewSnapshotter(f.journal, jw, params, opts, true)
-			if err != nil {
-				_ = jw.Abort()
-				return exitBadInput, fmt.Errorf("--snapshot-every: %w", err)
+			cfg.Journal = j.Writer
+			if j.Snaps != nil {
+				cfg.SnapshotEvery, cfg.Snapshot = opts.SnapshotEvery, j.Snaps.Snapshot
 			}
-			cfg.SnapshotEvery, cfg.Snapshot = opts.SnapshotEvery, snaps.Snapshot
+			out.snaps = j.Snaps
 		}
-		out.snaps = snaps
 		w := spec.New(p) // a fresh workload per run
-		prog := newProgress(stderr, w, p.N)
-		cells := newCellReport(stderr, w, prog, i == 0, f.json)
-		cfg.Progress, cfg.OnCell = cells.progress, cells.add
+		pg := newProgress(stderr, w, p.N)
+		cells := newCellReport(stderr, w, pg, i == 0, f.json)
+		cfg.OnCell = cells.add
+		if pg != nil { // a call per tick only when there is a progress line
+			cfg.Progress = cells.progress
+		}
 		out.cells = cells
 		var ms0, ms1 runtime.MemStats
 		runtime.GC()
@@ -245,19 +335,19 @@ func cmdRun(spec *workloads.Spec, args []string, stdout, stderr io.Writer) (int,
 		start := time.Now()
 		res, err := engine.Run(w, cfg)
 		runtime.ReadMemStats(&ms1)
-		if jw != nil { // the journal's sync is part of the run's cost
-			if cerr := jw.Close(); err == nil && cerr != nil {
+		if j != nil { // the journal's sync is part of the run's cost
+			if cerr := j.Close(res, err); err == nil && cerr != nil {
 				err = fmt.Errorf("--journal: %w", cerr)
 			}
 		}
 		elapsed := time.Since(start)
-		prog.done()
+		pg.done()
 		cells.flush()
-		if errors.Is(err, engine.ErrInFlight) {
-			return exitBadInput, fmt.Errorf("%w (--max-inflight raises the bound, if the machine has the memory)", err)
-		}
 		if err != nil {
-			return exitBadInput, err
+			return exitBadInput, inFlightHint(err)
+		}
+		if res.Outcome == engine.Stopped {
+			return stop.report(stderr, res, f.journal, out.snaps != nil && out.snaps.Count > 0), nil
 		}
 		if i == 0 {
 			first = res
@@ -267,12 +357,44 @@ func cmdRun(spec *workloads.Spec, args []string, stdout, stderr io.Writer) (int,
 		}
 		allocs := ms1.Mallocs - ms0.Mallocs
 		out.result(i == 0, w, res, elapsed, allocs)
+		if sup := suppressedOf(w); i == 0 && !f.json {
+			printSuppressed(stderr, sup)
+		}
 		code = exitCode(spec, res)
-		if res.Outcome == engine.Violated {
+		if res.Outcome == engine.Violated && lang.IsViolation(res.Violation) {
+			fmt.Fprintf(stderr, "lexbench: %v\n", res.Violation) // "invariant X: tick …"
+		} else if res.Outcome == engine.Violated {
 			fmt.Fprintf(stderr, "lexbench: goal violated: %v\n", res.Violation)
 		}
 	}
 	return code, nil
+}
+
+// profileFiles are the files pkg/profile writes for each --profile.
+var profileFiles = map[string][]string{
+	"cpu": {"cpu.pprof"}, "mem": {"mem.pprof"}, "allocs": {"mem.pprof"},
+	"block": {"block.pprof"}, "mutex": {"mutex.pprof"}, "trace": {"trace.out"},
+}
+
+// setupError words a failure of recovery.Begin: the flag it concerns, and
+// for an existing journal what to do about it.
+func setupError(journal string, err error) error {
+	var ee *mmap.ExistsError
+	if errors.As(err, &ee) {
+		state := "a closed journal"
+		unclosed := ee.Unclosed
+		if rf, rerr := runfile.Read(runfile.Path(journal)); rerr == nil && rf.State != runfile.Ended {
+			unclosed = true
+		}
+		if unclosed {
+			return fmt.Errorf("--journal: %s exists (%d bytes) and was not closed: `lexbench resume %s` would continue it; --force replaces it", journal, ee.Size, journal)
+		}
+		return fmt.Errorf("--journal: %s exists (%d bytes, %s): --force replaces it", journal, ee.Size, state)
+	}
+	if errors.Is(err, mmap.ErrLocked) {
+		return fmt.Errorf("--journal: %s is being written by another lexbench process (it holds the journal's lock)", journal)
+	}
+	return err
 }
 
 func exitCode(spec *workloads.Spec, res engine.Result) int {
@@ -292,22 +414,34 @@ func exitCode(spec *workloads.Spec, res engine.Result) int {
 
 // output prints runs in Go benchmark format (SPEC §6) or as JSON.
 type output struct {
-	w      io.Writer
-	spec   *workloads.Spec
-	params string
-	shards int
-	n      uint64
-	json   bool
-	damp   bool // --on-oscillation=damp: `dropped:` is a figure (SPEC §5.5); false with faults on (damp has no effect)
-	local  bool // --detect local: the oscillation line counts cells (SPEC §5.7); false with faults on
-	faults bool // faults on: the `faults:` line (SPEC §7)
-	snaps  *recovery.Snapshotter
-	cells  *cellReport // the run's cell events (--json lists them)
-	lines  []string    // further configuration lines, after shards: (a partition's)
-	name   string      // appended to the Benchmark line's name
+	w         io.Writer
+	spec      *workloads.Spec
+	prog      *runfile.Program // the program of an interpreted run
+	params    string
+	shards    int
+	predicted string // why this shard count, if it was not given
+	n         uint64
+	json      bool
+	damp      bool // --on-oscillation=damp: `dropped:` is a figure (SPEC §5.5); false with faults on (damp has no effect)
+	local     bool // --detect local: the oscillation line counts cells (SPEC §5.7); false with faults on
+	faults    bool // faults on: the `faults:` line (SPEC §7)
+	snaps     *recovery.Snapshotter
+	cells     *cellReport // the run's cell events (--json lists them)
 	// before is what a resumed run had delivered before it continued:
 	// rates count only the messages it delivered itself.
 	before uint64
+	// lines are further configuration lines after shards: (a partition's:
+	// partitions, partition, domains); name is appended to the Benchmark
+	// line's name (/P=3/k=0). Both empty for a single-process run.
+	lines []string
+	name  string
+}
+
+func (o *output) impl() string {
+	if o.prog != nil {
+		return "interpreted"
+	}
+	return "native"
 }
 
 func (o *output) figures(w workloads.Workload, res engine.Result) []workloads.Figure {
@@ -321,6 +455,37 @@ func (o *output) figures(w workloads.Workload, res engine.Result) []workloads.Fi
 	return figs
 }
 
+// newOutput is the output of a run of spec with params p and run controls
+// opts (the `dropped:`, `cells=` and `faults:` lines depend on them), for
+// the replicated and partitioned commands.
+func newOutput(w io.Writer, spec *workloads.Spec, p workloads.Params, opts snapshot.Options, shards int, asJSON bool) *output {
+	return &output{w: w, spec: spec, params: spec.Text(p), shards: shards, n: p.N, json: asJSON,
+		damp: opts.Damp && !p.Faults.On(), local: opts.Local && !p.Faults.On(), faults: p.Faults.On()}
+}
+
+// preamble writes the build comment and the machine's configuration lines
+// that start a benchmark-format output.
+func preamble(b *bytes.Buffer) {
+	fmt.Fprintln(b, buildComment())
+	fmt.Fprintf(b, "goos: %s\ngoarch: %s\ncpu: %s\n", runtime.GOOS, runtime.GOARCH, cpuModel())
+}
+
+// buildComment is the `# ` line naming the build: module version, commit
+// (with +dirty for uncommitted changes) and Go version, from the binary's
+// build information (go build and go install record the commit; go run
+// does not).
+func buildComment() string {
+	b, ok := buildFacts()
+	if !ok {
+		return "# lexbench (no build information)"
+	}
+	rev := b.rev + b.dirty
+	if b.rev == "" {
+		rev = "(no commit: built by go run or outside the repository; use go build or go install)"
+	}
+	return fmt.Sprintf("# lexbench %s %s %s", b.version, rev, b.goVersion)
+}
+
 func (o *output) result(first bool, w workloads.Workload, res engine.Result, elapsed time.Duration, allocs uint64) {
 	ns := elapsed.Nanoseconds()
 	msgs := max(res.Msgs-o.before, 1)
@@ -330,11 +495,17 @@ func (o *output) result(first bool, w workloads.Workload, res engine.Result, ela
 	name := fmt.Sprintf("Benchmark%s/n=%s/shards=%d%s", strings.ToUpper(o.spec.Name[:1])+o.spec.Name[1:], formatN(o.n), o.shards, o.name)
 	if o.json {
 		m := map[string]any{
-			"workload": o.spec.Name, "params": o.params, "shards": o.shards,
+			"workload": o.spec.Name, "params": o.params, "shards": o.shards, "impl": o.impl(),
 			"trace": fmt.Sprintf("%016x", res.Trace), "state": fmt.Sprintf("%016x", res.State),
 			"outcome": res.Outcome.String(), "ticks": res.Ticks, "msgs": res.Msgs,
 			"ns": ns, "msgs_per_s": rate, "ns_per_msg": nsPerMsg, "allocs_per_msg": allocsPerMsg,
 			"blocks": res.Blocks,
+		}
+		if o.predicted != "" {
+			m["shards_chosen"] = o.predicted
+		}
+		if o.prog != nil {
+			m["program"] = fmt.Sprintf("%s xxh64=%016x", o.prog.Path, o.prog.Hash())
 		}
 		if o.snaps != nil {
 			m["snapshots"], m["snapshot_bytes"], m["snapshot_ns"] = o.snaps.Count, o.snaps.Bytes, o.snaps.Time.Nanoseconds()
@@ -358,19 +529,16 @@ func (o *output) result(first bool, w workloads.Workload, res engine.Result, ela
 		if res.Violation != nil {
 			m["violation"] = res.Violation.Error()
 		}
+		if _, goals := w.(interface{ Suppressed() []lang.SuppressedGoal }); goals {
+			m["suppressed_goals"] = suppressedJSON(suppressedOf(w))
+		}
 		b, _ := json.Marshal(m)
 		fmt.Fprintf(o.w, "%s\n", b)
 		return
 	}
 	var b bytes.Buffer
 	if first {
-		preamble(&b)
-		fmt.Fprintf(&b, "workload: %s\nparams: %s\nshards: %d\n", o.spec.Name, o.params, o.shards)
-		for _, l := range o.lines {
-			fmt.Fprintf(&b, "%s\n", l)
-		}
-		fmt.Fprintf(&b, "Unit msgs/s better=higher\n")
-		o.resultLines(&b, w, res)
+		o.config(&b, w, res)
 	}
 	// allocs/msg at a resolution of 0.001, as `go test` truncates allocs/op:
 	// a run's fixed setup (tens of allocations) is not a per-message cost.
@@ -384,58 +552,96 @@ func (o *output) result(first bool, w workloads.Workload, res engine.Result, ela
 	_, _ = o.w.Write(b.Bytes())
 }
 
-// resultLines writes a run's result as configuration lines (SPEC §6):
-// trace, state, outcome, the violated goal, ticks, msgs, the workload's
-// figures, the oscillation and the faults.
-func (o *output) resultLines(b io.Writer, w workloads.Workload, res engine.Result) {
-	fmt.Fprintf(b, "trace: %016x\nstate: %016x\noutcome: %s\n", res.Trace, res.State, res.Outcome)
-	if res.Violation != nil {
-		fmt.Fprintf(b, "violation: %s\n", firstLine(res.Violation.Error()))
+// config prints the configuration lines of a run. Every key any run
+// prints is printed, blank when it does not apply to this one: benchstat
+// (golang.org/x/perf/benchfmt) carries a key forward until it is set
+// again, so a file holding runs of several workloads would otherwise give
+// one run another's figures. Facts about the build (commit, Go version)
+// and how the shard count was chosen are `# ` comments: as configuration
+// they would keep runs of the same work apart.
+func (o *output) config(b *bytes.Buffer, w workloads.Workload, res engine.Result) {
+	fmt.Fprintln(b, buildComment())
+	if o.predicted != "" {
+		fmt.Fprintf(b, "# shards: %d chosen by default: %s (--shards sets it)\n", o.shards, o.predicted)
 	}
-	fmt.Fprintf(b, "ticks: %d\nmsgs: %d\n", res.Ticks, res.Msgs)
-	for _, f := range o.figures(w, res) {
-		fmt.Fprintf(b, "%s: %d\n", f.Name, f.Value)
-	}
-	if osc := res.Oscillation; osc != nil {
-		fmt.Fprintf(b, "oscillation: tick=%d period=%d domains=%d", osc.Tick, osc.Period, osc.Domains)
-		if o.local {
-			fmt.Fprintf(b, " cells=%d", osc.Cells)
-		}
-		fmt.Fprintln(b)
-	}
-	if o.faults {
-		fmt.Fprintf(b, "faults: %s\n", faultsLine(res.Faults))
-	}
-}
-
-// newOutput is the output of a run of spec with params p and run controls
-// opts (the `dropped:`, `cells=` and `faults:` lines depend on them).
-func newOutput(w io.Writer, spec *workloads.Spec, p workloads.Params, opts snapshot.Options, shards int, asJSON bool) *output {
-	return &output{w: w, spec: spec, params: spec.Text(p), shards: shards, n: p.N, json: asJSON,
-		damp: opts.Damp && !p.Faults.On(), local: opts.Local && !p.Faults.On(), faults: p.Faults.On()}
-}
-
-// preamble writes the build comment and the machine's configuration lines
-// that start a benchmark-format output.
-func preamble(b io.Writer) {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		rev, dirty := "", ""
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				rev = s.Value
-			case "vcs.modified":
-				if s.Value == "true" {
-					dirty = "+dirty"
-				}
-			}
-		}
-		if rev == "" {
-			rev = "(devel)"
-		}
-		fmt.Fprintf(b, "# lexbench %s%s %s\n", rev, dirty, bi.GoVersion)
+	if o.prog != nil {
+		fmt.Fprintf(b, "# program: %s xxh64=%016x\n", o.prog.Path, o.prog.Hash())
 	}
 	fmt.Fprintf(b, "goos: %s\ngoarch: %s\ncpu: %s\n", runtime.GOOS, runtime.GOARCH, cpuModel())
+	fmt.Fprintf(b, "workload: %s\nparams: %s\nshards: %d\n", o.spec.Name, o.params, o.shards)
+	for _, l := range o.lines {
+		fmt.Fprintf(b, "%s\n", l)
+	}
+	fmt.Fprintf(b, "impl: %s\nUnit msgs/s better=higher\n", o.impl())
+	o.resultLines(b, w, res)
+}
+
+// resultLines writes a run's result as configuration lines (SPEC §6):
+// trace, state, outcome, violation, ticks, msgs, the figures, the
+// oscillation and the faults, every key printed (blank when it does not
+// apply; see config).
+func (o *output) resultLines(b *bytes.Buffer, w workloads.Workload, res engine.Result) {
+	fmt.Fprintf(b, "trace: %016x\nstate: %016x\noutcome: %s\n", res.Trace, res.State, res.Outcome)
+	violation := ""
+	if res.Violation != nil {
+		violation = firstLine(res.Violation.Error())
+	}
+	kv(b, "violation", violation)
+	fmt.Fprintf(b, "ticks: %d\nmsgs: %d\n", res.Ticks, res.Msgs)
+	figs := o.figures(w, res)
+	value := func(name string) string {
+		for _, f := range figs {
+			if f.Name == name {
+				return strconv.FormatUint(f.Value, 10)
+			}
+		}
+		return ""
+	}
+	for _, k := range fixedFigures {
+		kv(b, k, value(k))
+	}
+	for _, f := range figs { // a program's own figures
+		if !isFigureKey(f.Name) {
+			fmt.Fprintf(b, "%s: %d\n", f.Name, f.Value)
+		}
+	}
+	osc := ""
+	if o := res.Oscillation; o != nil {
+		osc = fmt.Sprintf("tick=%d period=%d domains=%d", o.Tick, o.Period, o.Domains)
+	}
+	if osc != "" && o.local {
+		osc += fmt.Sprintf(" cells=%d", res.Oscillation.Cells) // SPEC §5.7: part of the line, not a key
+	}
+	kv(b, "oscillation", osc)
+	faults := ""
+	if o.faults {
+		faults = faultsLine(res.Faults)
+	}
+	kv(b, "faults", faults)
+}
+
+// kv prints a configuration line; a blank value is `key:` alone, which
+// clears the key in benchfmt.
+func kv(b *bytes.Buffer, key, value string) {
+	if value == "" {
+		fmt.Fprintf(b, "%s:\n", key)
+		return
+	}
+	fmt.Fprintf(b, "%s: %s\n", key, value)
+}
+
+// fixedFigures are the figures printed for every run, blank when the run
+// has none of that name: the native workloads' (SPEC §5), `dropped`
+// (under damping) and `suppressed` (a program with domain goals).
+var fixedFigures = append(append([]string{}, workloads.FigureKeys...), "dropped", "suppressed")
+
+func isFigureKey(name string) bool {
+	for _, k := range fixedFigures {
+		if k == name {
+			return true
+		}
+	}
+	return false
 }
 
 // cpuModel is the processor's model name, as `go test -bench` prints it.

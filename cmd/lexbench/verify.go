@@ -1,28 +1,53 @@
 package main
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"io"
 
 	"github.com/lexbench/lexbench/journal/mmap"
+	"github.com/lexbench/lexbench/recovery"
 )
 
+const verifyUsage = `usage: lexbench verify JOURNAL
+       lexbench verify JOURNAL.p0 JOURNAL.p1 …   (a partitioned run's journals, one per partition)
+  check every block and link of a journal (docs/journal.md) and, if its run
+  file says its run closed it, that it is exactly as closed; print its params,
+  trace hash, blocks and entries. stdout ends with a verify: line, ok or
+  failed; a failure is also one line on stderr, exit 1.
+`
+
+// cmdVerify is `lexbench verify JOURNAL`.
 func cmdVerify(args []string, stdout io.Writer) (int, error) {
-	usage := "usage: lexbench verify JOURNAL\n       lexbench verify JOURNAL.p0 JOURNAL.p1 …   (a partitioned run's journals, one per partition)\n"
+	if len(args) == 1 && (args[0] == "-h" || args[0] == "--help") {
+		fmt.Fprint(stdout, verifyUsage+exitCodesHelp)
+		return exitOK, nil
+	}
 	if len(args) >= 1 && isPartitionJournal(args[0]) {
 		return cmdVerifySet(args, stdout)
 	}
 	if len(args) != 1 {
-		return exitBadInput, &usageError{msg: "verify: want exactly one JOURNAL argument (or every partition journal of a run)", usage: usage}
+		return exitBadInput, &usageError{msg: "verify: want exactly one JOURNAL argument (or every partition journal of a run)", usage: verifyUsage}
 	}
-	sum, err := mmap.Verify(args[0])
+	sum, rf, err := recovery.Verify(args[0])
+	var out bytes.Buffer // one write: a reader that stops after the trace line still gets it all
+	defer func() { _, _ = stdout.Write(out.Bytes()) }()
 	if sum.Params != "" {
-		fmt.Fprintf(stdout, "params: %s\n", sum.Params)
+		fmt.Fprintf(&out, "params: %s\n", sum.Params)
 	}
 	if err != nil {
-		fmt.Fprintf(stdout, "valid-blocks: %d\n", sum.Blocks)
+		var d *mmap.Damage
+		if sum.Params != "" || errors.As(err, &d) {
+			fmt.Fprintf(&out, "valid-blocks: %d\n", sum.Blocks)
+		}
+		fmt.Fprintf(&out, "verify: failed: %s\n", firstLine(err.Error()))
 		return exitBadInput, err
 	}
-	fmt.Fprintf(stdout, "trace: %016x\nblocks: %d\nentries: %d\n", sum.Trace, sum.Blocks, sum.Entries)
+	fmt.Fprintf(&out, "trace: %016x\nblocks: %d\nentries: %d\n", sum.Trace, sum.Blocks, sum.Entries)
+	if rf != nil {
+		fmt.Fprintf(&out, "# run file: %s, state %s\n", args[0]+".run", rf.State)
+	}
+	fmt.Fprintf(&out, "verify: ok\n")
 	return exitOK, nil
 }

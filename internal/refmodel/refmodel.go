@@ -141,6 +141,24 @@ type Result struct {
 	Blocks       uint64 // number of journal blocks
 	// Faults is §7's "dropped=x duplicated=y delayed=z", "" with faults off.
 	Faults string
+	// FaultLog lists every §7 decision that faulted a message, in the
+	// order the run made them (emission tick, then the order of the
+	// deliveries and end-of-tick work that emitted them).
+	FaultLog []Fault
+}
+
+// Fault is one §7 decision that faulted a message: emitted during tick
+// Emitted as src's Index-th message of that tick, due at Tick without the
+// fault; Fault is "drop", "dup" or "delay", and At the tick of the late
+// message (the delayed one, or the duplicate's copy), 0 for a drop.
+type Fault struct {
+	Emitted, Tick uint64
+	Src, Dst      uint32
+	Kind          uint16
+	A, B          uint64
+	Index         uint64
+	Fault         string
+	At            uint64
 }
 
 // Message is one message in flight (SPEC §1): due at tick, with the §3
@@ -320,6 +338,7 @@ func run(w world, lay layout, p options) Result {
 
 	var msgs, dropped uint64
 	var nDropped, nDuplicated, nDelayed uint64 // §7 decisions
+	var faultLog []Fault
 	var outcome string
 	var t uint64
 loop:
@@ -416,12 +435,44 @@ loop:
 		var next []message
 		var entries []trace.Entry
 		emitted := map[uint32]uint64{} // per src: its emissions during tick t (the §7 index)
+		// emit sends e (due at e.tick > t) from e.src: it takes src's next
+		// seq and, if it crosses the network, its §7 decision, made with
+		// t+1 and src's emission index; a delay or a copy counts from the
+		// tick e is due at.
+		emit := func(e message) {
+			src := e.src
+			e.seq = seqs[src]
+			seqs[src]++
+			i := emitted[src]
+			emitted[src]++
+			if p.fault.faultsOn() && src != e.dst {
+				f, d := faultOf(p.fault, t+1, src, i)
+				if f != "" {
+					ev := Fault{Emitted: t, Tick: e.tick, Src: src, Dst: e.dst, Kind: e.kind, A: e.a, B: e.b, Index: i, Fault: f}
+					if f != "drop" {
+						ev.At = e.tick + d
+					}
+					faultLog = append(faultLog, ev)
+				}
+				switch f {
+				case "drop":
+					nDropped++
+					return
+				case "dup":
+					nDuplicated++
+					c := e
+					c.tick, c.flags = e.tick+d, 2
+					next = append(next, c)
+				case "delay":
+					nDelayed++
+					e.tick, e.flags = e.tick+d, 1
+				}
+			}
+			next = append(next, e)
+		}
 		emitFrom := func(src uint32) func(dst uint32, kind uint16, a, b, delay uint64) {
 			return func(dst uint32, kind uint16, a, b, delay uint64) {
-				next = append(next, message{
-					tick: t + 1 + delay, src: src, dst: dst, seq: seqs[src], kind: kind, a: a, b: b,
-				})
-				seqs[src]++
+				emit(message{tick: t + 1 + delay, src: src, dst: dst, kind: kind, a: a, b: b})
 			}
 		}
 		for _, m := range pending {
@@ -451,26 +502,7 @@ loop:
 			}
 			src := m.dst
 			w.deliver(m, func(dst uint32, kind uint16, a, b uint64) {
-				e := message{tick: t + 1, src: src, dst: dst, seq: seqs[src], kind: kind, a: a, b: b}
-				seqs[src]++
-				i := emitted[src]
-				emitted[src]++
-				if p.fault.faultsOn() && src != dst {
-					switch f, d := faultOf(p.fault, t+1, src, i); f {
-					case "drop":
-						nDropped++
-						return
-					case "dup":
-						nDuplicated++
-						c := e
-						c.tick, c.flags = t+1+d, 2
-						next = append(next, c)
-					case "delay":
-						nDelayed++
-						e.tick, e.flags = t+1+d, 1
-					}
-				}
-				next = append(next, e)
+				emit(message{tick: t + 1, src: src, dst: dst, kind: kind, a: a, b: b})
 			})
 		}
 		if lw != nil && lw.ends() {
@@ -512,5 +544,6 @@ loop:
 		Oscillation: oscLine,
 		Blocks:      blocks,
 		Faults:      faults,
+		FaultLog:    faultLog,
 	}
 }

@@ -28,13 +28,18 @@ type Options struct {
 	Params            string
 	MaxTicks, MaxMsgs int64
 	Damp, Local       bool
+	// Drop, Dup, Delay (ppm), MaxDelay and FaultSeed are §7's fault
+	// layer; off when the rates are 0.
+	Drop, Dup, Delay    uint64
+	MaxDelay, FaultSeed uint64
 }
 
 // RunSystem runs s sequentially. Its Figures are only `dropped:`, when the
 // spec prints it.
 func RunSystem(s System, o Options) Result {
 	return run(system{s}, layout{cell: s.Cell, size: s.Size, kept: s.Kept},
-		options{params: o.Params, maxTicks: o.MaxTicks, maxMsgs: o.MaxMsgs, damp: o.Damp, local: o.Local})
+		options{params: o.Params, maxTicks: o.MaxTicks, maxMsgs: o.MaxMsgs, damp: o.Damp, local: o.Local,
+			fault: Params{Drop: o.Drop, Dup: o.Dup, Delay: o.Delay, MaxDelay: o.MaxDelay, FaultSeed: o.FaultSeed, FaultSeedSet: true}})
 }
 
 // system adapts a System to the run loop.

@@ -169,6 +169,7 @@ func TestWriterWritesTheCanonicalJournal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	w.inv.raw = true // writes of parts of blocks
 	if w.Size() != int64(j.offs[0]) {
 		t.Fatalf("size after Create %d, want %d", w.Size(), j.offs[0])
 	}
@@ -304,10 +305,11 @@ func TestWriterOverManySeeds(t *testing.T) {
 		j := encodeJournal(testParams, blocks)
 		window := []int{4096, 8192, 64 << 10, 1 << 20}[x.next()%4]
 		path := filepath.Join(dir, "j")
-		w, err := Create(path, testParams, Options{WindowBytes: window, Sync: SyncNone})
+		w, err := Create(path, testParams, Options{WindowBytes: window, Sync: SyncNone, Overwrite: true})
 		if err != nil {
 			t.Fatal(err)
 		}
+		w.inv.raw = true // reservations of any size, not whole blocks
 		maxN := 0
 		for p := j.offs[0]; p < len(j.data); {
 			q := min(len(j.data), p+1+int(x.next()%70000))
@@ -337,6 +339,7 @@ func TestReserveDoesNotAllocate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	w.inv.raw = true // reservations left unfilled
 	defer w.Close()
 	if a := testing.AllocsPerRun(1000, func() {
 		if _, err := w.Reserve(64); err != nil {
@@ -658,6 +661,10 @@ func TestCreateRefusesToOverwriteOtherFiles(t *testing.T) {
 	}
 }
 
+// TestCreateReplacesAnEmptyFileOrAJournal also pins issue 15 #3 at the
+// journal's level: a journal that is not empty is replaced only with
+// Overwrite; without it Create fails with *ExistsError (saying whether the
+// journal was closed) and changes nothing.
 func TestCreateReplacesAnEmptyFileOrAJournal(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "j")
 	if err := os.WriteFile(path, nil, 0o644); err != nil {
@@ -666,7 +673,18 @@ func TestCreateReplacesAnEmptyFileOrAJournal(t *testing.T) {
 	for i, ticks := range [][]int{{10}, {9000, 2}, {20}} {
 		blocks := ticksToBlocks(ticks, uint64(i))
 		j := encodeJournal(testParams, blocks)
-		w, err := Create(path, testParams, Options{})
+		if i > 0 {
+			before, _ := os.ReadFile(path)
+			_, err := Create(path, testParams, Options{})
+			var ee *ExistsError
+			if !errors.As(err, &ee) || ee.Path != path || ee.Size != int64(len(before)) || ee.Unclosed {
+				t.Fatalf("Create %d over a closed journal without Overwrite: %v", i, err)
+			}
+			if after, _ := os.ReadFile(path); !bytes.Equal(after, before) {
+				t.Fatalf("Create %d changed the journal it refused to replace", i)
+			}
+		}
+		w, err := Create(path, testParams, Options{Overwrite: true})
 		if err != nil {
 			t.Fatalf("Create %d: %v", i, err)
 		}
@@ -734,11 +752,15 @@ func TestWriterLifecycle(t *testing.T) {
 	if s, err := Verify(path); err != nil || s.Blocks != 0 || s.Trace != trace.ParamsHash(testParams) {
 		t.Fatalf("journal without blocks: %+v, %v", s, err)
 	}
-	// Abort removes the file, open or closed, and can be repeated
+	// Abort after Close leaves the closed journal; Abort of an open journal
+	// this writer created removes it, and can be repeated
 	if err := w.Abort(); err != nil {
 		t.Fatal(err)
 	}
-	w, err = Create(path, testParams, Options{})
+	if _, err := Verify(path); err != nil {
+		t.Fatalf("Abort after Close: %v", err)
+	}
+	w, err = Create(path, testParams, Options{Overwrite: true})
 	if err != nil {
 		t.Fatal(err)
 	}

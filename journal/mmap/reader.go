@@ -2,29 +2,52 @@ package mmap
 
 import (
 	"bufio"
-	"encoding/binary"
+	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/lexbench/lexbench/trace"
 )
 
-// Damage locates the first bad block of a journal.
+// Damage locates the first bad block of a journal. errors.Is(err,
+// ErrTornTail) or errors.Is(err, ErrCorrupt) tells its two kinds apart.
 type Damage struct {
 	Block  uint64 // index the bad block should have: the number of valid blocks before it
 	Offset int64  // file offset of its header
 	What   string // what is wrong, e.g. "prev link mismatch"
-	torn   bool
+	// ValidAfter is the file offset of a whole, self-consistent block found
+	// after damage that looked like a torn tail (which makes it
+	// corruption); 0 if none was looked for or found.
+	ValidAfter int64
+	torn       bool
 }
+
+// Sentinel errors for the two kinds of *Damage (errors.Is).
+var (
+	// ErrTornTail: the journal's valid blocks are followed by a block the
+	// file ends inside, or by bytes never written (a zero block header, or
+	// a block with a run of unwritten zero bytes) with no valid block after
+	// them: the normal state of a journal whose writer died.
+	ErrTornTail = errors.New("torn tail")
+	// ErrCorrupt: any other damage, including torn-looking damage with a
+	// valid block after it. Nothing may cut it off.
+	ErrCorrupt = errors.New("corrupt")
+)
 
 func (d *Damage) Error() string {
 	return fmt.Sprintf("journal: block %d at offset %d: %s", d.Block, d.Offset, d.What)
 }
 
-// Torn reports whether the damage is a torn tail (the file ends inside the
-// block, or the block header is all zero) rather than corruption.
+// Is makes errors.Is(d, ErrTornTail) and errors.Is(d, ErrCorrupt) work.
+func (d *Damage) Is(target error) bool {
+	return target == ErrTornTail && d.torn || target == ErrCorrupt && !d.torn
+}
+
+// Torn reports whether the damage is a torn tail rather than corruption.
 func (d *Damage) Torn() bool { return d.torn }
 
 // Summary describes the valid blocks of a journal: all of them, or those
@@ -174,6 +197,15 @@ func (r *Reader) Params() string { return r.params }
 // damage).
 func (r *Reader) Offset() int64 { return r.off }
 
+// FileID is the identity of the open journal file (the run file beside a
+// journal records it); an error for a reader of memory.
+func (r *Reader) FileID() (FileID, error) {
+	if r.f == nil {
+		return FileID{}, errors.New("journal: not read from a file")
+	}
+	return fileID(r.f)
+}
+
 // Summary describes the valid blocks read so far.
 func (r *Reader) Summary() Summary {
 	return Summary{Params: r.params, Trace: r.prev, Blocks: r.blocks, Entries: r.entries, LastTick: r.tick, Size: r.off}
@@ -211,7 +243,7 @@ func (r *Reader) Next() (trace.BlockHeader, []byte, error) {
 		return r.torn("truncated: %d of %d header bytes", len(hb), trace.BlockHeaderSize)
 	}
 	if allZero(hb) {
-		return r.torn("unwritten tail: zero block header (the journal was not closed)")
+		return r.torn("unwritten tail: zero block header")
 	}
 	h, ok := trace.DecodeBlockHeader(hb)
 	switch {
@@ -224,7 +256,7 @@ func (r *Reader) Next() (trace.BlockHeader, []byte, error) {
 	case h.Prev != r.prev:
 		return r.corrupt("prev link mismatch (%016x, want %016x)", h.Prev, r.prev)
 	}
-	size := trace.BlockHeaderSize + int(h.Count)*trace.EntrySize // ≤ readBufBytes
+	size := trace.BlockSize(h.Count) // ≤ readBufBytes
 	b, err := r.br.Peek(size)
 	if len(b) < size {
 		if err != io.EOF {
@@ -235,17 +267,17 @@ func (r *Reader) Next() (trace.BlockHeader, []byte, error) {
 	body := b[trace.BlockHeaderSize:]
 	if got := trace.BlockHash(h.Count, h.Index, h.Prev, xxhash.Sum64(body)); got != h.Hash {
 		if at := zeroRun(body, unwrittenRun); at >= 0 {
-			return r.torn("unwritten: hash mismatch with %d+ zero bytes at entry %d (the journal was not closed)", unwrittenRun, at/trace.EntrySize)
+			return r.torn("unwritten: hash mismatch with %d+ zero bytes at entry %d", unwrittenRun, at/trace.EntrySize)
 		}
 		return r.corrupt("hash mismatch (stored %016x, computed %016x)", h.Hash, got)
 	}
-	tick := binary.LittleEndian.Uint32(body)
+	tick := trace.EntryTick(body)
 	for i := 0; i < len(body); i += trace.EntrySize {
 		e := body[i : i+trace.EntrySize]
-		if t := binary.LittleEndian.Uint32(e[0:]); t != tick {
+		if t := trace.EntryTick(e); t != tick {
 			return r.corrupt("entry %d: tick %d in a block of tick %d", i/trace.EntrySize, t, tick)
 		}
-		if v := binary.LittleEndian.Uint16(e[14:]); v > r.flagsMax {
+		if v := trace.EntryFlags(e); v > r.flagsMax {
 			if r.flagsMax == 0 {
 				return r.corrupt("entry %d: flags field is %d, want 0 (the run has no faults)", i/trace.EntrySize, v)
 			}
@@ -279,8 +311,67 @@ func (r *Reader) corrupt(format string, a ...any) (trace.BlockHeader, []byte, er
 	return r.fail(&Damage{Block: r.blocks, Offset: r.off, What: fmt.Sprintf(format, a...)})
 }
 
+// torn reports damage that looks like a torn tail: it is one only if no
+// valid block follows it (pebble's record reader and etcd's WAL draw the
+// same line: a zeroed or torn record with good records after it is
+// corruption, not the end of the log).
 func (r *Reader) torn(format string, a ...any) (trace.BlockHeader, []byte, error) {
-	return r.fail(&Damage{Block: r.blocks, Offset: r.off, What: fmt.Sprintf(format, a...), torn: true})
+	d := &Damage{Block: r.blocks, Offset: r.off, What: fmt.Sprintf(format, a...), torn: true}
+	off, idx, err := r.validAfter()
+	if err != nil {
+		return r.fail(fmt.Errorf("journal: %w", err))
+	}
+	switch {
+	case off > 0:
+		d.torn, d.ValidAfter = false, off
+		d.What = fmt.Sprintf("damaged (%s), and block %d at offset %d after it is valid: damage inside the journal, not a torn tail", d.What, idx, off)
+	case !strings.HasPrefix(d.What, "truncated"):
+		d.What += " (the journal was not closed)"
+	}
+	return r.fail(d)
+}
+
+// validAfter scans the rest of the file, from the block header after the
+// bad one at r.off, for a whole block consistent in itself (magic, count,
+// hash; trace.WholeBlock) with an index after the bad block's. Blocks start
+// at offsets r.off + 32k, so only those are looked at. It returns the
+// offset and index of the first such block, or 0. The scan reads the rest
+// of the file once through the reader's buffer (bounded memory).
+func (r *Reader) validAfter() (int64, uint64, error) {
+	const maxBlock = trace.BlockHeaderSize + trace.BlockEntriesMax*trace.EntrySize
+	_, _ = r.br.Discard(trace.BlockHeaderSize) // the bad header: at least that much is buffered
+	base := r.off + trace.BlockHeaderSize      // file offset of the buffer's first byte
+	for {
+		b, err := r.br.Peek(readBufBytes)
+		eof := err == io.EOF
+		if err != nil && !eof {
+			return 0, 0, err
+		}
+		// candidates whose whole block fits in b; at the end, all of them
+		limit := len(b)
+		if !eof {
+			limit = len(b) - maxBlock
+		}
+		for i := 0; i < limit; {
+			j := bytes.Index(b[i:], trace.BlockMagic[:])
+			if j < 0 || i+j >= limit {
+				break
+			}
+			at := i + j
+			if at%trace.EntrySize == 0 { // base ≡ r.off (mod 32)
+				if h, _, ok := trace.WholeBlock(b[at:]); ok && h.Index > r.blocks {
+					return base + int64(at), h.Index, nil
+				}
+			}
+			i = at + 1
+		}
+		if eof {
+			return 0, 0, nil
+		}
+		limit -= limit % trace.EntrySize
+		_, _ = r.br.Discard(limit)
+		base += int64(limit)
+	}
 }
 
 // unwrittenRun is the shortest run of zero bytes that marks a block as

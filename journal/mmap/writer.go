@@ -3,11 +3,12 @@ package mmap
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"unsafe"
 
@@ -49,10 +50,19 @@ func (s Sync) String() string {
 	return fmt.Sprintf("Sync(%d)", int(s))
 }
 
-// Options for Create.
+// Options for Create and Append.
 type Options struct {
-	Sync        Sync // SyncEnd (the zero value) or SyncNone
+	Sync        Sync // SyncEnd (the zero value), SyncNone or SyncSnapshot
 	WindowBytes int  // size of the mapped window; 0: windowBytesDefault
+	// Overwrite lets Create replace an existing journal that is not empty
+	// (`--force`); without it Create refuses with *ExistsError.
+	Overwrite bool
+	// Prepare, if set, is called by Create once the new journal file exists
+	// beside path, is locked and holds its header, and before it replaces
+	// whatever is at path: the caller records what identifies the run
+	// (package runfile) there. An error aborts Create and leaves path as
+	// it was.
+	Prepare func(id FileID) error
 }
 
 const (
@@ -67,9 +77,16 @@ const (
 
 var pageSize = int64(os.Getpagesize())
 
-// Writer appends to a journal through a mapped window that slides forward.
-// It is not safe for concurrent calls; the slice returned by Reserve may be
-// filled by several goroutines (disjoint parts) before the next call.
+// fallocate is syscall.Fallocate (a variable for tests of file systems
+// without it).
+var fallocate = syscall.Fallocate
+
+// Writer appends to a journal through a mapped window that slides forward
+// (or, on a file system without fallocate, through a buffer written with
+// pwrite: see slide). It is not safe for concurrent calls; the slice
+// returned by Reserve may be filled by several goroutines (disjoint parts)
+// before the next call. It holds the journal's exclusive lock (flock) from
+// Create or Append to Close or Abort.
 type Writer struct {
 	f           *os.File
 	fd          int
@@ -77,20 +94,34 @@ type Writer struct {
 	sync        Sync
 	windowBytes int64
 	created     bool // Create made a new file (its directory entry needs an fsync)
+	owned       bool // the file at path is this writer's own new file (Abort removes it)
+	// buffered: the file system cannot preallocate (no fallocate), so the
+	// window is a heap buffer written with pwrite when it slides: a mapping
+	// of a sparse file would turn a full disk into SIGBUS.
+	buffered bool
 
 	size     int64 // logical end of the journal
 	fileSize int64 // allocated length of the file
 	win      []byte
 	winOff   int64 // file offset of win[0]; win covers [winOff, winOff+len(win))
 
+	inv invariantState // -tags invariants: the blocks written so far
+
 	closed   bool
 	closeErr error
 }
 
-// Create creates the journal at path and writes its file header and params.
-// An existing file at path is replaced only if it is empty or a lexbench
-// journal; any other file is left untouched and is an error. Errors are one
-// line, prefixed "journal: ".
+// Create makes a new journal at path holding the file header and params.
+// An existing file at path must be a regular file that is empty or a
+// lexbench journal; a journal that is not empty is replaced only with
+// opt.Overwrite (else *ExistsError), and never while another process holds
+// its lock (ErrLocked). Any other file is refused and left untouched.
+//
+// The journal is written as a new file beside path (".NAME.new-…"),
+// locked, given its header, then opt.Prepare is called, then it is renamed
+// over path: until that rename every existing byte at path is as it was,
+// and every run's journal is a new file (its FileID binds the run file to
+// it). Errors are one line, prefixed "journal: ".
 func Create(path, params string, opt Options) (*Writer, error) {
 	if len(params) == 0 || len(params) > trace.ParamsLenMax {
 		return nil, fmt.Errorf("journal: params length %d out of range 1..%d", len(params), trace.ParamsLenMax)
@@ -99,16 +130,85 @@ func Create(path, params string, opt Options) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, created, err := openForCreate(path)
+	old, err := claimExisting(path, opt.Overwrite)
 	if err != nil {
 		return nil, err
 	}
-	w := &Writer{f: f, fd: int(f.Fd()), path: path, sync: opt.Sync, windowBytes: window, created: created}
-	if err := w.Write(trace.AppendFileHeader(nil, params)); err != nil {
+	defer old.Release() // after the rename: the old file stays locked until it is replaced
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	removeStaleNew(dir, base)
+	f, err := createNew(dir, "."+base+".new-")
+	if err != nil {
+		return nil, fmt.Errorf("journal: creating %s: %w", path, unwrapPath(err))
+	}
+	tmp := f.Name()
+	if err := lockFile(f, true); err != nil { // nobody else knows the name yet
+		f.Close()
+		os.Remove(tmp)
+		return nil, fmt.Errorf("journal: %s: %w", tmp, err)
+	}
+	w := &Writer{f: f, fd: int(f.Fd()), path: tmp, sync: opt.Sync, windowBytes: window, created: true, owned: true}
+	fail := func(err error) (*Writer, error) {
 		_ = w.Abort()
 		return nil, err
 	}
+	if err := w.Write(trace.AppendFileHeader(nil, params)); err != nil {
+		return fail(err)
+	}
+	id, err := fileID(f)
+	if err != nil {
+		return fail(fmt.Errorf("journal: %w", err))
+	}
+	if opt.Prepare != nil {
+		if err := opt.Prepare(id); err != nil {
+			return fail(err)
+		}
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fail(fmt.Errorf("journal: %w", err))
+	}
+	w.path = path
 	return w, nil
+}
+
+// createNew creates a new file dir/prefix+random, mode 0644 (less the
+// umask), as os.CreateTemp does with mode 0600.
+func createNew(dir, prefix string) (*os.File, error) {
+	for try := 0; ; try++ {
+		f, err := os.OpenFile(filepath.Join(dir, prefix+strconv.FormatUint(rand.Uint64(), 36)), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+		if err == nil || !errors.Is(err, fs.ErrExist) || try == 100 {
+			return f, err
+		}
+	}
+}
+
+// removeStaleNew removes the new journal files for base in dir that a
+// process which died inside Create left behind (nobody holds their lock).
+func removeStaleNew(dir, base string) {
+	names, _ := filepath.Glob(filepath.Join(dir, "."+base+".new-*"))
+	for _, n := range names {
+		f, err := os.Open(n)
+		if err != nil {
+			continue
+		}
+		if lockFile(f, true) == nil {
+			os.Remove(n)
+		}
+		f.Close()
+	}
+}
+
+// unwrapPath drops the "op path:" of a *fs.PathError when the caller names
+// the path itself.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 func (opt Options) window() (int64, error) {
@@ -125,43 +225,54 @@ func (opt Options) window() (int64, error) {
 	return roundUp(window, pageSize), nil
 }
 
-// OpenAppend opens the existing journal at path to append after its first
-// size bytes, which the caller has verified (Summary.Size of its valid
-// prefix); everything after them (a torn tail) is cut off now, before
-// anything is written. The file must start with the journal magic.
+// OpenAppend locks the existing journal at path (Lock) and appends after
+// its first size bytes (Locked.Append).
 func OpenAppend(path string, size int64, opt Options) (*Writer, error) {
+	l, err := Lock(path)
+	if err != nil {
+		return nil, err
+	}
+	w, err := l.Append(size, opt)
+	if err != nil {
+		l.Release()
+		return nil, err
+	}
+	return w, nil
+}
+
+// Append continues the locked journal after its first size bytes, which
+// the caller has verified (Summary.Size of its valid prefix); everything
+// after them (a torn tail) is cut off now, before anything is written. The
+// Writer takes over the file and its lock (the Locked is spent); after an
+// error the Locked is still the caller's to release.
+func (l *Locked) Append(size int64, opt Options) (*Writer, error) {
 	window, err := opt.window()
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if l.f == nil || !l.excl {
+		return nil, fmt.Errorf("journal: %s: append needs the file's exclusive lock", l.path)
+	}
+	st, err := l.f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	fail := func(err error) (*Writer, error) {
-		f.Close()
-		return nil, err
-	}
-	st, err := f.Stat()
-	if err != nil {
-		return fail(fmt.Errorf("journal: %w", err))
-	}
-	var magic [len(trace.FileMagic)]byte
-	if _, err := io.ReadFull(f, magic[:]); err != nil || magic != trace.FileMagic || !st.Mode().IsRegular() {
-		return fail(fmt.Errorf("journal: %s: %w", path, trace.ErrNotJournal))
-	}
 	if size < trace.FileHeaderSize || size > st.Size() {
-		return fail(fmt.Errorf("journal: %s: append offset %d outside the file (%d bytes)", path, size, st.Size()))
+		return nil, fmt.Errorf("journal: %s: append offset %d outside the file (%d bytes)", l.path, size, st.Size())
 	}
-	if err := f.Truncate(size); err != nil {
-		return fail(fmt.Errorf("journal: truncating %s: %w", path, err))
+	if err := l.f.Truncate(size); err != nil {
+		return nil, fmt.Errorf("journal: truncating %s: %w", l.path, err)
 	}
-	return &Writer{f: f, fd: int(f.Fd()), path: path, sync: opt.Sync, windowBytes: window,
-		size: size, fileSize: size}, nil
+	w := &Writer{f: l.f, fd: int(l.f.Fd()), path: l.path, sync: opt.Sync, windowBytes: window,
+		size: size, fileSize: size}
+	w.inv.appending, w.inv.checked = true, size
+	l.f = nil
+	return w, nil
 }
 
 // Sync makes everything appended so far durable (msync of the mapped
-// window, then fsync of the file). With SyncNone it does nothing.
+// window or pwrite of the buffered one, then fsync of the file). With
+// SyncNone it does nothing.
 func (w *Writer) Sync() error {
 	if w.closed {
 		return fmt.Errorf("journal: %s: sync after close", w.path)
@@ -169,12 +280,8 @@ func (w *Writer) Sync() error {
 	if w.sync == SyncNone {
 		return nil
 	}
-	if w.win != nil {
-		if used := min(int64(len(w.win)), w.size-w.winOff); used > 0 {
-			if err := msync(w.win[:used]); err != nil {
-				return fmt.Errorf("journal: msync %s: %w", w.path, err)
-			}
-		}
+	if err := w.flushWindow(true); err != nil {
+		return err
 	}
 	if err := w.f.Sync(); err != nil {
 		return fmt.Errorf("journal: fsync %s: %w", w.path, err)
@@ -188,57 +295,30 @@ func (w *Writer) Sync() error {
 	return nil
 }
 
-// openForCreate opens path for writing, empty. A new file is created
-// exclusively; an existing one must be a regular file that is empty or
-// starts with the journal magic, and is truncated only after that check
-// (on the same open file, so nothing can swap it in between).
-func openForCreate(path string) (f *os.File, created bool, err error) {
-	f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
-	if err == nil {
-		return f, true, nil
+// flushWindow writes the used part of the window to the file: pwrite of a
+// buffered window; for a mapped one msync if durable (else nothing: the
+// pages are the page cache).
+func (w *Writer) flushWindow(durable bool) error {
+	if w.win == nil {
+		return nil
 	}
-	if !errors.Is(err, fs.ErrExist) {
-		return nil, false, fmt.Errorf("journal: %w", err)
+	used := min(int64(len(w.win)), w.size-w.winOff)
+	if used <= 0 {
+		return nil
 	}
-	// Stat before opening: opening a FIFO or device could block or have
-	// side effects.
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, false, fmt.Errorf("journal: %w", err)
+	if w.buffered {
+		if _, err := w.f.WriteAt(w.win[:used], w.winOff); err != nil {
+			return fmt.Errorf("journal: writing %s: %w", w.path, unwrapPath(err))
+		}
+		w.fileSize = max(w.fileSize, w.winOff+used)
+		return nil
 	}
-	if !st.Mode().IsRegular() {
-		return nil, false, fmt.Errorf("journal: refusing to overwrite %s: not a regular file", path)
-	}
-	f, err = os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return nil, false, fmt.Errorf("journal: %w", err)
-	}
-	fst, err := f.Stat()
-	if err == nil && (!fst.Mode().IsRegular() || !os.SameFile(st, fst)) {
-		err = fmt.Errorf("journal: refusing to overwrite %s: it changed while being opened", path)
-	}
-	if err == nil {
-		var magic [len(trace.FileMagic)]byte
-		n, rerr := io.ReadFull(f, magic[:])
-		switch {
-		case n == 0 && rerr == io.EOF:
-		case rerr == nil && magic == trace.FileMagic:
-		case rerr != nil && rerr != io.ErrUnexpectedEOF:
-			err = fmt.Errorf("journal: %w", rerr)
-		default:
-			err = fmt.Errorf("journal: refusing to overwrite %s: not a lexbench journal", path)
+	if durable {
+		if err := msync(w.win[:used]); err != nil {
+			return fmt.Errorf("journal: msync %s: %w", w.path, err)
 		}
 	}
-	if err == nil {
-		if terr := f.Truncate(0); terr != nil {
-			err = fmt.Errorf("journal: %w", terr)
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, false, err
-	}
-	return f, false, nil
+	return nil
 }
 
 // Size is the journal's logical size in bytes so far.
@@ -247,7 +327,12 @@ func (w *Writer) Size() int64 { return w.size }
 // Reserve returns exactly n writable bytes at the end of the journal and
 // moves the end past them. The slice is valid until the next Reserve, Write
 // or Close; bytes of it that are not written are zero in the file.
+// Under -tags invariants, each Reserve, Write and Close first checks that
+// the bytes reserved before are whole blocks that hash and link.
 func (w *Writer) Reserve(n int) ([]byte, error) {
+	if invariants {
+		w.checkFilled()
+	}
 	lo := w.size - w.winOff
 	if n < 0 || w.closed || int64(n) > int64(len(w.win))-lo {
 		return w.reserveSlow(n)
@@ -287,25 +372,51 @@ func (w *Writer) Write(p []byte) error {
 	return nil
 }
 
-// slide unmaps the current window and maps one that covers [start, end):
-// windowBytes long, or longer if the reservation needs it, starting at the
-// page of start. The file is grown first, so every mapped page has disk
-// blocks behind it.
+// slide retires the current window and sets up one that covers
+// [start, end): windowBytes long, or longer if the reservation needs it.
+//
+// Mapped (the normal case), the window starts at the page of start, and
+// the file is grown first with fallocate, so every mapped page has disk
+// blocks behind it and a full disk is an error here, never a fault when
+// the mapping is written. Where fallocate is unsupported the writer does
+// not map a file grown with ftruncate (a sparse file: a write to a page
+// with no free disk block would be SIGBUS); it switches to a heap buffer
+// that starts at start and is written with pwrite when it slides, so a
+// full disk is an error from Reserve, Sync or Close.
 func (w *Writer) slide(start, end int64) error {
 	if err := w.unmap(); err != nil {
 		return err
 	}
 	off := start / pageSize * pageSize
+	if w.buffered {
+		off = start
+	}
 	length := roundUp(max(w.windowBytes, end-off), pageSize)
 	if length > math.MaxInt {
 		return fmt.Errorf("journal: %s: window of %d bytes", w.path, length)
 	}
-	if need := off + length; need > w.fileSize {
+	if need := off + length; !w.buffered && need > w.fileSize {
 		grow := max(need, w.fileSize+growBytesMin)
-		if err := allocate(w.f, w.fileSize, grow); err != nil {
+		err := fallocate(w.fd, 0, w.fileSize, grow-w.fileSize)
+		switch {
+		case errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, syscall.ENOSYS):
+			w.buffered, off = true, start
+			length = roundUp(max(w.windowBytes, end-off), pageSize)
+		case err != nil:
 			return fmt.Errorf("journal: growing %s to %d bytes: %w", w.path, grow, err)
+		default:
+			w.fileSize = grow
 		}
-		w.fileSize = grow
+	}
+	if w.buffered {
+		if int64(cap(w.win)) >= length {
+			w.win = w.win[:length]
+			clear(w.win)
+		} else {
+			w.win = make([]byte, length)
+		}
+		w.winOff = off
+		return nil
 	}
 	b, err := syscall.Mmap(w.fd, off, int(length), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
 	if err != nil {
@@ -315,20 +426,16 @@ func (w *Writer) slide(start, end int64) error {
 	return nil
 }
 
-// allocate extends f from size from to size to with disk blocks, so that a
-// full disk is an error here and not a fault when the mapping is written.
-func allocate(f *os.File, from, to int64) error {
-	err := syscall.Fallocate(int(f.Fd()), 0, from, to-from)
-	if errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, syscall.ENOSYS) {
-		return f.Truncate(to)
-	}
-	return err
-}
-
-// unmap starts writeback of the finished window and unmaps it.
+// unmap retires the window: a buffered one is written to the file; a
+// mapped one gets its writeback started and is unmapped.
 func (w *Writer) unmap() error {
 	if w.win == nil {
 		return nil
+	}
+	if w.buffered {
+		err := w.flushWindow(false)
+		w.win = w.win[:0]
+		return err
 	}
 	if used := min(int64(len(w.win)), w.size-w.winOff); used > 0 {
 		// only a hint: the data is in the page cache either way
@@ -342,55 +449,78 @@ func (w *Writer) unmap() error {
 	return nil
 }
 
-// Close finishes the journal: it unmaps the window, truncates the file to
-// its logical size and, with SyncEnd, msyncs and fsyncs it (and the
-// directory of a new file). Calling it again returns the first call's
-// result.
+// Close finishes the journal: it retires the window (msync first with
+// SyncEnd or SyncSnapshot), truncates the file to its logical size and,
+// with SyncEnd or SyncSnapshot, fsyncs it (and the directory of a new
+// file); then it closes the file, which releases the lock. Calling it
+// again returns the first call's result.
 func (w *Writer) Close() error {
 	if w.closed {
 		return w.closeErr
 	}
+	if invariants {
+		w.checkFilled()
+	}
 	w.closed = true
 	var err error
-	keep := func(e error, format string) {
+	keep := func(e error) {
 		if err == nil && e != nil {
-			err = fmt.Errorf(format, w.path, e)
+			err = e
 		}
 	}
-	if w.win != nil {
-		if used := min(int64(len(w.win)), w.size-w.winOff); used > 0 && w.sync != SyncNone {
-			keep(msync(w.win[:used]), "journal: msync %s: %w")
+	keep(w.flushWindow(w.sync != SyncNone))
+	if w.win != nil && !w.buffered {
+		if e := syscall.Munmap(w.win); e != nil {
+			keep(fmt.Errorf("journal: unmapping %s: %w", w.path, e))
 		}
-		keep(syscall.Munmap(w.win), "journal: unmapping %s: %w")
-		w.win = nil
 	}
-	keep(w.f.Truncate(w.size), "journal: truncating %s: %w")
+	w.win = nil
+	if e := w.f.Truncate(w.size); e != nil {
+		keep(fmt.Errorf("journal: truncating %s: %w", w.path, e))
+	}
 	if w.sync != SyncNone && err == nil {
-		keep(w.f.Sync(), "journal: fsync %s: %w")
+		if e := w.f.Sync(); e != nil {
+			keep(fmt.Errorf("journal: fsync %s: %w", w.path, e))
+		}
 		if w.created && err == nil {
-			keep(SyncDir(filepath.Dir(w.path)), "journal: fsync of the directory of %s: %w")
+			if e := SyncDir(filepath.Dir(w.path)); e != nil {
+				keep(fmt.Errorf("journal: fsync of the directory of %s: %w", w.path, e))
+			}
 		}
 	}
-	keep(w.f.Close(), "journal: closing %s: %w")
+	if e := w.f.Close(); e != nil {
+		keep(fmt.Errorf("journal: closing %s: %w", w.path, e))
+	}
 	w.closeErr = err
 	return err
 }
 
-// Abort closes the journal without syncing and removes its file.
+// Abort closes the journal without syncing. A journal this Writer created
+// is removed (if the file at its path is still that one); one it appends
+// to (Append) is left as it is on disk. Calling it again does nothing.
 func (w *Writer) Abort() error {
-	if !w.closed {
-		w.closed = true
-		w.closeErr = errors.New("journal: " + w.path + ": aborted")
-		if w.win != nil {
-			_ = syscall.Munmap(w.win)
-			w.win = nil
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	w.closeErr = errors.New("journal: " + w.path + ": aborted")
+	if w.win != nil && !w.buffered {
+		_ = syscall.Munmap(w.win)
+	}
+	w.win = nil
+	var err error
+	if w.owned {
+		// remove the path only while it still names this file
+		if st, serr := os.Stat(w.path); serr == nil {
+			if fst, ferr := w.f.Stat(); ferr == nil && os.SameFile(st, fst) {
+				if rerr := os.Remove(w.path); rerr != nil {
+					err = fmt.Errorf("journal: %w", rerr)
+				}
+			}
 		}
-		w.f.Close()
 	}
-	if err := os.Remove(w.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("journal: %w", err)
-	}
-	return nil
+	w.f.Close()
+	return err
 }
 
 func msync(b []byte) error {

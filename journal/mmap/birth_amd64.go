@@ -1,0 +1,3 @@
+package mmap
+
+const sysStatx = 332 // statx on linux/amd64

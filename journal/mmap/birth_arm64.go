@@ -1,0 +1,3 @@
+package mmap
+
+const sysStatx = 291 // statx on linux/arm64
