@@ -292,7 +292,11 @@ func cmdClusterPartitions(c *replicated, rest []string, stdout, stderr io.Writer
 		return exitCode(c.spec, first), nil
 	}
 	preamble(&b)
-	fmt.Fprintf(&b, "workload: %s\nparams: %s\npartitions: %d\nshards: %d\n", c.spec.Name, run.Params(), P, f.shards.v)
+	impl := "native"
+	if c.src != nil {
+		impl = "interpreted"
+	}
+	fmt.Fprintf(&b, "workload: %s\nparams: %s\npartitions: %d\nshards: %d\nimpl: %s\n", c.spec.Name, run.Params(), P, f.shards.v, impl)
 	newOutput(nil, c.spec, run.P, run.Opts, int(f.shards.v), false).resultLines(&b, reps[0].Workload, first)
 	fmt.Fprintf(&b, "verify: %d partition journals verify as one trace (%d blocks)\n", P, sum.Blocks)
 	for k, r := range reps {
