@@ -709,8 +709,13 @@ func (r *run) finishOutput(sh *shard, x int) {
 		es, sh.spare = sortBySrc(es, sh.spare, r.bits)
 	}
 	if len(es) > 0 && (es[0].Src < sh.lo || es[len(es)-1].Src >= sh.hi) {
-		sh.emitError(es[0].Src, fmt.Errorf("engine: tick %d: a transition of a domain in [%d,%d) emitted a message with src %d, not its own id",
-			sh.out.next-1, sh.lo, sh.hi, es[0].Src))
+		// the least src outside [lo,hi): es is in src order
+		bad := es[0].Src
+		if bad >= sh.lo {
+			bad = es[sort.Search(len(es), func(i int) bool { return es[i].Src >= sh.hi })].Src
+		}
+		sh.emitError(bad, fmt.Errorf("engine: tick %d: a transition of a domain in [%d,%d) emitted a message with src %d, not its own id",
+			sh.out.next-1, sh.lo, sh.hi, bad))
 		es = es[:0]
 	}
 	if general && sh.emitFault == nil && !sh.overflow {

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/lexbench/lexbench/engine"
@@ -179,6 +180,33 @@ func TestTicksDoNotWrap(t *testing.T) {
 		res, err := engine.Run(&counter{d: 2}, c)
 		if err != nil || res.Outcome != engine.Budget || res.Ticks != 1<<32 || res.Msgs != cp.Msgs+2 {
 			t.Fatalf("shards %d, max-ticks 2^32: %v %+v", s, err, res)
+		}
+	}
+}
+
+// foreignSrc: every domain boots and counts to 3 like counter; at tick 0
+// domain 1 also emits a message with src d-1, a domain of the last shard.
+type foreignSrc struct{ counter }
+
+func (w *foreignSrc) Boots(uint32) bool { return true }
+func (w *foreignSrc) Deliver(out *engine.Outbox, msgs []trace.Entry) {
+	w.counter.Deliver(out, msgs)
+	for _, m := range msgs {
+		if m.Dst == 1 && out.Tick() == 1 {
+			out.Emit(w.d-1, 0, trace.KindData, 0, 0)
+		}
+	}
+}
+
+// TestAForeignSrcIsReportedByItself: an emission whose src is outside the
+// emitting shard's domains is reported with that src, not with the least
+// src of the shard's outbox (before: "… with src 0, not its own id"). With
+// one shard the check cannot see it: the shard holds every domain.
+func TestAForeignSrcIsReportedByItself(t *testing.T) {
+	for _, s := range []int{2, 3, 5} {
+		_, err := engine.Run(&foreignSrc{counter{d: 12, stop: 3}}, cfg(s))
+		if err == nil || !strings.Contains(err.Error(), "emitted a message with src 11, not its own id") {
+			t.Fatalf("shards %d: err %v, want src 11 named", s, err)
 		}
 	}
 }

@@ -184,6 +184,7 @@ func (c *codegen) bodies() {
 	for _, b := range c.r.f.Figures {
 		p.figures = append(p.figures, block{b.Name, c.body(ctxFigure, nil, "figure "+b.Name, b.Pos, nil, b.Body)})
 	}
+	p.temps = c.maxReg - regGlob0
 	if c.maxReg >= regsMax-c.p.nGlobals {
 		c.errs.add(Pos{1, 1}, "program needs %d registers, more than %d", c.maxReg+c.p.nGlobals-regGlob0, regsMax-regGlob0)
 	}
@@ -518,7 +519,7 @@ func (c *codegen) assign(s *Stmt) {
 				return
 			}
 			if e := s.X; e.Kind == eBinary && c.fusable(e) && !e.Static && fieldOperand(e.X) == nil &&
-				!(e.Y.Static && c.static(e.Y).lit) {
+				!c.isLiteral(e.Y) {
 				// field = x OP y in one instruction
 				x := c.expr(e.X, -1)
 				y := c.expr(e.Y, -1)
@@ -647,20 +648,119 @@ func (c *codegen) static(e *Expr) operand {
 	return res
 }
 
+// literalGlobalsMax bounds the globals literals take: once the program
+// has this many, a literal not already in one is loaded into a temporary
+// where it is used, so that however many distinct literals a program has,
+// registers remain for its temporaries and its static expressions.
+const literalGlobalsMax = (regsMax - regGlob0) / 2
+
+// literal is the operand of e (without a register) if e is a literal: a
+// number, true, false, or a constant whose value is one.
+func (c *codegen) literal(e *Expr) (operand, bool) {
+	switch {
+	case e.Kind == eInt:
+		return operand{t: tUntyped, lit: true, val: e.Val}, true
+	case e.Kind != eName:
+	case c.r.consts[e.Name] != nil:
+		k := c.r.consts[e.Name]
+		op, ok := c.literal(k.x)
+		op.t = k.t
+		return op, ok
+	case e.Name == "true":
+		return operand{t: tBool, lit: true, val: 1}, true
+	case e.Name == "false":
+		return operand{t: tBool, lit: true, val: 0}, true
+	}
+	return operand{}, false
+}
+
+// isLiteral reports whether e is a literal (an operand of an immediate
+// form), allocating nothing.
+func (c *codegen) isLiteral(e *Expr) bool {
+	_, ok := c.literal(e)
+	return ok
+}
+
+// inGlobal reports whether the static expression e is held by the global
+// reg, allocating nothing for a literal.
+func (c *codegen) inGlobal(e *Expr, reg int) bool {
+	if lit, ok := c.literal(e); ok {
+		r, ok := c.consts[lit.val]
+		return ok && r == reg
+	}
+	return c.static(e).reg == reg
+}
+
+// loadLiteral loads v into dst (a new temporary if dst < 0) and returns
+// the register.
+func (c *codegen) loadLiteral(dst int, v uint64, pos Pos) int {
+	r := dst
+	if r < 0 {
+		r = c.alloc()
+	}
+	if v < 1<<32 {
+		c.emit(opAddI, r, c.zero, 0, uint32(v), pos)
+		return r
+	}
+	c.emit(opAddI, r, c.zero, 0, uint32(v>>32), pos)
+	c.emit(opShlI, r, r, 0, 32, pos)
+	if uint32(v) != 0 {
+		c.emit(opOrI, r, r, 0, uint32(v), pos)
+	}
+	return r
+}
+
+// moveTo moves op into dst if dst >= 0 and op is elsewhere.
+func (c *codegen) moveTo(dst int, op operand, pos Pos) operand {
+	if dst >= 0 && dst != op.reg {
+		c.emit(opMov, dst, op.reg, 0, 0, pos)
+		op.reg = dst
+	}
+	return op
+}
+
 // expr generates e. With dst >= 0 the value ends in register dst; with -1
 // it may stay where it is (a variable, a global) or go to a new temporary.
+//
+// Temporaries are a stack: an expression's code may use every register
+// from c.nextReg up, and when it is generated only its result stays
+// allocated (everything above it is free again). An operation computes its
+// operands, frees them and puts its result at the lowest free register,
+// which may be an operand's: every instruction reads its operands before
+// it writes its result. So a body needs as many temporaries as its
+// deepest expression, however many statements it has.
 func (c *codegen) expr(e *Expr, dst int) operand {
+	mark := c.nextReg
 	op := c.expr1(e, dst)
 	if c.explaining {
 		if k, ok := c.notes[e]; ok {
 			c.emit(opNote, k, op.reg, 0, 0, e.Pos)
 		}
 	}
+	c.release(mark, op.reg)
 	return op
+}
+
+// release frees the temporaries allocated since mark, except reg if it is
+// one of them.
+func (c *codegen) release(mark, reg int) {
+	if reg >= mark && reg < c.nextReg {
+		c.nextReg = reg + 1
+	} else {
+		c.nextReg = mark
+	}
 }
 
 func (c *codegen) expr1(e *Expr, dst int) operand {
 	if e.Static {
+		if lit, ok := c.literal(e); ok && !c.inStatic && c.p.nGlobals >= literalGlobalsMax {
+			if r, ok := c.consts[lit.val]; ok {
+				lit.reg = r
+			} else { // in a temporary: the globals are kept for what only they can hold
+				lit.reg = c.loadLiteral(dst, lit.val, e.Pos)
+			}
+			return c.moveTo(dst, lit, e.Pos)
+		}
 		op := c.static(e)
 		if dst >= 0 && dst != op.reg {
 			c.emit(opMov, dst, op.reg, 0, 0, e.Pos)
@@ -668,11 +768,31 @@ func (c *codegen) expr1(e *Expr, dst int) operand {
 		}
 		return op
 	}
+	mark := c.nextReg
 	target := func() int {
 		if dst >= 0 {
 			return dst
 		}
 		return c.alloc()
+	}
+	// result is target once the operands (read by the one instruction
+	// that writes the result) are generated: their temporaries are free
+	result := func() int {
+		c.nextReg = mark
+		return target()
+	}
+	// resultKeeping is result, except that when the first operand xe is
+	// a field loaded into the first temporary, the result goes above it:
+	// the register still holds the field, and the peephole drops a later
+	// load of the field into it (dropReloads: `let m = x % 1000 + 1` then
+	// `if x & 1 == 1` loads x once). One register more at most per level
+	// of an expression.
+	resultKeeping := func(xe *Expr, x operand) int {
+		if dst < 0 && x.reg == mark && fieldOperand(xe) != nil {
+			c.nextReg = mark + 1
+			return c.alloc()
+		}
+		return result()
 	}
 	move := func(op operand) operand {
 		if dst >= 0 && op.reg != dst {
@@ -704,33 +824,38 @@ func (c *codegen) expr1(e *Expr, dst int) operand {
 	case eIndex:
 		f := e.Field
 		idx := c.expr(e.X, -1)
-		r := target()
+		r := result()
 		c.emit(opLdX, r, idx.reg, f.lenReg, uint32(f.id), e.Pos)
 		return operand{reg: r, t: fieldType(f)}
 	case eField:
 		f := e.Field
 		dom := c.expr(e.X, -1)
-		r := target()
 		if f.lenReg >= 0 {
 			idx := c.expr(e.Y, -1)
+			r := result()
 			c.emit(opLdRX, r, dom.reg, idx.reg, uint32(f.id), e.Pos)
-		} else {
-			c.emit(opLdR, r, dom.reg, 0, uint32(f.id), e.Pos)
+			return operand{reg: r, t: fieldType(f)}
 		}
+		r := result()
+		c.emit(opLdR, r, dom.reg, 0, uint32(f.id), e.Pos)
 		return operand{reg: r, t: fieldType(f)}
 	case eUnary:
 		x := c.expr(e.X, -1)
-		return c.unary(e, x, target())
+		return c.unary(e, x, resultKeeping(e.X, x))
 	case eBinary:
 		switch e.Op {
-		case "&&", "||", "==", "!=", "<", "<=", ">", ">=":
+		case "&&", "||":
 			return c.boolValue(e, target())
+		case "==", "!=", "<", "<=", ">", ">=":
+			x := c.expr(e.X, -1)
+			y := c.expr(e.Y, -1)
+			return c.compareValue(e, x, y, resultKeeping(e.X, x))
 		}
-		if f := fieldOperand(e.X); f != nil && c.fusable(e) && !c.explaining && !(e.Y.Static && c.static(e.Y).lit) {
+		if f := fieldOperand(e.X); f != nil && c.fusable(e) && !c.explaining && !c.isLiteral(e.Y) {
 			// field OP y in one instruction: y cannot change the field (only
 			// rng() changes state, and the rng field is not fused)
 			y := c.expr(e.Y, -1)
-			r := target()
+			r := result()
 			res := c.arith(e.Op, r, operand{reg: c.zero, t: fieldType(f)}, y, e.T, e.Pos)
 			if last := c.b.code[c.last()]; opcode(last) >= opAdd && opcode(last) <= opXor && decB(last) == uint8(c.zero) {
 				c.b.code[c.last()] = enc(opFLAdd+(opcode(last)-opAdd), uint8(r), 0, uint8(y.reg), uint32(f.id))
@@ -742,7 +867,7 @@ func (c *codegen) expr1(e *Expr, dst int) operand {
 		}
 		x := c.expr(e.X, -1)
 		y := c.expr(e.Y, -1)
-		return c.arith(e.Op, target(), x, y, e.T, e.Pos)
+		return c.arith(e.Op, resultKeeping(e.X, x), x, y, e.T, e.Pos)
 	case eCall:
 		switch e.Name {
 		case "i64", "u64", "min", "max":
@@ -754,14 +879,14 @@ func (c *codegen) expr1(e *Expr, dst int) operand {
 			for _, a := range e.Args {
 				args = append(args, c.expr(a, -1))
 			}
-			return c.call2(e, args, target())
+			return c.call2(e, args, result())
 		case "rng":
 			r := target()
 			c.emit(opRng, r, 0, 0, uint32(c.typ.rng.id), e.Pos)
 			return operand{reg: r, t: tU64}
 		}
 		if m := e.Mem; m != nil {
-			return c.idCall(e, m, target())
+			return c.idCall(e, m, result)
 		}
 		if fn := c.r.funcs[e.Name]; fn != nil {
 			return c.call(e, fn, target())
@@ -806,12 +931,15 @@ const (
 	inlineCodeMax  = 1 << 20 // instructions of one body
 )
 
-func (c *codegen) idCall(e *Expr, m *member, r int) operand {
+// idCall generates an id function's call; result gives its register once
+// the arguments are generated.
+func (c *codegen) idCall(e *Expr, m *member, result func() int) operand {
 	if m.entry.countReg >= 0 && m.countReg < 0 && !c.inStatic && !c.explaining {
 		// bank(x % banks): the index is in range by construction, one op
-		if a := e.Args[0]; a.Kind == eBinary && a.Op == "%" && a.Y.Static && c.static(a.Y).reg == m.entry.countReg {
+		if a := e.Args[0]; a.Kind == eBinary && a.Op == "%" && a.Y.Static && c.inGlobal(a.Y, m.entry.countReg) {
 			x := c.expr(a.X, -1)
 			slot := c.divSlot(m.entry.countReg, e.Pos)
+			r := result()
 			c.emit(opIDMod, r, x.reg, int(slot), uint32(c.idIndex(m)), e.Pos)
 			return operand{reg: r, t: tU64}
 		}
@@ -825,6 +953,7 @@ func (c *codegen) idCall(e *Expr, m *member, r int) operand {
 	if m.countReg >= 0 {
 		k = c.expr(e.Args[i], -1).reg
 	}
+	r := result()
 	c.emit(opID, r, g, k, uint32(c.idIndex(m)), e.Pos)
 	return operand{reg: r, t: tU64}
 }
@@ -932,19 +1061,19 @@ func (c *codegen) unary(e *Expr, x operand, r int) operand {
 	return operand{reg: r, t: x.t}
 }
 
-// boolValue materializes a comparison or logical operation as 0/1.
-func (c *codegen) boolValue(e *Expr, r int) operand {
-	if e.Op != "&&" && e.Op != "||" {
-		x := c.expr(e.X, -1)
-		y := c.expr(e.Y, -1)
-		o, swap, _, _ := compareOps(e.Op, e.OT == tI64)
-		a, b := x.reg, y.reg
-		if swap {
-			a, b = b, a
-		}
-		c.emit(o, r, a, b, 0, e.Pos)
-		return operand{reg: r, t: tBool}
+// compareValue materializes the comparison e of x and y as 0/1 in r.
+func (c *codegen) compareValue(e *Expr, x, y operand, r int) operand {
+	o, swap, _, _ := compareOps(e.Op, e.OT == tI64)
+	a, b := x.reg, y.reg
+	if swap {
+		a, b = b, a
 	}
+	c.emit(o, r, a, b, 0, e.Pos)
+	return operand{reg: r, t: tBool}
+}
+
+// boolValue materializes a logical operation (&&, ||) as 0/1 in r.
+func (c *codegen) boolValue(e *Expr, r int) operand {
 	if c.explaining { // both sides as noted values, short-circuit kept
 		lend := c.newLabel()
 		c.expr(e.X, r)
@@ -996,8 +1125,9 @@ func compareOps(op string, signed bool) (value opcode, vswap bool, branch opcode
 var negBranch = map[opcode]opcode{opBeq: opBne, opBne: opBeq, opBltU: opBgeU, opBgeU: opBltU}
 
 // cond generates a condition as a jump to label taken when e == jumpIf,
-// falling through otherwise.
+// falling through otherwise. It leaves no temporary allocated.
 func (c *codegen) cond(e *Expr, label int, jumpIf bool) {
+	defer func(mark int) { c.nextReg = mark }(c.nextReg)
 	if e.Kind == eUnary && e.Op == "!" {
 		c.cond(e.X, label, !jumpIf)
 		return

@@ -48,9 +48,11 @@ func (c *codegen) explain(e *Expr) []subExpr {
 		}
 	}
 	walk(e, true)
+	mark := c.nextReg
 	c.explaining = true
 	c.expr(e, -1)
 	c.explaining = false
+	c.nextReg = mark
 	c.notes = nil
 	c.emit(opEndX, 0, 0, 0, 0, e.Pos)
 	return subs

@@ -29,6 +29,7 @@ type Program struct {
 	patch    []int // code indexes whose imm is a field id to replace by the field's offset
 	consts   []constInit
 	nGlobals int
+	temps    int     // registers above the fixed ones the largest body uses (locals and temporaries)
 	budget   int     // global register of the budget, or -1 for the default
 	divs     []uint8 // divisor slots: the global register holding each divisor.Divisor
 	asserts  []assertInfo

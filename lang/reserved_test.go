@@ -32,3 +32,31 @@ func TestFiguresMayNotTakeResultKeys(t *testing.T) {
 		t.Fatalf("banking.lxm (figures applied, rejected): %v", err)
 	}
 }
+
+// TestFigureNamesAreBenchmarkKeys: a figure is printed as `name: value`,
+// a configuration line of the Go benchmark format, whose keys start with
+// a lowercase letter and hold no uppercase letter or space
+// (golang.org/x/perf/benchfmt skips any other line, so benchstat would
+// lose the figure and carry the previous run's value forward). The checker
+// refuses every other name at the figure, FILE:LINE:COL, and accepts the
+// rest.
+func TestFigureNamesAreBenchmarkKeys(t *testing.T) {
+	src := oneDomainSrc("", "", "out = 1")
+	for _, name := range []string{"Applied", "appliedTotal", "p99Latency", "_applied", "_", "aB", "x_Y"} {
+		prog := strings.Replace(src, "figure out", "figure "+name, 1)
+		wantCompileError(t, name, prog, 13, 1,
+			"figure name "+name+" is not a benchmark-format key (it is printed as `"+name+": value`): it must start with a lowercase letter and hold no uppercase letter")
+	}
+	for _, name := range []string{"applied", "p99", "a_b", "x9_y_", "out"} {
+		prog := strings.Replace(src, "figure out", "figure "+name, 1)
+		if _, err := Compile("t.lxm", prog); err != nil {
+			t.Errorf("figure %s: %v", name, err)
+		}
+	}
+	for k, want := range map[string]bool{"applied": true, "p99": true, "a_b": true, "é": true, "a-b.c/d": true,
+		"Applied": false, "aB": false, "_a": false, "": false, "a b": false, "a:b": false, "aÉ": false, "9a": false} {
+		if got := workloads.IsBenchmarkKey(k); got != want {
+			t.Errorf("IsBenchmarkKey(%q) = %v, want %v", k, got, want)
+		}
+	}
+}

@@ -361,8 +361,11 @@ func (c *resolver) declare() {
 	}
 	for _, b := range f.Figures {
 		// a figure is printed as `name: value` beside the run's own keys
-		if workloads.IsResultKey(b.Name) {
+		switch {
+		case workloads.IsResultKey(b.Name):
 			c.errs.add(b.Pos, "figure name %s is reserved: lexbench prints it for every run", b.Name)
+		case !workloads.IsBenchmarkKey(b.Name):
+			c.errs.add(b.Pos, "figure name %s is not a benchmark-format key (it is printed as `%s: value`): it must start with a lowercase letter and hold no uppercase letter", b.Name, b.Name)
 		}
 	}
 	c.declareModel()

@@ -57,13 +57,15 @@ func entryText(e *trace.Entry) string {
 
 // checked is the journal of a re-executed run: the bytes it writes over
 // the existing prefix [start, end) of a journal file are compared with it
-// instead of written, and only what lies past end is appended (through w;
-// with w nil, as for replay, running past end is a divergence). Each
+// instead of written, and only what lies past end is appended, through
+// the writer open returns, called once the whole prefix has matched
+// (resume); with open nil (replay) running past end is a divergence. Each
 // tick's region is compared at the next Reserve, when the engine has
 // filled it.
 type checked struct {
 	f          *os.File
-	w          *mmap.Writer
+	open       func() (*mmap.Writer, error)
+	w          *mmap.Writer // nil until open is called
 	pos, end   int64
 	blocks     uint64 // index of the next block
 	pend       []byte // a region over the prefix, waiting to be compared
@@ -75,8 +77,20 @@ type checked struct {
 	err        error
 }
 
-func newChecked(f *os.File, w *mmap.Writer, start, end int64, blocks uint64) *checked {
-	return &checked{f: f, w: w, pos: start, end: end, blocks: blocks}
+func newChecked(f *os.File, open func() (*mmap.Writer, error), start, end int64, blocks uint64) *checked {
+	return &checked{f: f, open: open, pos: start, end: end, blocks: blocks}
+}
+
+// begun reports whether the writer is open: the prefix matched, and the
+// journal may have changed.
+func (c *checked) begun() bool { return c.w != nil }
+
+// begin opens the writer (once).
+func (c *checked) begin() error {
+	if c.w == nil && c.err == nil {
+		c.w, c.err = c.open()
+	}
+	return c.err
 }
 
 // Reserve implements engine.Journal.
@@ -85,10 +99,13 @@ func (c *checked) Reserve(n int) ([]byte, error) {
 		return nil, err
 	}
 	if c.pos >= c.end {
-		if c.w == nil {
+		if c.open == nil {
 			c.pend, c.pendPos, c.pendBlocks = c.region(n), c.pos, c.blocks
 			c.pos += int64(n)
 			return c.pend, nil
+		}
+		if err := c.begin(); err != nil {
+			return nil, err
 		}
 		c.pos += int64(n)
 		return c.w.Reserve(n)
@@ -126,13 +143,16 @@ func (c *checked) flush() error {
 			return c.err
 		}
 	}
-	if k < len(ours) && c.w == nil || !bytes.Equal(ours[:k], theirs) {
+	if k < len(ours) && c.open == nil || !bytes.Equal(ours[:k], theirs) {
 		c.err = locate(ours, theirs, pos, c.pendBlocks)
 		return c.err
 	}
 	c.compared += int64(k)
 	c.blocks = c.pendBlocks + countBlocks(ours)
 	if k < len(ours) {
+		if err := c.begin(); err != nil {
+			return err
+		}
 		if err := c.w.Write(ours[k:]); err != nil {
 			c.err = err
 			return err
@@ -142,11 +162,16 @@ func (c *checked) flush() error {
 }
 
 // Close compares the last region, checks that the run covered the whole
-// prefix, and closes the writer.
-func (c *checked) Close() error {
+// prefix, opens the writer if the run has not (a run that ends exactly at
+// the prefix's end still cuts a torn tail) and closes it. A run stopped
+// early (stopped) need not cover the prefix, and opens nothing.
+func (c *checked) Close(stopped bool) error {
 	err := c.flush()
-	if err == nil && c.pos < c.end {
+	if err == nil && c.pos < c.end && !stopped {
 		err = c.beyond()
+	}
+	if err == nil && !stopped && c.open != nil {
+		err = c.begin()
 	}
 	if c.w != nil {
 		if werr := c.w.Close(); err == nil {

@@ -138,9 +138,12 @@ type Request struct {
 	DefaultMaxInFlight int64
 	// Program is the program that wrote the journal, for a journal without
 	// a run file; with one, it must be the recorded program (or nil).
-	Program  *runfile.Program
-	Progress func(tick, msgs uint64)
-	Stop     *atomic.Bool // see engine.Config.Stop
+	Program *runfile.Program
+	// Watch, if set, is called with the report once its workload is made,
+	// before the run, and returns the engine's Progress and OnCell for it
+	// (either may be nil): the caller's progress line and cell events.
+	Watch func(*Report) (progress func(tick, msgs uint64), onCell func(*engine.CellEvent))
+	Stop  *atomic.Bool // see engine.Config.Stop
 	// DiscardAfterSnapshot lets Resume continue a run whose journal (not
 	// closed) is damaged after its newest usable snapshot: everything
 	// after that snapshot is cut off and written again.
@@ -181,6 +184,10 @@ type Report struct {
 	Torn     string   // what the torn tail was
 	Checked  int64    // journal bytes re-executed and compared
 	Snaps    *Snapshotter
+	// Unchanged: the resume was stopped before it had re-checked the
+	// journal's kept prefix, so it changed no file (Result is where it
+	// stopped; the journal still goes on after it)
+	Unchanged bool
 }
 
 // identify reads the journal's params and the run file beside it, checks
@@ -400,7 +407,7 @@ func config(rep *Report, req *Request) engine.Config {
 		inFlight = req.DefaultMaxInFlight
 	}
 	return engine.Config{Params: rep.Params, Shards: rep.Shards, MaxTicks: o.MaxTicks, MaxMsgs: o.MaxMsgs,
-		Damp: o.Damp, NoDetect: o.NoDetect, Detect: detection(o.Local), Progress: req.Progress, Stop: req.Stop,
+		Damp: o.Damp, NoDetect: o.NoDetect, Detect: detection(o.Local), Stop: req.Stop,
 		Faults: rep.P.Faults, MaxInFlight: inFlight}
 }
 
@@ -486,9 +493,15 @@ func Resume(req Request) (*Report, error) {
 		return rep, fmt.Errorf("journal: %w", err)
 	}
 	rep.Cut = st.Size() - sum.Size
-	// The run file says "running" while the journal may change; a journal
-	// without one gets one now (the options and program it was resumed
-	// with), binding it for later commands.
+	// A resume changes no file until the re-executed run has matched the
+	// journal's whole kept prefix: only then (begin: at the first block it
+	// appends, or at the end) does the run file say "running" — the
+	// journal may change from there on —, is the torn tail cut and are
+	// snapshots written. A journal without a run file gets one then (the
+	// options and program it was resumed with, binding it for later
+	// commands), and loses the snapshots of whatever run was there before.
+	// So a resume that diverges (the wrong flags for a journal without a
+	// run file), fails or is stopped before leaves every file as it was.
 	run := rf
 	if run == nil {
 		id, err := runfile.NewID()
@@ -496,40 +509,52 @@ func Resume(req Request) (*Report, error) {
 			return rep, fmt.Errorf("run file: %w", err)
 		}
 		run = &runfile.Run{ID: id, Journal: l.ID(), Params: params, Opts: rep.Opts, Program: rep.Program}
-		if err := snapshot.Clear(snapshot.Dir(req.Journal)); err != nil {
-			return rep, err
-		}
 	}
-	run.State, run.Size, run.Trace = runfile.Running, 0, 0
 	durable := rep.Opts.Sync != mmap.SyncNone
-	if err := runfile.Write(runfile.Path(req.Journal), run, durable); err != nil {
-		return rep, err
-	}
-	rep.RunFile = runfile.Path(req.Journal)
-	w, err := l.Append(sum.Size, mmap.Options{Sync: rep.Opts.Sync})
-	if err != nil {
-		return rep, err
+	var j *checked
+	begin := func() (*mmap.Writer, error) {
+		if rf == nil {
+			if err := snapshot.Clear(snapshot.Dir(req.Journal)); err != nil {
+				return nil, err
+			}
+		}
+		run.State, run.Size, run.Trace = runfile.Running, 0, 0
+		if err := runfile.Write(runfile.Path(req.Journal), run, durable); err != nil {
+			return nil, err
+		}
+		rep.RunFile = runfile.Path(req.Journal)
+		if rep.Opts.SnapshotEvery > 0 {
+			var err error
+			if rep.Snaps, err = NewSnapshotter(req.Journal, j, params, rep.Opts, run.ID); err != nil {
+				return nil, err
+			}
+		}
+		return l.Append(sum.Size, mmap.Options{Sync: rep.Opts.Sync})
 	}
 	f, err := os.Open(req.Journal)
 	if err != nil {
-		w.Close()
 		return rep, fmt.Errorf("journal: %w", err)
 	}
 	defer f.Close()
-	j := newChecked(f, w, pos.Offset, sum.Size, pos.Blocks)
+	j = newChecked(f, begin, pos.Offset, sum.Size, pos.Blocks)
 	cfg.Journal = j
 	if rep.Opts.SnapshotEvery > 0 {
-		rep.Snaps, err = NewSnapshotter(req.Journal, j, params, rep.Opts, run.ID)
-		if err != nil {
-			j.Close()
-			return rep, err
+		cfg.SnapshotEvery = rep.Opts.SnapshotEvery
+		cfg.Snapshot = func(cp *engine.Checkpoint) error {
+			if rep.Snaps == nil { // not begun: the snapshots there stay as they are
+				return nil
+			}
+			return rep.Snaps.Snapshot(cp)
 		}
-		cfg.SnapshotEvery, cfg.Snapshot = rep.Opts.SnapshotEvery, rep.Snaps.Snapshot
 	}
-	if err = rep.run(req, cfg, j); err == nil {
-		err = finish(req.Journal, run, j.Size(), rep.Result.Trace, rep.Result.Outcome == engine.Stopped, durable)
+	if err = rep.run(req, cfg, j); err != nil {
+		return rep, err
 	}
-	return rep, err
+	if rep.Result.Outcome == engine.Stopped && !j.begun() {
+		rep.Unchanged = true // nothing changed: nothing to record
+		return rep, nil
+	}
+	return rep, finish(req.Journal, run, j.Size(), rep.Result.Trace, rep.Result.Outcome == engine.Stopped, durable)
 }
 
 // finish records in the run file that the journal was closed, at size
@@ -549,15 +574,18 @@ func (rep *Report) run(req Request, cfg engine.Config, j *checked) error {
 		wl = req.Wrap(wl)
 	}
 	rep.Workload = wl
-	if req.Configure != nil {
+	if req.Watch != nil {
+		cfg.Progress, cfg.OnCell = req.Watch(rep)
+	}
+	if req.Configure != nil { // after Watch: it may wrap Progress
 		if err := req.Configure(&cfg); err != nil {
-			j.Close()
+			j.Close(false)
 			return err
 		}
 	}
 	start := time.Now()
 	res, err := engine.Run(wl, cfg)
-	if cerr := j.Close(); err == nil {
+	if cerr := j.Close(res.Outcome == engine.Stopped); err == nil {
 		err = cerr
 	}
 	rep.Elapsed = time.Since(start)

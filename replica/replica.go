@@ -153,8 +153,9 @@ func RunReplica(ctx context.Context, c *Conn, run *Run, o ReplicaOptions) (*Repl
 	if resume {
 		opts := run.Opts
 		opts.SnapshotEvery, opts.Sync = o.SnapshotEvery, o.Sync
-		rr, err := recovery.Resume(recovery.Request{Journal: o.Journal, Shards: o.Shards, Opts: &opts, Program: run.Source, Progress: o.Progress,
-			Wrap: wrap, Configure: configure})
+		rr, err := recovery.Resume(recovery.Request{Journal: o.Journal, Shards: o.Shards, Opts: &opts, Program: run.Source,
+			Watch: func(*recovery.Report) (func(tick, msgs uint64), func(*engine.CellEvent)) { return o.Progress, nil },
+			Wrap:  wrap, Configure: configure})
 		rep.Resume = rr
 		if rr != nil {
 			rep.Result, rep.From, rep.Before, rep.Snaps = rr.Result, rr.From, rr.Before, rr.Snaps

@@ -1,5 +1,7 @@
 package workloads
 
+import "unicode"
+
 // ResultKeys are the keys lexbench prints for every run besides the
 // workload's figures: its configuration lines (SPEC §6) and its --json
 // fields, including those of features that apply to some runs only (they
@@ -34,4 +36,19 @@ func IsResultKey(name string) bool {
 		}
 	}
 	return false
+}
+
+// IsBenchmarkKey reports whether name can be the key of a configuration
+// line of the Go benchmark format (golang.org/design/14313, as
+// golang.org/x/perf/benchfmt reads it): it starts with a lowercase letter
+// and holds no uppercase letter, space or colon. benchstat skips any other
+// `name: value` line, so a figure named otherwise would be lost. The
+// language's checker refuses such figure names.
+func IsBenchmarkKey(name string) bool {
+	for i, r := range name {
+		if i == 0 && !unicode.IsLower(r) || unicode.IsUpper(r) || unicode.IsSpace(r) || r == ':' {
+			return false
+		}
+	}
+	return name != ""
 }

@@ -46,11 +46,7 @@ func (s *stopper) release() {
 // report tells where a stopped run ended and how to continue it, and
 // returns the exit code: 128 + the signal (130 for SIGINT).
 func (s *stopper) report(stderr io.Writer, res engine.Result, journal string, snapshot bool) int {
-	sig := syscall.Signal(s.sig.Load())
-	if sig == 0 {
-		sig = syscall.SIGINT
-	}
-	name := map[syscall.Signal]string{syscall.SIGINT: "SIGINT", syscall.SIGTERM: "SIGTERM"}[sig]
+	sig, name := s.signal()
 	if journal == "" {
 		fmt.Fprintf(stderr, "lexbench: interrupted (%s) at tick %d after %d messages; no --journal, so nothing to resume\n", name, res.Ticks, res.Msgs)
 	} else {
@@ -62,6 +58,25 @@ func (s *stopper) report(stderr io.Writer, res engine.Result, journal string, sn
 			name, res.Ticks, res.Msgs, journal, res.Trace, snap, shellQuote(journal))
 	}
 	return 128 + int(sig)
+}
+
+// reportUnchanged says that a resume stopped while it re-checked the
+// journal, before it changed any file, and returns the exit code.
+func (s *stopper) reportUnchanged(stderr io.Writer, res engine.Result, journal string) int {
+	sig, name := s.signal()
+	fmt.Fprintf(stderr, "lexbench: interrupted (%s) at tick %d, while re-checking the journal %s: nothing was changed; continue with: lexbench resume %s\n",
+		name, res.Ticks, journal, shellQuote(journal))
+	return 128 + int(sig)
+}
+
+// signal is the signal that stopped the run (SIGINT if none was recorded)
+// and its name.
+func (s *stopper) signal() (syscall.Signal, string) {
+	sig := syscall.Signal(s.sig.Load())
+	if sig == 0 {
+		sig = syscall.SIGINT
+	}
+	return sig, map[syscall.Signal]string{syscall.SIGINT: "SIGINT", syscall.SIGTERM: "SIGTERM"}[sig]
 }
 
 // shellQuote quotes s for a POSIX shell if it needs it.

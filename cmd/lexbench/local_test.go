@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lexbench/lexbench/engine"
 	"github.com/lexbench/lexbench/runfile"
 )
 
@@ -155,10 +156,10 @@ func TestLocalDampResumesFromItsSnapshots(t *testing.T) {
 	if _, errOut, code = runArgs("resume", j, "--on-oscillation", "damp"); code != exitBadInput || !strings.Contains(errOut, "diverged") {
 		t.Errorf("resume without run file, global detection: exit %d\n%s", code, errOut)
 	}
-	// (that resume recorded its options in a new run file, which the next
-	// resume would hold to: remove it again)
-	if err := os.Remove(runfile.Path(j)); err != nil {
-		t.Fatal(err)
+	// that resume, which diverged, left no run file (which the next
+	// resume would hold to)
+	if _, err := os.Stat(runfile.Path(j)); err == nil {
+		t.Fatal("a resume that diverged wrote a run file")
 	}
 	out, errOut, code = runArgs("resume", j, "--on-oscillation", "damp", "--detect", "local")
 	got = configLines(out)
@@ -201,4 +202,114 @@ func TestDetectProgramsAndLogPassThroughTheSupervisor(t *testing.T) {
 			t.Errorf("%v: no cell lines on stderr: %q", args, wantErr)
 		}
 	}
+}
+
+// TestResumeReportsTheCellEventsOfTheTicksItRuns: under --detect local a
+// resume reports, on stderr and in --json, exactly the cell events the
+// uninterrupted run reported for the ticks after the snapshot it continues
+// from (those before it were the interrupted run's to report); from the
+// start, all of them.
+func TestResumeReportsTheCellEventsOfTheTicksItRuns(t *testing.T) {
+	dir := t.TempDir()
+	j := filepath.Join(dir, "j.lxj")
+	args := []string{"oscillation", "-n", "20000", "--groups", "500", "--batch", "16", "--detect", "local",
+		"--on-oscillation", "damp", "--shards", "2", "--journal", j, "--snapshot-every", "7"}
+	out, all, code := runArgs(args...)
+	if code != exitViolated {
+		t.Fatalf("run: exit %d\n%s\n%s", code, out, all)
+	}
+	tickOf := func(l string) uint64 {
+		m := cellLine.FindStringSubmatch(l)
+		if m == nil {
+			t.Fatalf("not a cell line: %q", l)
+		}
+		var tick uint64
+		fmt.Sscan(m[4], &tick)
+		return tick
+	}
+	cellLines := func(s string) []string {
+		var ls []string
+		for _, l := range strings.Split(s, "\n") {
+			if strings.HasPrefix(l, "lexbench: cell ") {
+				ls = append(ls, l)
+			}
+		}
+		return ls
+	}
+	events := cellLines(all)
+	saved := map[string][]byte{}
+	for _, p := range []string{j, runfile.Path(j)} {
+		saved[p], _ = os.ReadFile(p)
+	}
+	snaps, _ := filepath.Glob(filepath.Join(j+".snapshots", "*"))
+	for _, p := range snaps {
+		saved[p], _ = os.ReadFile(p)
+	}
+	// crash: the journal loses its last 40 bytes, the run file says running
+	crash := func(withSnapshots bool) {
+		t.Helper()
+		for p, b := range saved {
+			if err := os.WriteFile(p, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !withSnapshots {
+			for _, p := range snaps {
+				os.Remove(p)
+			}
+		}
+		if err := markRunning(j); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Truncate(j, int64(len(saved[j]))-40); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, withSnapshots := range []bool{true, false} {
+		crash(withSnapshots)
+		out, errOut, code := runArgs("resume", j, "--shards", "3")
+		var from uint64
+		_, err := fmt.Sscanf(configLines(out)["resume"], "from tick %d", &from)
+		if code != exitViolated || withSnapshots != (err == nil) {
+			t.Fatalf("resume (snapshots %v): exit %d\n%s\n%s", withSnapshots, code, out, errOut)
+		}
+		var want []string
+		for _, l := range events {
+			if tickOf(l) > from {
+				want = append(want, l)
+			}
+		}
+		if len(want) == 0 || withSnapshots && len(want) == len(events) {
+			t.Fatalf("from tick %d: %d of %d events after it: the test needs some on both sides", from, len(want), len(events))
+		}
+		got := cellLines(errOut)
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Fatalf("resume from tick %d: %d cell lines, want the run's %d after tick %d; first %q, want %q",
+				from, len(got), len(want), from, first(got), first(want))
+		}
+		// the same events in --json
+		crash(withSnapshots)
+		out, _, _ = runArgs("resume", j, "--shards", "1", "--json")
+		var res struct {
+			CellEvents []cellEvent `json:"cell_events"`
+		}
+		if err := json.Unmarshal([]byte(out), &res); err != nil {
+			t.Fatalf("resume --json: %v\n%s", err, out)
+		}
+		got = got[:0]
+		for _, e := range res.CellEvents {
+			ev := engine.CellEvent{Cell: e.Cell, First: e.First, End: e.End, Tick: e.Tick, Period: e.Period, Domains: e.Domains, Damped: e.Action == "damped"}
+			got = append(got, strings.TrimSuffix(string(appendCellLine(nil, &ev, nil)), "\n"))
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Fatalf("resume --json from tick %d: %d cell events, want the run's %d; first %q, want %q", from, len(got), len(want), first(got), first(want))
+		}
+	}
+}
+
+func first(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
 }

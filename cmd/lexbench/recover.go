@@ -134,18 +134,40 @@ func cmdResume(args []string, stdout, stderr io.Writer) (int, error) {
 	stop := onInterrupt()
 	defer stop.release()
 	req.Stop = &stop.flag
+	// progress, and the cell events of the ticks the resume runs (those
+	// before its snapshot were the interrupted run's to report)
+	var pg *progress
+	var cells *cellReport
+	req.Watch = func(rep *recovery.Report) (func(tick, msgs uint64), func(*engine.CellEvent)) {
+		pg = newProgress(stderr, rep.Workload, rep.P.N)
+		cells = newCellReport(stderr, rep.Workload, pg, true, f.json)
+		if pg == nil { // a call per tick only when there is a progress line
+			return nil, cells.add
+		}
+		return cells.progress, cells.add
+	}
 	rep, err := recovery.Resume(req)
+	pg.done()
+	if cells != nil {
+		cells.flush()
+		if err == nil && rep.From > 0 && rep.Opts.Local && !rep.P.Faults.On() && !f.json {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("cell events: those after tick %d, where this resume continued; the ones before were the interrupted run's to report", rep.From))
+		}
+	}
 	printNotes(stderr, rep)
 	if err != nil {
 		return exitBadInput, fmt.Errorf("resume: %w", inFlightHint(err))
 	}
 	if rep.Result.Outcome == engine.Stopped {
+		if rep.Unchanged {
+			return stop.reportUnchanged(stderr, rep.Result, req.Journal), nil
+		}
 		return stop.report(stderr, rep.Result, req.Journal, rep.Snaps != nil && rep.Snaps.Count > 0), nil
 	}
 	faults := rep.P.Faults.On()
 	out := &output{w: stdout, spec: rep.Spec, prog: rep.Program, params: rep.Params, shards: rep.Shards, predicted: rep.ShardsWhy,
 		n: rep.P.N, json: f.json, damp: rep.Opts.Damp && !faults, local: rep.Opts.Local && !faults, faults: faults,
-		snaps: rep.Snaps, before: rep.Before}
+		snaps: rep.Snaps, before: rep.Before, cells: cells}
 	if !f.json {
 		if rep.From > 0 {
 			fmt.Fprintf(stdout, "resume: from tick %d (%s)\n", rep.From, rep.Snapshot)
@@ -163,6 +185,7 @@ func cmdResume(args []string, stdout, stderr io.Writer) (int, error) {
 			rep.Verified, rep.Kept, rep.Cut, torn, rep.Checked, rep.Result.Ticks-rep.From)
 	}
 	out.result(true, rep.Workload, rep.Result, rep.Elapsed, 0)
+	printViolation(stderr, rep.Result)
 	return exitCode(rep.Spec, rep.Result), nil
 }
 

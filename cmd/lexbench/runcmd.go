@@ -361,13 +361,23 @@ func cmdRun(spec *workloads.Spec, prog *runfile.Program, args []string, stdout, 
 			printSuppressed(stderr, sup)
 		}
 		code = exitCode(spec, res)
-		if res.Outcome == engine.Violated && lang.IsViolation(res.Violation) {
-			fmt.Fprintf(stderr, "lexbench: %v\n", res.Violation) // "invariant X: tick …"
-		} else if res.Outcome == engine.Violated {
-			fmt.Fprintf(stderr, "lexbench: goal violated: %v\n", res.Violation)
-		}
+		printViolation(stderr, res)
 	}
 	return code, nil
+}
+
+// printViolation writes the stderr line of a run that ended violated: the
+// invariant's own words ("invariant X: tick …") or "goal violated: …".
+// run and resume print it alike.
+func printViolation(stderr io.Writer, res engine.Result) {
+	if res.Outcome != engine.Violated {
+		return
+	}
+	if lang.IsViolation(res.Violation) {
+		fmt.Fprintf(stderr, "lexbench: %v\n", res.Violation)
+	} else {
+		fmt.Fprintf(stderr, "lexbench: goal violated: %v\n", res.Violation)
+	}
 }
 
 // profileFiles are the files pkg/profile writes for each --profile.

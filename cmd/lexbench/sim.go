@@ -662,11 +662,7 @@ func (st *simTarget) printJSON(w io.Writer, seeds sim.Seeds, f *simFlags, rep *s
 // startSimProgress shows seeds done on stderr, only when it is a
 // terminal; the returned func stops it and clears the line.
 func startSimProgress(stderr io.Writer, p *sim.Progress, total uint64) func() {
-	fl, ok := stderr.(*os.File)
-	if !ok {
-		return func() {}
-	}
-	if st, err := fl.Stat(); err != nil || st.Mode()&os.ModeCharDevice == 0 {
+	if !isTerminal(stderr) {
 		return func() {}
 	}
 	stop := make(chan struct{})

@@ -45,3 +45,35 @@ func TestBrokenProgramsEndViolated(t *testing.T) {
 		}
 	}
 }
+
+// TestResumeOfAViolatedRunSaysWhatWasViolated: a resumed run that ends
+// `violated` says so on stderr with the line the uninterrupted run
+// printed (the invariant, or `goal violated: …` for a native goal), and
+// the same violation on stdout, not only the exit code.
+func TestResumeOfAViolatedRunSaysWhatWasViolated(t *testing.T) {
+	for _, c := range []struct{ name, line string }{
+		{"invariant", "lexbench: invariant Coordinator.Atomic: tick 40, "},
+		{"goal", "lexbench: goal violated: "},
+	} {
+		j := filepath.Join(t.TempDir(), c.name+".lxj")
+		args := []string{"run", "../../workloads/lxm/control/twophase_broken.lxm", "-n", "1000"}
+		if c.name == "goal" {
+			args = []string{"storm", "-n", "1e4", "--drop", "100000", "--seed", "3"}
+		}
+		out, errs, code := runArgs(append(args, "--shards", "1", "--journal", j)...)
+		if code != exitViolated || !strings.Contains("\n"+errs, "\n"+c.line) {
+			t.Fatalf("%s: run: exit %d, stderr %q, want a line starting %q", c.name, code, errs, c.line)
+		}
+		want := configLines(out)
+		if err := markRunning(j); err != nil {
+			t.Fatal(err)
+		}
+		rout, rerrs, rcode := runArgs("resume", j, "--shards", "2")
+		got := configLines(rout)
+		if rcode != exitViolated || got["violation"] != want["violation"] || got["trace"] != want["trace"] ||
+			!strings.Contains("\n"+rerrs, "\n"+c.line) {
+			t.Fatalf("%s: resume: exit %d, violation %q trace %s, stderr %q; the run: violation %q trace %s, stderr line %q",
+				c.name, rcode, got["violation"], got["trace"], rerrs, want["violation"], want["trace"], c.line)
+		}
+	}
+}

@@ -36,10 +36,11 @@
 // # One writer
 //
 // A writer holds an exclusive flock(2) on the journal file from Create or
-// Lock to Close or Abort; a second writer fails at once with ErrLocked,
-// and readers that need the file unchanged (replay) hold a shared lock.
-// The kernel drops the lock when the process dies, so a journal left by
-// kill -9 is free to resume. Every run's journal is a new file, so its
+// Lock to Close or Abort; a second writer waits up to 2 s for it, then
+// fails with ErrLocked, and readers that need the file unchanged (replay)
+// hold a shared lock. The kernel drops the lock when the process dies, so
+// a journal left by kill -9 is free to resume (the wait covers lexbench's
+// child dying a moment after its supervisor: lock.go). Every run's journal is a new file, so its
 // FileID (device, inode, birth time) tells it from the journal of another
 // run at the same path.
 //

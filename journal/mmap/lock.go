@@ -7,18 +7,24 @@ import (
 	"io/fs"
 	"os"
 	"syscall"
+	"time"
 
 	"github.com/lexbench/lexbench/trace"
 )
 
 // A journal has one writer at a time. The writer (a run, or a resume)
 // holds an exclusive flock(2) on the journal file for its lifetime; a
-// second writer's Create, Lock or OpenAppend fails at once with ErrLocked
-// instead of truncating or appending under the first one's mapping
-// (which would crash it with SIGBUS or interleave two journals). Readers
-// that must see the file unchanged (replay) take a shared lock with
-// LockShared. The lock belongs to the open file, so the kernel releases it
-// when the process dies: a journal left by kill -9 is never locked.
+// second writer's Create, Lock or OpenAppend fails with ErrLocked instead
+// of truncating or appending under the first one's mapping (which would
+// crash it with SIGBUS or interleave two journals). Readers that must see
+// the file unchanged (replay) take a shared lock with LockShared. The lock
+// belongs to the open file, so the kernel releases it when the process
+// dies: a journal left by kill -9 is soon free. Not at once: lexbench runs
+// as a supervisor and a child (cmd/lexbench), and kill -9 of the
+// supervisor reaches the child, which holds the lock, as its parent-death
+// signal a moment later. So whoever finds the lock held polls for it for
+// up to lockWait (2 s) before it gives up with ErrLocked: a dying holder
+// has let go by then, a live writer has not.
 
 // ErrLocked is returned when another process holds the journal's lock.
 var ErrLocked = errors.New("in use: another lexbench process holds its lock (a run or resume is writing it)")
@@ -68,8 +74,34 @@ func fileID(f *os.File) (FileID, error) {
 	return FileID{Dev: uint64(sys.Dev), Ino: sys.Ino, Birth: birth(f)}, nil
 }
 
-// lockFile takes f's flock without waiting: exclusive or shared.
+// lockWait bounds how long lockFile waits for a lock held by another
+// process.
+var lockWait = 2 * time.Second
+
+// lockFile takes f's flock, exclusive or shared, polling for up to
+// lockWait while another process holds it (ErrLocked after that).
 func lockFile(f *os.File, exclusive bool) error {
+	var deadline time.Time
+	pause := time.Millisecond
+	for {
+		err := tryLock(f, exclusive)
+		if err != ErrLocked {
+			return err
+		}
+		now := time.Now()
+		if deadline.IsZero() {
+			deadline = now.Add(lockWait)
+		}
+		if !now.Before(deadline) {
+			return ErrLocked
+		}
+		time.Sleep(min(pause, deadline.Sub(now)))
+		pause = min(2*pause, 50*time.Millisecond)
+	}
+}
+
+// tryLock takes f's flock without waiting: exclusive or shared.
+func tryLock(f *os.File, exclusive bool) error {
 	how := syscall.LOCK_SH
 	if exclusive {
 		how = syscall.LOCK_EX

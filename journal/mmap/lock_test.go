@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // TestOneWriterAtATime pins issue 15 #6 at the journal's level: while a
@@ -15,6 +16,8 @@ import (
 // or LockShared of the same journal fails with ErrLocked and changes
 // nothing; once the writer is closed they succeed.
 func TestOneWriterAtATime(t *testing.T) {
+	defer func(w time.Duration) { lockWait = w }(lockWait)
+	lockWait = 20 * time.Millisecond // the holder keeps it: no need to wait long
 	blocks := ticksToBlocks([]int{300, 5000}, 3)
 	j := encodeJournal(testParams, blocks)
 	path := filepath.Join(t.TempDir(), "j")
@@ -190,5 +193,84 @@ func TestWithoutFallocateNothingIsMapped(t *testing.T) {
 	}
 	if werr == nil || !strings.HasPrefix(werr.Error(), "journal: ") {
 		t.Fatalf("writing past the file size limit: %v, want a journal error", werr)
+	}
+}
+
+// TestALockedJournalIsWaitedForABoundedTime: a writer or reader that finds
+// the journal locked waits for it up to lockWait, so a holder that is
+// dying (lexbench's child, killed a moment after its supervisor by kill
+// -9) is waited for; a holder that keeps it gets the same one-line
+// ErrLocked as before, after lockWait, and the journal is unchanged.
+func TestALockedJournalIsWaitedForABoundedTime(t *testing.T) {
+	blocks := ticksToBlocks([]int{300, 5000}, 3)
+	j := encodeJournal(testParams, blocks)
+	path := filepath.Join(t.TempDir(), "j")
+	if err := os.WriteFile(path, j.data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const release = 300 * time.Millisecond
+	for _, c := range []struct {
+		name string
+		open func() (func(), error) // returns a func that lets go of the journal
+	}{
+		{"Lock", func() (func(), error) { l, err := Lock(path); return l.Release, err }},
+		{"LockShared", func() (func(), error) { l, err := LockShared(path); return l.Release, err }},
+		{"OpenAppend", func() (func(), error) {
+			w, err := OpenAppend(path, int64(len(j.data)), Options{})
+			return func() { _ = w.Abort() }, err
+		}},
+		{"Create", func() (func(), error) {
+			w, err := Create(path, testParams, Options{Overwrite: true})
+			return func() { _ = w.Abort() }, err
+		}},
+	} {
+		holder, err := Lock(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		time.AfterFunc(release, holder.Release)
+		done, err := c.open()
+		took := time.Since(start)
+		if err != nil {
+			t.Fatalf("%s while the holder lets go after %v: %v", c.name, release, err)
+		}
+		done()
+		if c.name == "Create" { // it replaced the journal, and its Abort removed it
+			if _, err := os.Stat(path); err == nil {
+				t.Fatal("Create's aborted journal is still there")
+			}
+			if err := os.WriteFile(path, j.data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if took < release {
+			t.Errorf("%s: succeeded after %v, before the holder let go (%v)", c.name, took, release)
+		}
+		if got, _ := os.ReadFile(path); !bytes.Equal(got, j.data) {
+			t.Fatalf("%s: the journal changed", c.name)
+		}
+	}
+	// a holder that never lets go: ErrLocked after lockWait (2 s), one line
+	holder, err := Lock(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Release()
+	if lockWait != 2*time.Second {
+		t.Fatalf("lockWait %v, want the documented 2s", lockWait)
+	}
+	start := time.Now()
+	_, err = Lock(path)
+	took := time.Since(start)
+	if !errors.Is(err, ErrLocked) || strings.Contains(err.Error(), "\n") ||
+		err.Error() != "journal: "+path+": "+ErrLocked.Error() {
+		t.Fatalf("Lock of a journal held for good: %v", err)
+	}
+	if took < lockWait || took > lockWait+3*time.Second {
+		t.Fatalf("Lock gave up after %v, want %v", took, lockWait)
+	}
+	if got, _ := os.ReadFile(path); !bytes.Equal(got, j.data) {
+		t.Fatal("the refused writer changed the journal")
 	}
 }

@@ -145,7 +145,7 @@ func Create(path, params string, opt Options) (*Writer, error) {
 		return nil, fmt.Errorf("journal: creating %s: %w", path, unwrapPath(err))
 	}
 	tmp := f.Name()
-	if err := lockFile(f, true); err != nil { // nobody else knows the name yet
+	if err := tryLock(f, true); err != nil { // nobody else knows the name yet
 		f.Close()
 		os.Remove(tmp)
 		return nil, fmt.Errorf("journal: %s: %w", tmp, err)
@@ -194,7 +194,7 @@ func removeStaleNew(dir, base string) {
 		if err != nil {
 			continue
 		}
-		if lockFile(f, true) == nil {
+		if tryLock(f, true) == nil { // a Create going on holds its file
 			os.Remove(n)
 		}
 		f.Close()
