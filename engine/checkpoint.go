@@ -56,6 +56,11 @@ type Checkpoint struct {
 	Watched []CellSearch
 	Damped  []CellDamp
 	Inputs  []CellInput
+
+	// Part is set in a partition's checkpoint (partition.go): then Words
+	// are its domains' words only, Pending, the detectors' fields and the
+	// fault counts are its own, and the chain fields are zero.
+	Part *PartCheckpoint
 }
 
 // CellInput is a cell's last input tick (SPEC §5.7).
@@ -98,6 +103,11 @@ func (cp *Checkpoint) Clone() *Checkpoint {
 		f := *cp.Found
 		c.Found = &f
 	}
+	if cp.Part != nil {
+		p := *cp.Part
+		p.Cuts, p.Inbound, p.Mirrors, p.Cycle = slices.Clone(p.Cuts), slices.Clone(p.Inbound), slices.Clone(p.Mirrors), slices.Clone(p.Cycle)
+		c.Part = &p
+	}
 	return &c
 }
 
@@ -107,14 +117,19 @@ func (r *run) checkpoint(cp *Checkpoint) {
 	cp.Tick, cp.Prev, cp.Blocks, cp.Entries, cp.Msgs, cp.Dropped = r.tick, r.prev, r.blocks, r.entries, r.msgs, r.dropped
 	cp.Faults = r.faultCounts()
 	cp.LastCount, cp.LastTick = r.lastCount, r.lastTick
-	cp.Words = append(cp.Words[:0], r.words...)
 	x := slot(r.tick)
+	if r.part != nil {
+		r.partCheckpoint(cp)
+	} else {
+		cp.Words = append(cp.Words[:0], r.words...)
+		cp.Part = nil
+	}
 	cp.Pending = cp.Pending[:0]
-	for _, sh := range r.shards {
+	for _, sh := range r.own {
 		cp.Pending = append(cp.Pending, sh.stream[x]...)
 	}
 	now := len(cp.Pending)
-	cp.Pending = r.appendLate(cp.Pending)
+	cp.Pending = r.appendLateOf(cp.Pending, r.own)
 	if r.loc.on {
 		r.loc.checkpoint(r, cp)
 		return
@@ -132,13 +147,25 @@ func (r *run) checkpoint(cp *Checkpoint) {
 	}
 	// With one shard the receivers of this tick are marked already; with
 	// more, each shard marks them as it delivers. The union is the same.
+	// (A partition's receivers are its own domains.)
 	for i := range cp.Pending[:now] {
-		cp.Touched = append(cp.Touched, cp.Pending[i].Dst)
+		if d := cp.Pending[i].Dst; r.part == nil || d >= r.part.lo() && d < r.part.hi() {
+			cp.Touched = append(cp.Touched, d)
+		}
+	}
+	if r.part != nil {
+		for i := range cp.Part.Inbound {
+			cp.Touched = append(cp.Touched, cp.Part.Inbound[i].Dst)
+		}
 	}
 	slices.Sort(cp.Touched)
 	cp.Touched = slices.Compact(cp.Touched)
 	if r.ender != nil { // EndTick may have changed any domain since SavedTick
-		cp.SavedWords = append(cp.SavedWords, det.saved...)
+		off, end := 0, len(det.saved)
+		if r.part != nil {
+			off, end = r.rangeWords(r.part.lo(), r.part.hi())
+		}
+		cp.SavedWords = append(cp.SavedWords, det.saved[off:end]...)
 	} else {
 		for _, d := range cp.Touched {
 			off, n := r.wl.Span(d)
@@ -151,11 +178,32 @@ func (r *run) checkpoint(cp *Checkpoint) {
 
 // CheckRestore checks that cp fits w (sizes, ids, detector consistency), so
 // that a damaged or foreign checkpoint is an error, never a panic or a
-// wrong run. Run calls it for Config.Resume.
+// wrong run. Run calls it for Config.Resume. A partition's checkpoint is
+// checked by Run against its Config.Partition.
 func CheckRestore(w Workload, cp *Checkpoint) error {
+	return checkRestore(w, cp, nil)
+}
+
+func checkRestore(w Workload, cp *Checkpoint, part *Partition) error {
 	d := w.Domains()
-	if len(cp.Words) != w.StateWords() {
-		return fmt.Errorf("checkpoint has %d state words, the workload %d", len(cp.Words), w.StateWords())
+	words := w.StateWords()
+	if (cp.Part != nil) != (part != nil) {
+		return errors.New("checkpoint of a partition for a single process, or the other way round")
+	}
+	if part != nil {
+		if err := checkRestorePart(w, cp, part); err != nil {
+			return err
+		}
+		lo, hi := part.Cuts[part.Index], part.Cuts[part.Index+1]
+		words = 0
+		if lo < hi {
+			off, _ := w.Span(lo)
+			o, n := w.Span(hi - 1)
+			words = o + n - off
+		}
+	}
+	if len(cp.Words) != words {
+		return fmt.Errorf("checkpoint has %d state words, the workload %d", len(cp.Words), words)
 	}
 	if cp.Tick == 0 || cp.Tick > MaxTick {
 		return fmt.Errorf("checkpoint tick %d out of range", cp.Tick)
@@ -184,7 +232,7 @@ func CheckRestore(w Workload, cp *Checkpoint) error {
 	if cp.SavedTick > cp.Tick || cp.NextCheck <= cp.Tick || cp.NextCheck&(cp.NextCheck+1) != 0 || cp.SavedTick&(cp.SavedTick+1) != 0 {
 		return fmt.Errorf("checkpoint's detector ticks (saved %d, next %d) do not fit tick %d", cp.SavedTick, cp.NextCheck, cp.Tick)
 	}
-	words := 0
+	words = 0
 	for i, t := range cp.Touched {
 		if t >= d || (i > 0 && t <= cp.Touched[i-1]) {
 			return errors.New("checkpoint's touched domains are not ascending domain ids")
@@ -193,7 +241,7 @@ func CheckRestore(w Workload, cp *Checkpoint) error {
 		words += n
 	}
 	if _, ok := w.(TickEnder); ok {
-		words = w.StateWords()
+		words = len(cp.Words)
 	}
 	if words != len(cp.SavedWords) {
 		return fmt.Errorf("checkpoint has %d saved words for its touched domains, want %d", len(cp.SavedWords), words)
@@ -201,6 +249,9 @@ func CheckRestore(w Workload, cp *Checkpoint) error {
 	for i := range cp.Pending {
 		if uint64(cp.Pending[i].Tick) != cp.Tick {
 			break
+		}
+		if d := cp.Pending[i].Dst; part != nil && (d < part.Cuts[part.Index] || d >= part.Cuts[part.Index+1]) {
+			continue // another partition's receiver
 		}
 		if _, ok := slices.BinarySearch(cp.Touched, cp.Pending[i].Dst); !ok {
 			return errors.New("checkpoint's touched domains miss a pending receiver")
@@ -231,7 +282,11 @@ func checkPending(es []trace.Entry, t uint64, d uint32, what string) error {
 // restore sets the run to cp, in place of boot and the boundary checks of
 // cp.Tick (they ran before the checkpoint was taken).
 func (r *run) restore(cp *Checkpoint) {
-	copy(r.words, cp.Words)
+	if r.part != nil {
+		r.partRestore(cp)
+	} else {
+		copy(r.words, cp.Words)
+	}
 	r.tick, r.prev, r.blocks, r.entries, r.msgs, r.dropped = cp.Tick, cp.Prev, cp.Blocks, cp.Entries, cp.Msgs, cp.Dropped
 	r.lastCount, r.lastTick = cp.LastCount, cp.LastTick
 	r.fc = cp.Faults
@@ -243,14 +298,17 @@ func (r *run) restore(cp *Checkpoint) {
 	}
 	// All messages of this tick in shard 0's stream: the tick is the
 	// concatenation of the streams, so any split of it is the same tick.
-	sh0 := r.shards[0]
+	// (A partition's first shard; its remote shards' streams are restored
+	// by partRestore.)
+	sh0 := r.own[0]
 	sh0.stream[x] = append(sh0.stream[x][:0], cp.Pending[:now]...)
 	r.spans(sh0, x)
-	r.n = now
-	r.base[0] = 0
-	for p := 1; p < len(r.base); p++ {
+	r.n = 0
+	for p, sh := range r.shards {
 		r.base[p] = r.n
+		r.n += len(sh.stream[x])
 	}
+	r.base[len(r.shards)] = r.n
 	// Late messages go to their src's shard, in list order, so that for a
 	// due tick and a src they keep their seq order, before anything the
 	// continued run emits.
@@ -271,7 +329,11 @@ func (r *run) restore(cp *Checkpoint) {
 	det.savedTick, det.checkpoint = cp.SavedTick, cp.NextCheck
 	copy(det.saved, r.words)
 	if r.ender != nil {
-		copy(det.saved, cp.SavedWords)
+		off, end := 0, len(det.saved)
+		if r.part != nil {
+			off, end = r.rangeWords(r.part.lo(), r.part.hi())
+		}
+		copy(det.saved[off:end], cp.SavedWords)
 	}
 	k := 0
 	for _, d := range cp.Touched {

@@ -151,6 +151,15 @@ type Config struct {
 	// and NoDetect have no effect.
 	Faults FaultParams
 
+	// Partition, if set, makes the run one partition of a partitioned run
+	// (partition.go, docs/distributed.md): it runs the partition's domains
+	// with Shards shards and exchanges a round with the other partitions
+	// at every tick boundary through Partition.Link, which also hashes
+	// and journals the trace (Journal and Buffers must be nil). Its Result
+	// is the whole run's; OnFault sees the decisions of this partition's
+	// sources. nil (every single-process run) changes nothing.
+	Partition *Partition
+
 	// Buffers, if set, lends the run the buffers an earlier run left in
 	// it, and takes this run's back when it ends (many small runs on one
 	// goroutine: lexbench sim).
@@ -313,6 +322,12 @@ type shard struct {
 	// emissions not delivered at the next tick; its faulted emissions).
 	gone    []int32
 	faulted []faultAt
+	// remote: another partition's shard (partition.go); it never
+	// delivers, its stream is what that partition sent this one.
+	// notices: the late messages to other partitions this shard
+	// scheduled since the last round (local detection).
+	remote  bool
+	notices []trace.Entry
 	// faultLog: the fault decisions of the tick, for Config.OnFault.
 	faultLog []FaultEvent
 	_        [64]byte
@@ -330,8 +345,10 @@ type run struct {
 	words []uint64
 
 	shards []*shard
+	own    []*shard // the shards this process runs: all of them, or a partition's (partition.go)
 	cuts   []uint32 // shard s owns [cuts[s], cuts[s+1])
 	bar    *barrier
+	part   *partState // a partitioned run's state; nil in a single process
 
 	// tick being delivered and its layout
 	tick    uint64
@@ -399,11 +416,17 @@ func Run(w Workload, cfg Config) (Result, error) {
 	if err := r.loc.init(r, detect && cfg.Detect == DetectLocal); err != nil {
 		return Result{}, err
 	}
-	r.cuts = cutShards(w, r.d, cfg.Shards)
-	if r.loc.on {
-		r.loc.alignCuts(r.cuts)
+	if cfg.Partition != nil {
+		if err := r.partInit(&cfg); err != nil {
+			return Result{}, err
+		}
+	} else {
+		r.cuts = cutShards(w, 0, r.d, cfg.Shards)
+		if r.loc.on {
+			r.loc.alignCuts(r.cuts)
+		}
 	}
-	S := cfg.Shards
+	S := len(r.cuts) - 1
 	r.shards = make([]*shard, S)
 	for s := range r.shards {
 		sh := &shard{id: s, lo: r.cuts[s], hi: r.cuts[s+1]}
@@ -413,6 +436,10 @@ func Run(w Workload, cfg Config) (Result, error) {
 		}
 		r.shards[s] = sh
 	}
+	r.own = r.shards
+	if r.part != nil {
+		r.partShards()
+	}
 	r.base = make([]int, S+1)
 	if cfg.Buffers != nil {
 		cfg.Buffers.lend(r)
@@ -421,7 +448,7 @@ func Run(w Workload, cfg Config) (Result, error) {
 	r.prev = trace.ParamsHash(cfg.Params)
 	r.det.init(r, detect && cfg.Detect == DetectGlobal)
 	if cfg.Resume != nil {
-		err := CheckRestore(w, cfg.Resume)
+		err := checkRestore(w, cfg.Resume, cfg.Partition)
 		cp := cfg.Resume
 		switch {
 		case err != nil:
@@ -445,7 +472,7 @@ func Run(w Workload, cfg Config) (Result, error) {
 		r.boot()
 	}
 	if !r.stop {
-		if S == 1 {
+		if S == 1 { // (a partition of P > 1 has remote shards: S > 1)
 			r.runSequential()
 		} else {
 			r.runSharded()
@@ -460,10 +487,13 @@ func Run(w Workload, cfg Config) (Result, error) {
 // boot emits a Tick from each booting domain to itself, in id order (tick
 // 0, seq 0), and runs boundary 0.
 func (r *run) boot() {
-	for _, sh := range r.shards {
+	for _, sh := range r.own {
 		sh.out.begin(0, sh.stream[0][:0])
 		r.bootShard(sh)
 		r.finishOutput(sh, 0)
+	}
+	if r.part != nil && !r.partRound() {
+		return
 	}
 	r.boundary()
 }
@@ -594,16 +624,16 @@ func (sh *shard) takeBuffer(t uint64) []trace.Entry {
 }
 
 func (r *run) runSharded() {
-	r.bar = newBarrier(len(r.shards))
+	r.bar = newBarrier(len(r.own))
 	var wg sync.WaitGroup
-	for _, sh := range r.shards[1:] {
+	for _, sh := range r.own[1:] {
 		wg.Add(1)
 		go func(sh *shard) {
 			defer wg.Done()
 			r.shardLoop(sh)
 		}(sh)
 	}
-	r.shardLoop(r.shards[0])
+	r.shardLoop(r.own[0])
 	wg.Wait()
 }
 
@@ -632,8 +662,11 @@ func (r *run) shardLoop(sh *shard) {
 		// Hash the blocks that start in this shard's own stream: its lines
 		// are still in this core's cache, and on the measured machine a
 		// cache line read by another core costs more than hashing it.
-		for b := (r.base[sh.id] + blockEntries - 1) / blockEntries; b*blockEntries < r.base[sh.id+1]; b++ {
-			r.hashBlock(sh, b, x)
+		// (A partition's link hashes its part of the trace.)
+		if r.part == nil {
+			for b := (r.base[sh.id] + blockEntries - 1) / blockEntries; b*blockEntries < r.base[sh.id+1]; b++ {
+				r.hashBlock(sh, b, x)
+			}
 		}
 		r.bar.wait(r.endTick)
 	}
@@ -812,6 +845,9 @@ func (r *run) sortOut(sh *shard, es []trace.Entry, t uint64, gone []int32) []int
 			c := *m
 			r.lateInsert(sh, &c, uint64(m.Tick), t)
 			gone = append(gone, int32(k))
+			if r.part != nil && r.loc.on && (m.Dst < r.part.lo() || m.Dst >= r.part.hi()) {
+				sh.notices = append(sh.notices, *m) // to the dst's partition (partition.go)
+			}
 		}
 	}
 	return gone
@@ -1084,6 +1120,10 @@ func (r *run) hashBlock(sh *shard, b int, x int) {
 // endTick is the serial section after every shard finished the tick: chain
 // the tick's blocks, then check the next boundary.
 func (r *run) endTick() {
+	if r.part != nil {
+		r.partEndTick()
+		return
+	}
 	for b := 0; b < r.nBlocks; b++ {
 		count := uint32(min(blockEntries, r.n-b*blockEntries))
 		h := trace.BlockHash(count, r.blocks, r.prev, r.content[b])
@@ -1123,7 +1163,15 @@ func (r *run) boundary() {
 	if r.cfg.OnFault != nil {
 		r.reportFaults()
 	}
-	if err, v := r.firstStop(); err != nil {
+	var err, v error
+	late, limit, locFound := 0, r.limit, r.loc.found
+	if r.part == nil {
+		err, v = r.firstStop()
+	} else {
+		n, late, err, v = r.partPending()
+		limit, locFound = r.part.limit, r.part.found
+	}
+	if err != nil {
 		r.err = err
 		r.stop = true
 		return
@@ -1132,13 +1180,18 @@ func (r *run) boundary() {
 		r.end(Violated)
 		return
 	}
-	late := r.pendingLate()
+	if r.part == nil {
+		late = r.pendingLate()
+	}
 	switch {
 	case n == 0 && late == 0 && (t > 0 || r.ender == nil):
+		if !r.gather() {
+			return
+		}
 		switch {
 		case r.det.found != nil:
 			r.end(Damped) // global damp: the goals are not evaluated (SPEC §5.6)
-		case r.loc.found != nil && r.cfg.Damp:
+		case locFound != nil && r.cfg.Damp:
 			// local damp: the goals are evaluated (SPEC §5.7)
 			if o := r.goals(); o == Violated {
 				r.end(o)
@@ -1157,8 +1210,8 @@ func (r *run) boundary() {
 		r.err = fmt.Errorf("engine: tick %d: %d messages pending: %w", t, n+late, ErrTickRange)
 		r.stop = true
 		return
-	case n+late > r.limit:
-		r.err = r.inFlightError()
+	case n+late > limit:
+		r.err = fmt.Errorf("engine: tick %d: %w: more than %d messages pending", r.tick, ErrInFlight, limit)
 		r.stop = true
 		return
 	}
@@ -1177,9 +1230,18 @@ func (r *run) boundary() {
 		// §5.6): damp drops all of them, late ones included.
 		r.dropPending(nil)
 	}
-	if r.loc.on && r.loc.check(r, t) {
-		r.end(Oscillating)
-		return
+	if r.loc.on {
+		halt := r.loc.check(r, t)
+		if r.part != nil {
+			halt = r.partHalt(t, halt)
+		}
+		if halt {
+			r.end(Oscillating)
+			return
+		}
+		if r.stop {
+			return
+		}
 	}
 	stop := r.cfg.Stop != nil && r.cfg.Stop.Load()
 	if e := r.cfg.SnapshotEvery; e > 0 && (t%e == 0 || stop) && t > 0 && t != r.resumed && r.cfg.Snapshot != nil {
@@ -1215,13 +1277,16 @@ func (r *run) dropPending(drop func(r *run, e *trace.Entry) bool) {
 				}
 			}
 		}
-		r.dropped += uint64(len(es) - w)
+		dropped := len(es) - w
 		sh.stream[x] = es[:w]
 		r.spans(sh, x)
 		if drop == nil {
-			r.dropped += uint64(sh.late.clear())
+			dropped += sh.late.clear()
 		} else {
-			r.dropped += uint64(sh.late.filter(r, drop))
+			dropped += sh.late.filter(r, drop)
+		}
+		if !sh.remote { // another partition's messages are its to count
+			r.dropped += uint64(dropped)
 		}
 		r.base[p] = n
 		n += w
@@ -1234,6 +1299,9 @@ func (r *run) dropPending(drop func(r *run, e *trace.Entry) bool) {
 func (r *run) layout() {
 	n := r.n
 	r.nBlocks = (n + blockEntries - 1) / blockEntries
+	if r.part != nil {
+		r.nBlocks = 0 // the link hashes a partition's part
+	}
 	if cap(r.content) < r.nBlocks {
 		r.content = make([]uint64, r.nBlocks)
 	}
@@ -1263,6 +1331,9 @@ func (r *run) goals() Outcome {
 
 func (r *run) end(o Outcome) {
 	r.stop = true
+	if !r.gather() {
+		return
+	}
 	r.res.Outcome = o
 	r.res.Trace = r.prev
 	r.res.State = r.arena.Hash()
@@ -1277,6 +1348,9 @@ func (r *run) end(o Outcome) {
 	}
 	r.res.Faults = r.faultCounts()
 	r.res.Words = r.words
+	if r.part != nil {
+		r.partResult()
+	}
 }
 
 // faultCounts sums the fault decisions made so far.
@@ -1288,12 +1362,13 @@ func (r *run) faultCounts() FaultCounts {
 	return c
 }
 
-// cutShards cuts domains 0..d-1 into s contiguous ranges of about equal
-// weight; cuts[s] is the first domain of shard s, cuts[S] = d.
-func cutShards(w Workload, d uint32, s int) []uint32 {
+// cutShards cuts domains lo..hi-1 into s contiguous ranges of about equal
+// weight; cuts[k] is the first domain of range k, cuts[0] = lo, cuts[s] = hi.
+func cutShards(w Workload, lo, hi uint32, s int) []uint32 {
+	d := hi - lo
 	prefix := make([]uint64, d+1)
 	for i := uint32(0); i < d; i++ {
-		prefix[i+1] = prefix[i] + w.Weight(i)
+		prefix[i+1] = prefix[i] + w.Weight(lo+i)
 	}
 	total := prefix[d]
 	cuts := make([]uint32, s+1)
@@ -1311,6 +1386,9 @@ func cutShards(w Workload, d uint32, s int) []uint32 {
 			i++
 		}
 		cuts[k] = i
+	}
+	for k := range cuts {
+		cuts[k] += lo
 	}
 	return cuts
 }

@@ -327,14 +327,7 @@ func (q *lateQueue) filter(r *run, drop func(r *run, e *trace.Entry) bool) int {
 // shard's list is in that order, and the shards' src ranges ascend, so a
 // stable sort of the concatenation by due tick gives ≺ order.
 func (r *run) appendLate(dst []trace.Entry) []trace.Entry {
-	start := len(dst)
-	for _, sh := range r.shards {
-		dst = sh.late.appendList(dst, r.tick+1, r.bits)
-	}
-	if len(r.shards) > 1 && len(dst)-start > 1 {
-		slices.SortStableFunc(dst[start:], func(a, b trace.Entry) int { return cmpU32(a.Tick, b.Tick) })
-	}
-	return dst
+	return r.appendLateOf(dst, r.shards)
 }
 
 // sameLate reports whether the late messages pending at tick t equal saved,

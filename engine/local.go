@@ -76,6 +76,7 @@ type localDet struct {
 	damped    uint64        // distinct cells damped
 	hits      []uint32      // cells oscillating at the current boundary
 	found     *Oscillation
+	foundCell uint32    // the cell of found (the lowest oscillating at its boundary)
 	event     CellEvent // reused for Config.OnCell
 	// candidates counts fingerprint matches, confirmed or not (tests).
 	candidates int

@@ -342,6 +342,7 @@ func (L *localDet) oscillate(r *run, t uint64) (halt bool) {
 		ev.Domains = L.receivers(ev.Domains[:0], rec)
 		if i == 0 && L.found == nil {
 			L.found = &Oscillation{Tick: t, Period: ev.Period, Domains: uint64(len(ev.Domains))}
+			L.foundCell = k
 		}
 		if r.cfg.OnCell != nil {
 			r.cfg.OnCell(ev)
@@ -390,7 +391,7 @@ func (L *localDet) checkpoint(r *run, cp *Checkpoint) {
 	}
 	if L.full {
 		for k, li := range L.lastInput {
-			if li != 0 {
+			if li != 0 && r.ownsCell(uint32(k)) {
 				cp.Inputs = append(cp.Inputs, CellInput{Cell: uint32(k), Tick: uint64(li - 1)})
 			}
 		}
@@ -520,6 +521,11 @@ func (L *localDet) restore(r *run, cp *Checkpoint) {
 		}
 		if k := L.of[e.Dst]; k != L.of[e.Src] {
 			L.lastInput[k] = ts
+		}
+	}
+	if cp.Part != nil { // messages from other partitions: inputs
+		for i := range cp.Part.Inbound {
+			L.lastInput[L.of[cp.Part.Inbound[i].Dst]] = ts
 		}
 	}
 	if cp.Found != nil {

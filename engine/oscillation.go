@@ -81,7 +81,15 @@ func (sh *shard) mark(stamp []uint32, epoch uint32, msgs []trace.Entry) {
 // check runs at boundary t (after quiescence and budgets) and reports
 // whether the run oscillates at t.
 func (det *detector) check(r *run, t uint64) bool {
-	if t > 0 && det.candidate(r, t) {
+	if t > 0 && r.part != nil {
+		// A partition compared its part before the round (partEqual).
+		if equal, domains := r.part.allEqual(); equal {
+			det.found = &Oscillation{Tick: t, Period: t - det.savedTick, Domains: domains}
+			det.on = false
+			r.partCycle()
+			return true
+		}
+	} else if t > 0 && det.candidate(r, t) {
 		det.candidates++
 		if det.confirm(r, t) {
 			domains := 0
@@ -213,8 +221,8 @@ func (det *detector) save(r *run, t uint64) {
 		r.shards[0].mark(det.stamp, det.epoch, r.shards[0].stream[x])
 	}
 	det.savedMsgs = det.savedMsgs[:0]
-	for _, sh := range r.shards {
+	for _, sh := range r.own { // a partition saves its own part
 		det.savedMsgs = append(det.savedMsgs, sh.stream[x]...)
 	}
-	det.savedLate = r.appendLate(det.savedLate[:0])
+	det.savedLate = r.appendLateOf(det.savedLate[:0], r.own)
 }

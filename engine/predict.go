@@ -86,7 +86,7 @@ func PredictShards(newWorkload func() Workload, params string, cpus int, probeMs
 	best := float64(len(src)) // S = 1
 	var table []uint16
 	for s := 2; s <= cpus && s <= int(d) && s <= 1<<16; s = next(s, cpus) {
-		cuts := cutShards(w, d, s)
+		cuts := cutShards(w, 0, d, s)
 		shardOf := func(x uint32) int { return sort.Search(s, func(k int) bool { return cuts[k+1] > x }) }
 		if d <= 1<<22 { // a table: a binary search per message would cost more than the probe
 			table = table[:0]

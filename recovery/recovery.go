@@ -149,7 +149,14 @@ type Request struct {
 	// after that snapshot is cut off and written again.
 	DiscardAfterSnapshot bool
 
-	wrap func(workloads.Workload) workloads.Workload // test hook: perturb transitions
+	// Wrap, if set, replaces the workload the run executes by what it
+	// returns for it (a replica takes its input domains' transitions from
+	// a stream, package replica; tests perturb transitions).
+	Wrap func(workloads.Workload) workloads.Workload
+	// Configure, if set, is called with the engine configuration just
+	// before the run; it may wrap Journal, Snapshot and Progress (a
+	// replica reads its block hashes and records its stream position).
+	Configure func(*engine.Config) error
 }
 
 // Report is how a resume or replay went.
@@ -563,12 +570,18 @@ func finish(path string, run *runfile.Run, size int64, trace uint64, stopped, du
 
 func (rep *Report) run(req Request, cfg engine.Config, j *checked) error {
 	wl := rep.Spec.New(rep.P)
-	if req.wrap != nil {
-		wl = req.wrap(wl)
+	if req.Wrap != nil {
+		wl = req.Wrap(wl)
 	}
 	rep.Workload = wl
 	if req.Watch != nil {
 		cfg.Progress, cfg.OnCell = req.Watch(rep)
+	}
+	if req.Configure != nil { // after Watch: it may wrap Progress
+		if err := req.Configure(&cfg); err != nil {
+			j.Close(false)
+			return err
+		}
 	}
 	start := time.Now()
 	res, err := engine.Run(wl, cfg)

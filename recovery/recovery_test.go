@@ -435,7 +435,7 @@ func TestReplayReportsThePerturbedBlockAndEntry(t *testing.T) {
 		}
 		for _, s := range []int{1, 2} {
 			req := recovery.Request{Journal: path, Shards: s}
-			req.SetWrap(func(w workloads.Workload) workloads.Workload { return &perturbed{w, c.tick, c.dom} })
+			req.Wrap = func(w workloads.Workload) workloads.Workload { return &perturbed{w, c.tick, c.dom} }
 			_, err := recovery.Replay(req)
 			var d *recovery.Divergence
 			if !errors.As(err, &d) {

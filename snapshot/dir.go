@@ -184,3 +184,16 @@ func ParseOptions(s string) (Options, error) {
 	}
 	return o, nil
 }
+
+// WriteAtomic writes data as the file name in dir with WriteFile: a
+// temporary file ".name.tmp" beside it, renamed over name (fsynced if
+// durable). Files other packages keep beside a run's snapshots (a
+// replica's stream positions, a partition's snapshots) are written this
+// way.
+func WriteAtomic(dir, name string, data []byte, durable bool) error {
+	f, err := os.OpenFile(filepath.Join(dir, "."+name+".tmp"), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	return WriteFile(f, filepath.Join(dir, name), data, durable)
+}

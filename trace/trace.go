@@ -3,6 +3,7 @@ package trace
 import (
 	"encoding/binary"
 	"math/bits"
+	"slices"
 	"strings"
 	"unsafe"
 
@@ -100,6 +101,22 @@ func AppendEntry(dst []byte, e *Entry) []byte {
 	dst = binary.LittleEndian.AppendUint16(dst, e.Flags)
 	dst = binary.LittleEndian.AppendUint64(dst, e.A)
 	dst = binary.LittleEndian.AppendUint64(dst, e.B)
+	return dst
+}
+
+// DecodeEntries appends the len(raw)/EntrySize entries encoded in raw to
+// dst (a copy of the bytes on a little-endian machine).
+func DecodeEntries(dst []Entry, raw []byte) []Entry {
+	n := len(raw) / EntrySize
+	start := len(dst)
+	dst = slices.Grow(dst, n)[:start+n]
+	if littleEndian && n > 0 {
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(&dst[start])), n*EntrySize), raw)
+		return dst
+	}
+	for i := range n {
+		dst[start+i] = DecodeEntry(raw[i*EntrySize:])
+	}
 	return dst
 }
 

@@ -1,67 +1,19 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
+
+	"github.com/lexbench/lexbench/internal/golden"
 )
 
 // goldenRow is one row of testdata/golden.tsv (the public golden table,
 // computed by an independent implementation).
-type goldenRow struct {
-	name, args, params, trace, state, outcome string
-	extra                                     []string
-}
+type goldenRow = golden.Row
 
-func readGolden(t *testing.T) []goldenRow {
-	t.Helper()
-	f, err := os.Open("../../testdata/golden.tsv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var rows []goldenRow
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, "name\t") {
-			continue
-		}
-		c := strings.Split(line, "\t")
-		if len(c) < 6 {
-			t.Fatalf("golden: malformed row %q", line)
-		}
-		r := goldenRow{name: c[0], args: c[1], params: c[2], trace: c[3], state: c[4], outcome: c[5]}
-		if len(c) > 6 && c[6] != "" {
-			for _, e := range strings.Split(c[6], "; ") {
-				r.extra = append(r.extra, strings.TrimSpace(e))
-			}
-		}
-		rows = append(rows, r)
-	}
-	if len(rows) == 0 {
-		t.Fatal("golden: no rows")
-	}
-	return rows
-}
-
-// rowN is the row's -n value.
-func rowN(t *testing.T, args string) uint64 {
-	f := strings.Fields(args)
-	for i := range f {
-		if f[i] == "-n" && i+1 < len(f) {
-			v, err := parseNumber(f[i+1])
-			if err != nil {
-				t.Fatal(err)
-			}
-			return v
-		}
-	}
-	return 100_000_000
-}
+func readGolden(t *testing.T) []goldenRow { return golden.Read(t) }
 
 // runArgs runs the CLI in-process and returns stdout, stderr and exit code.
 func runArgs(args ...string) (string, string, int) {
@@ -86,19 +38,23 @@ func checkArgs(t *testing.T, r goldenRow, args []string) {
 	t.Helper()
 	out, errs, code := runArgs(args...)
 	cmd := "lexbench " + strings.Join(args, " ")
-	m := configLines(out)
-	want := map[string]string{"params": r.params, "trace": r.trace, "state": r.state, "outcome": r.outcome}
-	for _, e := range r.extra {
-		k, v, _ := strings.Cut(e, ": ")
-		want[k] = v
-	}
-	for k, v := range want {
-		if m[k] != v {
-			t.Errorf("%s (row %s): %s = %q, want %q (exit %d, stderr %q)", cmd, r.name, k, m[k], v, code, errs)
-		}
-	}
+	wantRow(t, fmt.Sprintf("%s (exit %d, stderr %q)", cmd, code, errs), out, r)
 	if !strings.Contains(out, "\nBenchmark") {
 		t.Errorf("%s: no Benchmark line in\n%s", cmd, out)
+	}
+}
+
+// wantRow checks the configuration lines of a run's output (who ran it)
+// against row r: params, trace, state, outcome and the extra lines.
+func wantRow(t *testing.T, who string, out string, r goldenRow) {
+	t.Helper()
+	m := configLines(out)
+	want := r.ExtraMap()
+	want["params"], want["trace"], want["state"], want["outcome"] = r.Params, r.Trace, r.State, r.Outcome
+	for k, v := range want {
+		if m[k] != v {
+			t.Errorf("%s (row %s): %s = %q, want %q", who, r.Name, k, m[k], v)
+		}
 	}
 }
 
@@ -106,11 +62,11 @@ func checkArgs(t *testing.T, r goldenRow, args []string) {
 // command args gives for it (rows above 1e6 in parallel, and not in -short).
 func checkGoldenRows(t *testing.T, args func(r goldenRow) []string) {
 	for _, r := range readGolden(t) {
-		n := rowN(t, r.args)
+		n := r.N()
 		if testing.Short() && n > 1_000_000 {
 			continue
 		}
-		t.Run(r.name, func(t *testing.T) {
+		t.Run(r.Name, func(t *testing.T) {
 			if n > 1_000_000 {
 				t.Parallel()
 			}
@@ -122,18 +78,18 @@ func checkGoldenRows(t *testing.T, args func(r goldenRow) []string) {
 }
 
 func TestGoldenRows(t *testing.T) {
-	checkGoldenRows(t, func(r goldenRow) []string { return strings.Fields(r.args) })
+	checkGoldenRows(t, func(r goldenRow) []string { return strings.Fields(r.Args) })
 }
 
 func TestGoldenRowsAcrossShardCounts(t *testing.T) {
-	checkGoldenRowsAcrossShardCounts(t, func(r goldenRow) []string { return strings.Fields(r.args) })
+	checkGoldenRowsAcrossShardCounts(t, func(r goldenRow) []string { return strings.Fields(r.Args) })
 }
 
 // checkGoldenRowsAcrossShardCounts checks the rows up to n = 1e5 at shards
 // 3, 4 and 7, running the command args gives for it.
 func checkGoldenRowsAcrossShardCounts(t *testing.T, args func(r goldenRow) []string) {
 	for _, r := range readGolden(t) {
-		if rowN(t, r.args) > 100_000 {
+		if r.N() > 100_000 {
 			continue
 		}
 		for _, s := range []int{3, 4, 7} {

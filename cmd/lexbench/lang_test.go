@@ -21,14 +21,14 @@ func lxmArgs(args string) []string {
 // program of its workload, at shards 1 and 2, prints the row's params,
 // trace, state, outcome and extra lines.
 func TestProgramsMatchGoldenRows(t *testing.T) {
-	checkGoldenRows(t, func(r goldenRow) []string { return lxmArgs(r.args) })
+	checkGoldenRows(t, func(r goldenRow) []string { return lxmArgs(r.Args) })
 }
 
 // TestProgramsMatchGoldenRowsAcrossShardCounts: the small rows (fault rows
 // and --detect local rows among them) through the programs at 3, 4 and 7
 // shards too.
 func TestProgramsMatchGoldenRowsAcrossShardCounts(t *testing.T) {
-	checkGoldenRowsAcrossShardCounts(t, func(r goldenRow) []string { return lxmArgs(r.args) })
+	checkGoldenRowsAcrossShardCounts(t, func(r goldenRow) []string { return lxmArgs(r.Args) })
 }
 
 func TestProgramsCheckAndDisasm(t *testing.T) {

@@ -44,7 +44,7 @@ func (e *usageError) Error() string { return e.msg }
 
 // commands are the commands besides the workloads, in help order.
 var commands = []struct{ name, args, what string }{
-	{"verify", "JOURNAL", "check every block and link of a journal, print its trace hash"},
+	{"verify", "JOURNAL | J.p0 J.p1 …", "check every block and link of a journal (or a partitioned run's set), print its trace hash"},
 	{"resume", "JOURNAL", "continue an interrupted run (kill -9, Ctrl-C, crash) to the uninterrupted result"},
 	{"replay", "JOURNAL", "re-execute a journal's run and compare every block; print the first divergence"},
 	{"run", "FILE.lxm", "run a workload written in the Lexum language (docs/language.md)"},
@@ -52,6 +52,13 @@ var commands = []struct{ name, args, what string }{
 	{"disasm", "FILE.lxm", "print a program's bytecode"},
 	{"log", "JOURNAL", "print a journal's messages, decoded (--tick A..B, --domain D, --faults)"},
 	{"sim", "WORKLOAD|FILE.lxm", "run many seeds with faults: failing seeds, their commands, shrunk runs (docs/simulation.md)"},
+	{"cluster", "WORKLOAD|FILE.lxm", "a replicated run (--replicas N) or a partitioned one (--partitions P) on an embedded NATS server, checked"},
+	{"publish", "WORKLOAD|FILE.lxm", "publish a replicated run's inputs to a JetStream stream (--nats URL; docs/replication.md)"},
+	{"replica", "WORKLOAD|FILE.lxm", "one replica of a replicated run: consume the stream, journal, checkpoint"},
+	{"agree", "WORKLOAD|FILE.lxm", "check that the replicas agree with each other and with the single-process run"},
+	{"partition", "WORKLOAD|FILE.lxm", "one partition of a partitioned run (--partitions P --index K --nats URL; docs/distributed.md)"},
+	{"merge", "OUT J.p0 J.p1 …", "a partitioned run's journals as one single-process journal and its run file"},
+	{"nats", "", "run an embedded NATS server with JetStream (--listen ADDR, --expose)"},
 	{"version", "", "print the module version, commit and Go version"},
 	{"help", "", "print this help"},
 }
@@ -79,6 +86,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdVersion(args[1:], stdout)
 	case "verify":
 		code, err = cmdVerify(args[1:], stdout)
+	case "merge":
+		code, err = cmdMerge(args[1:], stdout, stderr)
+	case "partition":
+		code, err = cmdPartition(args[1:], stdout, stderr)
 	case "resume":
 		code, err = cmdResume(args[1:], stdout, stderr)
 	case "replay":
@@ -89,6 +100,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		code, err = cmdCheck(args[1:], stdout, stderr)
 	case "disasm":
 		code, err = cmdDisasm(args[1:], stdout, stderr)
+	case "cluster":
+		code, err = cmdCluster(args[1:], stdout, stderr)
+	case "publish":
+		code, err = cmdPublish(args[1:], stdout, stderr)
+	case "replica":
+		code, err = cmdReplica(args[1:], stdout, stderr)
+	case "agree":
+		code, err = cmdAgree(args[1:], stdout, stderr)
+	case "nats":
+		code, err = cmdNATS(args[1:], stdout, stderr)
 	case "log":
 		code, err = cmdLog(args[1:], stdout, stderr)
 	case "sim":

@@ -440,6 +440,11 @@ type output struct {
 	// before is what a resumed run had delivered before it continued:
 	// rates count only the messages it delivered itself.
 	before uint64
+	// lines are further configuration lines after shards: (a partition's:
+	// partitions, partition, domains); name is appended to the Benchmark
+	// line's name (/P=3/k=0). Both empty for a single-process run.
+	lines []string
+	name  string
 }
 
 func (o *output) impl() string {
@@ -458,6 +463,21 @@ func (o *output) figures(w workloads.Workload, res engine.Result) []workloads.Fi
 		figs = append(figs, workloads.Figure{Name: "dropped", Value: res.Dropped})
 	}
 	return figs
+}
+
+// newOutput is the output of a run of spec with params p and run controls
+// opts (the `dropped:`, `cells=` and `faults:` lines depend on them), for
+// the replicated and partitioned commands.
+func newOutput(w io.Writer, spec *workloads.Spec, p workloads.Params, opts snapshot.Options, shards int, asJSON bool) *output {
+	return &output{w: w, spec: spec, params: spec.Text(p), shards: shards, n: p.N, json: asJSON,
+		damp: opts.Damp && !p.Faults.On(), local: opts.Local && !p.Faults.On(), faults: p.Faults.On()}
+}
+
+// preamble writes the build comment and the machine's configuration lines
+// that start a benchmark-format output.
+func preamble(b *bytes.Buffer) {
+	fmt.Fprintln(b, buildComment())
+	fmt.Fprintf(b, "goos: %s\ngoarch: %s\ncpu: %s\n", runtime.GOOS, runtime.GOARCH, cpuModel())
 }
 
 // buildComment is the `# ` line naming the build: module version, commit
@@ -482,7 +502,7 @@ func (o *output) result(first bool, w workloads.Workload, res engine.Result, ela
 	rate := float64(res.Msgs-o.before) / elapsed.Seconds()
 	nsPerMsg := float64(ns) / float64(msgs)
 	allocsPerMsg := float64(allocs) / float64(msgs)
-	name := fmt.Sprintf("Benchmark%s/n=%s/shards=%d", strings.ToUpper(o.spec.Name[:1])+o.spec.Name[1:], formatN(o.n), o.shards)
+	name := fmt.Sprintf("Benchmark%s/n=%s/shards=%d%s", strings.ToUpper(o.spec.Name[:1])+o.spec.Name[1:], formatN(o.n), o.shards, o.name)
 	if o.json {
 		m := map[string]any{
 			"workload": o.spec.Name, "params": o.params, "shards": o.shards, "impl": o.impl(),
@@ -558,7 +578,19 @@ func (o *output) config(b *bytes.Buffer, w workloads.Workload, res engine.Result
 		fmt.Fprintf(b, "# program: %s xxh64=%016x\n", o.prog.Path, o.prog.Hash())
 	}
 	fmt.Fprintf(b, "goos: %s\ngoarch: %s\ncpu: %s\n", runtime.GOOS, runtime.GOARCH, cpuModel())
-	fmt.Fprintf(b, "workload: %s\nparams: %s\nshards: %d\nimpl: %s\nUnit msgs/s better=higher\n", o.spec.Name, o.params, o.shards, o.impl())
+	fmt.Fprintf(b, "workload: %s\nparams: %s\nshards: %d\n", o.spec.Name, o.params, o.shards)
+	for _, l := range o.lines {
+		fmt.Fprintf(b, "%s\n", l)
+	}
+	fmt.Fprintf(b, "impl: %s\nUnit msgs/s better=higher\n", o.impl())
+	o.resultLines(b, w, res)
+}
+
+// resultLines writes a run's result as configuration lines (SPEC §6):
+// trace, state, outcome, violation, ticks, msgs, the figures, the
+// oscillation and the faults, every key printed (blank when it does not
+// apply; see config).
+func (o *output) resultLines(b *bytes.Buffer, w workloads.Workload, res engine.Result) {
 	fmt.Fprintf(b, "trace: %016x\nstate: %016x\noutcome: %s\n", res.Trace, res.State, res.Outcome)
 	violation := ""
 	if res.Violation != nil {

@@ -11,6 +11,7 @@ import (
 )
 
 const verifyUsage = `usage: lexbench verify JOURNAL
+       lexbench verify JOURNAL.p0 JOURNAL.p1 …   (a partitioned run's journals, one per partition)
   check every block and link of a journal (docs/journal.md) and, if its run
   file says its run closed it, that it is exactly as closed; print its params,
   trace hash, blocks and entries. stdout ends with a verify: line, ok or
@@ -23,8 +24,11 @@ func cmdVerify(args []string, stdout io.Writer) (int, error) {
 		fmt.Fprint(stdout, verifyUsage+exitCodesHelp)
 		return exitOK, nil
 	}
+	if len(args) >= 1 && isPartitionJournal(args[0]) {
+		return cmdVerifySet(args, stdout)
+	}
 	if len(args) != 1 {
-		return exitBadInput, &usageError{msg: "verify: want exactly one JOURNAL argument", usage: verifyUsage}
+		return exitBadInput, &usageError{msg: "verify: want exactly one JOURNAL argument (or every partition journal of a run)", usage: verifyUsage}
 	}
 	sum, rf, err := recovery.Verify(args[0])
 	var out bytes.Buffer // one write: a reader that stops after the trace line still gets it all

@@ -1,60 +1,19 @@
 package refmodel
 
 import (
-	"bufio"
 	"fmt"
-	"math/big"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/cespare/xxhash/v2"
+	goldenrows "github.com/lexbench/lexbench/internal/golden"
 )
 
 // maxGoldenN bounds the rows this naive model runs; rows with a larger n
 // (the paper-scale 1e8 runs) are left to the engine's tests.
 const maxGoldenN = 1_000_000
-
-// parseNum reads a non-negative whole number as §6 writes it: 100000000,
-// 100_000_000, 1e8, 1.5e3, 100M, 4k, 2G.
-func parseNum(s string) (uint64, error) {
-	t := strings.ReplaceAll(s, "_", "")
-	mult := int64(1)
-	switch {
-	case strings.HasSuffix(t, "k"):
-		mult, t = 1_000, strings.TrimSuffix(t, "k")
-	case strings.HasSuffix(t, "M"):
-		mult, t = 1_000_000, strings.TrimSuffix(t, "M")
-	case strings.HasSuffix(t, "G"):
-		mult, t = 1_000_000_000, strings.TrimSuffix(t, "G")
-	}
-	r, ok := new(big.Rat).SetString(t)
-	if !ok || r.Sign() < 0 {
-		return 0, fmt.Errorf("not a number: %q", s)
-	}
-	r.Mul(r, big.NewRat(mult, 1))
-	if !r.IsInt() || !r.Num().IsUint64() {
-		return 0, fmt.Errorf("not a whole uint64: %q", s)
-	}
-	return r.Num().Uint64(), nil
-}
-
-func TestParseNum(t *testing.T) {
-	for s, want := range map[string]uint64{
-		"100000000": 1e8, "100_000_000": 1e8, "1e8": 1e8, "1.5e3": 1500, "100M": 1e8, "4k": 4000, "2G": 2e9, "0": 0,
-	} {
-		if got, err := parseNum(s); err != nil || got != want {
-			t.Errorf("parseNum(%q) = %d, %v; want %d", s, got, err, want)
-		}
-	}
-	for _, s := range []string{"1.5", "-1", "x", "1e-1"} {
-		if _, err := parseNum(s); err == nil {
-			t.Errorf("parseNum(%q) accepted", s)
-		}
-	}
-}
 
 // parseArgs turns a golden row's args (what follows `lexbench`) into Params.
 func parseArgs(args string) (Params, error) {
@@ -98,7 +57,7 @@ func parseArgs(args string) (Params, error) {
 			}
 			continue
 		}
-		v, err := parseNum(val)
+		v, err := goldenrows.Number(val)
 		if err != nil {
 			return p, fmt.Errorf("flag %s: %v", name, err)
 		}
@@ -134,53 +93,6 @@ func parseArgs(args string) (Params, error) {
 	return p, nil
 }
 
-type goldenRow struct {
-	name, args, params, trace, state, outcome string
-	extra                                     []string
-}
-
-func readGolden(t *testing.T) []goldenRow {
-	t.Helper()
-	f, err := os.Open("../../testdata/golden.tsv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var rows []goldenRow
-	sc := bufio.NewScanner(f)
-	header := true
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		if header {
-			header = false // the column names
-			continue
-		}
-		c := strings.Split(line, "\t")
-		if len(c) < 6 {
-			t.Fatalf("golden row %q: %d columns", line, len(c))
-		}
-		r := goldenRow{name: c[0], args: c[1], params: c[2], trace: c[3], state: c[4], outcome: c[5]}
-		if len(c) > 6 {
-			for _, e := range strings.Split(c[6], ";") {
-				if e = strings.TrimSpace(e); e != "" {
-					r.extra = append(r.extra, e)
-				}
-			}
-		}
-		rows = append(rows, r)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	if len(rows) == 0 {
-		t.Fatal("no golden rows")
-	}
-	return rows
-}
-
 // lines renders a result's configuration lines the way §6 prints them.
 func (r Result) lines() []string {
 	l := []string{
@@ -198,38 +110,38 @@ func (r Result) lines() []string {
 }
 
 func TestGoldenRows(t *testing.T) {
-	for _, row := range readGolden(t) {
-		t.Run(row.name, func(t *testing.T) {
-			p, err := parseArgs(row.args)
+	for _, row := range goldenrows.Read(t) {
+		t.Run(row.Name, func(t *testing.T) {
+			p, err := parseArgs(row.Args)
 			if err != nil {
-				t.Fatalf("lexbench %s: %v", row.args, err)
+				t.Fatalf("lexbench %s: %v", row.Args, err)
 			}
-			if got := p.Text(); got != row.params {
-				t.Errorf("lexbench %s: params %q, want %q", row.args, got, row.params)
+			if got := p.Text(); got != row.Params {
+				t.Errorf("lexbench %s: params %q, want %q", row.Args, got, row.Params)
 			}
 			if p.N > maxGoldenN {
 				t.Skipf("n=%d > %d: too large for the naive model; the engine tests cover it", p.N, maxGoldenN)
 			}
 			r := Run(p)
-			if got := fmt.Sprintf("%016x", r.Trace); got != row.trace {
-				t.Errorf("lexbench %s: trace %s, want %s", row.args, got, row.trace)
+			if got := fmt.Sprintf("%016x", r.Trace); got != row.Trace {
+				t.Errorf("lexbench %s: trace %s, want %s", row.Args, got, row.Trace)
 			}
-			if got := fmt.Sprintf("%016x", r.State); got != row.state {
-				t.Errorf("lexbench %s: state %s, want %s", row.args, got, row.state)
+			if got := fmt.Sprintf("%016x", r.State); got != row.State {
+				t.Errorf("lexbench %s: state %s, want %s", row.Args, got, row.State)
 			}
-			if r.Outcome != row.outcome {
-				t.Errorf("lexbench %s: outcome %s, want %s", row.args, r.Outcome, row.outcome)
+			if r.Outcome != row.Outcome {
+				t.Errorf("lexbench %s: outcome %s, want %s", row.Args, r.Outcome, row.Outcome)
 			}
 			lines := r.lines()
-			for _, e := range row.extra {
+			for _, e := range row.Extra {
 				if !slices.Contains(lines, e) {
-					t.Errorf("lexbench %s: missing %q; got %q", row.args, e, lines)
+					t.Errorf("lexbench %s: missing %q; got %q", row.Args, e, lines)
 				}
 			}
 			// Every line the model reports must be one the row expects too.
 			for _, l := range lines {
-				if !slices.Contains(row.extra, l) {
-					t.Errorf("lexbench %s: unexpected %q; want %q", row.args, l, row.extra)
+				if !slices.Contains(row.Extra, l) {
+					t.Errorf("lexbench %s: unexpected %q; want %q", row.Args, l, row.Extra)
 				}
 			}
 		})
