@@ -22,12 +22,15 @@ import (
 //
 //	file header (64 bytes)
 //	    0   [8]byte magic "LEXPART1"
-//	    8   u32     version = 1
+//	    8   u32     version = 2
 //	    12  u32     partitions P
 //	    16  u32     this partition's index k
 //	    20  u32     params length L
-//	    24  u64     xxhash64 of header[0:24], the params and the cuts
-//	    32  [32]byte zero
+//	    24  u64     xxhash64 of header[0:24], header[32:64] and the rest
+//	                of the header (params, cuts, run controls)
+//	    32  u64     program: xxhash64 of a program run's source text
+//	                (runfile.Program.Hash), 0 for a native workload
+//	    40  [24]byte zero
 //	    64  params text, zero-padded to a multiple of 8
 //	        cuts: P+1 u32 (partition i owns domains [cut i, cut i+1)),
 //	        zero-padded to a multiple of 8
@@ -58,7 +61,7 @@ import (
 var partMagic = [8]byte{'L', 'E', 'X', 'P', 'A', 'R', 'T', '1'}
 
 const (
-	partVersion    = 1
+	partVersion    = 2 // 2: the program's hash at 32
 	partHeaderSize = 64
 	recHeaderSize  = 24
 )
@@ -71,10 +74,11 @@ var (
 
 // JournalHeader is what a partition journal says it belongs to.
 type JournalHeader struct {
-	Params string
-	Index  int
-	Cuts   []uint32         // len P+1
-	Opts   snapshot.Options // the run controls (MaxTicks, MaxMsgs, Damp, NoDetect, Local)
+	Params  string
+	Program uint64 // xxhash64 of a program run's source text; 0: a native workload
+	Index   int
+	Cuts    []uint32         // len P+1
+	Opts    snapshot.Options // the run controls (MaxTicks, MaxMsgs, Damp, NoDetect, Local)
 }
 
 // Partitions is P.
@@ -87,6 +91,7 @@ func (h *JournalHeader) encode() []byte {
 	binary.LittleEndian.PutUint32(b[12:], uint32(len(h.Cuts)-1))
 	binary.LittleEndian.PutUint32(b[16:], uint32(h.Index))
 	binary.LittleEndian.PutUint32(b[20:], uint32(len(h.Params)))
+	binary.LittleEndian.PutUint64(b[32:], h.Program)
 	tail := append([]byte(h.Params), make([]byte, pad8(len(h.Params)))...)
 	for _, c := range h.Cuts {
 		tail = binary.LittleEndian.AppendUint32(tail, c)
@@ -97,6 +102,7 @@ func (h *JournalHeader) encode() []byte {
 	tail = binary.LittleEndian.AppendUint64(tail, uint64(b2u8(h.Opts.Damp))|uint64(b2u8(h.Opts.NoDetect))<<1|uint64(b2u8(h.Opts.Local))<<2)
 	d := xxhash.New()
 	_, _ = d.Write(b[:24])
+	_, _ = d.Write(b[32:])
 	_, _ = d.Write(tail)
 	binary.LittleEndian.PutUint64(b[24:], d.Sum64())
 	return append(b, tail...)
@@ -390,11 +396,15 @@ func (r *JournalReader) header() error {
 	}
 	d := xxhash.New()
 	_, _ = d.Write(h[:24])
+	_, _ = d.Write(h[32:])
 	_, _ = d.Write(tail)
 	if d.Sum64() != binary.LittleEndian.Uint64(h[24:]) {
 		return errors.New("header checksum mismatch")
 	}
-	r.Header = JournalHeader{Params: string(tail[:pl]), Index: int(k), Opts: snapshot.DefaultOptions()}
+	if !allZero(h[40:partHeaderSize]) {
+		return errors.New("bad header (reserved bytes not zero)")
+	}
+	r.Header = JournalHeader{Params: string(tail[:pl]), Program: binary.LittleEndian.Uint64(h[32:]), Index: int(k), Opts: snapshot.DefaultOptions()}
 	for i := 0; i <= int(P); i++ {
 		r.Header.Cuts = append(r.Header.Cuts, binary.LittleEndian.Uint32(tail[n+4*i:]))
 	}
@@ -486,9 +496,18 @@ func (r *JournalReader) Close() error { return r.f.Close() }
 // set of partition journals.
 func sameHeader(a, b *JournalHeader) error {
 	o, p := a.Opts, b.Opts
-	if a.Params != b.Params || !slices.Equal(a.Cuts, b.Cuts) || o.MaxTicks != p.MaxTicks || o.MaxMsgs != p.MaxMsgs ||
+	if a.Params != b.Params || a.Program != b.Program || !slices.Equal(a.Cuts, b.Cuts) || o.MaxTicks != p.MaxTicks || o.MaxMsgs != p.MaxMsgs ||
 		o.Damp != p.Damp || o.NoDetect != p.NoDetect || o.Local != p.Local {
-		return errors.New("the journals are of different runs (params, cuts or run controls differ)")
+		return errors.New("the journals are of different runs (params, program, cuts or run controls differ)")
 	}
 	return nil
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }

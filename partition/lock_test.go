@@ -42,3 +42,41 @@ func TestPartitionJournalIsLocked(t *testing.T) {
 	}
 	_ = j2.close()
 }
+
+// TestAJournalOfAnotherProgramIsRefused: the header records the program's
+// hash, read back as written; a partition restarted for another program
+// (an edited FILE.lxm with the same params) refuses the journal instead
+// of starting over in its place, and a set mixing programs does not
+// verify as one run.
+func TestAJournalOfAnotherProgramIsRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "run.p0")
+	h := &JournalHeader{Params: "lexbench/1 workload=banking n=10", Program: 0xfeed, Index: 0, Cuts: []uint32{0, 1, 2}, Opts: snapshot.DefaultOptions()}
+	j, err := createJournal(path, h, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := r.Header
+	r.Close()
+	if got.Program != h.Program || sameHeader(h, &got) != nil {
+		t.Fatalf("read back program %x (%v), wrote %x", got.Program, sameHeader(h, &got), h.Program)
+	}
+	before, _ := os.ReadFile(path)
+	other := *h
+	other.Program = 0xbeef
+	if _, err := resumable(path, &other, 1); err == nil {
+		t.Fatal("a journal of program feed was taken for program beef")
+	}
+	if sameHeader(h, &other) == nil {
+		t.Fatal("sameHeader: two programs are one run")
+	}
+	if after, _ := os.ReadFile(path); string(after) != string(before) {
+		t.Fatal("the refused journal changed")
+	}
+}

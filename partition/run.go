@@ -100,7 +100,7 @@ func Run(run *replica.Run, o Options, dial Dial) (*Report, error) {
 	}
 	id := Identity(run, cuts)
 	params := run.Params()
-	hdr := &JournalHeader{Params: params, Index: o.Index, Cuts: cuts, Opts: run.Opts}
+	hdr := &JournalHeader{Params: params, Program: run.Program, Index: o.Index, Cuts: cuts, Opts: run.Opts}
 	rep := &Report{Run: run, Cuts: cuts, Journal: o.Journal}
 	var (
 		jw   *journalWriter
@@ -209,8 +209,8 @@ func resumable(path string, hdr *JournalHeader, id uint64) (*partSnapshot, error
 	got := r.Header
 	r.Close()
 	if err := sameHeader(hdr, &got); err != nil || got.Index != hdr.Index {
-		return nil, fmt.Errorf("journal: %s holds partition %d of another run (%q, cuts %v, controls %+v), not partition %d of %q with cuts %v and controls %+v",
-			path, got.Index, got.Params, got.Cuts, got.Opts, hdr.Index, hdr.Params, hdr.Cuts, hdr.Opts)
+		return nil, fmt.Errorf("journal: %s holds partition %d of another run (%q, program %016x, cuts %v, controls %+v), not partition %d of %q with program %016x, cuts %v and controls %+v",
+			path, got.Index, got.Params, got.Program, got.Cuts, got.Opts, hdr.Index, hdr.Params, hdr.Program, hdr.Cuts, hdr.Opts)
 	}
 	names, err := listSnapshots(snapshot.Dir(path))
 	if err != nil {

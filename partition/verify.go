@@ -16,6 +16,7 @@ import (
 // SetSummary is what a set of partition journals holds.
 type SetSummary struct {
 	Params  string
+	Program uint64           // xxhash64 of a program run's source text; 0: a native workload
 	Opts    snapshot.Options // the run controls
 	Cuts    []uint32
 	Trace   uint64 // the last block's hash (xxhash64(params) if none)
@@ -146,7 +147,7 @@ func VerifySet(paths []string, sink BlockSink) (*SetSummary, error) {
 	}
 	params := ixs[0].hdr.Params
 	faults := trace.ParamsHaveFaults(params)
-	sum := &SetSummary{Params: params, Opts: ixs[0].hdr.Opts, Cuts: ixs[0].hdr.Cuts, Trace: trace.ParamsHash(params)}
+	sum := &SetSummary{Params: params, Program: ixs[0].hdr.Program, Opts: ixs[0].hdr.Opts, Cuts: ixs[0].hdr.Cuts, Trace: trace.ParamsHash(params)}
 	heads := ixs[0].heads
 	var segs []segRef
 	for _, ix := range ixs {

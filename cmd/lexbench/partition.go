@@ -176,6 +176,16 @@ func cmdPartition(args []string, stdout, stderr io.Writer) (int, error) {
 	return exitCode(c.spec, rep.Result), nil
 }
 
+// domainRange words the domains [lo, hi) a partition owns as the cell
+// lines do, first..last inclusive, or "none" (more partitions than the
+// cuts could fill).
+func domainRange(lo, hi uint32) string {
+	if hi <= lo {
+		return "none"
+	}
+	return fmt.Sprintf("%d..%d", lo, hi-1)
+}
+
 // partitionLines are a partition's configuration lines: which partition,
 // its domains, its exchange.
 func partitionLines(rep *partition.Report, k, P int) []string {
@@ -184,7 +194,7 @@ func partitionLines(rep *partition.Report, k, P int) []string {
 	return []string{
 		fmt.Sprintf("partitions: %d", P),
 		fmt.Sprintf("partition: %d", k),
-		fmt.Sprintf("domains: %d..%d", rep.Cuts[k], rep.Cuts[k+1]),
+		"domains: " + domainRange(rep.Cuts[k], rep.Cuts[k+1]),
 		fmt.Sprintf("# exchange: %d rounds, %d B/round sent, %s waiting", s.Rounds, per(s.BytesSent), s.Wait.Round(time.Millisecond)),
 	}
 }
@@ -301,7 +311,7 @@ func cmdClusterPartitions(c *replicated, rest []string, stdout, stderr io.Writer
 	fmt.Fprintf(&b, "verify: %d partition journals verify as one trace (%d blocks)\n", P, sum.Blocks)
 	for k, r := range reps {
 		s := r.Stats
-		fmt.Fprintf(&b, "# partition %d: domains %d..%d, %d rounds, %d B/round sent, %s waiting\n", k, r.Cuts[k], r.Cuts[k+1],
+		fmt.Fprintf(&b, "# partition %d: domains %s, %d rounds, %d B/round sent, %s waiting\n", k, domainRange(r.Cuts[k], r.Cuts[k+1]),
 			s.Rounds, s.BytesSent/max(s.Rounds, 1), s.Wait.Round(time.Millisecond))
 	}
 	msgs := max(first.Msgs, 1)
@@ -318,7 +328,7 @@ func cmdMerge(args []string, stdout, stderr io.Writer) (int, error) {
 	usage := "usage: lexbench merge OUT JOURNAL.p0 JOURNAL.p1 … [--program FILE.lxm]\n" +
 		"  write a set of partition journals as the single-process run's journal OUT (which must not exist)\n" +
 		"  and its run file OUT.run, so that replay, resume and log need no flags; --program: the program\n" +
-		"  of a program's run (partition journals record its params, not its text)\n"
+		"  of a program's run (partition journals record its params and its hash, not its text; a program that differs is refused)\n"
 	var progPath string
 	if i := slices.Index(args, "--program"); i >= 0 && i+1 < len(args) {
 		progPath = args[i+1]
@@ -342,20 +352,30 @@ func cmdMerge(args []string, stdout, stderr io.Writer) (int, error) {
 	if err != nil {
 		return exitBadInput, err
 	}
-	params, opts := r.Header.Params, r.Header.Opts
+	params, opts, ran := r.Header.Params, r.Header.Opts, r.Header.Program
 	r.Close()
 	var prog *runfile.Program
-	if progPath != "" {
+	switch {
+	case progPath != "" && ran == 0:
+		return exitBadInput, fmt.Errorf("merge: the journals are of the native workload's run (%s), not of a program: drop --program", params)
+	case progPath != "":
 		p, src, err := loadProgram(progPath, stderr)
 		if err != nil {
 			return exitBadInput, err
+		}
+		if h := src.Hash(); h != ran {
+			return exitBadInput, fmt.Errorf("merge: the journals are of a program with xxh64=%016x; %s (xxh64=%016x) differs from it", ran, progPath, h)
 		}
 		if _, err := p.Spec().Parse(params); err != nil {
 			return exitBadInput, fmt.Errorf("merge: the journals are not of program %s: %w", progPath, err)
 		}
 		prog = src
-	} else if _, _, err := workloads.ParseParams(params); err != nil {
-		return exitBadInput, fmt.Errorf("merge: the journals are of a program's run (%s): give its --program FILE.lxm", params)
+	case ran != 0:
+		return exitBadInput, fmt.Errorf("merge: the journals are of a program's run (%s, program xxh64=%016x): give its --program FILE.lxm", params, ran)
+	default:
+		if _, _, err := workloads.ParseParams(params); err != nil {
+			return exitBadInput, fmt.Errorf("merge: %s: %w", params, err)
+		}
 	}
 	opts.SnapshotEvery, opts.Sync = 0, mmap.SyncNone
 	jd, err := recovery.Begin(recovery.Setup{Journal: out, Params: params, Opts: opts, Program: prog})

@@ -328,3 +328,56 @@ func mustSpec(t *testing.T, name string) *workloads.Spec {
 	}
 	return s
 }
+
+// TestMergeChecksTheProgram: partition journals record the program's
+// hash, so merge takes a program's journals only with --program naming
+// that very text (an edited copy is refused), and a native run's
+// journals never with --program (as replay and resume of a program
+// journal refuse a program that differs, issue 15 #5).
+func TestMergeChecksTheProgram(t *testing.T) {
+	dir := t.TempDir()
+	prog := "../../workloads/lxm/banking.lxm"
+	text, err := os.ReadFile(prog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := filepath.Join(dir, "banking.lxm")
+	if err := os.WriteFile(edited, append(text, "\n// edited\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pd, nd := filepath.Join(dir, "prog"), filepath.Join(dir, "native")
+	out, errs, code := runArgs("cluster", prog, "-n", "1e4", "--partitions", "2", "--dir", pd)
+	if code != exitOK {
+		t.Fatalf("cluster %s: exit %d %s\n%s", prog, code, errs, out)
+	}
+	want := configLines(out)["trace"]
+	if out, errs, code := runArgs("cluster", "banking", "-n", "1e4", "--partitions", "2", "--dir", nd); code != exitOK {
+		t.Fatalf("cluster banking: exit %d %s\n%s", code, errs, out)
+	}
+	set := func(d string) []string { return []string{filepath.Join(d, "p0.lxj"), filepath.Join(d, "p1.lxj")} }
+	for i, c := range []struct {
+		args []string
+		err  string
+	}{
+		{set(pd), "give its --program"},
+		{append(set(pd), "--program", edited), "differs from it"},
+		{append(set(nd), "--program", prog), "not of a program"},
+	} {
+		o := filepath.Join(dir, fmt.Sprintf("bad%d.lxj", i))
+		out, errs, code := runArgs(append([]string{"merge", o}, c.args...)...)
+		if code != exitBadInput || !strings.Contains(errs, c.err) {
+			t.Errorf("merge %v: exit %d, stderr %q, want an error with %q\n%s", c.args, code, errs, c.err, out)
+		}
+		if _, err := os.Stat(o); err == nil {
+			t.Errorf("merge %v: refused, yet wrote %s", c.args, o)
+		}
+	}
+	o := filepath.Join(dir, "merged.lxj")
+	out, errs, code = runArgs(append([]string{"merge", o}, append(set(pd), "--program", prog)...)...)
+	if code != exitOK || configLines(out)["trace"] != want {
+		t.Fatalf("merge with its program: exit %d %s, trace %q want %q\n%s", code, errs, configLines(out)["trace"], want, out)
+	}
+	if out, errs, code := runArgs("replay", o); code != exitOK || configLines(out)["trace"] != want {
+		t.Fatalf("replay of the merged journal: exit %d %s\n%s", code, errs, out)
+	}
+}
