@@ -656,9 +656,12 @@ func TestLateMessagesAllocateNothingInSteadyState(t *testing.T) {
 	}
 	for _, s := range []int{1, 3} {
 		// The wheel's buckets reach their sizes in the first rounds
-		// (2048 ticks each); after that nothing is allocated.
+		// (2048 ticks each); after that nothing is allocated per tick.
+		// The margin (one allocation per 1000 of the 10^5 extra ticks)
+		// is for the runtime's own, which depend on how often shards
+		// park on a loaded machine (27 seen at shards 3), not on ticks.
 		short, long := allocs(s, 50_000), allocs(s, 150_000)
-		if long > short+20 {
+		if long > short+100 {
 			t.Errorf("shards %d: %d allocations in 5e4 ticks, %d in 1.5e5: late messages allocate per tick", s, short, long)
 		}
 	}
