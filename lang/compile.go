@@ -11,9 +11,11 @@ func Compile(file, src string) (*Program, error) {
 	r := newResolver(file, f, errs)
 	r.src = src
 	r.declare()
-	if len(errs.List) == 0 { // bodies refer to declarations: resolve them once those are sound
-		r.bodies()
-	}
+	// Bodies are resolved after declaration errors too: a declaration in
+	// error is still declared (or stands in with an invalid type, which
+	// is compatible with anything), so one run reports every error
+	// without errors that only follow from another.
+	r.bodies()
 	if len(errs.List) == 0 {
 		r.observe()
 	}
