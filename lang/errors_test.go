@@ -3,6 +3,8 @@ package lang
 import (
 	"strings"
 	"testing"
+
+	"github.com/lexbench/lexbench/workloads"
 )
 
 // wantCompileErrors checks that src fails to compile with exactly the
@@ -119,4 +121,51 @@ domain Sensor {
 		"4:24: goal Warm: priority 300 is above 255",
 		"5:40: type mismatch: operator + is not defined on i64 and bool",
 	)
+}
+
+// TestStaticFaultsAreCompileErrors: a static expression that does not
+// depend on the run's parameters is computed at compile time, and the
+// faults linking would find in it with any parameters are compile errors
+// at its position, all of them; so is a division by a constant zero
+// that is not static. Faults that depend on the keys are left to link.
+func TestStaticFaultsAreCompileErrors(t *testing.T) {
+	wantCompileErrors(t, "static faults", `workload f
+key k = 2 in 1..9
+const A: u64 = 3
+const B = A - 3
+const C = 1 / B
+const D = k % (A - A)
+const E = C + 1
+const W: u64 = u64(2) - A
+type T { x: [k]u64 on Tick() { x[0] = x[1] / (5 - 5) + (u64(4) - 5)  x[1] %= B } }
+domains { t: T boots }
+`,
+		"5:13: division by zero in a static expression",
+		"6:13: division by zero in a static expression",
+		"8:23: static expression: u64 subtraction 2 - 3 would wrap below 0 (compute in i64, or write -% to wrap on purpose)",
+		"9:44: division by zero",
+		"9:64: static expression: u64 subtraction 4 - 5 would wrap below 0 (compute in i64, or write -% to wrap on purpose)",
+		"9:70: division by zero",
+	)
+	// what links with some parameters compiles; untyped and i64
+	// arithmetic, -% and u64 subtraction that does not wrap are no faults
+	p := compileSrc(t, `workload f
+key k = 2 in 1..9
+const U = 2 - 3
+const S: i64 = i64(2) - 3
+const V = 2 -% 3
+const Q = 7 - 7
+type T { x: [k / (k - 1)]u64 }
+domains { t: T[1 + U + u64(S + 1) + V % 2 + Q] boots }
+goal g { assert t(0).x[0] == 0 }
+`)
+	if err := p.CheckLink(workloads.Params{N: 1, Seed: 1, Batch: 1, K: []uint64{1}}); err == nil ||
+		err.Error() != "t.lxm:7:16: division by zero in a static expression" {
+		t.Errorf("k = 1: link error %v", err)
+	}
+	// with k = 2 it links; 1 + U wraps to 0, S + 1 is 0, V % 2 is 1: one domain
+	w := p.link(workloads.Params{N: 1, Seed: 1, Batch: 1, K: []uint64{2}})
+	if w.err != nil || w.Domains() != 1 {
+		t.Errorf("k = 2: link error %v, %d domains, want 1", w.err, w.Domains())
+	}
 }

@@ -725,6 +725,7 @@ func (c *resolver) assign(s *Stmt) {
 				return
 			}
 			c.arith(compound[s.Op], l.t, c.expr(s.X), s.Pos)
+			c.divByZero(compound[s.Op], s.X, s.Pos)
 			return
 		}
 	}
@@ -779,6 +780,7 @@ func (c *resolver) assign(s *Stmt) {
 		c.wantAssign(c.expr(s.X), ft, s.Pos, name)
 	default:
 		c.arith(compound[s.Op], ft, c.expr(s.X), s.Pos)
+		c.divByZero(compound[s.Op], s.X, s.Pos)
 	}
 }
 
@@ -822,6 +824,11 @@ func (c *resolver) isStatic(e *Expr) bool {
 func (c *resolver) expr(e *Expr) vtype {
 	e.T = c.expr1(e)
 	e.Static = c.staticNode(e)
+	if e.Static {
+		c.fold(e)
+	} else if e.Kind == eBinary {
+		c.divByZero(e.Op, e.Y, e.Pos)
+	}
 	return e.T
 }
 
