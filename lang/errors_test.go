@@ -169,3 +169,49 @@ goal g { assert t(0).x[0] == 0 }
 		t.Errorf("k = 2: link error %v, %d domains, want 1", w.err, w.Domains())
 	}
 }
+
+// TestSyntaxErrorsComeWithoutFollowOns: a keyword naming a field is
+// reported as such and the field parsed, so nothing after it is
+// misparsed; a declaration a failed parse may have skipped is not
+// reported missing; a file that is not text gets one error.
+func TestSyntaxErrorsComeWithoutFollowOns(t *testing.T) {
+	wantCompileErrors(t, "a keyword naming a field", `// prototype shape: a heater and a sensor
+domain Heater {
+  capability { messaging, send_to:Sensor }
+  state { temp: int  on: bool  readings: int }
+  goal Warm { priority 100 target temp >= 20 strategy { Heat } }
+  goal Cheap { priority 10 target temp <= 18 strategy { Cool } }
+  invariant Sane { temp >= 0 && temp <= 40 }
+  transition Heat { step { temp = temp + 2  send("Sensor", "Read") } }
+  transition Cool { step { temp = temp - 1  readings = true } }
+}
+domain Sensor {
+  state { seen: int }
+  goal Observed { priority 5 target seen >= 3 strategy { Read } }
+  transition Read { step { seen = seen + 1 } }
+}
+`,
+		"4:22: `on` is a keyword; it cannot name a field",
+		"9:45: type mismatch: cannot assign bool to readings i64",
+	)
+	wantCompileErrors(t, "a keyword naming a field of a type", `workload w
+type T { for: u64  x: u64 on Tick() { x = 1 } }
+domains { t: T boots }
+`,
+		"2:10: `for` is a keyword; it cannot name a field",
+	)
+	wantCompileErrors(t, "a keyword naming the workload", `workload on
+type T { x: u64 }
+domains { t: T boots }
+`,
+		`1:10: expected workload name, found "on", a keyword (a keyword cannot be a name)`,
+	)
+	wantCompileErrors(t, "binary data", "\xff\xfe\x00garbage \"unterminated\n",
+		"1:1: not a Lexum program: binary data at byte 0")
+	wantCompileErrors(t, "a NUL byte", "workload w\n// \x00\n",
+		"2:4: not a Lexum program: binary data at byte 14")
+	wantCompileErrors(t, "invalid UTF-8", "workload w\ntype T { x: u64 } // caf\xe9\n",
+		"2:25: not a Lexum program: binary data at byte 35")
+	// UTF-8 text is text
+	compileSrc(t, "workload w // café ≺\ntype T { x: u64 }\ndomains { t: T boots }\n")
+}

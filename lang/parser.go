@@ -77,10 +77,20 @@ func (p *parser) expect(text string) token {
 
 func (p *parser) ident(what string) token {
 	t := p.peek()
-	if t.kind != tIdent || keywords[t.text] {
+	switch {
+	case t.kind == tIdent && keywords[t.text]:
+		p.fail(t.pos, "expected %s, found %s, a keyword (a keyword cannot be a name)", what, describe(t))
+	case t.kind != tIdent:
 		p.fail(t.pos, "expected %s, found %s", what, describe(t))
 	}
 	return p.next()
+}
+
+// atKeywordField reports whether a field named by a keyword starts here
+// (`on: bool`): field parses it, reporting the name, so that what follows
+// parses as it was meant.
+func (p *parser) atKeywordField() bool {
+	return p.peek().kind == tIdent && keywords[p.peek().text] && p.at(1).text == ":"
 }
 
 func (p *parser) integer() token {
@@ -322,6 +332,8 @@ func (p *parser) typeDecl(pos Pos) *TypeDecl {
 func (p *parser) typeItem(td *TypeDecl) {
 	t := p.peek()
 	switch {
+	case p.atKeywordField():
+		td.Fields = append(td.Fields, p.field())
 	case p.is("init"):
 		p.next()
 		h := &Handler{Pos: t.pos, Body: p.block()}
@@ -429,7 +441,12 @@ func (p *parser) scope() {
 // field: name: [len]type
 func (p *parser) field() *FieldDecl {
 	fd := &FieldDecl{Pos: p.peek().pos}
-	fd.Name = p.ident("field, init, on, state, goal, invariant or transition").text
+	if p.atKeywordField() {
+		fd.Name = p.next().text
+		p.errs.add(fd.Pos, "`%s` is a keyword; it cannot name a field", fd.Name)
+	} else {
+		fd.Name = p.ident("field, init, on, state, goal, invariant or transition").text
+	}
 	p.expect(":")
 	if p.accept("[") {
 		fd.Len = p.expr()

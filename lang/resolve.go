@@ -134,6 +134,9 @@ type resolver struct {
 	used    map[trace.Kind]string // kind numbers taken
 	// protoShape: the domains are declared with `domain NAME { … }`
 	protoShape bool
+	// parseFailed: the parser reported errors, so a declaration it
+	// skipped may be missing: its absence is not reported
+	parseFailed bool
 
 	// the body being resolved
 	ctx     ctxKind
@@ -174,7 +177,7 @@ func (c *resolver) declare() {
 	}
 	if f.Name == "" && c.protoShape {
 		p.Name = workloadName(p.File)
-	} else if f.Name == "" {
+	} else if f.Name == "" && !c.parseFailed {
 		c.errs.add(Pos{1, 1}, "missing `workload NAME` declaration")
 	}
 	if len(f.Keys) > keysMax {
@@ -301,7 +304,7 @@ func (c *resolver) declare() {
 	case c.protoShape && f.HasDomains:
 		c.errs.add(f.DomainsPos, "a program declares its domains with `domains { … }` or with `domain NAME { … }`, not both")
 	case c.protoShape:
-	case !f.HasDomains:
+	case !f.HasDomains && !c.parseFailed:
 		c.errs.add(Pos{1, 1}, "missing `domains { … }` declaration")
 	case len(f.Entries) == 0:
 		c.errs.add(f.DomainsPos, "domains: no domains declared")
