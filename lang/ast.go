@@ -220,6 +220,7 @@ type FuncDecl struct {
 	Params []Param
 	Result string
 	Body   []*Stmt
+	Broken bool // its body has a syntax error (a statement of it was skipped)
 }
 
 // File is a parsed program.

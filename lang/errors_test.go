@@ -200,6 +200,25 @@ domains { t: T boots }
 `,
 		"2:10: `for` is a keyword; it cannot name a field",
 	)
+	wantCompileErrors(t, "a goal and an invariant whose parse fails", `workload w
+type T {
+    x: u64
+    on Tick() { x = 1 }
+    goal G { target x = 3 strategy { Tick } }
+    invariant I { x 3 }
+}
+domains { t: T boots }
+`,
+		`5:23: expected priority, target or strategy in goal G, found "="`,
+		`6:21: expected "}", found number 3`,
+	)
+	wantCompileErrors(t, "a function whose return fails to parse", `workload w
+fn f(a: u64) -> u64 { return a + }
+type T { x: u64 on Tick() { x = f(1) } }
+domains { t: T boots }
+`,
+		`2:34: expected an expression, found "}"`,
+	)
 	wantCompileErrors(t, "a keyword naming the workload", `workload on
 type T { x: u64 }
 domains { t: T boots }

@@ -282,7 +282,9 @@ func (p *parser) topDecl(f *File) {
 		p.expect(")")
 		p.expect("->")
 		d.Result = p.ident("result type (u64, i64, bool)").text
+		before := len(p.errs.List)
 		d.Body = p.block()
+		d.Broken = len(p.errs.List) > before
 		f.Funcs = append(f.Funcs, d)
 	default:
 		p.fail(t.pos, "expected a declaration (%s), found %s", declNames, describe(t))
@@ -381,11 +383,11 @@ func (p *parser) typeItem(td *TypeDecl) {
 		p.next()
 		d := &InvDecl{Pos: t.pos, Name: p.ident("invariant name").text}
 		p.expect("{")
-		p.inBlock(func() {
+		ok := p.inBlock(func() {
 			d.X = p.expr()
 			p.accept(";")
 		})
-		if d.X != nil {
+		if ok && d.X != nil { // a condition whose parse failed is not checked: its errors would follow from that
 			td.Invariants = append(td.Invariants, d)
 		}
 	case p.atItem("transition", true):
@@ -487,7 +489,10 @@ func (p *parser) goal(pos Pos) *GoalDecl {
 	g.Name = p.ident("goal name").text
 	p.expect("{")
 	seen := map[string]bool{}
-	p.inBlock(func() { p.goalParts(g, seen) })
+	if !p.inBlock(func() { p.goalParts(g, seen) }) {
+		g.Target = nil // a goal whose parse failed is not checked: its errors would follow from that
+		return g
+	}
 	if g.Target == nil {
 		p.errs.add(pos, "goal %s has no target", g.Name)
 	}
@@ -496,12 +501,13 @@ func (p *parser) goal(pos Pos) *GoalDecl {
 
 // inBlock parses the inside of a braced block whose "{" was read, with f,
 // then its "}". After an error in f it skips to the block's own "}"
-// (counting nested braces), so the items after it parse as they should.
-func (p *parser) inBlock(f func()) {
+// (counting nested braces), so the items after it parse as they should,
+// and reports false.
+func (p *parser) inBlock(f func()) (ok bool) {
 	depth := 0
 	defer func() {
 		if r := recover(); r != nil {
-			if _, ok := r.(bail); !ok {
+			if _, isBail := r.(bail); !isBail {
 				panic(r)
 			}
 			for t := p.peek(); t.kind != tEOF; t = p.peek() {
@@ -521,6 +527,7 @@ func (p *parser) inBlock(f func()) {
 	}()
 	f()
 	p.expect("}")
+	return true
 }
 
 func (p *parser) goalParts(g *GoalDecl, seen map[string]bool) {
