@@ -218,6 +218,18 @@ func TestRunReportsEachFaultWithDomainHandlerAndLine(t *testing.T) {
 	}
 }
 
+// keyDependentDivision divides by zero in a static expression with its
+// default keys (b = 1), not with b > 1.
+const keyDependentDivision = `workload t
+key a = 2 in 1..9
+key b = 1 in 1..9
+type T {
+    x: [a / (b - 1)]u64
+}
+domains {
+    t: T boots
+}`
+
 func TestInitAndLinkFaultsAreReportedAsFaults(t *testing.T) {
 	dir := t.TempDir()
 	for _, c := range []struct{ name, src, want string }{
@@ -231,15 +243,7 @@ type T {
 domains {
     t: T[2]
 }`, "t.lxm:6:12: domain 0 (t[0]), T.init: array index 2 out of range [0, 2)"},
-		{"static division by zero", `workload t
-key a = 2 in 1..9
-key b = 1 in 1..9
-type T {
-    x: [a / (b - 1)]u64
-}
-domains {
-    t: T boots
-}`, "t.lxm:5:11: division by zero in a static expression"},
+		{"static division by zero", keyDependentDivision, "t.lxm:5:11: division by zero in a static expression"},
 	} {
 		path := filepath.Join(dir, "t.lxm")
 		if err := os.WriteFile(path, []byte(c.src), 0o644); err != nil {
@@ -267,15 +271,7 @@ const C = 1 / 0
 type T { a: [C]u64 }
 domains { t: T boots }
 `, "t.lxm:3:13: division by zero in a static expression"},
-		{"static division by zero with the default keys", `workload t
-key a = 2 in 1..9
-key b = 1 in 1..9
-type T {
-    x: [a / (b - 1)]u64
-}
-domains {
-    t: T boots
-}`, "t.lxm:5:11: division by zero in a static expression (with the default parameters: --a 2 --b 1 -n 100000000 --seed 1 --batch 4096)"},
+		{"static division by zero with the default keys", keyDependentDivision, "t.lxm:5:11: division by zero in a static expression (with the default parameters: --a 2 --b 1 -n 100000000 --seed 1 --batch 4096)"},
 		{"no domains with the default keys", `workload t
 key k = 0 in 0..9
 type T { x: u64 }
