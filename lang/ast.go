@@ -31,9 +31,11 @@ type Expr struct {
 	Start, End int32
 
 	// Annotations, set by the resolver.
-	T      vtype     // the expression's type
-	OT     vtype     // a comparison: the type its operands are compared as
-	Static bool      // computed once per run (keys, n, seed, batch, numbers)
+	T      vtype // the expression's type
+	OT     vtype // a comparison: the type its operands are compared as
+	Static bool  // computed once per run (keys, n, seed, batch, numbers)
+	Folded bool  // static and independent of the run's parameters: its value is Value
+	Value  uint64
 	Local  *localVar // eName: the local variable it names
 	Field  *field    // eName, eIndex: a field of the domain; eField: the field read
 	Mem    *member   // eCall: the id function called, or send's domain; eField: the domain's member
@@ -218,6 +220,7 @@ type FuncDecl struct {
 	Params []Param
 	Result string
 	Body   []*Stmt
+	Broken bool // its body has a syntax error (a statement of it was skipped)
 }
 
 // File is a parsed program.

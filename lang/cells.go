@@ -33,10 +33,12 @@ func (c *resolver) declareCells() {
 		index[e] = i
 	}
 	names := map[string]bool{}
+	owner := map[*entry]string{} // the cell that names an entry, in error or not
 	for _, d := range c.f.Cells {
+		ok := true
 		if names[d.Name] {
 			c.errs.add(d.Pos, "cell %s declared twice", d.Name)
-			continue
+			ok = false // its names are still checked
 		}
 		names[d.Name] = true
 		if len(d.Names) == 0 {
@@ -44,7 +46,7 @@ func (c *resolver) declareCells() {
 			continue
 		}
 		ci := &cellInfo{name: d.Name, pos: d.Pos}
-		lo, hi, ok := len(c.p.entries), -1, true
+		lo, hi := len(c.p.entries), -1
 		mine := map[*entry]bool{}
 		for _, n := range d.Names {
 			e := c.entries[n.Name]
@@ -63,13 +65,16 @@ func (c *resolver) declareCells() {
 				c.errs.add(n.Pos, "cell %s: %s named twice", d.Name, n.Name)
 				ok = false
 				continue
-			case e.cell != nil:
-				c.errs.add(n.Pos, "cell %s: %s is already in cell %s", d.Name, n.Name, e.cell.name)
+			case owner[e] != "":
+				c.errs.add(n.Pos, "cell %s: %s is already in cell %s", d.Name, n.Name, owner[e])
 				ok = false
 				continue
 			}
 			mine[e] = true
 			lo, hi = min(lo, index[e]), max(hi, index[e])
+		}
+		for e := range mine { // a cell in error still claims its entries, so a second claim is reported too
+			owner[e] = d.Name
 		}
 		if !ok {
 			continue

@@ -192,6 +192,12 @@ func TestBadCellsAreCompileErrors(t *testing.T) {
 		{"cell a { hpa }\ncell b { git, hpa }", "t.lxm:35:15: cell b: hpa is already in cell a"},
 		{"cell a { hpa }\ncell a { git }", "t.lxm:35:1: cell a declared twice"},
 		{"cell a { hpa, 3 }", "t.lxm:34:15: expected domain entry name, found number 3"},
+		// a cell in error still claims its entries; a cell declared
+		// twice still has its names checked
+		{"cell a { hpa, workers }\ncell b { hpa }", "t.lxm:34:1: cell a: its domains are not a contiguous range: deploy is declared between workers and hpa but is not in the cell (declare a cell's entries next to each other)\n" +
+			"t.lxm:35:10: cell b: hpa is already in cell a"},
+		{"cell a { hpa, nothing }\ncell b { hpa }", "t.lxm:34:15: cell a: no domain entry nothing\nt.lxm:35:10: cell b: hpa is already in cell a"},
+		{"cell a { hpa }\ncell a { nothing }", "t.lxm:35:1: cell a declared twice\nt.lxm:35:10: cell a: no domain entry nothing"},
 	} {
 		_, err := Compile("t.lxm", platform+c.cells)
 		if err == nil || err.Error() != c.want {

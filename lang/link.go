@@ -79,6 +79,7 @@ type instance struct {
 	// was marked in; the code trial runs execute
 	stamp     []uint32
 	trialCode []uint64
+	checkOnly bool // CheckLink: stop once the layout is known (allocate nothing per domain)
 }
 
 // defaultBudget is the per-message instruction budget when the program
@@ -96,6 +97,17 @@ func (p *Program) link(pr workloads.Params) *instance {
 		w.err, w.d, w.words, w.ents = err, 1, 0, nil
 	}
 	return w
+}
+
+// CheckLink reports the error linking p with the parameters pr would
+// give (what a run with them reports before its first message): a fault
+// in a static expression (FILE:LINE:COL: …), a type or a group too large,
+// too many domains or too much state, no domains. It builds no per-domain
+// table, so it is cheap for any parameters. `lexbench check` calls it
+// with the default parameters.
+func (p *Program) CheckLink(pr workloads.Params) error {
+	w := &instance{prog: p, p: pr, typeSize: map[*dtype]uint64{}, disp: map[*dtype][]int32{}, checkOnly: true}
+	return w.linkErr()
 }
 
 func (w *instance) g(reg int) uint64 { return w.globals[reg-w.gbase] }
@@ -214,6 +226,9 @@ func (w *instance) linkErr() error {
 		return fmt.Errorf("%s: no domains with these parameters", p.File)
 	}
 	w.d, w.words = d, words
+	if w.checkOnly {
+		return nil
+	}
 	for _, m := range p.ids {
 		w.ids = append(w.ids, idOf[m])
 	}

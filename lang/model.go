@@ -73,6 +73,9 @@ func (c *resolver) declareDomainDecls() {
 			continue
 		}
 		t := c.types[td.Name]
+		if t.decl != td {
+			continue // a type declared twice: reported
+		}
 		if reservedNames[td.Name] || c.globals[td.Name] || c.consts[td.Name] != nil || c.funcs[td.Name] != nil {
 			c.errs.add(td.Pos, "domain %s: the name is reserved or a key, constant or function", td.Name)
 			continue
@@ -91,10 +94,7 @@ func (c *resolver) declareDomainDecls() {
 // of more than one transition ("A+B").
 func (c *resolver) declareModel() {
 	for i, td := range c.f.Types {
-		if i >= len(c.p.types) || c.p.types[i].decl != td {
-			continue // a type declared twice
-		}
-		t := c.p.types[i]
+		t := c.dtypes[i]
 		t.targets, t.inv, t.stub = -1, -1, -1
 		handles := map[string]*Handler{}
 		for _, h := range td.Handlers {
@@ -179,7 +179,7 @@ func (c *resolver) caps(d *CapDecl, sendTo map[string]bool, root *bool) {
 // resolveModel resolves every goal target and invariant: bool expressions
 // over the domain's own fields.
 func (c *resolver) resolveModel() {
-	for _, t := range c.p.types {
+	for _, t := range c.dtypes {
 		for _, g := range t.goals {
 			c.ctx, c.typ, c.scope = ctxTarget, t, nil
 			c.cond(g.target)
@@ -232,6 +232,9 @@ func (c *resolver) sendCall(e *Expr) {
 		return
 	}
 	e.Mem = m
+	if m.typ.unknown {
+		return // its type is reported
+	}
 	to, root := c.sendCaps()
 	if !c.typ.sendRoot && !c.typ.sendTo[dst.Name] && !to[dst.Name] && !root {
 		e.Fault = fmt.Sprintf("%s may not send to %s: its capabilities (%s) do not name send_to:%s or root",

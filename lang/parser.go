@@ -77,10 +77,20 @@ func (p *parser) expect(text string) token {
 
 func (p *parser) ident(what string) token {
 	t := p.peek()
-	if t.kind != tIdent || keywords[t.text] {
+	switch {
+	case t.kind == tIdent && keywords[t.text]:
+		p.fail(t.pos, "expected %s, found %s, a keyword (a keyword cannot be a name)", what, describe(t))
+	case t.kind != tIdent:
 		p.fail(t.pos, "expected %s, found %s", what, describe(t))
 	}
 	return p.next()
+}
+
+// atKeywordField reports whether a field named by a keyword starts here
+// (`on: bool`): field parses it, reporting the name, so that what follows
+// parses as it was meant.
+func (p *parser) atKeywordField() bool {
+	return p.peek().kind == tIdent && keywords[p.peek().text] && p.at(1).text == ":"
 }
 
 func (p *parser) integer() token {
@@ -272,7 +282,9 @@ func (p *parser) topDecl(f *File) {
 		p.expect(")")
 		p.expect("->")
 		d.Result = p.ident("result type (u64, i64, bool)").text
+		before := len(p.errs.List)
 		d.Body = p.block()
+		d.Broken = len(p.errs.List) > before
 		f.Funcs = append(f.Funcs, d)
 	default:
 		p.fail(t.pos, "expected a declaration (%s), found %s", declNames, describe(t))
@@ -322,6 +334,8 @@ func (p *parser) typeDecl(pos Pos) *TypeDecl {
 func (p *parser) typeItem(td *TypeDecl) {
 	t := p.peek()
 	switch {
+	case p.atKeywordField():
+		td.Fields = append(td.Fields, p.field())
 	case p.is("init"):
 		p.next()
 		h := &Handler{Pos: t.pos, Body: p.block()}
@@ -369,11 +383,11 @@ func (p *parser) typeItem(td *TypeDecl) {
 		p.next()
 		d := &InvDecl{Pos: t.pos, Name: p.ident("invariant name").text}
 		p.expect("{")
-		p.inBlock(func() {
+		ok := p.inBlock(func() {
 			d.X = p.expr()
 			p.accept(";")
 		})
-		if d.X != nil {
+		if ok && d.X != nil { // a condition whose parse failed is not checked: its errors would follow from that
 			td.Invariants = append(td.Invariants, d)
 		}
 	case p.atItem("transition", true):
@@ -429,7 +443,12 @@ func (p *parser) scope() {
 // field: name: [len]type
 func (p *parser) field() *FieldDecl {
 	fd := &FieldDecl{Pos: p.peek().pos}
-	fd.Name = p.ident("field, init, on, state, goal, invariant or transition").text
+	if p.atKeywordField() {
+		fd.Name = p.next().text
+		p.errs.add(fd.Pos, "`%s` is a keyword; it cannot name a field", fd.Name)
+	} else {
+		fd.Name = p.ident("field, init, on, state, goal, invariant or transition").text
+	}
 	p.expect(":")
 	if p.accept("[") {
 		fd.Len = p.expr()
@@ -470,7 +489,10 @@ func (p *parser) goal(pos Pos) *GoalDecl {
 	g.Name = p.ident("goal name").text
 	p.expect("{")
 	seen := map[string]bool{}
-	p.inBlock(func() { p.goalParts(g, seen) })
+	if !p.inBlock(func() { p.goalParts(g, seen) }) {
+		g.Target = nil // a goal whose parse failed is not checked: its errors would follow from that
+		return g
+	}
 	if g.Target == nil {
 		p.errs.add(pos, "goal %s has no target", g.Name)
 	}
@@ -479,12 +501,13 @@ func (p *parser) goal(pos Pos) *GoalDecl {
 
 // inBlock parses the inside of a braced block whose "{" was read, with f,
 // then its "}". After an error in f it skips to the block's own "}"
-// (counting nested braces), so the items after it parse as they should.
-func (p *parser) inBlock(f func()) {
+// (counting nested braces), so the items after it parse as they should,
+// and reports false.
+func (p *parser) inBlock(f func()) (ok bool) {
 	depth := 0
 	defer func() {
 		if r := recover(); r != nil {
-			if _, ok := r.(bail); !ok {
+			if _, isBail := r.(bail); !isBail {
 				panic(r)
 			}
 			for t := p.peek(); t.kind != tEOF; t = p.peek() {
@@ -504,6 +527,7 @@ func (p *parser) inBlock(f func()) {
 	}()
 	f()
 	p.expect("}")
+	return true
 }
 
 func (p *parser) goalParts(g *GoalDecl, seen map[string]bool) {

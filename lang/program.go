@@ -75,6 +75,7 @@ type dtype struct {
 	sendTo   map[string]bool
 	sendRoot bool
 	readsNow bool // its transitions use now other than in hidden fields (observe.go)
+	unknown  bool // a stand-in for a type name declared nowhere (reported once, at the name)
 }
 
 // goalInfo is a goal of a domain type (SPEC-independent: the language's

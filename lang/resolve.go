@@ -126,6 +126,7 @@ type resolver struct {
 	kinds   map[string]trace.Kind
 	globals map[string]bool // keys, n, seed, batch
 	types   map[string]*dtype
+	dtypes  []*dtype // per f.Types, in order: a type declared twice gets its own, not in types
 	members map[string]*member
 	entries map[string]*entry
 	consts  map[string]*constant
@@ -133,6 +134,9 @@ type resolver struct {
 	used    map[trace.Kind]string // kind numbers taken
 	// protoShape: the domains are declared with `domain NAME { … }`
 	protoShape bool
+	// parseFailed: the parser reported errors, so a declaration it
+	// skipped may be missing: its absence is not reported
+	parseFailed bool
 
 	// the body being resolved
 	ctx     ctxKind
@@ -173,7 +177,7 @@ func (c *resolver) declare() {
 	}
 	if f.Name == "" && c.protoShape {
 		p.Name = workloadName(p.File)
-	} else if f.Name == "" {
+	} else if f.Name == "" && !c.parseFailed {
 		c.errs.add(Pos{1, 1}, "missing `workload NAME` declaration")
 	}
 	if len(f.Keys) > keysMax {
@@ -211,12 +215,14 @@ func (c *resolver) declare() {
 		switch {
 		case k.Num > 0xFFFF:
 			c.errs.add(k.Pos, "kind %s: number %d is above 65535", k.Name, k.Num)
+			c.kinds[k.Name] = trace.Kind(k.Num) // declared, so its uses are checked (the program does not compile)
 		case c.kinds[k.Name] != 0 || k.Name == "Tick":
 			if c.kinds[k.Name] != trace.Kind(k.Num) {
 				c.errs.add(k.Pos, "kind %s is already %d", k.Name, c.kinds[k.Name])
 			}
 		case used[trace.Kind(k.Num)] != "":
 			c.errs.add(k.Pos, "kind number %d is already %s", k.Num, used[trace.Kind(k.Num)])
+			c.kinds[k.Name] = trace.Kind(k.Num) // as above
 		default:
 			c.kinds[k.Name] = trace.Kind(k.Num)
 			used[trace.Kind(k.Num)] = k.Name
@@ -234,13 +240,16 @@ func (c *resolver) declare() {
 
 	// types and fields
 	for _, td := range f.Types {
-		if c.types[td.Name] != nil {
-			c.errs.add(td.Pos, "type %s declared twice", td.Name)
-			continue
-		}
 		t := &dtype{name: td.Name, init: -1, decl: td}
-		c.types[td.Name] = t
-		p.types = append(p.types, t)
+		c.dtypes = append(c.dtypes, t)
+		if c.types[td.Name] != nil {
+			// reported; its fields and bodies are still checked (on
+			// their own type), so one run reports every error
+			c.errs.add(td.Pos, "type %s declared twice", td.Name)
+		} else {
+			c.types[td.Name] = t
+			p.types = append(p.types, t)
+		}
 		seen := map[string]bool{}
 		for _, fd := range td.Fields {
 			if seen[fd.Name] {
@@ -288,16 +297,14 @@ func (c *resolver) declare() {
 			}
 		}
 	}
-	if len(c.errs.List) == 0 {
-		c.declareDomainDecls()
-	}
+	c.declareDomainDecls()
 
 	// domains
 	switch {
 	case c.protoShape && f.HasDomains:
 		c.errs.add(f.DomainsPos, "a program declares its domains with `domains { … }` or with `domain NAME { … }`, not both")
 	case c.protoShape:
-	case !f.HasDomains:
+	case !f.HasDomains && !c.parseFailed:
 		c.errs.add(Pos{1, 1}, "missing `domains { … }` declaration")
 	case len(f.Entries) == 0:
 		c.errs.add(f.DomainsPos, "domains: no domains declared")
@@ -327,7 +334,7 @@ func (c *resolver) declare() {
 			m.typ = c.types[mm.Type]
 			if m.typ == nil {
 				c.errs.add(mm.Pos, "domains: unknown type %s", mm.Type)
-				m.typ = &dtype{name: mm.Type, init: -1}
+				m.typ = &dtype{name: mm.Type, init: -1, unknown: true}
 			}
 			if mm.Count != nil {
 				if en.Group {
@@ -343,7 +350,9 @@ func (c *resolver) declare() {
 				m.weightExpr = mm.Weight
 			}
 			e.members = append(e.members, m)
-			c.members[m.name] = m
+			if c.members[m.name] == nil { // a name declared twice (reported) means its first declaration
+				c.members[m.name] = m
+			}
 			p.ids = append(p.ids, m)
 		}
 		if c.entries[e.name] == nil {
@@ -459,7 +468,7 @@ func (c *resolver) declareFuncs() {
 			c.declareLocalVar(prm.Pos, fn.params[i])
 		}
 		c.stmts(fn.decl.Body)
-		if !terminates(fn.decl.Body) {
+		if !terminates(fn.decl.Body) && !fn.decl.Broken { // a skipped statement may have been its return
 			c.errs.add(fn.decl.Pos, "function %s: missing return at the end (every path must return a value)", fn.decl.Name)
 		}
 		c.fn = nil
@@ -529,7 +538,7 @@ func terminates(ss []*Stmt) bool {
 // bodies resolves every handler, init, goal and figure.
 func (c *resolver) bodies() {
 	for i, td := range c.f.Types {
-		t := c.p.types[i]
+		t := c.dtypes[i]
 		if td.Init != nil {
 			c.body(ctxInit, t, nil, td.Init.Body)
 		}
@@ -719,6 +728,7 @@ func (c *resolver) assign(s *Stmt) {
 				return
 			}
 			c.arith(compound[s.Op], l.t, c.expr(s.X), s.Pos)
+			c.divByZero(compound[s.Op], s.X, s.Pos)
 			return
 		}
 	}
@@ -773,6 +783,7 @@ func (c *resolver) assign(s *Stmt) {
 		c.wantAssign(c.expr(s.X), ft, s.Pos, name)
 	default:
 		c.arith(compound[s.Op], ft, c.expr(s.X), s.Pos)
+		c.divByZero(compound[s.Op], s.X, s.Pos)
 	}
 }
 
@@ -816,6 +827,11 @@ func (c *resolver) isStatic(e *Expr) bool {
 func (c *resolver) expr(e *Expr) vtype {
 	e.T = c.expr1(e)
 	e.Static = c.staticNode(e)
+	if e.Static {
+		c.fold(e)
+	} else if e.Kind == eBinary {
+		c.divByZero(e.Op, e.Y, e.Pos)
+	}
 	return e.T
 }
 
@@ -934,7 +950,10 @@ func (c *resolver) expr1(e *Expr) vtype {
 			}
 		}
 		if f == nil {
-			c.errs.add(e.Pos, "unknown field %s: type %s has no field %s", e.Name, m.typ.name, e.Name)
+			if !m.typ.unknown { // else its type is reported
+				c.errs.add(e.Pos, "unknown field %s: type %s has no field %s", e.Name, m.typ.name, e.Name)
+			}
+			c.expr(e.X)
 			return tInvalid
 		}
 		c.expr(e.X)

@@ -218,6 +218,18 @@ func TestRunReportsEachFaultWithDomainHandlerAndLine(t *testing.T) {
 	}
 }
 
+// keyDependentDivision divides by zero in a static expression with its
+// default keys (b = 1), not with b > 1.
+const keyDependentDivision = `workload t
+key a = 2 in 1..9
+key b = 1 in 1..9
+type T {
+    x: [a / (b - 1)]u64
+}
+domains {
+    t: T boots
+}`
+
 func TestInitAndLinkFaultsAreReportedAsFaults(t *testing.T) {
 	dir := t.TempDir()
 	for _, c := range []struct{ name, src, want string }{
@@ -231,15 +243,7 @@ type T {
 domains {
     t: T[2]
 }`, "t.lxm:6:12: domain 0 (t[0]), T.init: array index 2 out of range [0, 2)"},
-		{"static division by zero", `workload t
-key a = 2 in 1..9
-key b = 1 in 1..9
-type T {
-    x: [a / (b - 1)]u64
-}
-domains {
-    t: T boots
-}`, "t.lxm:5:11: division by zero in a static expression"},
+		{"static division by zero", keyDependentDivision, "t.lxm:5:11: division by zero in a static expression"},
 	} {
 		path := filepath.Join(dir, "t.lxm")
 		if err := os.WriteFile(path, []byte(c.src), 0o644); err != nil {
@@ -248,6 +252,43 @@ domains {
 		out, errs, code := runArgs("run", path, "-n", "5")
 		if code != exitBadInput || out != "" || errs != "lexbench: "+filepath.Join(dir, c.want)+"\n" {
 			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit 1 and %q", c.name, code, out, errs, c.want)
+		}
+	}
+}
+
+// TestCheckReportsWhatRunReportsBeforeItsFirstMessage: a fault in a
+// static expression that holds with any parameters is a compile error
+// (check and run report it at its position); one that holds with the
+// default parameters, and any other link error with them, check reports
+// naming those parameters, as run without flags would fail.
+func TestCheckReportsWhatRunReportsBeforeItsFirstMessage(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "t.lxm")
+	for _, c := range []struct{ name, src, check string }{
+		{"static division by zero", `workload s
+key x = 5 in 1..10 "x"
+const C = 1 / 0
+type T { a: [C]u64 }
+domains { t: T boots }
+`, "t.lxm:3:13: division by zero in a static expression"},
+		{"static division by zero with the default keys", keyDependentDivision, "t.lxm:5:11: division by zero in a static expression (with the default parameters: --a 2 --b 1 -n 100000000 --seed 1 --batch 4096)"},
+		{"no domains with the default keys", `workload t
+key k = 0 in 0..9
+type T { x: u64 }
+domains {
+    t: T[k] boots
+}`, "t.lxm: no domains with these parameters (with the default parameters: --k 0 -n 100000000 --seed 1 --batch 4096)"},
+	} {
+		if err := os.WriteFile(path, []byte(c.src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, errs, code := runArgs("check", path)
+		if want := filepath.Join(dir, c.check) + "\n"; code != exitBadInput || out != "" || errs != want {
+			t.Errorf("%s: check: exit %d, stdout %q, stderr %q; want exit 1 and %q", c.name, code, out, errs, want)
+		}
+		_, errs, code = runArgs("run", path, "-n", "5")
+		if code != exitBadInput || !strings.Contains(errs, strings.Split(c.check, " (with")[0]) {
+			t.Errorf("%s: run: exit %d, stderr %q", c.name, code, errs)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/lexbench/lexbench/lang"
 	"github.com/lexbench/lexbench/runfile"
+	"github.com/lexbench/lexbench/workloads"
 )
 
 // programSizeMax bounds a program file (it is read whole).
@@ -76,8 +77,9 @@ var langUsage = map[string]string{
   lexbench run FILE.lxm --help lists the program's flags.
 `,
 	"check": `usage: lexbench check [-v] FILE.lxm
-  report every error of a program, one per line on stderr (FILE:LINE:COL: message);
-  nothing and exit 0 for a valid program.
+  report every error of a program, one per line on stderr (FILE:LINE:COL: message),
+  then what linking it with the default parameters finds (what run without flags
+  would report before its first message); nothing and exit 0 for a valid program.
   -v, --verbose   for a valid program, print its cells (--detect local) and the
                   fields oscillation detection leaves out (counters) on stdout
 `,
@@ -137,6 +139,15 @@ func cmdCheck(args []string, stdout, stderr io.Writer) (int, error) {
 	if err != nil {
 		return exitBadInput, err
 	}
+	// what run would report before its first message, with the parameters
+	// it takes without flags (faults that hold for any parameters are
+	// compile errors already)
+	spec := p.Spec()
+	pr := spec.Defaults()
+	if err := p.CheckLink(pr); err != nil {
+		fmt.Fprintf(stderr, "%v (with the default parameters: %s)\n", err, defaultParams(spec, pr))
+		return exitBadInput, errPrinted
+	}
 	if verbose {
 		fmt.Fprintf(stdout, "%s: cells (--detect local):\n", path)
 		for _, l := range p.CellsText() {
@@ -157,6 +168,17 @@ func cmdCheck(args []string, stdout, stderr io.Writer) (int, error) {
 		}
 	}
 	return exitOK, nil
+}
+
+// defaultParams lists parameters as flags: "--k 2 -n 100000000 --seed 1
+// --batch 4096".
+func defaultParams(spec *workloads.Spec, pr workloads.Params) string {
+	var b strings.Builder
+	for i, k := range spec.Keys {
+		fmt.Fprintf(&b, "--%s %d ", k.Name, pr.K[i])
+	}
+	fmt.Fprintf(&b, "-n %d --seed %d --batch %d", pr.N, pr.Seed, pr.Batch)
+	return b.String()
 }
 
 // cmdDisasm is `lexbench disasm FILE.lxm`: the bytecode on stdout.

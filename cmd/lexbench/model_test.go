@@ -70,7 +70,8 @@ func TestShippedProgramsCheck(t *testing.T) {
 }
 
 // A prototype-shaped file with mistakes: every error as FILE:LINE:COL, from
-// check and from run.
+// check and from run, the bodies' with the declarations' (none that
+// follows from another: the goal whose parse fails is not checked).
 func TestPrototypeMistakesNameTheirPosition(t *testing.T) {
 	src := `domain Pool {
   capability { messaging, send_to:Nowhere }
@@ -92,7 +93,11 @@ func TestPrototypeMistakesNameTheirPosition(t *testing.T) {
 		"3:38: type Pool: field name: string fields are not supported (a domain's state is fixed-size 64-bit words)",
 		"4:28: goal WantFive: priority 300 is above 255",
 		"5:47: expected priority, target or strategy in goal WantThree, found \"=\"",
+		"6:22: unknown field or variable wrkers in type Pool",
 		"6:45: goal Lost: strategy Vanish is not a transition of Pool",
+		"7:28: type mismatch: condition must be bool, got i64",
+		"8:56: send: no domain Other (send names a domain declared on its own)",
+		"9:48: type mismatch: operator - is not defined on i64 and bool",
 	}
 	out, errs, code := runArgs("check", path)
 	var wantErrs string
@@ -105,7 +110,7 @@ func TestPrototypeMistakesNameTheirPosition(t *testing.T) {
 	if out, errs2, code := runArgs("run", path); code != exitBadInput || out != "" || errs2 != wantErrs {
 		t.Errorf("run: exit %d, stdout %q, stderr\n%s", code, out, errs2)
 	}
-	// with the declarations fixed, the bodies' errors
+	// with the declarations fixed, the same errors in the bodies
 	fixed := strings.NewReplacer("send_to:Nowhere", "send_to:Pool", "  name: string", "", "priority 300", "priority 100",
 		"workers = 3", "workers == 3", "strategy { Vanish }", "strategy { Grow }").Replace(src)
 	if err := os.WriteFile(path, []byte(fixed), 0o644); err != nil {
