@@ -627,18 +627,21 @@ func Replay(req Request) (*Report, error) {
 }
 
 // Verify checks every block of the journal at path (mmap.Verify) and, when
-// the run file beside it belongs to it and says its run closed it, that
-// the journal is exactly as closed (a journal cut at a block boundary is
-// otherwise a valid, shorter journal). It returns the summary, the run
-// file (nil if none belongs to the journal) and the first problem. A
+// the run file beside it says its run closed it, that the journal is
+// exactly as closed (a journal cut at a block boundary is otherwise a
+// valid, shorter journal). The run file is read as resume, replay and log
+// read it (RunFile): one that is there but damaged, unreadable or another
+// journal's is an error naming it, never skipped, for without it a
+// changed journal could not be told from a closed one. It returns the
+// summary, the run file (nil if there is none) and the first problem. A
 // journal being written is ErrLocked.
 func Verify(path string) (mmap.Summary, *runfile.Run, error) {
 	var id mmap.FileID
-	l, err := mmap.LockShared(path)
-	if errors.Is(err, mmap.ErrLocked) {
-		return mmap.Summary{}, nil, err
+	l, lerr := mmap.LockShared(path)
+	if errors.Is(lerr, mmap.ErrLocked) {
+		return mmap.Summary{}, nil, lerr
 	}
-	if err == nil {
+	if lerr == nil {
 		id = l.ID()
 		defer l.Release()
 	}
@@ -646,8 +649,14 @@ func Verify(path string) (mmap.Summary, *runfile.Run, error) {
 	if sum.Params == "" {
 		return sum, nil, err
 	}
-	rf, rerr := runfile.Read(runfile.Path(path))
-	if rerr != nil || rf.Params != sum.Params || rf.Journal != id {
+	if lerr != nil { // the journal was read, yet not locked: a problem of its own
+		return sum, nil, lerr
+	}
+	rf, rerr := RunFile(path, sum.Params, id)
+	if rerr != nil { // the rule of resume, replay and log: a run file that is there must be the journal's
+		return sum, nil, rerr
+	}
+	if rf == nil {
 		return sum, nil, err
 	}
 	if err == nil {

@@ -12,7 +12,9 @@ import (
 
 const verifyUsage = `usage: lexbench verify JOURNAL
   check every block and link of a journal (docs/journal.md) and, if its run
-  file says its run closed it, that it is exactly as closed; print its params,
+  file says its run closed it, that it is exactly as closed (a run file
+  JOURNAL.run that is there but damaged, or another journal's, is an error,
+  as for resume, replay and log); print its params,
   trace hash, blocks and entries. stdout ends with a verify: line, ok or
   failed; a failure is also one line on stderr, exit 1.
 `

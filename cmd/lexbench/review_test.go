@@ -1,0 +1,67 @@
+package main
+
+// Tests of the defects a fresh-user review found (review of main at
+// 4704263), end to end through the CLI; each fails on the code before
+// its fix.
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A run file that is there but cannot be used (damaged, empty, a
+// directory, another journal's) is an error naming it for every command
+// that reads it: verify must not skip it and then pass a journal cut
+// after its run closed it, which the run file alone can tell.
+func TestADamagedRunFileFailsEveryCommandAlike(t *testing.T) {
+	dir := t.TempDir()
+	j, other := filepath.Join(dir, "J"), filepath.Join(dir, "other")
+	mustRun(t, "banking", "-n", "1e5", "--shards", "1", "--journal", j)
+	mustRun(t, "banking", "-n", "1e5", "--shards", "1", "--journal", other)
+	orig := readFile(t, j)
+	// cut the journal at a block boundary: a valid, shorter journal that
+	// only the run file shows changed
+	const prologue = 64 + 80
+	off := prologue
+	for i := 0; i < 5; i++ {
+		off += 32 + 32*(int(orig[off+4])|int(orig[off+5])<<8)
+	}
+	if err := os.WriteFile(j, orig[:off], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, code := runArgs("verify", j); code != exitBadInput || strings.Contains(out, "verify: ok") {
+		t.Fatalf("verify of a cut journal with its run file: exit %d\n%s", code, out)
+	}
+	rf := j + ".run"
+	good := readFile(t, rf)
+	damage := map[string]func() error{
+		"appended": func() error { return os.WriteFile(rf, append(append([]byte(nil), good...), "x\n"...), 0o644) },
+		"empty":    func() error { return os.WriteFile(rf, nil, 0o644) },
+		"directory": func() error {
+			if err := os.Remove(rf); err != nil {
+				return err
+			}
+			return os.Mkdir(rf, 0o755)
+		},
+		"another journal's": func() error { return os.WriteFile(rf, readFile(t, other+".run"), 0o644) },
+	}
+	for name, do := range damage {
+		os.RemoveAll(rf)
+		os.WriteFile(rf, good, 0o644)
+		if err := do(); err != nil {
+			t.Fatal(err)
+		}
+		for _, cmd := range []string{"verify", "resume", "replay", "log"} {
+			out, errs, code := runArgs(cmd, j)
+			if code != exitBadInput || strings.Contains(out, "verify: ok") || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, rf) {
+				t.Errorf("%s with a %s run file: exit %d, stdout %q, stderr %q; want exit 1 and one line naming %s", cmd, name, code, lastLines(out, 3), errs, rf)
+			}
+		}
+		if !bytes.Equal(readFile(t, j), orig[:off]) {
+			t.Fatalf("%s run file: the journal changed", name)
+		}
+	}
+}
