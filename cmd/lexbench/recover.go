@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"github.com/lexbench/lexbench/recovery"
 	"github.com/lexbench/lexbench/runfile"
 	"github.com/lexbench/lexbench/snapshot"
+	"github.com/lexbench/lexbench/trace"
 )
 
 // recoverFlags are the flags of `lexbench resume` and `lexbench replay`.
@@ -202,7 +204,12 @@ func cmdReplay(args []string, stdout, stderr io.Writer) (int, error) {
 	printNotes(stderr, rep)
 	var d *recovery.Divergence
 	if errors.As(err, &d) {
-		fmt.Fprintf(stdout, "params: %s\n%s", rep.Params, d.Report())
+		if f.json {
+			b, _ := json.Marshal(map[string]any{"params": rep.Params, "replay": "diverged", "divergence": divergenceJSON(d)})
+			fmt.Fprintf(stdout, "%s\n", b)
+		} else {
+			fmt.Fprintf(stdout, "params: %s\n%s", rep.Params, d.Report())
+		}
 		return exitBadInput, fmt.Errorf("replay: %w", err)
 	}
 	if err != nil {
@@ -212,7 +219,8 @@ func cmdReplay(args []string, stdout, stderr io.Writer) (int, error) {
 	if f.json {
 		faults := rep.P.Faults.On()
 		out := &output{w: stdout, spec: rep.Spec, prog: rep.Program, params: rep.Params, shards: rep.Shards, predicted: rep.ShardsWhy,
-			n: rep.P.N, json: true, damp: rep.Opts.Damp && !faults, local: rep.Opts.Local && !faults, faults: faults}
+			n: rep.P.N, json: true, damp: rep.Opts.Damp && !faults, local: rep.Opts.Local && !faults, faults: faults,
+			extra: map[string]any{"replay": "identical", "blocks_compared": res.Blocks}}
 		out.result(true, rep.Workload, res, time.Since(start), 0)
 		return exitOK, nil
 	}
@@ -223,4 +231,18 @@ func cmdReplay(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	fmt.Fprintf(stdout, "replay: identical, %d blocks compared\n", res.Blocks)
 	return exitOK, nil
+}
+
+// divergenceJSON is replay --json's "divergence": where (block, tick,
+// entry, file offset), what differed, and the journal's and the replay's
+// entry there (null where there is none).
+func divergenceJSON(d *recovery.Divergence) map[string]any {
+	entry := func(e *trace.Entry) any {
+		if e == nil {
+			return nil
+		}
+		return map[string]any{"tick": e.Tick, "src": e.Src, "dst": e.Dst, "kind": trace.KindName(e.Kind), "flags": e.Flags, "a": e.A, "b": e.B}
+	}
+	return map[string]any{"block": d.Block, "tick": d.Tick, "entry": d.Entry, "offset": d.Offset, "what": d.What,
+		"journal": entry(d.Journal), "replay": entry(d.Replay)}
 }

@@ -6,6 +6,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,5 +64,49 @@ func TestADamagedRunFileFailsEveryCommandAlike(t *testing.T) {
 		if !bytes.Equal(readFile(t, j), orig[:off]) {
 			t.Fatalf("%s run file: the journal changed", name)
 		}
+	}
+}
+
+// replay --json prints one JSON object either way: on success with the
+// verdict and the blocks compared, on a divergence with where it is and
+// what differed (exit 1), never the text report.
+func TestReplayJSONHasTheVerdict(t *testing.T) {
+	dir := t.TempDir()
+	j := filepath.Join(dir, "J")
+	want := mustRun(t, "banking", "-n", "1e5", "--shards", "1", "--journal", j)
+	out, errs, code := runArgs("replay", j, "--json")
+	var ok struct {
+		Trace          string
+		Replay         string
+		BlocksCompared *uint64 `json:"blocks_compared"`
+		Blocks         uint64
+	}
+	if err := json.Unmarshal([]byte(out), &ok); err != nil || code != exitOK || ok.Replay != "identical" ||
+		ok.BlocksCompared == nil || *ok.BlocksCompared != ok.Blocks || ok.Blocks == 0 || ok.Trace != want["trace"] {
+		t.Fatalf("replay --json of an intact journal: exit %d, %v\n%s%s", code, err, out, errs)
+	}
+	b := readFile(t, j)
+	b[len(b)-40] ^= 1
+	os.WriteFile(j, b, 0o644)
+	out, errs, code = runArgs("replay", j, "--json")
+	var bad struct {
+		Replay     string
+		Divergence *struct {
+			Block, Tick, Offset *uint64
+			Entry               *int
+			What                string
+			Journal, Replay     *struct {
+				Tick     uint32
+				Kind     string
+				Src, Dst uint32
+				A, B     uint64
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &bad); err != nil || code != exitBadInput || bad.Replay != "diverged" || bad.Divergence == nil ||
+		bad.Divergence.Block == nil || bad.Divergence.Entry == nil || bad.Divergence.What != "entries differ" ||
+		bad.Divergence.Journal == nil || bad.Divergence.Replay == nil || *bad.Divergence.Journal == *bad.Divergence.Replay ||
+		strings.Count(errs, "\n") != 1 {
+		t.Fatalf("replay --json of a changed journal: exit %d, %v\nstdout %q\nstderr %q", code, err, out, errs)
 	}
 }

@@ -440,6 +440,9 @@ type output struct {
 	// before is what a resumed run had delivered before it continued:
 	// rates count only the messages it delivered itself.
 	before uint64
+	// extra are fields a command adds to --json's object (replay's
+	// verdict, resume's details)
+	extra map[string]any
 }
 
 func (o *output) impl() string {
@@ -521,6 +524,9 @@ func (o *output) result(first bool, w workloads.Workload, res engine.Result, ela
 		}
 		if _, goals := w.(interface{ Suppressed() []lang.SuppressedGoal }); goals {
 			m["suppressed_goals"] = suppressedJSON(suppressedOf(w))
+		}
+		for k, v := range o.extra {
+			m[k] = v
 		}
 		b, _ := json.Marshal(m)
 		fmt.Fprintf(o.w, "%s\n", b)
