@@ -46,7 +46,7 @@ func logUsage() string {
 		"  with domain and kind names (a native workload's from workloads/lxm, a program's from\n" +
 		"  the run file JOURNAL.run, which holds its text, or else --program); every block is\n" +
 		"  checked as it is read, as by verify.\n" +
-		newLogFlagSet(&f).FlagUsages() + exitCodesHelp
+		flagUsages(newLogFlagSet(&f)) + exitCodesHelp
 }
 
 // tickRange is an inclusive range of ticks.

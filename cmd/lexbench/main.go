@@ -14,6 +14,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/spf13/pflag"
+
 	"github.com/lexbench/lexbench/workloads"
 )
 
@@ -115,6 +117,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return code
+}
+
+// flagUsages is fs's flag list for a command's help. A flag whose usage
+// text states its default itself (in words, or in the form it is written,
+// as "1e4") gets no second "(default …)" from pflag.
+func flagUsages(fs *pflag.FlagSet) string {
+	fs.VisitAll(func(f *pflag.Flag) {
+		if strings.Contains(f.Usage, "default") {
+			f.DefValue = "" // pflag prints no default for a zero value
+		}
+	})
+	return fs.FlagUsages()
 }
 
 func firstLine(s string) string {

@@ -54,7 +54,7 @@ func recoverUsage(cmd string) string {
 		"replay": "re-execute a journal's run and compare every block; report the first divergence",
 	}[cmd]
 	return fmt.Sprintf("usage: lexbench %s JOURNAL [flags]\n  %s.\n  The workload, program and options come from the run file JOURNAL.run.\n%s%s",
-		cmd, what, newRecoverFlagSet(cmd, &f).FlagUsages(), exitCodesHelp)
+		cmd, what, flagUsages(newRecoverFlagSet(cmd, &f)), exitCodesHelp)
 }
 
 // parseRecover parses the flags and the JOURNAL argument into a request;

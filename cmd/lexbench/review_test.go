@@ -110,3 +110,51 @@ func TestReplayJSONHasTheVerdict(t *testing.T) {
 		t.Fatalf("replay --json of a changed journal: exit %d, %v\nstdout %q\nstderr %q", code, err, out, errs)
 	}
 }
+
+// sim's help says what sim does: no --fault-seed (refused), every exit
+// code sim returns, each default once; and no command's help prints a
+// default twice.
+func TestSimHelpMatchesSim(t *testing.T) {
+	out, _, code := runArgs("sim", "storm", "--help")
+	if code != exitOK || strings.Contains(out, "--fault-seed") || !strings.Contains(out, "else 3 if one oscillated") {
+		t.Errorf("sim storm --help: exit %d\n%s", code, out)
+	}
+	if _, errs, code := runArgs("sim", "storm", "--fault-seed", "3"); code != exitBadInput || !strings.Contains(errs, "--fault-seed") {
+		t.Errorf("sim storm --fault-seed 3: exit %d, %q", code, errs)
+	}
+	helps := [][]string{{"sim", "storm", "--help"}, {"sim", "--help"}, {"resume", "--help"}, {"replay", "--help"}, {"log", "--help"}}
+	for _, w := range strings.Split(commandNames(), "|")[0:5] {
+		helps = append(helps, []string{w, "--help"})
+	}
+	for _, h := range helps {
+		out, _, _ := runArgs(h...)
+		for _, l := range strings.Split(out, "\n") {
+			if strings.Count(l, "default") > 1 {
+				t.Errorf("lexbench %s: a default twice: %q", strings.Join(h, " "), l)
+			}
+		}
+	}
+}
+
+// sim -v prints the sim: header before the per-seed lines; --keep creates
+// its directory only when there is a journal to keep, and refuses one
+// whose parent does not exist.
+func TestSimVerboseHeaderAndKeepDir(t *testing.T) {
+	dir := t.TempDir()
+	keep := filepath.Join(dir, "kept")
+	out, errs, code := runArgs("sim", "storm", "-n", "2e3", "--seeds", "1..3", "-v", "-j", "1", "--keep", keep)
+	if code != exitOK || !strings.HasPrefix(out, "sim: ") || strings.Count(out, "\nseed ") < 3 {
+		t.Fatalf("sim -v: exit %d\n%s%s", code, out, errs)
+	}
+	if _, err := os.Stat(keep); err == nil {
+		t.Errorf("--keep %s was created with no failing seed", keep)
+	}
+	missing := filepath.Join(dir, "no", "such", "kept")
+	_, errs, code = runArgs("sim", "storm", "-n", "2e3", "--seeds", "1..3", "--drop", "100", "--keep", missing)
+	if first, _, _ := strings.Cut(errs, "\n"); code != exitBadInput || !strings.Contains(first, "--keep") || !strings.Contains(first, filepath.Join(dir, "no", "such")) {
+		t.Errorf("--keep in a missing directory: exit %d, %q", code, errs)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "no")); err == nil {
+		t.Errorf("--keep created the missing parent directories")
+	}
+}

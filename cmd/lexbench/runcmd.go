@@ -147,7 +147,7 @@ func flagUsage(spec *workloads.Spec, prog *runfile.Program) string {
 		cmd = "run " + prog.Path
 		what = fmt.Sprintf("the program %s (workload %s); its keys are flags", prog.Path, spec.Name)
 	}
-	return fmt.Sprintf("usage: lexbench %s [flags]\n  run %s; stdout: benchmark format (docs/cli.md)\n%s%s", cmd, what, fs.FlagUsages(), exitCodesHelp)
+	return fmt.Sprintf("usage: lexbench %s [flags]\n  run %s; stdout: benchmark format (docs/cli.md)\n%s%s", cmd, what, flagUsages(fs), exitCodesHelp)
 }
 
 // predictShards is the default --shards: engine.PredictShards with a
