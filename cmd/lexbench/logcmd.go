@@ -86,7 +86,7 @@ func cmdLog(args []string, stdout, stderr io.Writer) (int, error) {
 	bad := func(format string, a ...any) (int, error) {
 		return exitBadInput, &usageError{msg: fmt.Sprintf(format, a...), usage: logUsage()}
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		if err == pflag.ErrHelp {
 			fmt.Fprint(stdout, logUsage())
 			return exitOK, nil

@@ -119,6 +119,24 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
+// parseFlags parses args with fs, as fs.Parse, and refuses a string flag
+// given an empty value (--journal "", --keep=, --program ""): no flag of
+// lexbench means "unset" by an empty string, so an empty value is a
+// mistake (an unset shell variable, most often) that must not pass as the
+// flag left out.
+func parseFlags(fs *pflag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var err error
+	fs.VisitAll(func(f *pflag.Flag) {
+		if err == nil && f.Changed && f.Value.Type() == "string" && f.Value.String() == "" {
+			err = fmt.Errorf("invalid value \"\" for --%s: empty", f.Name)
+		}
+	})
+	return err
+}
+
 // flagUsages is fs's flag list for a command's help. A flag whose usage
 // text states its default itself (in words, or in the form it is written,
 // as "1e4") gets no second "(default …)" from pflag.

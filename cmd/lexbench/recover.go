@@ -65,7 +65,7 @@ func parseRecover(cmd string, args []string, stdout, stderr io.Writer) (req reco
 	bad := func(format string, a ...any) (recovery.Request, *recoverFlags, bool, error) {
 		return recovery.Request{}, nil, false, &usageError{msg: fmt.Sprintf(format, a...), usage: recoverUsage(cmd)}
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		if err == pflag.ErrHelp {
 			fmt.Fprint(stdout, recoverUsage(cmd))
 			return recovery.Request{}, nil, true, nil

@@ -11,6 +11,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spf13/pflag"
+
+	"github.com/lexbench/lexbench/workloads"
 )
 
 // A run file that is there but cannot be used (damaged, empty, a
@@ -156,5 +160,51 @@ func TestSimVerboseHeaderAndKeepDir(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "no")); err == nil {
 		t.Errorf("--keep created the missing parent directories")
+	}
+}
+
+// Every string flag of every command given an empty value (--journal "",
+// an unset shell variable) is a one-line error naming it, exit 1, never
+// the flag left out.
+func TestAnEmptyStringFlagIsAnError(t *testing.T) {
+	dir := t.TempDir()
+	j := filepath.Join(dir, "J")
+	type cmd struct {
+		args []string
+		fs   *pflag.FlagSet
+	}
+	var rf runFlags
+	var lf logFlags
+	var sf simFlags
+	var rsf, rpf recoverFlags
+	cmds := []cmd{
+		{[]string{"banking", "-n", "10"}, newRunFlagSet(&workloads.BankingSpec, &rf)},
+		{[]string{"resume", j}, newRecoverFlagSet("resume", &rsf)},
+		{[]string{"replay", j}, newRecoverFlagSet("replay", &rpf)},
+		{[]string{"log", j}, newLogFlagSet(&lf)},
+		{[]string{"sim", "storm", "-n", "10", "--seeds", "1"}, newSimFlagSet(&workloads.StormSpec, &sf)},
+	}
+	n := 0
+	for _, c := range cmds {
+		c.fs.VisitAll(func(f *pflag.Flag) {
+			if f.Value.Type() != "string" {
+				return
+			}
+			for _, form := range [][]string{{"--" + f.Name, ""}, {"--" + f.Name + "="}} {
+				n++
+				args := append(append([]string(nil), c.args...), form...)
+				out, errs, code := runArgs(args...)
+				first, _, _ := strings.Cut(errs, "\n")
+				if code != exitBadInput || out != "" || !strings.HasPrefix(first, "lexbench: ") || !strings.Contains(first, "--"+f.Name) {
+					t.Errorf("lexbench %q: exit %d, stdout %q, first stderr line %q; want exit 1 naming --%s", args, code, out, first, f.Name)
+				}
+			}
+		})
+	}
+	if n < 20 {
+		t.Fatalf("only %d string flags found", n/2)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("files left behind: %v", ents)
 	}
 }

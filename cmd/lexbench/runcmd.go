@@ -167,7 +167,7 @@ func cmdRun(spec *workloads.Spec, prog *runfile.Program, args []string, stdout, 
 	bad := func(format string, a ...any) (int, error) {
 		return exitBadInput, &usageError{msg: fmt.Sprintf(format, a...), usage: flagUsage(spec, prog)}
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		if err == pflag.ErrHelp {
 			fmt.Fprint(stdout, flagUsage(spec, prog))
 			return exitOK, nil

@@ -134,7 +134,7 @@ func cmdSim(args []string, stdout, stderr io.Writer) (int, error) {
 	bad := func(format string, a ...any) (int, error) {
 		return exitBadInput, &usageError{msg: fmt.Sprintf(format, a...), usage: simUsage(st.Spec)}
 	}
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseFlags(fs, args[1:]); err != nil {
 		if err == pflag.ErrHelp {
 			fmt.Fprint(stdout, simUsage(st.Spec))
 			return exitOK, nil
