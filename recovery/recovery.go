@@ -607,7 +607,7 @@ func Replay(req Request) (*Report, error) {
 	}
 	defer l.Release()
 	rep := &Report{}
-	_, prologue, err := identify(&req, l.ID(), rep)
+	rf, prologue, err := identify(&req, l.ID(), rep)
 	if err != nil {
 		return rep, err
 	}
@@ -623,7 +623,37 @@ func Replay(req Request) (*Report, error) {
 	j := newChecked(f, nil, prologue, st.Size(), 0)
 	cfg := config(rep, &req)
 	cfg.Journal = j
-	return rep, rep.run(req, cfg, j)
+	err = rep.run(req, cfg, j)
+	var d *Divergence
+	if errors.As(err, &d) && d.Ends && notClosed(req.Journal, rf) {
+		return rep, &NotClosedError{Journal: req.Journal, Blocks: d.Block}
+	}
+	return rep, err
+}
+
+// NotClosedError is replay's answer for a journal whose run never closed
+// it (killed, crashed): it ends where its run was stopped, which is no
+// divergence; resume continues it.
+type NotClosedError struct {
+	Journal string
+	Blocks  uint64 // the blocks it holds that replay compared, all equal
+}
+
+func (e *NotClosedError) Error() string {
+	return fmt.Sprintf("journal: %s was not closed (its run was killed or crashed) and ends after %d blocks, all as the replay wrote them: `lexbench resume %s` continues it; replay compares closed journals",
+		e.Journal, e.Blocks, e.Journal)
+}
+
+// notClosed reports whether the journal at path was not closed by its
+// run: its run file says running, or without a run file its valid blocks
+// are followed by a torn tail (a closed journal ends exactly after a
+// block).
+func notClosed(path string, rf *runfile.Run) bool {
+	if rf != nil {
+		return rf.State == runfile.Running
+	}
+	_, err := mmap.Verify(path)
+	return errors.Is(err, mmap.ErrTornTail)
 }
 
 // Verify checks every block of the journal at path (mmap.Verify) and, when
@@ -657,12 +687,22 @@ func Verify(path string) (mmap.Summary, *runfile.Run, error) {
 		return sum, nil, rerr
 	}
 	if rf == nil {
-		return sum, nil, err
+		return sum, nil, resumable(path, err)
 	}
 	if err == nil {
 		err = closedAsRecorded(path, rf, sum, "")
 	} else if d := (*mmap.Damage)(nil); errors.As(err, &d) && d.Torn() && rf.State != runfile.Running {
 		err = fmt.Errorf("%w (its run closed it at %d bytes: this is damage, not a torn tail)", err, rf.Size)
+		return sum, rf, err
 	}
-	return sum, rf, err
+	return sum, rf, resumable(path, err)
+}
+
+// resumable adds to a torn tail of a journal that was not closed (its run
+// file says running, or there is none) that resume continues it.
+func resumable(path string, err error) error {
+	if errors.Is(err, mmap.ErrTornTail) {
+		return fmt.Errorf("%w: `lexbench resume %s` continues it", err, path)
+	}
+	return err
 }

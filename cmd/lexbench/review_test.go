@@ -208,3 +208,54 @@ func TestAnEmptyStringFlagIsAnError(t *testing.T) {
 		t.Errorf("files left behind: %v", ents)
 	}
 }
+
+// A journal whose run was killed (its valid blocks, then the unwritten
+// tail; its run file says running, or there is none): verify says resume
+// continues it, and replay says so in one line, exit 1, rather than
+// calling the end of the journal a divergence.
+func TestAJournalThatWasNotClosedIsNotADivergence(t *testing.T) {
+	dir := t.TempDir()
+	j := filepath.Join(dir, "J")
+	mustRun(t, "banking", "-n", "1e5", "--shards", "1", "--journal", j)
+	orig := readFile(t, j)
+	const prologue = 64 + 80
+	off := prologue
+	for i := 0; i < 7; i++ {
+		off += 32 + 32*(int(orig[off+4])|int(orig[off+5])<<8)
+	}
+	killed := append(append([]byte(nil), orig[:off]...), make([]byte, 1<<16)...) // the preallocated tail
+	for _, runFile := range []bool{true, false} {
+		if err := os.WriteFile(j, killed, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if runFile {
+			if err := markRunning(j); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			os.Remove(j + ".run")
+		}
+		resume := "`lexbench resume " + j + "` continues it"
+		out, errs, code := runArgs("verify", j)
+		if code != exitBadInput || !strings.Contains(out, "not closed") || !strings.Contains(out, resume) || !strings.Contains(errs, resume) {
+			t.Errorf("verify (run file %v): exit %d\n%s%s", runFile, code, out, errs)
+		}
+		for _, json := range []bool{false, true} {
+			args := []string{"replay", j}
+			if json {
+				args = append(args, "--json")
+			}
+			out, errs, code = runArgs(args...)
+			errLines := 0
+			for _, l := range strings.Split(strings.TrimSuffix(errs, "\n"), "\n") {
+				if !strings.HasPrefix(l, "lexbench: note: ") {
+					errLines++
+				}
+			}
+			if code != exitBadInput || strings.Contains(out, "divergence") || errLines != 1 ||
+				!strings.Contains(errs, "was not closed") || !strings.Contains(errs, resume) {
+				t.Errorf("lexbench %q (run file %v): exit %d\nstdout %q\nstderr %q", args, runFile, code, out, errs)
+			}
+		}
+	}
+}
