@@ -75,9 +75,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 	code := exitOK
 	switch cmd := args[0]; cmd {
 	case "-h", "--help", "help":
+		if cmd == "help" && len(args) == 2 && args[1] != "help" && !strings.HasPrefix(args[1], "-") {
+			return run([]string{args[1], "--help"}, stdout, stderr) // help COMMAND is COMMAND --help
+		}
+		if len(args) > 1 && !(cmd == "help" && len(args) == 2 && args[1] == "help") {
+			fmt.Fprintf(stderr, "lexbench: help: want at most one COMMAND argument\n%s", topUsage())
+			return exitBadInput
+		}
 		fmt.Fprint(stdout, topUsage())
 		return exitOK
 	case "version", "--version":
+		if len(args) > 1 && !isHelp(args[1]) {
+			fs := pflag.NewFlagSet("version", pflag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			msg := "version: takes no arguments"
+			if perr := fs.Parse(args[1:]); perr != nil {
+				msg = "version: " + perr.Error()
+			}
+			err = &usageError{msg: msg, usage: versionUsage}
+			break
+		}
 		return cmdVersion(args[1:], stdout)
 	case "verify":
 		code, err = cmdVerify(args[1:], stdout)
@@ -135,6 +152,26 @@ func parseFlags(fs *pflag.FlagSet, args []string) error {
 		}
 	})
 	return err
+}
+
+// parseOneArg parses the args of a command that takes one argument (what
+// names it: JOURNAL, FILE.lxm) and the flags of fs, if any: --help prints
+// usage (help true); an unknown flag is named as pflag names it, before
+// the count of arguments is looked at (verify J --json is an unknown
+// flag, not a second argument).
+func parseOneArg(fs *pflag.FlagSet, cmd, what, usage string, args []string, stdout io.Writer) (arg string, help bool, err error) {
+	fs.SetOutput(io.Discard)
+	if err := parseFlags(fs, args); err != nil {
+		if err == pflag.ErrHelp {
+			fmt.Fprint(stdout, usage)
+			return "", true, nil
+		}
+		return "", false, &usageError{msg: cmd + ": " + err.Error(), usage: usage}
+	}
+	if fs.NArg() != 1 {
+		return "", false, &usageError{msg: fmt.Sprintf("%s: want exactly one %s argument", cmd, what), usage: usage}
+	}
+	return fs.Arg(0), false, nil
 }
 
 // flagUsages is fs's flag list for a command's help. A flag whose usage

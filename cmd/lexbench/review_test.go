@@ -259,3 +259,68 @@ func TestAJournalThatWasNotClosedIsNotADivergence(t *testing.T) {
 		}
 	}
 }
+
+// An error names the problem there is: an unknown flag is an unknown flag
+// (not a wrong count of arguments); help COMMAND is COMMAND --help; a file
+// that cannot be a journal gets the same words from every command that
+// reads journals; a fraction is not a whole number, a suffix after an
+// exponent is no number.
+func TestErrorsNameTheRealProblem(t *testing.T) {
+	dir := t.TempDir()
+	prog := filepath.Join(lxmDir, "storm.lxm")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"verify", filepath.Join(dir, "J"), "--json"}, "unknown flag: --json"},
+		{[]string{"check", "-x", prog}, "unknown shorthand flag: 'x'"},
+		{[]string{"check", prog, "--json"}, "unknown flag: --json"},
+		{[]string{"disasm", "--json", prog}, "unknown flag: --json"},
+		{[]string{"version", "--json"}, "unknown flag: --json"},
+		{[]string{"verify"}, "want exactly one JOURNAL argument"},
+		{[]string{"check", prog, prog}, "want exactly one FILE.lxm argument"},
+		{[]string{"banking", "-n", "1e-3"}, `"1e-3" is not a whole number`},
+		{[]string{"banking", "-n", "1e3k"}, `"1e3k" is not a number`},
+		{[]string{"sim", "storm", "-n", "2.5k5"}, `"2.5k5" is not a number`},
+	} {
+		out, errs, code := runArgs(c.args...)
+		first, _, _ := strings.Cut(errs, "\n")
+		if code != exitBadInput || out != "" || !strings.Contains(first, c.want) {
+			t.Errorf("lexbench %q: exit %d, stdout %q, first stderr line %q; want %q", c.args, code, out, first, c.want)
+		}
+	}
+	if out, _, code := runArgs("check", "-v", prog); code != exitOK || !strings.Contains(out, "cells") {
+		t.Errorf("check -v: exit %d\n%s", code, out)
+	}
+
+	helps := []string{"verify", "resume", "replay", "run", "check", "disasm", "log", "sim", "version"}
+	for _, s := range workloads.All {
+		helps = append(helps, s.Name)
+	}
+	for _, c := range helps {
+		want, _, _ := runArgs(c, "--help")
+		out, errs, code := runArgs("help", c)
+		if code != exitOK || errs != "" || out != want || !strings.HasPrefix(out, "usage: lexbench "+c) {
+			t.Errorf("lexbench help %s: exit %d, stderr %q, stdout %.60q; want %s --help's", c, code, errs, out, c)
+		}
+	}
+
+	empty, text, sub := filepath.Join(dir, "empty"), filepath.Join(dir, "text"), filepath.Join(dir, "sub")
+	os.WriteFile(empty, nil, 0o644)
+	os.WriteFile(text, []byte("hello, this is not a journal at all, but long enough to have a header.................\n"), 0o644)
+	os.Mkdir(sub, 0o755)
+	for _, p := range []string{empty, text, sub, filepath.Join(dir, "missing")} {
+		said := map[string]string{}
+		for _, cmd := range []string{"verify", "resume", "replay", "log"} {
+			_, errs, code := runArgs(cmd, p)
+			msg := strings.TrimPrefix(strings.TrimPrefix(strings.TrimSuffix(errs, "\n"), "lexbench: "), cmd+": ")
+			if code != exitBadInput || strings.Contains(msg, "\n") || !strings.Contains(msg, p) {
+				t.Errorf("%s %s: exit %d, stderr %q", cmd, p, code, errs)
+			}
+			said[msg] = cmd
+		}
+		if len(said) != 1 {
+			t.Errorf("%s: the commands say different things: %q", filepath.Base(p), said)
+		}
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/spf13/pflag"
+
 	"github.com/lexbench/lexbench/journal/mmap"
 	"github.com/lexbench/lexbench/recovery"
 )
@@ -21,13 +23,14 @@ const verifyUsage = `usage: lexbench verify JOURNAL
 
 // cmdVerify is `lexbench verify JOURNAL`.
 func cmdVerify(args []string, stdout io.Writer) (int, error) {
-	if len(args) == 1 && (args[0] == "-h" || args[0] == "--help") {
-		fmt.Fprint(stdout, verifyUsage+exitCodesHelp)
+	path, help, err := parseOneArg(pflag.NewFlagSet("verify", pflag.ContinueOnError), "verify", "JOURNAL", verifyUsage+exitCodesHelp, args, stdout)
+	if help {
 		return exitOK, nil
 	}
-	if len(args) != 1 {
-		return exitBadInput, &usageError{msg: "verify: want exactly one JOURNAL argument", usage: verifyUsage}
+	if err != nil {
+		return exitBadInput, err
 	}
+	args = []string{path}
 	sum, rf, err := recovery.Verify(args[0])
 	var out bytes.Buffer // one write: a reader that stops after the trace line still gets it all
 	defer func() { _, _ = stdout.Write(out.Bytes()) }()
