@@ -93,7 +93,11 @@ func isHelp(a string) bool { return a == "-h" || a == "--help" }
 // programArg is the one FILE.lxm argument of check and disasm; help is
 // true for --help.
 func programArg(fs *pflag.FlagSet, cmd string, args []string, stdout io.Writer) (path string, help bool, err error) {
-	return parseOneArg(fs, cmd, "FILE.lxm", langUsage[cmd]+exitCodesHelp, args, stdout)
+	codes := map[string]string{
+		"check":  commandExitCodes("the program has no errors", "it has errors (each one line on stderr), or it cannot be read"),
+		"disasm": commandExitCodes("the bytecode printed", "the program has errors, or cannot be read"),
+	}[cmd]
+	return parseOneArg(fs, cmd, "FILE.lxm", langUsage[cmd]+codes, args, stdout)
 }
 
 // cmdLangRun is `lexbench run FILE.lxm [flags]`: the program's keys become

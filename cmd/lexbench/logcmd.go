@@ -46,7 +46,7 @@ func logUsage() string {
 		"  with domain and kind names (a native workload's from workloads/lxm, a program's from\n" +
 		"  the run file JOURNAL.run, which holds its text, or else --program); every block is\n" +
 		"  checked as it is read, as by verify.\n" +
-		flagUsages(newLogFlagSet(&f)) + exitCodesHelp
+		flagUsages(newLogFlagSet(&f)) + commandExitCodes("every message printed, every block checked", "a damaged journal or run file (after the messages before the damage), bad input, an I/O error")
 }
 
 // tickRange is an inclusive range of ticks.

@@ -206,6 +206,16 @@ func topUsage() string {
 	return b.String()
 }
 
+// commandExitCodes is the exit code table of a command that reports no
+// run (verify, replay, log, check, disasm): what 0 and 1 mean for it, then
+// the codes any lexbench process may end with.
+func commandExitCodes(ok, bad string) string {
+	return "exit codes:\n  0    " + ok + "\n  1    " + bad + "\n" +
+		"  70   lexbench crashed (a panic, a runtime fatal error, a memory fault): never a result\n" +
+		"  130  interrupted by Ctrl-C (143: SIGTERM); 128+N: killed by signal N\n"
+}
+
+// exitCodesHelp is the exit code table of a run (a workload, run, resume).
 const exitCodesHelp = `exit codes:
   0    converged (the oscillation workload: also oscillating or damped)
   1    bad input or an error: a bad flag, a damaged journal, a divergence, an I/O error

@@ -53,8 +53,12 @@ func recoverUsage(cmd string) string {
 		"resume": "continue an interrupted run (kill -9, Ctrl-C, a crash) from its newest snapshot and its\n  journal's valid prefix, checking every block first; the result equals an uninterrupted run's",
 		"replay": "re-execute a journal's run and compare every block; report the first divergence",
 	}[cmd]
+	codes := exitCodesHelp // resume ends with the run's result
+	if cmd == "replay" {
+		codes = commandExitCodes("identical: every block compared equal", "a divergence, a journal its run did not close, a damaged journal or run file, bad input")
+	}
 	return fmt.Sprintf("usage: lexbench %s JOURNAL [flags]\n  %s.\n  The workload, program and options come from the run file JOURNAL.run.\n%s%s",
-		cmd, what, flagUsages(newRecoverFlagSet(cmd, &f)), exitCodesHelp)
+		cmd, what, flagUsages(newRecoverFlagSet(cmd, &f)), codes)
 }
 
 // parseRecover parses the flags and the JOURNAL argument into a request;
@@ -170,7 +174,18 @@ func cmdResume(args []string, stdout, stderr io.Writer) (int, error) {
 	out := &output{w: stdout, spec: rep.Spec, prog: rep.Program, params: rep.Params, shards: rep.Shards, predicted: rep.ShardsWhy,
 		n: rep.P.N, json: f.json, damp: rep.Opts.Damp && !faults, local: rep.Opts.Local && !faults, faults: faults,
 		snaps: rep.Snaps, before: rep.Before, cells: cells}
-	if !f.json {
+	if f.json {
+		// what the text's resume: lines say
+		rejected := []string{}
+		for _, r := range rep.Rejected {
+			rejected = append(rejected, firstLine(r))
+		}
+		out.extra = map[string]any{"resume": map[string]any{
+			"from_tick": rep.From, "snapshot": rep.Snapshot, "rejected_snapshots": rejected,
+			"verified_blocks": rep.Verified, "kept_blocks": rep.Kept, "cut_bytes": rep.Cut, "torn": rep.Torn,
+			"checked_bytes": rep.Checked, "reexecuted_ticks": rep.Result.Ticks - rep.From,
+		}}
+	} else {
 		if rep.From > 0 {
 			fmt.Fprintf(stdout, "resume: from tick %d (%s)\n", rep.From, rep.Snapshot)
 		} else {

@@ -7,6 +7,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -322,5 +323,67 @@ func TestErrorsNameTheRealProblem(t *testing.T) {
 		if len(said) != 1 {
 			t.Errorf("%s: the commands say different things: %q", filepath.Base(p), said)
 		}
+	}
+}
+
+// Each command's help lists its own exit codes: a command that reports no
+// run has no "violated" or "budget" code. JSON lists are [] when empty,
+// never null. resume --json says what resume's text lines say.
+func TestHelpExitCodesAndJSONCompleteness(t *testing.T) {
+	prog := filepath.Join(lxmDir, "storm.lxm")
+	for _, c := range [][]string{{"verify"}, {"replay"}, {"log"}, {"check"}, {"disasm"}} {
+		out, _, code := runArgs(append(c, "--help")...)
+		_, codes, _ := strings.Cut(out, "exit codes:\n")
+		if code != exitOK || !strings.Contains(codes, "  0    ") || !strings.Contains(codes, "  1    ") ||
+			strings.Contains(codes, "violated") || strings.Contains(codes, "budget") || strings.Contains(codes, "converged") {
+			t.Errorf("%s --help: exit %d, exit codes:\n%s", c[0], code, codes)
+		}
+	}
+	if out, _, _ := runArgs("resume", "--help"); !strings.Contains(out, "a goal was violated") {
+		t.Errorf("resume --help lacks the run's exit codes:\n%s", out)
+	}
+
+	for _, args := range [][]string{
+		{"storm", "-n", "2e3", "--shards", "1", "--detect", "local", "--json"},
+		{"run", prog, "-n", "2e3", "--shards", "1", "--detect", "local", "--json"},
+		{"sim", "storm", "-n", "2e3", "--seeds", "1..2", "--json", "-v"},
+	} {
+		out, _, _ := runArgs(args...)
+		if !strings.HasPrefix(out, "{") || strings.Contains(out, "null") {
+			t.Errorf("lexbench %q: a null in\n%s", args, out)
+		}
+	}
+
+	dir := t.TempDir()
+	j := filepath.Join(dir, "J")
+	mustRun(t, "storm", "-n", "1e5", "--batch", "100", "--shards", "1", "--journal", j, "--snapshot-every", "20")
+	text, errs, code := runArgs("resume", j)
+	if code != exitOK {
+		t.Fatalf("resume: exit %d %s", code, errs)
+	}
+	out, errs, code := runArgs("resume", j, "--json")
+	var got struct {
+		Resume *struct {
+			FromTick        *uint64  `json:"from_tick"`
+			Snapshot        *string  `json:"snapshot"`
+			Rejected        []string `json:"rejected_snapshots"`
+			VerifiedBlocks  *uint64  `json:"verified_blocks"`
+			KeptBlocks      *uint64  `json:"kept_blocks"`
+			CutBytes        *int64   `json:"cut_bytes"`
+			CheckedBytes    *int64   `json:"checked_bytes"`
+			ReexecutedTicks *uint64  `json:"reexecuted_ticks"`
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil || code != exitOK || got.Resume == nil {
+		t.Fatalf("resume --json: exit %d, %v\n%s%s", code, err, out, errs)
+	}
+	r := got.Resume
+	if r.FromTick == nil || r.Snapshot == nil || r.Rejected == nil || r.VerifiedBlocks == nil || r.KeptBlocks == nil || r.CutBytes == nil || r.CheckedBytes == nil || r.ReexecutedTicks == nil {
+		t.Fatalf("resume --json lacks a field: %s", out)
+	}
+	want := fmt.Sprintf("resume: from tick %d (%s)\nresume-journal: verified %d blocks from the start, kept %d, cut %d bytes, re-checked %d bytes, re-executed %d ticks\n",
+		*r.FromTick, *r.Snapshot, *r.VerifiedBlocks, *r.KeptBlocks, *r.CutBytes, *r.CheckedBytes, *r.ReexecutedTicks)
+	if *r.FromTick == 0 || !strings.HasPrefix(text, want) {
+		t.Errorf("resume --json's resume %s does not say what the text says:\n%s", out, text)
 	}
 }

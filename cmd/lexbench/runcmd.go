@@ -514,7 +514,11 @@ func (o *output) result(first bool, w workloads.Workload, res engine.Result, ela
 			m["oscillation"] = om
 		}
 		if o.local && o.cells != nil {
-			m["cell_events"] = o.cells.events
+			events := o.cells.events
+			if events == nil {
+				events = []cellEvent{} // an empty list is [], as every list of --json
+			}
+			m["cell_events"] = events
 		}
 		if o.faults {
 			m["faults"] = map[string]uint64{"dropped": res.Faults.Dropped, "duplicated": res.Faults.Duplicated, "delayed": res.Faults.Delayed}

@@ -23,7 +23,7 @@ const verifyUsage = `usage: lexbench verify JOURNAL
 
 // cmdVerify is `lexbench verify JOURNAL`.
 func cmdVerify(args []string, stdout io.Writer) (int, error) {
-	path, help, err := parseOneArg(pflag.NewFlagSet("verify", pflag.ContinueOnError), "verify", "JOURNAL", verifyUsage+exitCodesHelp, args, stdout)
+	path, help, err := parseOneArg(pflag.NewFlagSet("verify", pflag.ContinueOnError), "verify", "JOURNAL", verifyUsage+commandExitCodes("the journal verified: stdout ends verify: ok", "it did not (verify: failed: …, one line on stderr), or bad input"), args, stdout)
 	if help {
 		return exitOK, nil
 	}
