@@ -18,6 +18,17 @@ import (
 	"github.com/lexbench/lexbench/workloads"
 )
 
+// afterBlocks is the offset after the first n blocks of journal b, a
+// banking journal (its params take 80 bytes): the 64-byte header, then
+// blocks of a 32-byte header and 32-byte entries (count at header byte 4).
+func afterBlocks(b []byte, n int) int {
+	off := 64 + 80
+	for i := 0; i < n; i++ {
+		off += 32 + 32*(int(b[off+4])|int(b[off+5])<<8)
+	}
+	return off
+}
+
 // A run file that is there but cannot be used (damaged, empty, a
 // directory, another journal's) is an error naming it for every command
 // that reads it: verify must not skip it and then pass a journal cut
@@ -30,11 +41,7 @@ func TestADamagedRunFileFailsEveryCommandAlike(t *testing.T) {
 	orig := readFile(t, j)
 	// cut the journal at a block boundary: a valid, shorter journal that
 	// only the run file shows changed
-	const prologue = 64 + 80
-	off := prologue
-	for i := 0; i < 5; i++ {
-		off += 32 + 32*(int(orig[off+4])|int(orig[off+5])<<8)
-	}
+	off := afterBlocks(orig, 5)
 	if err := os.WriteFile(j, orig[:off], 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -219,11 +226,7 @@ func TestAJournalThatWasNotClosedIsNotADivergence(t *testing.T) {
 	j := filepath.Join(dir, "J")
 	mustRun(t, "banking", "-n", "1e5", "--shards", "1", "--journal", j)
 	orig := readFile(t, j)
-	const prologue = 64 + 80
-	off := prologue
-	for i := 0; i < 7; i++ {
-		off += 32 + 32*(int(orig[off+4])|int(orig[off+5])<<8)
-	}
+	off := afterBlocks(orig, 7)
 	killed := append(append([]byte(nil), orig[:off]...), make([]byte, 1<<16)...) // the preallocated tail
 	for _, runFile := range []bool{true, false} {
 		if err := os.WriteFile(j, killed, 0o644); err != nil {
