@@ -22,6 +22,7 @@ type Divergence struct {
 	Journal *trace.Entry
 	Replay  *trace.Entry
 	What    string // e.g. "entries differ", "the journal ends before this block"
+	Ends    bool   // the journal ends here (before or inside the block): it is shorter than the re-executed run
 }
 
 func (d *Divergence) Error() string {
@@ -239,7 +240,7 @@ func locate(ours, theirs []byte, pos int64, first uint64) *Divergence {
 		e0 := trace.DecodeEntry(ours[off+trace.BlockHeaderSize:])
 		d := &Divergence{Block: idx, Offset: pos + int64(off), Tick: e0.Tick}
 		if len(theirs) < off+trace.BlockHeaderSize || allZero(theirs[off:off+trace.BlockHeaderSize]) {
-			d.What = "the journal ends before this block"
+			d.What, d.Ends = "the journal ends before this block", true
 			d.Replay = &e0
 			return d
 		}
@@ -248,7 +249,7 @@ func locate(ours, theirs []byte, pos int64, first uint64) *Divergence {
 			at := off + trace.BlockHeaderSize + i*trace.EntrySize
 			o := trace.DecodeEntry(ours[at:])
 			if at+trace.EntrySize > len(theirs) {
-				d.Entry, d.Replay, d.What = i, &o, "the journal ends inside this block"
+				d.Entry, d.Replay, d.What, d.Ends = i, &o, "the journal ends inside this block", true
 				return d
 			}
 			if !bytes.Equal(ours[at:at+trace.EntrySize], theirs[at:at+trace.EntrySize]) {

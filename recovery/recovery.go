@@ -620,7 +620,7 @@ func Replay(req Request) (*Report, error) {
 	}
 	defer l.Release()
 	rep := &Report{}
-	_, prologue, err := identify(&req, l.ID(), rep)
+	rf, prologue, err := identify(&req, l.ID(), rep)
 	if err != nil {
 		return rep, err
 	}
@@ -636,22 +636,55 @@ func Replay(req Request) (*Report, error) {
 	j := newChecked(f, nil, prologue, st.Size(), 0)
 	cfg := config(rep, &req)
 	cfg.Journal = j
-	return rep, rep.run(req, cfg, j)
+	err = rep.run(req, cfg, j)
+	var d *Divergence
+	if errors.As(err, &d) && d.Ends && notClosed(req.Journal, rf) {
+		return rep, &NotClosedError{Journal: req.Journal, Blocks: d.Block}
+	}
+	return rep, err
+}
+
+// NotClosedError is replay's answer for a journal whose run never closed
+// it (killed, crashed): it ends where its run was stopped, which is no
+// divergence; resume continues it.
+type NotClosedError struct {
+	Journal string
+	Blocks  uint64 // the blocks it holds that replay compared, all equal
+}
+
+func (e *NotClosedError) Error() string {
+	return fmt.Sprintf("journal: %s was not closed (its run was killed or crashed) and ends after %d blocks, all as the replay wrote them: `lexbench resume %s` continues it; replay compares closed journals",
+		e.Journal, e.Blocks, e.Journal)
+}
+
+// notClosed reports whether the journal at path was not closed by its
+// run: its run file says running, or without a run file its valid blocks
+// are followed by a torn tail (a closed journal ends exactly after a
+// block).
+func notClosed(path string, rf *runfile.Run) bool {
+	if rf != nil {
+		return rf.State == runfile.Running
+	}
+	_, err := mmap.Verify(path)
+	return errors.Is(err, mmap.ErrTornTail)
 }
 
 // Verify checks every block of the journal at path (mmap.Verify) and, when
-// the run file beside it belongs to it and says its run closed it, that
-// the journal is exactly as closed (a journal cut at a block boundary is
-// otherwise a valid, shorter journal). It returns the summary, the run
-// file (nil if none belongs to the journal) and the first problem. A
+// the run file beside it says its run closed it, that the journal is
+// exactly as closed (a journal cut at a block boundary is otherwise a
+// valid, shorter journal). The run file is read as resume, replay and log
+// read it (RunFile): one that is there but damaged, unreadable or another
+// journal's is an error naming it, never skipped, for without it a
+// changed journal could not be told from a closed one. It returns the
+// summary, the run file (nil if there is none) and the first problem. A
 // journal being written is ErrLocked.
 func Verify(path string) (mmap.Summary, *runfile.Run, error) {
 	var id mmap.FileID
-	l, err := mmap.LockShared(path)
-	if errors.Is(err, mmap.ErrLocked) {
-		return mmap.Summary{}, nil, err
+	l, lerr := mmap.LockShared(path)
+	if errors.Is(lerr, mmap.ErrLocked) {
+		return mmap.Summary{}, nil, lerr
 	}
-	if err == nil {
+	if lerr == nil {
 		id = l.ID()
 		defer l.Release()
 	}
@@ -659,14 +692,30 @@ func Verify(path string) (mmap.Summary, *runfile.Run, error) {
 	if sum.Params == "" {
 		return sum, nil, err
 	}
-	rf, rerr := runfile.Read(runfile.Path(path))
-	if rerr != nil || rf.Params != sum.Params || rf.Journal != id {
-		return sum, nil, err
+	if lerr != nil { // the journal was read, yet not locked: a problem of its own
+		return sum, nil, lerr
+	}
+	rf, rerr := RunFile(path, sum.Params, id)
+	if rerr != nil { // the rule of resume, replay and log: a run file that is there must be the journal's
+		return sum, nil, rerr
+	}
+	if rf == nil {
+		return sum, nil, resumable(path, err)
 	}
 	if err == nil {
 		err = closedAsRecorded(path, rf, sum, "")
 	} else if d := (*mmap.Damage)(nil); errors.As(err, &d) && d.Torn() && rf.State != runfile.Running {
 		err = fmt.Errorf("%w (its run closed it at %d bytes: this is damage, not a torn tail)", err, rf.Size)
+		return sum, rf, err
 	}
-	return sum, rf, err
+	return sum, rf, resumable(path, err)
+}
+
+// resumable adds to a torn tail of a journal that was not closed (its run
+// file says running, or there is none) that resume continues it.
+func resumable(path string, err error) error {
+	if errors.Is(err, mmap.ErrTornTail) {
+		return fmt.Errorf("%w: `lexbench resume %s` continues it", err, path)
+	}
+	return err
 }

@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/spf13/pflag"
+
 	"github.com/lexbench/lexbench/lang"
 	"github.com/lexbench/lexbench/runfile"
 	"github.com/lexbench/lexbench/workloads"
@@ -92,15 +94,12 @@ func isHelp(a string) bool { return a == "-h" || a == "--help" }
 
 // programArg is the one FILE.lxm argument of check and disasm; help is
 // true for --help.
-func programArg(cmd string, args []string, stdout io.Writer) (path string, help bool, err error) {
-	if len(args) == 1 && isHelp(args[0]) {
-		fmt.Fprint(stdout, langUsage[cmd]+exitCodesHelp)
-		return "", true, nil
-	}
-	if len(args) != 1 || strings.HasPrefix(args[0], "-") {
-		return "", false, &usageError{msg: cmd + ": want one argument, FILE.lxm", usage: langUsage[cmd]}
-	}
-	return args[0], false, nil
+func programArg(fs *pflag.FlagSet, cmd string, args []string, stdout io.Writer) (path string, help bool, err error) {
+	codes := map[string]string{
+		"check":  commandExitCodes("the program has no errors", "it has errors (each one line on stderr), or it cannot be read"),
+		"disasm": commandExitCodes("the bytecode printed", "the program has errors, or cannot be read"),
+	}[cmd]
+	return parseOneArg(fs, cmd, "FILE.lxm", langUsage[cmd]+codes, args, stdout)
 }
 
 // cmdLangRun is `lexbench run FILE.lxm [flags]`: the program's keys become
@@ -124,11 +123,9 @@ func cmdLangRun(args []string, stdout, stderr io.Writer) (int, error) {
 // With -v, a program without errors is described on stdout: its cells
 // and the fields oscillation detection leaves out (docs/language.md).
 func cmdCheck(args []string, stdout, stderr io.Writer) (int, error) {
-	verbose := len(args) > 0 && (args[0] == "-v" || args[0] == "--verbose")
-	if verbose {
-		args = args[1:]
-	}
-	path, help, err := programArg("check", args, stdout)
+	fs := pflag.NewFlagSet("check", pflag.ContinueOnError)
+	verbose := fs.BoolP("verbose", "v", false, "")
+	path, help, err := programArg(fs, "check", args, stdout)
 	if help {
 		return exitOK, nil
 	}
@@ -148,7 +145,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) (int, error) {
 		fmt.Fprintf(stderr, "%v (with the default parameters: %s)\n", err, defaultParams(spec, pr))
 		return exitBadInput, errPrinted
 	}
-	if verbose {
+	if *verbose {
 		fmt.Fprintf(stdout, "%s: cells (--detect local):\n", path)
 		for _, l := range p.CellsText() {
 			fmt.Fprintf(stdout, "  %s\n", l)
@@ -183,7 +180,7 @@ func defaultParams(spec *workloads.Spec, pr workloads.Params) string {
 
 // cmdDisasm is `lexbench disasm FILE.lxm`: the bytecode on stdout.
 func cmdDisasm(args []string, stdout, stderr io.Writer) (int, error) {
-	path, help, err := programArg("disasm", args, stdout)
+	path, help, err := programArg(pflag.NewFlagSet("disasm", pflag.ContinueOnError), "disasm", args, stdout)
 	if help {
 		return exitOK, nil
 	}

@@ -46,7 +46,7 @@ func logUsage() string {
 		"  with domain and kind names (a native workload's from workloads/lxm, a program's from\n" +
 		"  the run file JOURNAL.run, which holds its text, or else --program); every block is\n" +
 		"  checked as it is read, as by verify.\n" +
-		newLogFlagSet(&f).FlagUsages() + exitCodesHelp
+		flagUsages(newLogFlagSet(&f)) + commandExitCodes("every message printed, every block checked", "a damaged journal or run file (after the messages before the damage), bad input, an I/O error")
 }
 
 // tickRange is an inclusive range of ticks.
@@ -86,7 +86,7 @@ func cmdLog(args []string, stdout, stderr io.Writer) (int, error) {
 	bad := func(format string, a ...any) (int, error) {
 		return exitBadInput, &usageError{msg: fmt.Sprintf(format, a...), usage: logUsage()}
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		if err == pflag.ErrHelp {
 			fmt.Fprint(stdout, logUsage())
 			return exitOK, nil

@@ -14,6 +14,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/spf13/pflag"
+
 	"github.com/lexbench/lexbench/workloads"
 )
 
@@ -80,9 +82,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 	code := exitOK
 	switch cmd := args[0]; cmd {
 	case "-h", "--help", "help":
+		if cmd == "help" && len(args) == 2 && args[1] != "help" && !strings.HasPrefix(args[1], "-") {
+			return run([]string{args[1], "--help"}, stdout, stderr) // help COMMAND is COMMAND --help
+		}
+		if len(args) > 1 && !(cmd == "help" && len(args) == 2 && args[1] == "help") {
+			fmt.Fprintf(stderr, "lexbench: help: want at most one COMMAND argument\n%s", topUsage())
+			return exitBadInput
+		}
 		fmt.Fprint(stdout, topUsage())
 		return exitOK
 	case "version", "--version":
+		if len(args) > 1 && !isHelp(args[1]) {
+			fs := pflag.NewFlagSet("version", pflag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			msg := "version: takes no arguments"
+			if perr := fs.Parse(args[1:]); perr != nil {
+				msg = "version: " + perr.Error()
+			}
+			err = &usageError{msg: msg, usage: versionUsage}
+			break
+		}
 		return cmdVersion(args[1:], stdout)
 	case "verify":
 		code, err = cmdVerify(args[1:], stdout)
@@ -138,6 +157,56 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
+// parseFlags parses args with fs, as fs.Parse, and refuses a string flag
+// given an empty value (--journal "", --keep=, --program ""): no flag of
+// lexbench means "unset" by an empty string, so an empty value is a
+// mistake (an unset shell variable, most often) that must not pass as the
+// flag left out.
+func parseFlags(fs *pflag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var err error
+	fs.VisitAll(func(f *pflag.Flag) {
+		if err == nil && f.Changed && f.Value.Type() == "string" && f.Value.String() == "" {
+			err = fmt.Errorf("invalid value \"\" for --%s: empty", f.Name)
+		}
+	})
+	return err
+}
+
+// parseOneArg parses the args of a command that takes one argument (what
+// names it: JOURNAL, FILE.lxm) and the flags of fs, if any: --help prints
+// usage (help true); an unknown flag is named as pflag names it, before
+// the count of arguments is looked at (verify J --json is an unknown
+// flag, not a second argument).
+func parseOneArg(fs *pflag.FlagSet, cmd, what, usage string, args []string, stdout io.Writer) (arg string, help bool, err error) {
+	fs.SetOutput(io.Discard)
+	if err := parseFlags(fs, args); err != nil {
+		if err == pflag.ErrHelp {
+			fmt.Fprint(stdout, usage)
+			return "", true, nil
+		}
+		return "", false, &usageError{msg: cmd + ": " + err.Error(), usage: usage}
+	}
+	if fs.NArg() != 1 {
+		return "", false, &usageError{msg: fmt.Sprintf("%s: want exactly one %s argument", cmd, what), usage: usage}
+	}
+	return fs.Arg(0), false, nil
+}
+
+// flagUsages is fs's flag list for a command's help. A flag whose usage
+// text states its default itself (in words, or in the form it is written,
+// as "1e4") gets no second "(default …)" from pflag.
+func flagUsages(fs *pflag.FlagSet) string {
+	fs.VisitAll(func(f *pflag.Flag) {
+		if strings.Contains(f.Usage, "default") {
+			f.DefValue = "" // pflag prints no default for a zero value
+		}
+	})
+	return fs.FlagUsages()
+}
+
 func firstLine(s string) string {
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		return s[:i]
@@ -158,6 +227,16 @@ func topUsage() string {
 	return b.String()
 }
 
+// commandExitCodes is the exit code table of a command that reports no
+// run (verify, replay, log, check, disasm): what 0 and 1 mean for it, then
+// the codes any lexbench process may end with.
+func commandExitCodes(ok, bad string) string {
+	return "exit codes:\n  0    " + ok + "\n  1    " + bad + "\n" +
+		"  70   lexbench crashed (a panic, a runtime fatal error, a memory fault): never a result\n" +
+		"  130  interrupted by Ctrl-C (143: SIGTERM); 128+N: killed by signal N\n"
+}
+
+// exitCodesHelp is the exit code table of a run (a workload, run, resume).
 const exitCodesHelp = `exit codes:
   0    converged (the oscillation workload: also oscillating or damped)
   1    bad input or an error: a bad flag, a damaged journal, a divergence, an I/O error

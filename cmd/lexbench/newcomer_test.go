@@ -24,7 +24,9 @@ import (
 func TestEveryCommandAnswersHelp(t *testing.T) {
 	prog := filepath.Join(lxmDir, "storm.lxm")
 	cases := [][]string{{"help"}, {"--help"}, {"-h"}, {"run", prog}, {"run"}, {"check"}, {"disasm"},
-		{"verify"}, {"resume"}, {"replay"}, {"log"}, {"version"}}
+		{"verify"}, {"resume"}, {"replay"}, {"log"}, {"version"}, {"sim"}, {"sim", "storm"},
+		{"cluster"}, {"partition"}, {"replica"}, {"publish"}, {"agree"}, {"merge"}, {"nats"},
+		{"cluster", "banking"}, {"partition", "storm"}, {"replica", prog}, {"publish", "banking"}, {"agree", "banking"}}
 	for _, s := range workloads.All {
 		cases = append(cases, []string{s.Name})
 	}

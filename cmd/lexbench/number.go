@@ -3,13 +3,14 @@ package main
 import (
 	"fmt"
 	"math/big"
+	"regexp"
 	"strconv"
 	"strings"
 )
 
 // number is a pflag value for a non-negative whole number written as
 // 100000000, 100_000_000, 1e8, 1.5e3 or with a decimal suffix k, M, G
-// (SPEC §6).
+// (SPEC §6; docs/cli.md).
 type number struct {
 	v   uint64
 	set bool
@@ -27,10 +28,18 @@ func (n *number) Set(s string) error {
 	return nil
 }
 
-var suffixes = map[byte]int64{'k': 1e3, 'K': 1e3, 'M': 1e6, 'G': 1e9}
+var suffixes = map[byte]int64{'k': 1e3, 'M': 1e6, 'G': 1e9}
 
-// parseNumber parses a human number exactly; it rejects negatives,
-// fractions and values beyond uint64.
+// numberForm is every form a number may take (docs/cli.md): decimal
+// digits, with underscores only between digits as in Go literals; an
+// optional fraction; then either an exponent (e or E, optionally signed)
+// or one decimal suffix k, M or G — not both.
+var numberForm = regexp.MustCompile(`^([0-9]+(?:_[0-9]+)*(?:\.[0-9]+(?:_[0-9]+)*)?)(?:[eE]([+-]?[0-9]+)|([kMG]))?$`)
+
+// parseNumber parses a human number exactly: the forms of numberForm whose
+// value is a whole number in uint64. Errors name which: "is not a number"
+// (another form: a sign, hex, a suffix with an exponent), "is not a whole
+// number" (1.5, 1e-3), "is out of range".
 func parseNumber(s string) (uint64, error) {
 	t := strings.TrimSpace(s)
 	if t == "" {
@@ -39,44 +48,38 @@ func parseNumber(s string) (uint64, error) {
 	if strings.HasPrefix(t, "-") {
 		return 0, fmt.Errorf("%q is negative", s)
 	}
-	mult := int64(1)
-	if m, ok := suffixes[t[len(t)-1]]; ok {
-		mult = m
-		t = t[:len(t)-1]
+	m := numberForm.FindStringSubmatch(t)
+	if m == nil {
+		return 0, fmt.Errorf("%q is not a number (want digits, 100_000, 1e8, 1.5e3 or 100M)", s)
 	}
-	// underscores only between digits, as in Go literals
-	for i := 0; i < len(t); i++ {
-		if t[i] == '_' && (i == 0 || i == len(t)-1 || !isDigit(t[i-1]) || !isDigit(t[i+1])) {
-			return 0, fmt.Errorf("%q is not a number", s)
-		}
-	}
-	t = strings.ReplaceAll(t, "_", "")
-	for i := 0; i < len(t); i++ {
-		c := t[i]
-		if !isDigit(c) && c != '.' && c != 'e' && c != 'E' && c != '+' {
-			return 0, fmt.Errorf("%q is not a number", s)
-		}
-	}
-	if t == "" || !isDigit(t[0]) && t[0] != '.' {
-		return 0, fmt.Errorf("%q is not a number", s)
-	}
-	if i := strings.IndexAny(t, "eE"); i >= 0 {
-		// bound the exponent before big.Rat expands it
-		e, err := strconv.Atoi(strings.TrimPrefix(t[i+1:], "+"))
-		if err != nil || e > 30 {
-			return 0, fmt.Errorf("%q is not a number in range", s)
-		}
-	}
-	r, ok := new(big.Rat).SetString(t)
+	r, ok := new(big.Rat).SetString(strings.ReplaceAll(m[1], "_", ""))
 	if !ok {
 		return 0, fmt.Errorf("%q is not a number", s)
 	}
-	r.Mul(r, new(big.Rat).SetInt64(mult))
+	if m[2] != "" {
+		// bound the exponent before big.Rat expands it
+		e, err := strconv.Atoi(m[2])
+		switch {
+		case err != nil || e > 30:
+			return 0, fmt.Errorf("%q is out of range", s)
+		case e < -30:
+			return 0, fmt.Errorf("%q is not a whole number", s)
+		}
+		p := new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(max(e, -e))), nil))
+		if e >= 0 {
+			r.Mul(r, p)
+		} else {
+			r.Quo(r, p)
+		}
+	}
+	if m[3] != "" {
+		r.Mul(r, new(big.Rat).SetInt64(suffixes[m[3][0]]))
+	}
 	if !r.IsInt() {
 		return 0, fmt.Errorf("%q is not a whole number", s)
 	}
 	i := r.Num()
-	if i.Sign() < 0 || !i.IsUint64() {
+	if !i.IsUint64() {
 		return 0, fmt.Errorf("%q is out of range", s)
 	}
 	return i.Uint64(), nil

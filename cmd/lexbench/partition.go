@@ -127,9 +127,9 @@ func (pr *partitionRunner) waiting(what string) {
 }
 
 func cmdPartition(args []string, stdout, stderr io.Writer) (int, error) {
-	c, rest, err := newReplicated("partition", args, stderr)
+	c, rest, err := newReplicated("partition", args, stdout, stderr)
 	if err != nil {
-		return exitBadInput, err
+		return helpOr(err)
 	}
 	var f partitionFlags
 	addPartitionFlags(c, &f, true)
@@ -329,6 +329,11 @@ func cmdMerge(args []string, stdout, stderr io.Writer) (int, error) {
 		"  write a set of partition journals as the single-process run's journal OUT (which must not exist)\n" +
 		"  and its run file OUT.run, so that replay, resume and log need no flags; --program: the program\n" +
 		"  of a program's run (partition journals record its params and its hash, not its text; a program that differs is refused)\n"
+	usage += commandExitCodes("OUT and OUT.run written from journals that verify as one run", "they do not, OUT exists, or bad input (nothing written)")
+	if slices.ContainsFunc(args, isHelp) {
+		fmt.Fprint(stdout, usage)
+		return exitOK, nil
+	}
 	var progPath string
 	if i := slices.Index(args, "--program"); i >= 0 && i+1 < len(args) {
 		progPath = args[i+1]

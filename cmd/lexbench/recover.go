@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"github.com/lexbench/lexbench/recovery"
 	"github.com/lexbench/lexbench/runfile"
 	"github.com/lexbench/lexbench/snapshot"
+	"github.com/lexbench/lexbench/trace"
 )
 
 // recoverFlags are the flags of `lexbench resume` and `lexbench replay`.
@@ -51,8 +53,12 @@ func recoverUsage(cmd string) string {
 		"resume": "continue an interrupted run (kill -9, Ctrl-C, a crash) from its newest snapshot and its\n  journal's valid prefix, checking every block first; the result equals an uninterrupted run's",
 		"replay": "re-execute a journal's run and compare every block; report the first divergence",
 	}[cmd]
+	codes := exitCodesHelp // resume ends with the run's result
+	if cmd == "replay" {
+		codes = commandExitCodes("identical: every block compared equal", "a divergence, a journal its run did not close, a damaged journal or run file, bad input")
+	}
 	return fmt.Sprintf("usage: lexbench %s JOURNAL [flags]\n  %s.\n  The workload, program and options come from the run file JOURNAL.run.\n%s%s",
-		cmd, what, newRecoverFlagSet(cmd, &f).FlagUsages(), exitCodesHelp)
+		cmd, what, flagUsages(newRecoverFlagSet(cmd, &f)), codes)
 }
 
 // parseRecover parses the flags and the JOURNAL argument into a request;
@@ -63,7 +69,7 @@ func parseRecover(cmd string, args []string, stdout, stderr io.Writer) (req reco
 	bad := func(format string, a ...any) (recovery.Request, *recoverFlags, bool, error) {
 		return recovery.Request{}, nil, false, &usageError{msg: fmt.Sprintf(format, a...), usage: recoverUsage(cmd)}
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		if err == pflag.ErrHelp {
 			fmt.Fprint(stdout, recoverUsage(cmd))
 			return recovery.Request{}, nil, true, nil
@@ -168,7 +174,18 @@ func cmdResume(args []string, stdout, stderr io.Writer) (int, error) {
 	out := &output{w: stdout, spec: rep.Spec, prog: rep.Program, params: rep.Params, shards: rep.Shards, predicted: rep.ShardsWhy,
 		n: rep.P.N, json: f.json, damp: rep.Opts.Damp && !faults, local: rep.Opts.Local && !faults, faults: faults,
 		snaps: rep.Snaps, before: rep.Before, cells: cells}
-	if !f.json {
+	if f.json {
+		// what the text's resume: lines say
+		rejected := []string{}
+		for _, r := range rep.Rejected {
+			rejected = append(rejected, firstLine(r))
+		}
+		out.extra = map[string]any{"resume": map[string]any{
+			"from_tick": rep.From, "snapshot": rep.Snapshot, "rejected_snapshots": rejected,
+			"verified_blocks": rep.Verified, "kept_blocks": rep.Kept, "cut_bytes": rep.Cut, "torn": rep.Torn,
+			"checked_bytes": rep.Checked, "reexecuted_ticks": rep.Result.Ticks - rep.From,
+		}}
+	} else {
 		if rep.From > 0 {
 			fmt.Fprintf(stdout, "resume: from tick %d (%s)\n", rep.From, rep.Snapshot)
 		} else {
@@ -202,7 +219,12 @@ func cmdReplay(args []string, stdout, stderr io.Writer) (int, error) {
 	printNotes(stderr, rep)
 	var d *recovery.Divergence
 	if errors.As(err, &d) {
-		fmt.Fprintf(stdout, "params: %s\n%s", rep.Params, d.Report())
+		if f.json {
+			b, _ := json.Marshal(map[string]any{"params": rep.Params, "replay": "diverged", "divergence": divergenceJSON(d)})
+			fmt.Fprintf(stdout, "%s\n", b)
+		} else {
+			fmt.Fprintf(stdout, "params: %s\n%s", rep.Params, d.Report())
+		}
 		return exitBadInput, fmt.Errorf("replay: %w", err)
 	}
 	if err != nil {
@@ -212,7 +234,8 @@ func cmdReplay(args []string, stdout, stderr io.Writer) (int, error) {
 	if f.json {
 		faults := rep.P.Faults.On()
 		out := &output{w: stdout, spec: rep.Spec, prog: rep.Program, params: rep.Params, shards: rep.Shards, predicted: rep.ShardsWhy,
-			n: rep.P.N, json: true, damp: rep.Opts.Damp && !faults, local: rep.Opts.Local && !faults, faults: faults}
+			n: rep.P.N, json: true, damp: rep.Opts.Damp && !faults, local: rep.Opts.Local && !faults, faults: faults,
+			extra: map[string]any{"replay": "identical", "blocks_compared": res.Blocks}}
 		out.result(true, rep.Workload, res, time.Since(start), 0)
 		return exitOK, nil
 	}
@@ -223,4 +246,18 @@ func cmdReplay(args []string, stdout, stderr io.Writer) (int, error) {
 	}
 	fmt.Fprintf(stdout, "replay: identical, %d blocks compared\n", res.Blocks)
 	return exitOK, nil
+}
+
+// divergenceJSON is replay --json's "divergence": where (block, tick,
+// entry, file offset), what differed, and the journal's and the replay's
+// entry there (null where there is none).
+func divergenceJSON(d *recovery.Divergence) map[string]any {
+	entry := func(e *trace.Entry) any {
+		if e == nil {
+			return nil
+		}
+		return map[string]any{"tick": e.Tick, "src": e.Src, "dst": e.Dst, "kind": trace.KindName(e.Kind), "flags": e.Flags, "a": e.A, "b": e.B}
+	}
+	return map[string]any{"block": d.Block, "tick": d.Tick, "entry": d.Entry, "offset": d.Offset, "what": d.What,
+		"journal": entry(d.Journal), "replay": entry(d.Replay)}
 }

@@ -114,6 +114,22 @@ func replicatedUsage(cmd string) string {
 	return fmt.Sprintf("usage: lexbench %s WORKLOAD|FILE.lxm [flags]   workload: %s\n  %s\n", cmd, workloads.Names(), what)
 }
 
+// errHelpShown: a command printed its help (exit 0).
+var errHelpShown = errors.New("help shown")
+
+// replicatedExitCodes is the exit code table of a replicated command:
+// those that run the workload end as a run does; publish and agree
+// succeed or fail.
+func replicatedExitCodes(cmd string) string {
+	switch cmd {
+	case "publish":
+		return commandExitCodes("the run's input is on the stream", "bad input, or the server could not be reached")
+	case "agree":
+		return commandExitCodes("every replica agrees with the others and with the single-node run", "they do not (the first block where one differs is named), or bad input")
+	}
+	return exitCodesHelp
+}
+
 // replicated is what the replicated commands share: the run and its flags.
 type replicated struct {
 	cmd   string
@@ -130,8 +146,13 @@ type replicated struct {
 
 // newReplicated reads the WORKLOAD|FILE.lxm argument and prepares the flag
 // set with the params flags; the command adds its own and calls parse.
-func newReplicated(cmd string, args []string, stderr io.Writer) (*replicated, []string, error) {
+func newReplicated(cmd string, args []string, stdout, stderr io.Writer) (*replicated, []string, error) {
 	c := &replicated{cmd: cmd}
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprintf(stdout, "%s  flags: lexbench %s WORKLOAD|FILE.lxm --help lists them (a program's keys are flags)\n%s",
+			replicatedUsage(cmd), cmd, replicatedExitCodes(cmd))
+		return nil, nil, errHelpShown
+	}
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		return nil, nil, &usageError{msg: cmd + ": want a workload (" + workloads.Names() + ") or FILE.lxm first", usage: replicatedUsage(cmd)}
 	}
@@ -149,7 +170,7 @@ func newReplicated(cmd string, args []string, stderr io.Writer) (*replicated, []
 	c.fs.SortFlags = false
 	addParamFlags(c.fs, c.spec, &c.pf)
 	addFaultFlags(c.fs, &c.ff)
-	c.usage = func() string { return replicatedUsage(cmd) + c.fs.FlagUsages() }
+	c.usage = func() string { return replicatedUsage(cmd) + c.fs.FlagUsages() + replicatedExitCodes(cmd) }
 	return c, args[1:], nil
 }
 
@@ -165,7 +186,7 @@ func (c *replicated) addNATS(def string) {
 // parse parses the flags and builds the run (with default run controls);
 // help reports --help.
 func (c *replicated) parse(args []string, stdout io.Writer) (run *replica.Run, help bool, err error) {
-	if err := c.fs.Parse(args); err != nil {
+	if err := parseFlags(c.fs, args); err != nil {
 		if err == pflag.ErrHelp {
 			fmt.Fprint(stdout, c.usage())
 			return nil, true, nil
@@ -204,6 +225,9 @@ func (c *replicated) bad(format string, a ...any) error {
 // helpOr is the exit of a command whose flags asked for --help (err nil)
 // or were bad.
 func helpOr(err error) (int, error) {
+	if err == errHelpShown {
+		return exitOK, nil
+	}
 	if err != nil {
 		return exitBadInput, err
 	}
@@ -253,9 +277,9 @@ func (f *publishFlags) parse(c *replicated, args []string, stdout io.Writer) (ru
 }
 
 func cmdPublish(args []string, stdout, stderr io.Writer) (int, error) {
-	c, rest, err := newReplicated("publish", args, stderr)
+	c, rest, err := newReplicated("publish", args, stdout, stderr)
 	if err != nil {
-		return exitBadInput, err
+		return helpOr(err)
 	}
 	var pf publishFlags
 	addPublishFlags(c.fs, &pf)
@@ -327,9 +351,9 @@ func defaultName(journal string) string {
 }
 
 func cmdReplica(args []string, stdout, stderr io.Writer) (int, error) {
-	c, rest, err := newReplicated("replica", args, stderr)
+	c, rest, err := newReplicated("replica", args, stdout, stderr)
 	if err != nil {
-		return exitBadInput, err
+		return helpOr(err)
 	}
 	var (
 		journal, syncName, name string
@@ -414,9 +438,9 @@ func hasFlag(args []string, name string) bool {
 const exitIncomplete = exitBudget
 
 func cmdAgree(args []string, stdout, stderr io.Writer) (int, error) {
-	c, rest, err := newReplicated("agree", args, stderr)
+	c, rest, err := newReplicated("agree", args, stdout, stderr)
 	if err != nil {
-		return exitBadInput, err
+		return helpOr(err)
 	}
 	var (
 		replicas, shards number
@@ -512,9 +536,9 @@ func printAgree(w io.Writer, ag *replica.AgreeReport, asJSON, head bool) (int, e
 }
 
 func cmdCluster(args []string, stdout, stderr io.Writer) (int, error) {
-	c, rest, err := newReplicated("cluster", args, stderr)
+	c, rest, err := newReplicated("cluster", args, stdout, stderr)
 	if err != nil {
-		return exitBadInput, err
+		return helpOr(err)
 	}
 	if hasFlag(rest, "partitions") {
 		return cmdClusterPartitions(c, rest, stdout, stderr)
@@ -636,8 +660,9 @@ func cmdNATS(args []string, stdout, stderr io.Writer) (int, error) {
 	listen := fs.String("listen", "127.0.0.1:4222", "loopback `ADDR` to listen on (port 0: any free port)")
 	store := fs.String("store", "", "JetStream store `DIR` (default: a temporary directory, removed at exit)")
 	expose := fs.Bool("expose", false, "allow --listen on an interface's address that is not loopback (no authentication: a trusted network only)")
-	usage := "usage: lexbench nats [--listen ADDR] [--store DIR] [--expose]\n  run a NATS server with JetStream in this process until SIGINT or SIGTERM\n" + fs.FlagUsages()
-	if err := fs.Parse(args); err != nil {
+	usage := "usage: lexbench nats [--listen ADDR] [--store DIR] [--expose]\n  run a NATS server with JetStream in this process until SIGINT or SIGTERM\n" + fs.FlagUsages() +
+		commandExitCodes("stopped by SIGINT or SIGTERM after serving", "bad input, or the server could not start")
+	if err := parseFlags(fs, args); err != nil {
 		if err == pflag.ErrHelp {
 			fmt.Fprint(stdout, usage)
 			return exitOK, nil

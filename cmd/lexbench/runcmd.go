@@ -147,7 +147,7 @@ func flagUsage(spec *workloads.Spec, prog *runfile.Program) string {
 		cmd = "run " + prog.Path
 		what = fmt.Sprintf("the program %s (workload %s); its keys are flags", prog.Path, spec.Name)
 	}
-	return fmt.Sprintf("usage: lexbench %s [flags]\n  run %s; stdout: benchmark format (docs/cli.md)\n%s%s", cmd, what, fs.FlagUsages(), exitCodesHelp)
+	return fmt.Sprintf("usage: lexbench %s [flags]\n  run %s; stdout: benchmark format (docs/cli.md)\n%s%s", cmd, what, flagUsages(fs), exitCodesHelp)
 }
 
 // predictShards is the default --shards: engine.PredictShards with a
@@ -167,7 +167,7 @@ func cmdRun(spec *workloads.Spec, prog *runfile.Program, args []string, stdout, 
 	bad := func(format string, a ...any) (int, error) {
 		return exitBadInput, &usageError{msg: fmt.Sprintf(format, a...), usage: flagUsage(spec, prog)}
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		if err == pflag.ErrHelp {
 			fmt.Fprint(stdout, flagUsage(spec, prog))
 			return exitOK, nil
@@ -445,6 +445,9 @@ type output struct {
 	// line's name (/P=3/k=0). Both empty for a single-process run.
 	lines []string
 	name  string
+	// extra are fields a command adds to --json's object (replay's
+	// verdict, resume's details)
+	extra map[string]any
 }
 
 func (o *output) impl() string {
@@ -531,7 +534,11 @@ func (o *output) result(first bool, w workloads.Workload, res engine.Result, ela
 			m["oscillation"] = om
 		}
 		if o.local && o.cells != nil {
-			m["cell_events"] = o.cells.events
+			events := o.cells.events
+			if events == nil {
+				events = []cellEvent{} // an empty list is [], as every list of --json
+			}
+			m["cell_events"] = events
 		}
 		if o.faults {
 			m["faults"] = map[string]uint64{"dropped": res.Faults.Dropped, "duplicated": res.Faults.Duplicated, "delayed": res.Faults.Delayed}
@@ -541,6 +548,9 @@ func (o *output) result(first bool, w workloads.Workload, res engine.Result, ela
 		}
 		if _, goals := w.(interface{ Suppressed() []lang.SuppressedGoal }); goals {
 			m["suppressed_goals"] = suppressedJSON(suppressedOf(w))
+		}
+		for k, v := range o.extra {
+			m[k] = v
 		}
 		b, _ := json.Marshal(m)
 		fmt.Fprintf(o.w, "%s\n", b)

@@ -69,13 +69,14 @@ func newSimFlagSet(spec *workloads.Spec, f *simFlags) *pflag.FlagSet {
 	fs.Var(&f.shards, "shards", "shards per run (default 1: the workers use the cores)")
 	fs.Var(&f.maxTicks, "max-ticks", fmt.Sprintf("tick budget of each run: a run still going at this tick is counted as budget (default %d)", sim.DefaultBudget))
 	fs.Var(&f.maxMsgs, "max-msgs", "message budget of each run (default: none)")
-	fs.StringVar(&f.keep, "keep", "", "write the journals of the failing seeds listed into `DIR` (new or empty), by running them again")
+	fs.StringVar(&f.keep, "keep", "", "write the journals of the failing seeds listed into `DIR` (empty, or new in a directory that exists; created only when a seed is kept), by running them again")
 	fs.Var(&f.list, "list", "failing seeds listed per kind (violated, budget, error), the first in seed order")
 	fs.BoolVar(&f.noShrink, "no-shrink", false, "do not shrink the violated seeds listed")
 	fs.BoolVarP(&f.verbose, "verbose", "v", false, "one line per seed, in seed order: outcome, ticks, messages, faults")
 	fs.BoolVar(&f.json, "json", false, "print one JSON object instead of the text report")
 	fs.Var(&f.seed, "seed", "")
 	_ = fs.MarkHidden("seed")
+	_ = fs.MarkHidden("fault-seed") // refused: every run's fault seed is its seed
 	return fs
 }
 
@@ -91,7 +92,10 @@ func simUsage(spec *workloads.Spec) string {
 		"  run many seeds, each a whole run whose seed and fault seed are the seed; list the\n"+
 		"  failing seeds with the command that reproduces each, shrink the violations.\n"+
 		"  exit 2 if a seed violated a goal, else 1 if one ended with an error, else 4 if one\n"+
-		"  hit the tick budget, else 0. docs/simulation.md.\n%s", name, newSimFlagSet(spec, &f).FlagUsages())
+		"  hit the tick budget, else 3 if one oscillated or was damped (any workload but\n"+
+		"  oscillation), else 0. docs/simulation.md.\n%s"+
+		"exit codes: as above; 70 lexbench crashed (never a result); 130 interrupted by Ctrl-C\n"+
+		"  (143: SIGTERM); 128+N: killed by signal N\n", name, flagUsages(newSimFlagSet(spec, &f)))
 }
 
 // simTarget is what `lexbench sim` was asked to run, and how to spell it
@@ -132,7 +136,7 @@ func cmdSim(args []string, stdout, stderr io.Writer) (int, error) {
 	bad := func(format string, a ...any) (int, error) {
 		return exitBadInput, &usageError{msg: fmt.Sprintf(format, a...), usage: simUsage(st.Spec)}
 	}
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := parseFlags(fs, args[1:]); err != nil {
 		if err == pflag.ErrHelp {
 			fmt.Fprint(stdout, simUsage(st.Spec))
 			return exitOK, nil
@@ -218,6 +222,9 @@ func cmdSim(args []string, stdout, stderr io.Writer) (int, error) {
 			fmt.Fprintln(stdout, st.seedLine(r))
 		}
 	}
+	if !f.json { // the header first, then -v's per-seed lines as they come
+		st.printHeader(stdout, seeds, &f)
+	}
 	stopProgress := startSimProgress(stderr, o.Progress, seeds.Len())
 	start := time.Now()
 	rep := sim.Simulate(&st.Target, o)
@@ -242,6 +249,9 @@ func cmdSim(args []string, stdout, stderr io.Writer) (int, error) {
 	if f.keep != "" {
 		for _, list := range [][]sim.Result{rep.Violated, rep.Budget, rep.Errored} {
 			for _, r := range list {
+				if err := keepDir(f.keep); err != nil {
+					return exitBadInput, fmt.Errorf("--keep: %w", err)
+				}
 				path, err := st.keep(f.keep, r)
 				if err != nil {
 					return exitBadInput, fmt.Errorf("--keep: seed %d: %w", r.Seed, err)
@@ -269,17 +279,32 @@ func cmdSim(args []string, stdout, stderr io.Writer) (int, error) {
 	return exitOK, nil
 }
 
-// checkKeepDir accepts a directory that does not exist (it is created) or
-// is empty: a kept journal never replaces a file.
+// checkKeepDir accepts an empty directory, or one that does not exist in
+// a directory that does (keepDir creates it when there is a journal to
+// keep): a kept journal never replaces a file, and a mistyped parent is
+// an error, as for --journal.
 func checkKeepDir(dir string) error {
 	ents, err := os.ReadDir(dir)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return os.MkdirAll(dir, 0o755)
+		parent := filepath.Dir(dir)
+		if st, err := os.Stat(parent); err != nil || !st.IsDir() {
+			return fmt.Errorf("its parent directory %s does not exist", parent)
+		}
+		return nil
 	case err != nil:
 		return errors.Unwrap(err)
 	case len(ents) > 0:
 		return errors.New("not empty (kept journals never replace files)")
+	}
+	return nil
+}
+
+// keepDir creates the --keep directory if it does not exist (its parent
+// does: checkKeepDir).
+func keepDir(dir string) error {
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
 	}
 	return nil
 }
@@ -390,6 +415,17 @@ func (st *simTarget) keep(dir string, r sim.Result) (string, error) {
 	return path, nil
 }
 
+// printHeader prints the text report's first lines: the sim: line and
+// the swarm: line.
+func (st *simTarget) printHeader(w io.Writer, seeds sim.Seeds, f *simFlags) {
+	var b strings.Builder
+	fmt.Fprintln(&b, st.header(seeds, f))
+	if f.swarm {
+		fmt.Fprintln(&b, "swarm: every seed draws its fault profile from the seed (docs/simulation.md)")
+	}
+	_, _ = io.WriteString(w, b.String())
+}
+
 func (st *simTarget) header(seeds sim.Seeds, f *simFlags) string {
 	a := st.workloadFlags(st.Params, false)
 	if f.swarm {
@@ -452,10 +488,6 @@ const faultListMax = 50
 func (st *simTarget) printText(w io.Writer, seeds sim.Seeds, f *simFlags, rep *sim.Report, shrunk []*sim.Shrunk,
 	journals map[uint64]string, elapsed, shrinkTime time.Duration) {
 	var b strings.Builder
-	fmt.Fprintln(&b, st.header(seeds, f))
-	if f.swarm {
-		fmt.Fprintln(&b, "swarm: every seed draws its fault profile from the seed (docs/simulation.md)")
-	}
 	list := func(kind string, rs []sim.Result, total uint64, each func(i int, r *sim.Result)) {
 		for i := range rs {
 			r := &rs[i]

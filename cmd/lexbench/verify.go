@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/spf13/pflag"
+
 	"github.com/lexbench/lexbench/journal/mmap"
 	"github.com/lexbench/lexbench/recovery"
 )
@@ -13,23 +15,26 @@ import (
 const verifyUsage = `usage: lexbench verify JOURNAL
        lexbench verify JOURNAL.p0 JOURNAL.p1 …   (a partitioned run's journals, one per partition)
   check every block and link of a journal (docs/journal.md) and, if its run
-  file says its run closed it, that it is exactly as closed; print its params,
+  file says its run closed it, that it is exactly as closed (a run file
+  JOURNAL.run that is there but damaged, or another journal's, is an error,
+  as for resume, replay and log); print its params,
   trace hash, blocks and entries. stdout ends with a verify: line, ok or
   failed; a failure is also one line on stderr, exit 1.
 `
 
 // cmdVerify is `lexbench verify JOURNAL`.
 func cmdVerify(args []string, stdout io.Writer) (int, error) {
-	if len(args) == 1 && (args[0] == "-h" || args[0] == "--help") {
-		fmt.Fprint(stdout, verifyUsage+exitCodesHelp)
-		return exitOK, nil
-	}
 	if len(args) >= 1 && isPartitionJournal(args[0]) {
 		return cmdVerifySet(args, stdout)
 	}
-	if len(args) != 1 {
-		return exitBadInput, &usageError{msg: "verify: want exactly one JOURNAL argument (or every partition journal of a run)", usage: verifyUsage}
+	path, help, err := parseOneArg(pflag.NewFlagSet("verify", pflag.ContinueOnError), "verify", "JOURNAL", verifyUsage+commandExitCodes("the journal verified: stdout ends verify: ok", "it did not (verify: failed: …, one line on stderr), or bad input"), args, stdout)
+	if help {
+		return exitOK, nil
 	}
+	if err != nil {
+		return exitBadInput, err
+	}
+	args = []string{path}
 	sum, rf, err := recovery.Verify(args[0])
 	var out bytes.Buffer // one write: a reader that stops after the trace line still gets it all
 	defer func() { _, _ = stdout.Write(out.Bytes()) }()

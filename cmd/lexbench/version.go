@@ -34,11 +34,13 @@ func buildFacts() (build, bool) {
 	return b, true
 }
 
+const versionUsage = "usage: lexbench version\n  print the module version, the commit (vcs.revision, +dirty if modified) and the Go version\n"
+
 // cmdVersion is `lexbench version`: the module's version, the commit the
 // binary was built from and the Go version.
 func cmdVersion(args []string, stdout io.Writer) int {
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-		fmt.Fprint(stdout, "usage: lexbench version\n  print the module version, the commit (vcs.revision, +dirty if modified) and the Go version\n")
+		fmt.Fprint(stdout, versionUsage)
 		return exitOK
 	}
 	b, ok := buildFacts()

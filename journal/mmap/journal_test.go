@@ -622,7 +622,7 @@ func TestBadFileHeadersArePlainErrors(t *testing.T) {
 		}
 	}
 	dir := t.TempDir()
-	if _, err := Verify(dir); err == nil || !strings.Contains(err.Error(), "is a directory") {
+	if _, err := Verify(dir); err == nil || !strings.Contains(err.Error(), "not a regular file") {
 		t.Errorf("Verify of a directory: %v", err)
 	}
 	if _, err := Verify(filepath.Join(dir, "missing")); err == nil || !strings.Contains(err.Error(), "missing") {

@@ -145,17 +145,9 @@ func lockPath(path string, exclusive bool) (*Locked, error) {
 	if exclusive {
 		flag = os.O_RDWR
 	}
-	// Stat first: opening a FIFO or device could block or have effects.
-	st, err := os.Stat(path)
+	f, err := openExisting(path, flag)
 	if err != nil {
-		return nil, fmt.Errorf("journal: %w", err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("journal: %s: not a regular file", path)
-	}
-	f, err := os.OpenFile(path, flag, 0)
-	if err != nil {
-		return nil, fmt.Errorf("journal: %w", err)
+		return nil, err
 	}
 	l := &Locked{f: f, path: path, excl: exclusive}
 	if err := lockFile(f, exclusive); err != nil {

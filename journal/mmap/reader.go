@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -95,9 +96,9 @@ type Reader struct {
 // Open opens the journal at path and checks its file header, params and
 // padding. A problem there is a plain error, not *Damage.
 func Open(path string) (*Reader, error) {
-	f, err := os.Open(path)
+	f, err := openExisting(path, os.O_RDONLY)
 	if err != nil {
-		return nil, fmt.Errorf("journal: %w", err)
+		return nil, err
 	}
 	r, err := newReader(bufio.NewReaderSize(f, readBufBytes), path)
 	if err != nil {
@@ -106,6 +107,40 @@ func Open(path string) (*Reader, error) {
 	}
 	r.f = f
 	return r, nil
+}
+
+// openExisting opens the existing journal file at path for reading (flag
+// O_RDONLY) or for a writer that continues it (O_RDWR): every reader of a
+// journal (Open, and so Verify; LockShared; Lock) opens it here, so each
+// says the same of a file that cannot be a journal. Errors, each
+// "journal: PATH: …": the file's stat error (fs.ErrNotExist wrapped for a
+// missing file), "not a regular file" (a directory, a FIFO, a device: it
+// is not opened, which could block or have effects), "empty file", or the
+// open error.
+func openExisting(path string, flag int) (*os.File, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, fmt.Errorf("journal: %s: %w", path, err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("journal: %s: not a regular file", path)
+	}
+	if st.Size() == 0 {
+		return nil, fmt.Errorf("journal: %s: empty file", path)
+	}
+	f, err := os.OpenFile(path, flag, 0)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, fmt.Errorf("journal: %s: %w", path, err)
+	}
+	return f, nil
 }
 
 // newReader reads and checks the prologue from br, whose buffer must hold
