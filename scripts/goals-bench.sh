@@ -22,11 +22,18 @@
 # medians.
 #
 #   scripts/goals-bench.sh [--count K] [-n N] [--ratio-n R] [--shards LIST]
+#   scripts/goals-bench.sh --summarize FILE    (the medians of a results file again)
+#
+# Each run is preceded by a `variant:` line (literal, batched, handlers,
+# native, lxm): a configuration key of its own, since lexbench prints its
+# own `impl:` line (native or interpreted) after it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 count=5 n=1e8 rn=1e8 shards="1 2"
+summarize=""
 while [ $# -gt 0 ]; do
   case "$1" in
+    --summarize) summarize=$2; shift ;;
     --count) count=$2; shift ;;
     -n) n=$2; shift ;;
     --ratio-n) rn=$2; shift ;;
@@ -35,6 +42,9 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
+if [ -n "$summarize" ]; then
+  out=$summarize
+else
 bin=$(mktemp -d)/lexbench
 go build -o "$bin" ./cmd/lexbench
 mkdir -p results
@@ -49,28 +59,29 @@ done
 } >"$out"
 ticks=$(awk -v n="$n" 'BEGIN { printf "%d", n }')
 for i in $(seq "$count"); do
-  echo "impl: literal" >>"$out"
+  echo "variant: literal" >>"$out"
   "$bin" run workloads/lxm/paper/banking.lxm -n "$n" --shards 1 >>"$out"
-  echo "impl: batched" >>"$out"
+  echo "variant: batched" >>"$out"
   "$bin" run workloads/lxm/paper/banking_batched.lxm -n "$n" --shards 1 >>"$out"
-  echo "impl: handlers" >>"$out"
+  echo "variant: handlers" >>"$out"
   "$bin" run workloads/lxm/banking.lxm -n "$n" --shards 1 >>"$out"
   for w in banking storm sync conflict oscillation; do
     for s in $shards; do
-      echo "impl: native" >>"$out"
+      echo "variant: native" >>"$out"
       "$bin" "$w" -n "$rn" --shards "$s" >>"$out"
-      echo "impl: lxm" >>"$out"
+      echo "variant: lxm" >>"$out"
       "$bin" run "workloads/lxm/$w.lxm" -n "$rn" --shards "$s" >>"$out"
     done
   done
 done
 echo "# load after the runs $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out"
 go test ./lang -run '^$' -bench 'Tick' -benchtime "$(awk -v t="$ticks" 'BEGIN { printf "%d", (t < 2e7 ? t : 2e7) }')x" -count "$count" >>"$out"
+fi
 # medians (a shared machine's noise comes in bursts)
 awk '
   function sort(arr, key, n,   i, j, x) { for (i = 1; i <= n; i++) s[i] = arr[key, i]; for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (s[j] + 0 < s[i] + 0) { x = s[i]; s[i] = s[j]; s[j] = x } }
   function med(arr, key, n) { sort(arr, key, n); return n % 2 ? s[(n + 1) / 2] : (s[n / 2] + s[n / 2 + 1]) / 2 }
-  /^impl: / { impl = $2; next }
+  /^variant: / { impl = $2; next }
   /^ticks: / { t = $2 }
   /^Benchmark/ && !/^BenchmarkTick/ && impl != "" {
     for (f = 1; f <= NF; f++) { if ($(f) == "ns/op") ns = $(f-1); if ($(f) == "ns/msg") nm = $(f-1) }

@@ -2,8 +2,8 @@
 # lang-vs-native.sh: native banking and storm against their interpreted
 # programs (workloads/lxm/*.lxm), shards 1 and 2, --count K rounds
 # interleaved (native and interpreted back to back, so machine noise hits
-# both alike). Each run's output is the CLI's own; an `impl: native` or
-# `impl: lxm` configuration line before it tells benchstat which is which:
+# both alike). Each run's output is the CLI's own, whose `impl: native` or
+# `impl: interpreted` configuration line tells benchstat which is which:
 #
 #   benchstat -col impl results/<date>-lang.txt
 #
@@ -39,9 +39,7 @@ done
 for i in $(seq "$count"); do
   for w in banking storm; do
     for s in 1 2; do
-      echo "impl: native" >>"$out"
       "$bin" "$w" -n "$n" --shards "$s" >>"$out"
-      echo "impl: lxm" >>"$out"
       "$bin" run "workloads/lxm/$w.lxm" -n "$n" --shards "$s" >>"$out"
     done
   done
@@ -52,8 +50,8 @@ awk '/^impl: / { impl = $2 } /^Benchmark/ { for (f = 1; f <= NF; f++) if ($(f) =
   sort -k1,1 -k2,2 -k3,3g |
   awk '{ v[$1 " " $2, ++n[$1 " " $2]] = $3; keys[$1] = 1 }
     function med(k) { c = n[k]; return c % 2 ? v[k, (c + 1) / 2] : (v[k, c / 2] + v[k, c / 2 + 1]) / 2 }
-    END { for (k in keys) if (n[k " native"] && n[k " lxm"]) {
-            a = med(k " native"); b = med(k " lxm")
-            printf "# %s native %.2f ns/msg, lxm %.2f ns/msg (medians of %d), ratio %.2fx\n", k, a, b, n[k " lxm"], b / a } }' |
+    END { for (k in keys) if (n[k " native"] && n[k " interpreted"]) {
+            a = med(k " native"); b = med(k " interpreted")
+            printf "# %s native %.2f ns/msg, interpreted %.2f ns/msg (medians of %d), ratio %.2fx\n", k, a, b, n[k " interpreted"], b / a } }' |
   sort | tee -a "$out"
 echo "$out"
