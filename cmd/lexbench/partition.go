@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"github.com/lexbench/lexbench/engine"
-	"github.com/lexbench/lexbench/internal/natsembed"
 	"github.com/lexbench/lexbench/journal/mmap"
 	"github.com/lexbench/lexbench/partition"
 	"github.com/lexbench/lexbench/recovery"
@@ -221,23 +220,11 @@ func cmdClusterPartitions(c *replicated, rest []string, stdout, stderr io.Writer
 	if err != nil {
 		return exitBadInput, err
 	}
-	if dir == "" {
-		if dir, err = os.MkdirTemp("", "lexbench-cluster-"); err != nil {
-			return exitBadInput, err
-		}
-		defer os.RemoveAll(dir)
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		return exitBadInput, fmt.Errorf("--dir: %w", err)
+	dir, url, done, err := clusterSetup(dir, c.nats)
+	if err != nil {
+		return exitBadInput, err
 	}
-	url := c.nats
-	if url == "" {
-		srv, err := natsembed.Start("", "")
-		if err != nil {
-			return exitBadInput, err
-		}
-		defer srv.Shutdown()
-		url = srv.URL()
-	}
+	defer done()
 	ctx, stop := interruptible()
 	defer stop()
 	ctx, cancel := context.WithCancel(ctx)

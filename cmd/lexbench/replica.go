@@ -114,6 +114,39 @@ func replicatedUsage(cmd string) string {
 	return fmt.Sprintf("usage: lexbench %s WORKLOAD|FILE.lxm [flags]   workload: %s\n  %s\n", cmd, workloads.Names(), what)
 }
 
+// clusterSetup is what `lexbench cluster` needs before it runs: the
+// directory for the journals (dir, made if missing; "" a temporary one,
+// removed by done) and the NATS server (natsURL; "" an embedded one on a
+// loopback port with a temporary store, shut down by done).
+func clusterSetup(dir, natsURL string) (string, string, func(), error) {
+	var undo []func()
+	done := func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+	}
+	if dir == "" {
+		d, err := os.MkdirTemp("", "lexbench-cluster-")
+		if err != nil {
+			return "", "", nil, err
+		}
+		dir = d
+		undo = append(undo, func() { os.RemoveAll(d) })
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", "", nil, fmt.Errorf("--dir: %w", err)
+	}
+	if natsURL == "" {
+		srv, err := natsembed.Start("", "")
+		if err != nil {
+			done()
+			return "", "", nil, err
+		}
+		undo = append(undo, srv.Shutdown)
+		natsURL = srv.URL()
+	}
+	return dir, natsURL, done, nil
+}
+
 // errHelpShown: a command printed its help (exit 0).
 var errHelpShown = errors.New("help shown")
 
@@ -567,23 +600,11 @@ func cmdCluster(args []string, stdout, stderr io.Writer) (int, error) {
 	case snapEvery.v < 1 || snapEvery.v > 1<<32:
 		return exitBadInput, c.bad("invalid value %d for --snapshot-every: must be 1..2^32 ticks", snapEvery.v)
 	}
-	if dir == "" {
-		if dir, err = os.MkdirTemp("", "lexbench-cluster-"); err != nil {
-			return exitBadInput, err
-		}
-		defer os.RemoveAll(dir)
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		return exitBadInput, fmt.Errorf("--dir: %w", err)
+	dir, url, done, err := clusterSetup(dir, c.nats)
+	if err != nil {
+		return exitBadInput, err
 	}
-	url := c.nats
-	if url == "" {
-		srv, err := natsembed.Start("", "")
-		if err != nil {
-			return exitBadInput, err
-		}
-		defer srv.Shutdown()
-		url = srv.URL()
-	}
+	defer done()
 	ctx, stop := interruptible()
 	defer stop()
 	ctx, cancel := context.WithCancel(ctx)
