@@ -50,6 +50,10 @@ type detector struct {
 	// the span of the last domain whose state candidate sampled (d+1)
 	spanD          uint32
 	spanOff, spanN int
+	// spanDiff is the index in that span of a word detection compares
+	// that differed from its saved copy when candidate last compared the
+	// span (spanN: none)
+	spanDiff int
 }
 
 func (det *detector) init(r *run, on bool) {
@@ -149,9 +153,20 @@ func (det *detector) candidate(r *run, t uint64) bool {
 	if det.spanD != d+1 {
 		det.spanD = d + 1
 		det.spanOff, det.spanN = r.wl.Span(d)
+		det.spanDiff = det.spanN
 	}
 	off, k := det.spanOff, det.spanN
-	return sameState(r.proj, d, r.words[off:off+k], det.saved[off:off+k])
+	a, b := r.words[off:off+k], det.saved[off:off+k]
+	// The word that differed last time usually differs again (a counter
+	// the receiver advances every tick): that rejects the tick with one
+	// comparison. The word is one detection compares (Kept is fixed for
+	// the run), so a difference there is a difference of states.
+	if i := det.spanDiff; i < k && a[i] != b[i] {
+		return false
+	}
+	i := firstDiff(r.proj, d, a, b)
+	det.spanDiff = i
+	return i == k
 }
 
 func (det *detector) confirm(r *run, t uint64) bool {
