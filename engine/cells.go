@@ -55,26 +55,6 @@ func (c *cellLayout) alignCuts(cuts []uint32) {
 	}
 }
 
-// firstDiff is the index of the first word that detection compares
-// (Projector; all if proj is nil) in which a and b, two copies of domain
-// d's span, differ; len(a) if they are equal in all of them (sameState).
-func firstDiff(proj Projector, d uint32, a, b []uint64) int {
-	var mask []uint64
-	if proj != nil {
-		mask = proj.Kept(d)
-	}
-	b = b[:len(a)]
-	for i := range a {
-		if w := i >> 6; w < len(mask) && mask[w]>>(i&63)&1 == 0 {
-			continue
-		}
-		if a[i] != b[i] {
-			return i
-		}
-	}
-	return len(a)
-}
-
 // sameState reports whether a and b, two copies of domain d's span, are
 // equal in every word detection compares (Projector; all if proj is nil).
 func sameState(proj Projector, d uint32, a, b []uint64) bool {
