@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"math"
 	"slices"
 
 	"github.com/lexbench/lexbench/trace"
@@ -48,7 +49,12 @@ type detector struct {
 	// candidates counts fingerprint matches, confirmed or not (tests).
 	candidates int
 	// the span of the last domain whose state candidate sampled (d+1)
-	spanD          uint32
+	spanD uint32
+	// spanDiff is the index in that span of a word detection compares
+	// that differed from its saved copy when candidate last compared the
+	// span (spanN: none); a uint32 in spanD's padding, so that the run's
+	// layout is the same as without it
+	spanDiff       uint32
 	spanOff, spanN int
 }
 
@@ -149,9 +155,40 @@ func (det *detector) candidate(r *run, t uint64) bool {
 	if det.spanD != d+1 {
 		det.spanD = d + 1
 		det.spanOff, det.spanN = r.wl.Span(d)
+		det.spanDiff = uint32(min(det.spanN, math.MaxUint32))
 	}
 	off, k := det.spanOff, det.spanN
-	return sameState(r.proj, d, r.words[off:off+k], det.saved[off:off+k])
+	a, b := r.words[off:off+k], det.saved[off:off+k]
+	// The word that differed last time usually differs again (a counter
+	// the receiver advances every tick): that rejects the tick with one
+	// comparison. The word is one detection compares (Kept is fixed for
+	// the run), so a difference there is a difference of states.
+	if i := int(det.spanDiff); i < k && a[i] != b[i] {
+		return false
+	}
+	i := firstDiff(r.proj, d, a, b)
+	det.spanDiff = uint32(min(i, math.MaxUint32))
+	return i == k
+}
+
+// firstDiff is the index of the first word that detection compares
+// (Projector; all if proj is nil) in which a and b, two copies of domain
+// d's span, differ; len(a) if they are equal in all of them (sameState).
+func firstDiff(proj Projector, d uint32, a, b []uint64) int {
+	var mask []uint64
+	if proj != nil {
+		mask = proj.Kept(d)
+	}
+	b = b[:len(a)]
+	for i := range a {
+		if w := i >> 6; w < len(mask) && mask[w]>>(i&63)&1 == 0 {
+			continue
+		}
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return len(a)
 }
 
 func (det *detector) confirm(r *run, t uint64) bool {

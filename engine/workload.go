@@ -55,6 +55,8 @@ type Projector interface {
 	// compares: bit i%64 of Kept(d)[i/64] covers word i of the span. nil
 	// keeps every word. The result is read, never written or retained
 	// beyond the call, so workloads may return one slice per domain type.
+	// Its value for a domain is fixed for the run (oscillation detection
+	// remembers which of a domain's words differed).
 	Kept(d uint32) []uint64
 }
 

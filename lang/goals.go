@@ -66,6 +66,7 @@ type shardScratch struct {
 	memoSize   uint64
 	memoIndex  uint64
 	memoMember uint64
+	memoTyp    *dtype
 	memoInv    int // the invariants' pc, to run at the delivery; -1: none, or they hold
 	// fresh is memoD of the memo delivered this tick (0 none) while no
 	// other delivery in the shard followed it: that domain's state is
@@ -143,16 +144,21 @@ func (w *instance) walk(sc *shardScratch, d uint32, now uint64) (*goalInfo, uint
 // index) the mask of the earlier goals its strategy would make false.
 func (w *instance) walk1(sc *shardScratch, d uint32, now uint64, why bool) (*goalInfo, uint64, map[int]uint64, error) {
 	var broken map[int]uint64
-	e, g, s := w.locate(uint64(d))
-	t := s.mem.typ
-	base := e.w0 + g*e.stride + s.off
+	var t *dtype
+	var base, size, g, member uint64
+	if sc.fresh == d+1 { // d's strategy was delivered from the memo: d's place is the memo's
+		t, base, size, g, member = sc.memoTyp, sc.memoBase, sc.memoSize, sc.memoIndex, sc.memoMember
+	} else {
+		e, eg, s := w.locate(uint64(d))
+		t, base, size, g, member = s.mem.typ, e.w0+eg*e.stride+s.off, s.size, eg, s.m
+	}
 	m := sc.m
-	m.r[regSelf], m.r[regIndex], m.r[regMember] = uint64(d), g, s.m
+	m.r[regSelf], m.r[regIndex], m.r[regMember] = uint64(d), g, member
 	m.now = now
 	var mask uint64
 	// the cache holds d's state: d's strategy was just delivered from the
 	// memo (fresh), or the states are equal
-	hit := sc.cacheD == d+1 && (sc.fresh == d+1 || slices.Equal(w.st[base:base+s.size], sc.cacheWords))
+	hit := sc.cacheD == d+1 && (sc.fresh == d+1 || slices.Equal(w.st[base:base+size], sc.cacheWords))
 	if hit {
 		mask = sc.cacheMask
 	} else {
@@ -175,7 +181,7 @@ func (w *instance) walk1(sc *shardScratch, d uint32, now uint64, why bool) (*goa
 		// the trial: the strategy on a copy of the state
 		words, onCache := sc.cacheWords, inCache
 		if !onCache {
-			sc.words = append(sc.words[:0], w.st[base:base+s.size]...)
+			sc.words = append(sc.words[:0], w.st[base:base+size]...)
 			words = sc.words
 		}
 		inCache = false
@@ -191,12 +197,12 @@ func (w *instance) walk1(sc *shardScratch, d uint32, now uint64, why bool) (*goa
 				}
 				if gl.local {
 					sc.memoD, sc.memoKind, sc.memoNow = d+1, gl.kind, now
-					sc.memoBase, sc.memoSize, sc.memoIndex, sc.memoMember, sc.memoInv = base, s.size, g, s.m, t.inv
+					sc.memoBase, sc.memoSize, sc.memoIndex, sc.memoMember, sc.memoTyp, sc.memoInv = base, size, g, member, t, t.inv
 					if invOK {
 						sc.memoInv = -1 // nothing to check at the delivery
 					}
 					if invariants {
-						sc.memoIn = append(sc.memoIn[:0], w.st[base:base+s.size]...)
+						sc.memoIn = append(sc.memoIn[:0], w.st[base:base+size]...)
 					}
 				}
 			}
