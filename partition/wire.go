@@ -257,12 +257,15 @@ func decodeBody(b []byte, w *wireMsg) error {
 	d := &decoder{b: b}
 	m := &w.PartMsg
 	w.kind = d.u8()
-	w.busy = d.u8() != 0
+	busy := d.u8()
+	w.busy = busy != 0
 	flags := d.u8()
 	m.Fault.Class = d.u8()
 	m.Fault.From = int(d.u32())
 	m.Tick = d.u64()
-	if w.kind > kindDrain || flags > 127 || m.Fault.Class > engine.FaultEndTick {
+	// one encoding per body (a re-sent round compares byte for byte):
+	// busy is 0 or 1, unused flag bits and padding are zero
+	if w.kind > kindDrain || busy > 1 || flags > 127 || m.Fault.Class > engine.FaultEndTick {
 		return fmt.Errorf("%w: bad header", errDamaged)
 	}
 	m.Kind = engine.RoundKind(min(w.kind, uint8(engine.RoundEnd)))
@@ -280,7 +283,9 @@ func decodeBody(b []byte, w *wireMsg) error {
 		if flags&(4<<i) != 0 {
 			*o.o = &engine.Oscillation{Tick: d.u64(), Period: d.u64(), Domains: d.u64()}
 			*o.cell = d.u32()
-			d.u32()
+			if d.u32() != 0 {
+				return fmt.Errorf("%w: bad padding", errDamaged)
+			}
 		}
 	}
 	n := d.u32()
