@@ -29,7 +29,7 @@ import (
 //	    24  u64     xxhash64 of header[0:24], header[32:64] and the rest
 //	                of the header (params, cuts, run controls)
 //	    32  u64     program: xxhash64 of a program run's source text
-//	                (runfile.Program.Hash), 0 for a native workload
+//	                with the low bit set (never 0), 0 for a native workload
 //	    40  [24]byte zero
 //	    64  params text, zero-padded to a multiple of 8
 //	        cuts: P+1 u32 (partition i owns domains [cut i, cut i+1)),
@@ -75,7 +75,7 @@ var (
 // JournalHeader is what a partition journal says it belongs to.
 type JournalHeader struct {
 	Params  string
-	Program uint64 // xxhash64 of a program run's source text; 0: a native workload
+	Program uint64 // xxhash64 of a program run's source text, low bit set; 0: a native workload
 	Index   int
 	Cuts    []uint32         // len P+1
 	Opts    snapshot.Options // the run controls (MaxTicks, MaxMsgs, Damp, NoDetect, Local)

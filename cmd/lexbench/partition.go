@@ -355,7 +355,7 @@ func cmdMerge(args []string, stdout, stderr io.Writer) (int, error) {
 		if err != nil {
 			return exitBadInput, err
 		}
-		if h := src.Hash(); h != ran {
+		if h := programID(src); h != ran {
 			return exitBadInput, fmt.Errorf("merge: the journals are of a program with xxh64=%016x; %s (xxh64=%016x) differs from it", ran, progPath, h)
 		}
 		if _, err := p.Spec().Parse(params); err != nil {

@@ -147,6 +147,12 @@ func clusterSetup(dir, natsURL string) (string, string, func(), error) {
 	return dir, natsURL, done, nil
 }
 
+// programID is how replicated and partitioned runs name a program in
+// their identity, stream and partition journals: xxhash64 of its text
+// with the low bit set, so that it is never 0, which names a native
+// workload.
+func programID(src *runfile.Program) uint64 { return src.Hash() | 1 }
+
 // errHelpShown: a command printed its help (exit 0).
 var errHelpShown = errors.New("help shown")
 
@@ -194,7 +200,7 @@ func newReplicated(cmd string, args []string, stdout, stderr io.Writer) (*replic
 		if err != nil {
 			return nil, nil, err
 		}
-		c.spec, c.prog, c.src = p.Spec(), src.Hash()|1, src // nonzero: 0 means a native workload
+		c.spec, c.prog, c.src = p.Spec(), programID(src), src
 	} else if c.spec = workloads.Lookup(args[0]); c.spec == nil {
 		return nil, nil, &usageError{msg: fmt.Sprintf("%s: unknown workload %q (want %s or FILE.lxm)", cmd, args[0], workloads.Names()), usage: replicatedUsage(cmd)}
 	}
