@@ -214,15 +214,29 @@ func (det *detector) confirm(r *run, t uint64) bool {
 		if r.proj == nil {
 			return slices.Equal(r.words, det.saved)
 		}
-		for d := uint32(0); d < r.d; d++ {
-			off, n := r.wl.Span(d)
-			if !sameState(r.proj, d, r.words[off:off+n], det.saved[off:off+n]) {
-				return false
-			}
-		}
-		return true
+		return det.sameProjected(r, 0, r.d)
 	}
-	for _, sh := range r.shards {
+	return det.sameTouched(r, r.shards)
+}
+
+// sameProjected reports whether the domains [lo, hi) hold their saved
+// state in the words the Projector keeps (confirm with EndTick work;
+// a partition's confirm for its own range).
+func (det *detector) sameProjected(r *run, lo, hi uint32) bool {
+	for d := lo; d < hi; d++ {
+		off, n := r.wl.Span(d)
+		if !sameState(r.proj, d, r.words[off:off+n], det.saved[off:off+n]) {
+			return false
+		}
+	}
+	return true
+}
+
+// sameTouched reports whether every domain the shards delivered to since
+// the checkpoint holds its saved state (in the words the Projector keeps,
+// if any).
+func (det *detector) sameTouched(r *run, shards []*shard) bool {
+	for _, sh := range shards {
 		for _, d := range sh.touched {
 			off, n := r.wl.Span(d)
 			if !sameState(r.proj, d, r.words[off:off+n], det.saved[off:off+n]) {

@@ -687,23 +687,9 @@ func (det *detector) partEqual(r *run, t uint64) bool {
 			off, end := r.rangeWords(p.lo(), p.hi())
 			return slices.Equal(r.words[off:end], det.saved[off:end])
 		}
-		for d := p.lo(); d < p.hi(); d++ {
-			off, n := r.wl.Span(d)
-			if !sameState(r.proj, d, r.words[off:off+n], det.saved[off:off+n]) {
-				return false
-			}
-		}
-		return true
+		return det.sameProjected(r, p.lo(), p.hi())
 	}
-	for _, sh := range p.local {
-		for _, d := range sh.touched {
-			off, n := r.wl.Span(d)
-			if !sameState(r.proj, d, r.words[off:off+n], det.saved[off:off+n]) {
-				return false
-			}
-		}
-	}
-	return true
+	return det.sameTouched(r, p.local)
 }
 
 // rangeWords is where domains [lo, hi) lie in the arena.
